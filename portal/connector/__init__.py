@@ -1,0 +1,1 @@
+"""City budget system connector: signed, idempotent pushes, the reference city server, exports."""
