@@ -1,0 +1,132 @@
+"""The app factory: wires settings, database, sessions, CSRF, templates, i18n and every domain's routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from portal import db
+from portal.api import AuthApi, MeApi, healthz
+from portal.controllers import AccountPages, OfficialAccountPages, ProfilePages, PublicPages
+from portal.sessions import DatabaseStore, session_config
+from portal.settings import STATIC_DIR, get_settings
+from portal.web import EXCEPTION_HANDLERS, LanguageMiddleware, add_security_headers, template_engine
+
+log = logging.getLogger("hangang")
+
+# Each domain lists its controllers in ``<domain>/routes.py`` as ``ROUTE_HANDLERS``.
+DOMAIN_ROUTE_MODULES = ("proposals.routes", "voting.routes", "judging.routes", "portal.connector.routes")
+
+# Background loops started with the server, as ``module:function(stop_event)``.
+BACKGROUND_TASKS = ("portal.connector.services:delivery_loop",)
+
+DEFAULT_BODY_LIMIT = 256 * 1024  # upload routes raise their own limit (S16)
+
+
+def _domain_route_handlers() -> list:
+    handlers: list = []
+    for name in DOMAIN_ROUTE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        handlers.extend(module.ROUTE_HANDLERS)
+    return handlers
+
+
+def _background_callables() -> list:
+    found = []
+    for spec in BACKGROUND_TASKS:
+        module_name, func_name = spec.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        if hasattr(module, func_name):
+            found.append(getattr(module, func_name))
+    return found
+
+
+def create_app(*, run_background_tasks: bool = True) -> Litestar:
+    """Build the portal application (uvicorn calls this with ``--factory``)."""
+    settings = get_settings()
+    settings.check_safe_for_production()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.start_pool()
+        problems = await db.check_durability()
+        if problems and settings.is_production:
+            raise RuntimeError("Refusing to start: " + "; ".join(problems))
+        for problem in problems:
+            log.warning("durability: %s", problem)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(func(stop)) for func in (_background_callables() if run_background_tasks else [])]
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await db.close_pool()
+
+    sessions = session_config(secure=settings.cookies_secure, absolute_hours=settings.session_absolute_hours)
+    return Litestar(
+        route_handlers=[
+            PublicPages,
+            AccountPages,
+            ProfilePages,
+            OfficialAccountPages,
+            AuthApi,
+            MeApi,
+            healthz,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], guards=[], opt={"skip_session": True}),
+            *_domain_route_handlers(),
+        ],
+        middleware=[sessions.middleware, LanguageMiddleware()],
+        stores={"sessions": DatabaseStore()},
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="__Host-csrftoken" if settings.cookies_secure else "csrftoken",
+            cookie_secure=settings.cookies_secure,
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+            exclude=["/healthz"],
+        ),
+        template_config=TemplateConfig(instance=template_engine),
+        openapi_config=OpenAPIConfig(
+            title="Hangang Portal API",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+            description="Participatory budgeting and the AI 50 Challenge. Errors share one shape: "
+            '`{"status_code", "detail", "errors": [{"field", "message"}]}` in the caller\'s language.',
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_send=[add_security_headers],
+        lifespan=[lifespan],
+        request_max_body_size=DEFAULT_BODY_LIMIT,
+        debug=settings.debug,
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["queue_listener"]},
+            log_exceptions="debug",
+        ),
+    )

@@ -1,0 +1,325 @@
+"""HTML pages for accounts: home, sign-up, login with TOTP, profile, password reset, officials' residency tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromQuery, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from portal import accounts, i18n
+from portal.api import client_address
+from portal.auth import (
+    LANGUAGE_COOKIE,
+    STAGE_ENROLL,
+    STAGE_FULL,
+    STAGE_TOTP,
+    begin_session,
+    end_session,
+    login_stage_for,
+    public,
+    requires_admin,
+    requires_login,
+    requires_official,
+    requires_pending_login,
+)
+from portal.errors import DomainError, TooManyAttempts
+from portal.tables import ROLES, Notification, User
+from portal.web import back_to, context_of, current_user, page, safe_next
+
+FormData = URLEncodedBody[dict[str, str]]
+
+
+def form_errors(exc: DomainError) -> dict[str, str]:
+    """A domain error as ``{field: translated message}`` for re-rendering a form."""
+    return {exc.field or "form": i18n.gettext(exc.message, **exc.params)}
+
+
+class PublicPages(Controller):
+    """Pages anyone can open."""
+
+    @get("/", guards=[public])
+    async def home(self, request: Request) -> Template:
+        """What the portal is: participatory budgeting and the AI 50 Challenge."""
+        return page(request, "home.html")
+
+    @post("/language", guards=[public])
+    async def switch_language(self, request: Request, data: FormData) -> Redirect:
+        """Switch the language (kept on the account when signed in, in a cookie otherwise)."""
+        language = data.get("language", "")
+        if language not in i18n.LANGUAGES:
+            language = i18n.DEFAULT_LANGUAGE
+        user = current_user(request)
+        if user:
+            await accounts.set_language(user.id, language)
+        response = back_to(safe_next(data.get("next")))
+        response.cookies.append(Cookie(key=LANGUAGE_COOKIE, value=language, max_age=365 * 86400, samesite="lax", httponly=True))
+        return response
+
+
+class AccountPages(Controller):
+    """Sign-up, login, TOTP, logout and password reset."""
+
+    @get("/register", guards=[public])
+    async def register_form(self, request: Request) -> Template:
+        return page(request, "auth/register.html")
+
+    @post("/register", guards=[public])
+    async def register(self, request: Request, data: FormData) -> Template | Redirect:
+        """Create a citizen account, then ask the person to log in."""
+        try:
+            await accounts.register(
+                accounts.Registration(
+                    email=data.get("email", ""),
+                    password=data.get("password", ""),
+                    display_name=data.get("display_name", ""),
+                    district_code=data.get("district_code") or None,
+                    language=data.get("language", context_of(request).language),
+                )
+            )
+        except DomainError as exc:
+            form = {k: v for k, v in data.items() if "password" not in k}
+            return page(request, "auth/register.html", status_code=exc.status_code, errors=form_errors(exc), form=form)
+        request.session["flash"] = "Your account is ready. You can log in now."
+        return back_to("/login")
+
+    @get("/login", guards=[public])
+    async def login_form(self, request: Request, next_: FromQuery[str | None] = None) -> Template:
+        flash = request.session.pop("flash", None) if request.session else None
+        return page(request, "auth/login.html", next=safe_next(next_, ""), flash=flash)
+
+    @post("/login", guards=[public])
+    async def login(self, request: Request, data: FormData) -> Template | Redirect:
+        """Check the password; continue to the TOTP step or TOTP enrolment when needed."""
+        target = safe_next(data.get("next"))
+        try:
+            row = await accounts.authenticate(data.get("email", ""), data.get("password", ""), client_address(request))
+        except DomainError as exc:
+            status = exc.status_code
+            return page(
+                request,
+                "auth/login.html",
+                status_code=status,
+                errors=form_errors(exc),
+                form={"email": data.get("email", "")[:254]},
+                next=target,
+                headers_retry=exc.retry_after if isinstance(exc, TooManyAttempts) else None,
+            )
+        stage = login_stage_for(row)
+        begin_session(request.session, row, stage)
+        request.session["next"] = target
+        if stage == STAGE_TOTP:
+            return back_to("/login/totp")
+        if stage == STAGE_ENROLL:
+            return back_to("/account/totp/setup")
+        request.session.pop("next", None)
+        return back_to(target)
+
+    @get("/login/totp", guards=[requires_pending_login])
+    async def totp_form(self, request: Request) -> Template:
+        return page(request, "auth/totp.html")
+
+    @post("/login/totp", guards=[requires_pending_login])
+    async def totp(self, request: Request, data: FormData) -> Template | Redirect:
+        """Second factor; the session id is rotated again once it passes."""
+        ctx = context_of(request)
+        if ctx.extra.get("stage") != STAGE_TOTP:
+            return back_to("/")
+        try:
+            row = await accounts.verify_totp(ctx.pending_totp_user_id or 0, data.get("totp", ""), client_address(request))
+        except DomainError as exc:
+            return page(request, "auth/totp.html", status_code=exc.status_code, errors=form_errors(exc))
+        target = request.session.get("next") or "/"
+        begin_session(request.session, row, STAGE_FULL)
+        return back_to(safe_next(target))
+
+    @get("/account/totp/setup", guards=[requires_pending_login])
+    async def totp_setup_form(self, request: Request) -> Template:
+        """Enrolment: a fresh secret kept in the session until the first code proves the phone has it."""
+        ctx = context_of(request)
+        user_id = ctx.user.id if ctx.user else ctx.pending_totp_user_id
+        row = await User.select(User.email).where(User.id == user_id).first()
+        secret = request.session.get("totp_setup") or accounts.new_totp_secret()
+        request.session["totp_setup"] = secret
+        return page(
+            request, "auth/totp_setup.html", secret=secret, qr=accounts.totp_qr_data_uri(secret, row["email"])
+        )
+
+    @post("/account/totp/setup", guards=[requires_pending_login])
+    async def totp_setup(self, request: Request, data: FormData) -> Template | Redirect:
+        ctx = context_of(request)
+        if ctx.user is None and ctx.extra.get("stage") != STAGE_ENROLL:
+            raise NotAuthorizedException()
+        user_id = ctx.user.id if ctx.user else ctx.pending_totp_user_id
+        secret = request.session.get("totp_setup")
+        if not secret or not user_id:
+            return back_to("/account/totp/setup")
+        try:
+            await accounts.enable_totp(user_id, secret, data.get("totp", ""))
+        except DomainError as exc:
+            row = await User.select(User.email).where(User.id == user_id).first()
+            return page(
+                request, "auth/totp_setup.html", status_code=exc.status_code, errors=form_errors(exc),
+                secret=secret, qr=accounts.totp_qr_data_uri(secret, row["email"]),
+            )
+        row = await User.select().where(User.id == user_id).first()
+        target = request.session.get("next") or "/account"
+        begin_session(request.session, row, STAGE_FULL)
+        return back_to(safe_next(target))
+
+    @post("/logout", guards=[public])
+    async def logout(self, request: Request) -> Redirect:
+        end_session(request.session)
+        return back_to("/")
+
+    @get("/password-reset", guards=[public])
+    async def reset_request_form(self, request: Request) -> Template:
+        return page(request, "auth/reset_request.html")
+
+    @post("/password-reset", guards=[public])
+    async def reset_request(self, request: Request, data: FormData) -> Template:
+        """Always the same answer, whether or not the address has an account."""
+        await accounts.request_password_reset(data.get("email", ""))
+        return page(request, "auth/reset_request.html", sent=True)
+
+    @get("/password-reset/{token:str}", guards=[public])
+    async def reset_form(self, request: Request, token: str) -> Template:
+        valid = await accounts.reset_token_valid(token)
+        return page(request, "auth/reset_confirm.html", token=token, valid=valid, status_code=200 if valid else 400)
+
+    @post("/password-reset/{token:str}", guards=[public])
+    async def reset(self, request: Request, token: str, data: FormData) -> Template | Redirect:
+        try:
+            await accounts.reset_password(token, data.get("password", ""))
+        except DomainError as exc:
+            return page(request, "auth/reset_confirm.html", status_code=exc.status_code, token=token, valid=True, errors=form_errors(exc))
+        end_session(request.session)
+        request.session["flash"] = "Your password was changed. Log in with the new one."
+        return back_to("/login")
+
+
+class ProfilePages(Controller):
+    """The signed-in person's own account."""
+
+    path = "/account"
+    guards = [requires_login]
+
+    async def _profile(self, request: Request, status_code: int = 200, **extra: Any) -> Template:
+        user = current_user(request)
+        assert user is not None
+        notifications = await Notification.select().where(Notification.user == user.id).order_by(
+            Notification.id, ascending=False
+        ).limit(20)
+        flash = request.session.pop("flash", None)
+        return page(request, "auth/profile.html", status_code=status_code, notifications=notifications, flash=flash, **extra)
+
+    @get("/")
+    async def profile(self, request: Request) -> Template:
+        return await self._profile(request)
+
+    @post("/")
+    async def update_profile(self, request: Request, data: FormData) -> Template | Redirect:
+        user = current_user(request)
+        assert user is not None
+        try:
+            await accounts.update_profile(
+                user.id, data.get("display_name", ""), data.get("language", user.language), data.get("district_code") or None
+            )
+        except DomainError as exc:
+            return await self._profile(request, exc.status_code, errors=form_errors(exc))
+        request.session["flash"] = "Your profile was saved."
+        return back_to("/account")
+
+    @post("/password")
+    async def change_password(self, request: Request, data: FormData) -> Template | Redirect:
+        """Change the password; other sessions end, this one continues on a new id."""
+        user = current_user(request)
+        assert user is not None
+        try:
+            row = await accounts.change_password(user.id, data.get("current_password", ""), data.get("new_password", ""))
+        except DomainError as exc:
+            return await self._profile(request, exc.status_code, errors=form_errors(exc))
+        begin_session(request.session, row, STAGE_FULL)
+        request.session["flash"] = "Your password was changed."
+        return back_to("/account")
+
+    @post("/residency")
+    async def claim_residency(self, request: Request, data: FormData) -> Template | Redirect:
+        user = current_user(request)
+        assert user is not None
+        try:
+            await accounts.claim_residency(user.id, data.get("identifier", "")[:64])
+        except DomainError as exc:
+            return await self._profile(request, exc.status_code, errors=form_errors(exc))
+        request.session["flash"] = "Your residency is verified. You can vote in your district."
+        return back_to("/account")
+
+    @post("/notifications/read")
+    async def mark_read(self, request: Request) -> Redirect:
+        from portal import clock
+
+        user = current_user(request)
+        assert user is not None
+        await Notification.update({Notification.read_at: clock.now()}).where(
+            (Notification.user == user.id) & Notification.read_at.is_null()
+        )
+        return back_to("/account")
+
+
+class OfficialAccountPages(Controller):
+    """Residency verification and the resident register, for officials; roles for admins."""
+
+    path = "/officials/accounts"
+    guards = [requires_official]
+
+    @get("/")
+    async def accounts_list(self, request: Request, q: FromQuery[str | None] = None) -> Template:
+        query = User.select(
+            User.id, User.email, User.display_name, User.district_code, User.residency_verified, User.roles
+        ).order_by(User.id, ascending=False).limit(100)
+        if q:
+            needle = f"%{q[:100]}%"
+            query = query.where(User.email.ilike(needle) | User.display_name.ilike(needle))
+        users = await query
+        flash = request.session.pop("flash", None)
+        return page(request, "officials/accounts.html", users=users, q=q or "", roles=ROLES, flash=flash)
+
+    @post("/{user_id:int}/residency")
+    async def set_residency(self, request: Request, user_id: int, data: FormData) -> Redirect:
+        official = current_user(request)
+        assert official is not None
+        await accounts.set_residency(official.id, user_id, data.get("verified") == "1")
+        return back_to("/officials/accounts")
+
+    @post("/resident-register", request_max_body_size=5 * 1024 * 1024)
+    async def import_register(self, request: Request) -> Template | Redirect:
+        """Import the city's CSV of salted identifier hashes (``identifier_hash,district_code``)."""
+        official = current_user(request)
+        assert official is not None
+        form = await request.form()
+        upload = form.get("file")
+        text = ""
+        if upload is not None and hasattr(upload, "read"):
+            raw = await upload.read()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = "\x00"
+        try:
+            added, known = await accounts.import_resident_hashes(official.id, text)
+        except DomainError as exc:
+            users = await User.select(User.id, User.email, User.display_name, User.district_code, User.residency_verified, User.roles).limit(100)
+            return page(request, "officials/accounts.html", status_code=exc.status_code, users=users, q="", roles=ROLES, errors=form_errors(exc))
+        request.session["flash"] = i18n.gettext("Imported %(added)s residents (%(known)s already known).", added=added, known=known)
+        return back_to("/officials/accounts")
+
+    @post("/{user_id:int}/roles", guards=[requires_admin])
+    async def set_roles(self, request: Request, user_id: int) -> Redirect:
+        admin = current_user(request)
+        assert admin is not None
+        form = await request.form()
+        await accounts.set_roles(admin.id, user_id, form.getall("roles") if hasattr(form, "getall") else [])
+        return back_to("/officials/accounts")

@@ -1,0 +1,104 @@
+"""Database plumbing shared by every domain: write transactions, startup checks, pools."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import AsyncIterator
+
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import TransactionType
+from piccolo.querystring import QueryString
+
+from portal.piccolo_conf import DB
+
+# SQLite allows one writer at a time. Queueing writers inside the process is far
+# cheaper than letting them spin on SQLITE_BUSY (p99 1.5 s -> 0.25 s measured).
+_sqlite_write_lock: asyncio.Lock | None = None
+
+
+async def raw(sql: str, *args: object) -> list[dict]:
+    """Run one SQL statement (``{}`` placeholders) in the current transaction, if any."""
+    return await DB.run_querystring(QueryString(sql, *args)) or []
+
+
+def is_postgres() -> bool:
+    return isinstance(DB, PostgresEngine)
+
+
+def _write_lock() -> asyncio.Lock:
+    global _sqlite_write_lock
+    if _sqlite_write_lock is None:
+        _sqlite_write_lock = asyncio.Lock()
+    return _sqlite_write_lock
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(lock_key: str | None = None) -> AsyncIterator[None]:
+    """Run a read-then-write unit of work atomically on either engine.
+
+    Args:
+        lock_key: on PostgreSQL, also take a transaction-scoped advisory lock on
+            this key so that rules checked inside (a budget cap, a chain head)
+            hold against concurrent writers. SQLite's IMMEDIATE transaction
+            already serializes all writers.
+    """
+    if is_postgres():
+        async with DB.transaction():
+            if lock_key is not None:
+                await raw("SELECT pg_advisory_xact_lock({})", advisory_key(lock_key))
+            yield
+        return
+    async with _write_lock():
+        async with DB.transaction(transaction_type=TransactionType.immediate):
+            yield
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 32-bit key for ``pg_advisory_xact_lock``."""
+    return zlib.crc32(name.encode()) - 2**31
+
+
+async def check_durability() -> list[str]:
+    """Return problems that would let an acknowledged write vanish in a crash (A3)."""
+    problems: list[str] = []
+    if is_postgres():
+        for setting, wanted in (("fsync", "on"), ("synchronous_commit", "on")):
+            rows = await raw(f"SHOW {setting}")
+            value = next(iter(rows[0].values())) if rows else None
+            if value != wanted:
+                problems.append(f"PostgreSQL {setting} is {value!r}, expected {wanted!r}")
+        return problems
+    journal = (await raw("PRAGMA journal_mode"))[0]["journal_mode"]
+    if journal.lower() != "wal":
+        problems.append(f"SQLite journal_mode is {journal!r}, expected 'wal'")
+    synchronous = (await raw("PRAGMA synchronous"))[0]["synchronous"]
+    if int(synchronous) < 2:
+        problems.append(f"SQLite synchronous is {synchronous}, expected 2 (FULL) or 3 (EXTRA)")
+    return problems
+
+
+async def prepare_sqlite() -> None:
+    """Switch an SQLite file to WAL once (the mode is stored in the file)."""
+    if not is_postgres():
+        await raw("PRAGMA journal_mode=WAL")
+
+
+async def start_pool() -> None:
+    if is_postgres():
+        await DB.start_connection_pool(min_size=2, max_size=16)
+
+
+async def close_pool() -> None:
+    if is_postgres():
+        await DB.close_connection_pool()
+
+
+async def ping() -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        await raw("SELECT 1")
+    except Exception:  # noqa: BLE001 - health checks report, they do not raise
+        return False
+    return True

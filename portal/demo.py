@@ -1,0 +1,54 @@
+"""Demo data: accounts for every role, then each domain's own demo (PB cycles, an AI 50 edition)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pyotp
+
+from portal import accounts
+from portal.tables import User
+
+# Each domain may add ``async def load_demo(users: dict[str, int]) -> list[str]`` in ``<domain>/demo.py``.
+DOMAIN_DEMO_MODULES = ("voting.demo", "proposals.demo", "judging.demo", "portal.connector.demo")
+
+DEMO_PASSWORD = "river lanterns over hangang bridge"  # long passphrase, shown once
+DEMO_ACCOUNTS = [
+    # key, email, roles, district, verified
+    ("citizen", "citizen@demo.hangang.kr", ["citizen"], "11680", True),
+    ("citizen2", "minji@demo.hangang.kr", ["citizen"], "11440", True),
+    ("newcomer", "newcomer@demo.hangang.kr", ["citizen"], "11110", False),
+    ("startup", "startup@demo.hangang.kr", ["startup", "citizen"], "11650", False),
+    ("official", "official@demo.hangang.kr", ["official"], None, False),
+    ("official2", "official2@demo.hangang.kr", ["official"], None, False),
+    ("judge", "judge@demo.hangang.kr", ["judge"], None, False),
+    ("admin", "admin@demo.hangang.kr", ["admin", "official"], None, False),
+]
+
+
+async def load_demo(force: bool) -> str:
+    """Fill an empty database with demo data; returns the text to print (passwords and TOTP secrets)."""
+    if await User.count() > 0:
+        if not force:
+            return "The database already has accounts; demo data was not loaded."
+        return "Demo data is already loaded (the database has accounts)."
+    users: dict[str, int] = {}
+    lines = ["Demo accounts (shown once; all share one password):", f"  password: {DEMO_PASSWORD}"]
+    for key, email, roles, district, verified in DEMO_ACCOUNTS:
+        secret = pyotp.random_base32() if set(roles) & {"judge", "official", "admin"} else None
+        users[key] = await accounts.create_user(
+            email, DEMO_PASSWORD, roles, display_name=key.capitalize(), district_code=district,
+            verified=verified, totp_secret=secret, check_password=False,
+        )
+        extra = f"  TOTP secret {secret}" if secret else ""
+        lines.append(f"  {email:32} {','.join(roles):18}{extra}")
+    for name in DOMAIN_DEMO_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        lines.extend(await module.load_demo(users))
+    lines.append("Open http://127.0.0.1:8000 and log in. For TOTP codes: python -c \"import pyotp;print(pyotp.TOTP('SECRET').now())\"")
+    return "\n".join(lines)

@@ -1,0 +1,23 @@
+"""Piccolo app for accounts, sessions, audit and notifications."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from portal.tables import (
+    AuditEvent,
+    LoginThrottle,
+    Notification,
+    PasswordResetToken,
+    ResidentHash,
+    SessionRecord,
+    User,
+)
+
+APP_CONFIG = AppConfig(
+    app_name="portal",
+    migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "portal"),
+    table_classes=[User, SessionRecord, AuditEvent, PasswordResetToken, LoginThrottle, Notification, ResidentHash],
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,131 @@
+"""Server-side sessions in the database, with rotation and no fixation (S7, S9).
+
+Litestar keeps whatever session id a browser sends and has no rotation API,
+so the backend here (1) only reuses an id that it found in the store,
+(2) issues a fresh id when the session asks for rotation (login, TOTP step,
+privilege change) and deletes the old one, and (3) never writes empty
+sessions, so anonymous traffic costs no database writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.stores.base import Store
+from litestar.types import Empty, Message, ScopeSession
+from litestar.utils.dataclass import extract_dataclass_items
+
+from portal import clock
+from portal.tables import SessionRecord
+
+ROTATE_FLAG = "_rotate"
+_LOADED_ID = "_hangang_session_id"
+_LOADED_DATA = "_hangang_session_raw"
+
+
+class DatabaseStore(Store):
+    """A Litestar store backed by the ``portal_session`` table, shared by all workers."""
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | dt.timedelta | None = None) -> None:
+        if isinstance(value, str):
+            value = value.encode()
+        seconds = expires_in.total_seconds() if isinstance(expires_in, dt.timedelta) else (expires_in or 86400)
+        expires_at = clock.now() + dt.timedelta(seconds=seconds)
+        updated = await SessionRecord.update({SessionRecord.data: value, SessionRecord.expires_at: expires_at}).where(
+            SessionRecord.key == key
+        ).returning(SessionRecord.id)
+        if not updated:
+            await SessionRecord.insert(SessionRecord(key=key, data=value, expires_at=expires_at))
+
+    async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
+        row = await SessionRecord.select(SessionRecord.data, SessionRecord.expires_at).where(
+            SessionRecord.key == key
+        ).first()
+        if row is None or row["expires_at"] <= clock.now():
+            return None
+        return bytes(row["data"])
+
+    async def delete(self, key: str) -> None:
+        await SessionRecord.delete().where(SessionRecord.key == key)
+
+    async def delete_all(self) -> None:
+        await SessionRecord.delete(force=True)
+
+    async def exists(self, key: str) -> bool:
+        return await self.get(key) is not None
+
+    async def expires_in(self, key: str) -> int | None:
+        row = await SessionRecord.select(SessionRecord.expires_at).where(SessionRecord.key == key).first()
+        if row is None:
+            return None
+        return max(0, int((row["expires_at"] - clock.now()).total_seconds()))
+
+
+async def purge_expired_sessions() -> int:
+    """Delete expired session rows; returns how many went."""
+    rows = await SessionRecord.delete().where(SessionRecord.expires_at <= clock.now()).returning(SessionRecord.id)
+    return len(rows)
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Adopts only ids it issued, rotates on request, and skips empty sessions."""
+
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        session_id = connection.cookies.get(self.config.key)
+        if session_id:
+            store = self.config.get_store_from_app(connection.scope["app"])
+            data = await self.get(session_id, store=store)
+            if data is not None:
+                connection.scope[_LOADED_ID] = session_id  # type: ignore[literal-required]
+                connection.scope[_LOADED_DATA] = data  # type: ignore[literal-required]
+                return self.deserialize_data(data)
+        return {}
+
+    async def store_in_message(self, scope_session: ScopeSession, message: Message, connection: ASGIConnection) -> None:
+        scope = connection.scope
+        store = self.config.get_store_from_app(scope["app"])
+        headers = MutableScopeHeaders.from_message(message)
+        loaded_id: str | None = scope.get(_LOADED_ID)  # type: ignore[assignment]
+        cookie_params = dict(extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys()))
+
+        if scope_session is Empty or not scope_session:
+            if loaded_id:
+                await self.delete(loaded_id, store=store)
+            if loaded_id or connection.cookies.get(self.config.key):
+                headers.add(
+                    "Set-Cookie", Cookie(value="", key=self.config.key, expires=0, **cookie_params).to_header(header="")
+                )
+            return
+
+        rotate = bool(scope_session.pop(ROTATE_FLAG, False))
+        session_id = loaded_id
+        if rotate or not session_id:
+            if loaded_id:
+                await self.delete(loaded_id, store=store)
+            session_id = self.generate_session_id()
+        data = self.serialize_data(scope_session, scope)
+        if session_id == loaded_id and data == scope.get(_LOADED_DATA):
+            return  # nothing changed: no write, no new cookie
+        await self.set(session_id=session_id, data=data, store=store)
+        headers.add("Set-Cookie", Cookie(value=session_id, key=self.config.key, **cookie_params).to_header(header=""))
+
+
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend  # type: ignore[assignment]
+
+
+def session_config(secure: bool, absolute_hours: int) -> RotatingSessionConfig:
+    """Cookie settings per S8: HttpOnly, Lax, and Secure with the ``__Host-`` prefix outside development."""
+    return RotatingSessionConfig(
+        key="__Host-hangang_session" if secure else "hangang_session",
+        secure=secure,
+        httponly=True,
+        samesite="lax",
+        max_age=absolute_hours * 3600,
+        store="sessions",
+        exclude=["^/static/", "^/healthz$"],
+    )

@@ -1,0 +1,111 @@
+"""Settings read once from the environment (``HANGANG_*``)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = REPO_ROOT / "templates"
+STATIC_DIR = REPO_ROOT / "static"
+LOCALE_DIR = REPO_ROOT / "locale"
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Raised when production is asked to start with settings that would put users at risk."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the portal reads from its environment."""
+
+    env: str
+    database_url: str
+    secret_key: str
+    base_url: str
+    var_dir: Path
+    smtp_host: str
+    smtp_port: int
+    smtp_user: str
+    smtp_password: str
+    mail_from: str
+    city_budget_url: str
+    city_budget_key_id: str
+    city_budget_secret: str
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return not self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.is_production
+
+    @property
+    def debug(self) -> bool:
+        return not self.is_production and os.environ.get("HANGANG_DEBUG", "") == "1"
+
+    def check_safe_for_production(self) -> None:
+        """Refuse to serve citizens on settings that are only fit for a laptop."""
+        if not self.is_production:
+            return
+        problems = []
+        if len(self.secret_key) < 32:
+            problems.append("HANGANG_SECRET_KEY must be set to at least 32 random characters")
+        if not self.base_url.startswith("https://"):
+            problems.append("HANGANG_BASE_URL must be an https:// address (cookies are Secure)")
+        if os.environ.get("HANGANG_DEBUG", "") == "1":
+            problems.append("HANGANG_DEBUG=1 is not allowed in production")
+        if problems:
+            raise UnsafeSettingsError(
+                "Refusing to start in production: " + "; ".join(problems) + "."
+            )
+
+
+def _development_secret(var_dir: Path) -> str:
+    """Generate a secret once and keep it under var/ so restarts keep sessions valid."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Read the environment once per process."""
+    env = os.environ.get("HANGANG_ENV", "development")
+    if env not in ("development", "production"):
+        raise UnsafeSettingsError("HANGANG_ENV must be 'development' or 'production'.")
+    var_dir = Path(os.environ.get("HANGANG_VAR_DIR", "var")).resolve()
+    database_url = os.environ.get("HANGANG_DATABASE_URL") or f"sqlite:///{var_dir / 'hangang.sqlite3'}"
+    secret_key = os.environ.get("HANGANG_SECRET_KEY", "")
+    if not secret_key and env == "development":
+        secret_key = _development_secret(var_dir)
+    return Settings(
+        env=env,
+        database_url=database_url,
+        secret_key=secret_key,
+        base_url=os.environ.get("HANGANG_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        var_dir=var_dir,
+        smtp_host=os.environ.get("HANGANG_SMTP_HOST", ""),
+        smtp_port=int(os.environ.get("HANGANG_SMTP_PORT", "587")),
+        smtp_user=os.environ.get("HANGANG_SMTP_USER", ""),
+        smtp_password=os.environ.get("HANGANG_SMTP_PASSWORD", ""),
+        mail_from=os.environ.get("HANGANG_MAIL_FROM", "no-reply@hangang.example"),
+        city_budget_url=os.environ.get("HANGANG_CITY_BUDGET_URL", "http://127.0.0.1:8900"),
+        city_budget_key_id=os.environ.get("HANGANG_CITY_BUDGET_KEY_ID", "k1"),
+        city_budget_secret=os.environ.get("HANGANG_CITY_BUDGET_SECRET", ""),
+    )

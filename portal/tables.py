@@ -1,0 +1,98 @@
+"""Accounts, sessions, audit log, throttling and notifications."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    Bytea,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+ROLES = ("citizen", "startup", "judge", "official", "admin")
+PRIVILEGED_ROLES = ("judge", "official", "admin")
+
+
+class User(Table, tablename="portal_user"):
+    """A person with an account. ``roles`` is a comma-separated subset of ``ROLES``."""
+
+    email = Varchar(length=254, unique=True, index=True)
+    display_name = Varchar(length=80)
+    password_hash = Varchar(length=256)
+    language = Varchar(length=2, default="ko")
+    district_code = Varchar(length=5, null=True, default=None)
+    roles = Varchar(length=100, default="citizen")
+    residency_verified = Boolean(default=False)
+    residency_verified_at = Timestamptz(null=True, default=None)
+    totp_secret = Varchar(length=64, null=True, default=None)
+    totp_enabled = Boolean(default=False)
+    totp_last_step = Integer(default=0)
+    # Bumped on password change and logout-everywhere: sessions carry it and die when it moves.
+    session_generation = Integer(default=0)
+    created_at = Timestamptz()
+
+    def role_set(self) -> set[str]:
+        return {r for r in self.roles.split(",") if r}
+
+
+class SessionRecord(Table, tablename="portal_session"):
+    """Server-side session data shared by every worker and host."""
+
+    key = Varchar(length=128, unique=True, index=True)
+    data = Bytea()
+    expires_at = Timestamptz(index=True)
+
+
+class AuditEvent(Table, tablename="portal_audit_event"):
+    """One link of the append-only, hash-chained audit log (A1)."""
+
+    occurred_at = Timestamptz()
+    actor_id = Integer(null=True, default=None)
+    action = Varchar(length=80, index=True)
+    subject = Varchar(length=200, default="")
+    details = JSON(default="{}")
+    prev_hash = Varchar(length=64)
+    hash = Varchar(length=64)
+
+
+class PasswordResetToken(Table, tablename="portal_password_reset"):
+    """A one-time reset link; only the token's hash is stored."""
+
+    user = ForeignKey(User)
+    token_hash = Varchar(length=64, unique=True, index=True)
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
+class LoginThrottle(Table, tablename="portal_login_throttle"):
+    """Failure counters per account and per address, in the database so all workers agree."""
+
+    key = Varchar(length=300, unique=True, index=True)
+    failures = Integer(default=0)
+    blocked_until = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz()
+
+
+class Notification(Table, tablename="portal_notification"):
+    """An in-app message. The text is stored as a message id plus parameters, rendered in the reader's language."""
+
+    user = ForeignKey(User, index=True)
+    message = Text()
+    params = JSON(default="{}")
+    link = Varchar(length=300, default="")
+    created_at = Timestamptz()
+    read_at = Timestamptz(null=True, default=None)
+
+
+class ResidentHash(Table, tablename="portal_resident_hash"):
+    """A verified resident from the city's register, keyed by a salted identifier hash."""
+
+    identifier_hash = Varchar(length=64, unique=True, index=True)
+    district_code = Varchar(length=5)
+    imported_at = Timestamptz()
+    claimed_by = ForeignKey(User, null=True, default=None)
