@@ -1,0 +1,107 @@
+"""Connector subcommands: ``city-sim``, ``push`` and ``verify-export``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the connector's subcommands to the ``hangang`` parser."""
+    sim = subparsers.add_parser(
+        "city-sim",
+        help="run the reference city budget server",
+        description="Run the reference city budget adapter (contract v1). "
+        "The shared secret comes from HANGANG_CITY_BUDGET_SECRET.",
+    )
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8900)
+    sim.add_argument(
+        "--data", type=Path, default=Path("city-sim.sqlite3"), help="SQLite file of the city ledger"
+    )
+    sim.add_argument(
+        "--envelopes", type=Path, help='JSON file {"2027": [{district_code, name, amount}]}'
+    )
+    sim.add_argument(
+        "--faults",
+        action="store_true",
+        help="enable the fault knobs (POST /_faults) off loopback too",
+    )
+    sim.set_defaults(handler=run_city_sim)
+
+    push = subparsers.add_parser("push", help="deliver due batches to the city budget system")
+    push.add_argument(
+        "--once", action="store_true", help="deliver what is due, then exit (for cron)"
+    )
+    push.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between rounds when looping"
+    )
+    push.set_defaults(handler=run_push)
+
+    verify = subparsers.add_parser("verify-export", help="check a signed export bundle")
+    verify.add_argument("bundle", type=Path, help="export folder or .zip")
+    verify.set_defaults(handler=run_verify_export)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def run_city_sim(args: argparse.Namespace) -> int:
+    """Serve the reference city server until interrupted."""
+    import uvicorn
+
+    from portal.connector import signing
+    from portal.connector.city_sim import (
+        create_city_app,
+        create_city_asgi,
+        is_loopback,
+        load_envelopes,
+    )
+
+    try:
+        keys = signing.parse_secrets(os.environ.get("HANGANG_CITY_BUDGET_SECRET", ""))
+    except signing.SigningError as exc:
+        return _fail(f"HANGANG_CITY_BUDGET_SECRET: {exc}")
+    if not 0 < args.port < 65536:
+        return _fail("--port must be between 1 and 65535")
+    try:
+        envelopes = load_envelopes(args.envelopes) if args.envelopes else {}
+    except ValueError as exc:
+        return _fail(str(exc))
+    faults_enabled = args.faults or is_loopback(args.host)
+    app = create_city_app(keys, args.data, envelopes=envelopes, faults_enabled=faults_enabled)
+    print(
+        f"city-sim on http://{args.host}:{args.port} (ledger {args.data}, "
+        f"fault knobs {'on' if faults_enabled else 'off'}, OpenAPI at /schema)",
+        flush=True,
+    )
+    uvicorn.run(create_city_asgi(app), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    """Deliver due outbox batches once, or keep delivering until interrupted."""
+    from portal.connector.worker import run_push_command
+
+    return run_push_command(once=args.once, interval=args.interval)
+
+
+def run_verify_export(args: argparse.Namespace) -> int:
+    """Print ``ok`` for a sound bundle or the first problem found."""
+    from portal.connector.exports import ExportError, verify_bundle
+    from portal.connector.settings import load_city_settings
+
+    try:
+        settings = load_city_settings(require_url=False)
+        verify_bundle(args.bundle, settings.keys)
+    except ExportError as exc:
+        print(f"problem: {exc}")
+        return 1
+    except ValueError as exc:
+        return _fail(str(exc))
+    print("ok")
+    return 0
