@@ -109,7 +109,6 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             cookie_secure=settings.cookies_secure,
             cookie_samesite="lax",
             header_name="x-csrftoken",
-            exclude=["/healthz"],
         ),
         template_config=TemplateConfig(instance=template_engine),
         openapi_config=OpenAPIConfig(

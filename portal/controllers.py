@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import FromQuery, URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from portal import accounts, i18n
@@ -186,12 +186,12 @@ class AccountPages(Controller):
         return page(request, "auth/reset_request.html", sent=True)
 
     @get("/password-reset/{token:str}", guards=[public])
-    async def reset_form(self, request: Request, token: str) -> Template:
+    async def reset_form(self, request: Request, token: FromPath[str]) -> Template:
         valid = await accounts.reset_token_valid(token)
         return page(request, "auth/reset_confirm.html", token=token, valid=valid, status_code=200 if valid else 400)
 
     @post("/password-reset/{token:str}", guards=[public])
-    async def reset(self, request: Request, token: str, data: FormData) -> Template | Redirect:
+    async def reset(self, request: Request, token: FromPath[str], data: FormData) -> Template | Redirect:
         try:
             await accounts.reset_password(token, data.get("password", ""))
         except DomainError as exc:
@@ -288,7 +288,7 @@ class OfficialAccountPages(Controller):
         return page(request, "officials/accounts.html", users=users, q=q or "", roles=ROLES, flash=flash)
 
     @post("/{user_id:int}/residency")
-    async def set_residency(self, request: Request, user_id: int, data: FormData) -> Redirect:
+    async def set_residency(self, request: Request, user_id: FromPath[int], data: FormData) -> Redirect:
         official = current_user(request)
         assert official is not None
         await accounts.set_residency(official.id, user_id, data.get("verified") == "1")
@@ -317,7 +317,7 @@ class OfficialAccountPages(Controller):
         return back_to("/officials/accounts")
 
     @post("/{user_id:int}/roles", guards=[requires_admin])
-    async def set_roles(self, request: Request, user_id: int) -> Redirect:
+    async def set_roles(self, request: Request, user_id: FromPath[int]) -> Redirect:
         admin = current_user(request)
         assert admin is not None
         form = await request.form()

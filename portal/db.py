@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 import zlib
 from collections.abc import AsyncIterator
 
@@ -15,7 +16,7 @@ from portal.piccolo_conf import DB
 
 # SQLite allows one writer at a time. Queueing writers inside the process is far
 # cheaper than letting them spin on SQLITE_BUSY (p99 1.5 s -> 0.25 s measured).
-_sqlite_write_lock: asyncio.Lock | None = None
+_sqlite_write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 async def raw(sql: str, *args: object) -> list[dict]:
@@ -28,10 +29,12 @@ def is_postgres() -> bool:
 
 
 def _write_lock() -> asyncio.Lock:
-    global _sqlite_write_lock
-    if _sqlite_write_lock is None:
-        _sqlite_write_lock = asyncio.Lock()
-    return _sqlite_write_lock
+    """One lock per event loop (tests run many loops in one process)."""
+    loop = asyncio.get_running_loop()
+    lock = _sqlite_write_locks.get(loop)
+    if lock is None:
+        lock = _sqlite_write_locks[loop] = asyncio.Lock()
+    return lock
 
 
 @contextlib.asynccontextmanager
