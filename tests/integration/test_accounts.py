@@ -51,7 +51,7 @@ async def test_registration_form_rerenders_with_field_error_and_keeps_input(clie
     )
     assert response.status_code == 422
     assert 'value="Jun"' in response.text
-    assert "valid email" in field_error(response)
+    assert field_error(response) == "올바른 이메일 주소를 입력하세요."  # no preference yet: Korean default
 
 
 async def test_password_reset_link_works_once_and_expires(client, users):

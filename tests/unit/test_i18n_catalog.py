@@ -1,0 +1,47 @@
+"""Every string shown by a template has a Korean translation, and every catalog parses."""
+
+from __future__ import annotations
+
+import re
+
+from jinja2.ext import babel_extract
+
+from portal import i18n
+from portal.settings import LOCALE_DIR, TEMPLATES_DIR
+
+
+def template_message_ids() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path in sorted(TEMPLATES_DIR.rglob("*.html")):
+        with path.open("rb") as handle:
+            for _line, _func, message, _comments in babel_extract(
+                handle, ("_", "gettext", "ngettext"), [], {"extensions": "jinja2.ext.i18n"}
+            ):
+                text = message if isinstance(message, str) else (message[0] if message else None)
+                if text:
+                    found.setdefault(text, str(path.relative_to(TEMPLATES_DIR)))
+    return found
+
+
+def test_every_template_string_has_a_korean_translation():
+    korean = i18n._catalog("ko")
+    missing = {text: where for text, where in template_message_ids().items() if text not in korean}
+    assert not missing, f"{len(missing)} strings lack Korean: {list(missing.items())[:10]}"
+
+
+def test_placeholders_match_between_english_and_korean():
+    placeholder = re.compile(r"%\((\w+)\)s")
+    for english, korean in i18n._catalog("ko").items():
+        assert set(placeholder.findall(english)) == set(placeholder.findall(korean)), english
+
+
+def test_catalogs_exist_for_korean():
+    assert list((LOCALE_DIR / "ko" / "LC_MESSAGES").glob("*.po"))
+
+
+def test_translate_falls_back_to_english_and_fills_params():
+    assert i18n.translate("Unknown role %(role)s.", "en", role="x") == "Unknown role x."
+    assert i18n.translate("Unknown role %(role)s.", "ko", role="x") == "알 수 없는 역할입니다: x."
+    assert i18n.negotiate(None, None, "en-US,en;q=0.9") == "en"
+    assert i18n.negotiate("ko", "en", "en") == "ko"
+    assert i18n.negotiate(None, "en", "ko") == "en"
