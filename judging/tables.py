@@ -1,0 +1,198 @@
+"""AI 50 Challenge tables: editions, rounds, organizations, entries, judges, conflicts, reviews, selections.
+
+Entries live with the challenge here (the ``proposals`` app holds PB proposals); the intake services
+and pages for entries are in ``proposals/entries.py`` and ``proposals/entry_routes.py``.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from portal.tables import User
+
+CATEGORIES = ("transportation", "welfare", "climate", "disaster-response", "housing", "urban-planning", "other")
+SECTORS = ("public", "public-interest", "private")
+ROUND_KINDS = ("screening", "evaluation", "final")
+ORGANIZATION_SIZES = ("startup", "SME")
+ENTRY_STATUSES = ("draft", "submitted", "withdrawn", "screened-in", "screened-out")
+CONFLICT_TYPES = ("employment", "investment", "family", "advisory", "other")
+DETECTED_CONFLICT_TYPES = ("same-organization", "same-email-domain", "holding")
+DEFAULT_GATES = ("eligible-organization", "complete-entry", "ai-solution", "personal-data-protection")
+
+
+class Edition(Table, tablename="challenge_edition"):
+    """One year's challenge: intake window, number of winners, categories and quotas, the published seed."""
+
+    name = Varchar(length=120)
+    intake_opens_at = Timestamptz()
+    intake_closes_at = Timestamptz()
+    winners = Integer(default=50)
+    categories = JSON(default="[]")
+    # {"transportation": {"min": 5, "max": 12}, ...}
+    quotas = JSON(default="{}")
+    max_per_organization = Integer(default=1)
+    gates = JSON(default="[]")
+    seed = Integer(default=0)
+    award_amount = Integer(default=0)  # whole KRW per winner
+    blind_review = Boolean(default=True)
+    created_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+
+
+class Round(Table, tablename="challenge_round"):
+    """A phase of an edition with its own deadline, judge pool and rubric."""
+
+    edition = ForeignKey(Edition, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=20)
+    position = Integer(default=1)
+    deadline = Timestamptz()
+    judges_per_entry = Integer(default=3)
+    judge_pool = JSON(default="[]")  # user ids
+    rubric = JSON(default="[]")  # [{"key","name","weight","levels":{...}}]
+
+
+class Organization(Table, tablename="challenge_organization"):
+    """A startup or SME, identified by its Korean business registration number."""
+
+    name = Varchar(length=120)
+    registration_number = Varchar(length=10, unique=True, index=True)
+    size = Varchar(length=10)
+    founding_year = Integer()
+    created_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+
+
+class OrganizationMember(Table, tablename="challenge_organization_member"):
+    """A startup account belonging to an organization."""
+
+    organization = ForeignKey(Organization, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
+    role = Varchar(length=10, default="member")  # owner | member
+    joined_at = Timestamptz()
+
+
+class OrganizationInvitation(Table, tablename="challenge_organization_invitation"):
+    """An invitation by email; the invitee accepts it once signed in with that address."""
+
+    organization = ForeignKey(Organization, on_delete=OnDelete.cascade, index=True)
+    email = Varchar(length=254, index=True)
+    invited_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    accepted_at = Timestamptz(null=True, default=None)
+
+
+class Entry(Table, tablename="challenge_entry"):
+    """An organization's submission to an edition; frozen at the intake deadline."""
+
+    edition = ForeignKey(Edition, on_delete=OnDelete.restrict, index=True)
+    organization = ForeignKey(Organization, on_delete=OnDelete.restrict, index=True)
+    created_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    title = Varchar(length=200)
+    summary = Text(default="")
+    problem = Text(default="")
+    ai_approach = Text(default="")
+    data_protection = Text(default="")
+    target_users = Text(default="")
+    category = Varchar(length=30)
+    sector = Varchar(length=20)
+    districts = JSON(default="[]")
+    team = Text(default="")
+    demo_url = Varchar(length=500, default="")
+    status = Varchar(length=20, default="draft", index=True)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    submitted_at = Timestamptz(null=True, default=None)
+    withdrawn_at = Timestamptz(null=True, default=None)
+
+
+class Attachment(Table, tablename="challenge_attachment"):
+    """An uploaded file, typed by its magic bytes and stored under a random name."""
+
+    entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=10)  # pdf | png | jpeg
+    original_name = Varchar(length=200)
+    stored_name = Varchar(length=80, unique=True)
+    size = Integer()
+    sha256 = Varchar(length=64)
+    uploaded_at = Timestamptz()
+
+
+class ScreeningDecision(Table, tablename="challenge_screening_decision"):
+    """One eligibility gate's pass or fail for an entry, with a reason."""
+
+    entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
+    gate = Varchar(length=60)
+    passed = Boolean()
+    reason = Text(default="")
+    decided_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    decided_at = Timestamptz()
+
+
+class JudgeProfile(Table, tablename="challenge_judge_profile"):
+    """Affiliations, expertise categories and declared holdings (registration numbers) of a judge."""
+
+    user = ForeignKey(User, on_delete=OnDelete.cascade, unique=True, index=True)
+    affiliations = JSON(default="[]")
+    expertise = JSON(default="[]")
+    holdings = JSON(default="[]")
+    updated_at = Timestamptz()
+
+
+class Conflict(Table, tablename="challenge_conflict"):
+    """A judge's declared conflict with an organization (automatic ones are computed, see services)."""
+
+    judge = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
+    organization = ForeignKey(Organization, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=20)
+    note = Text(default="")
+    declared_at = Timestamptz()
+
+
+class Assignment(Table, tablename="challenge_assignment"):
+    """A judge asked to review an entry in a round."""
+
+    round = ForeignKey(Round, on_delete=OnDelete.cascade, index=True)
+    entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
+    judge = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
+    source = Varchar(length=10, default="auto")  # auto | manual
+    created_at = Timestamptz()
+
+
+class Review(Table, tablename="challenge_review"):
+    """A judge's scores for an entry in a round; ``total_centi`` is the weighted total times 100."""
+
+    round = ForeignKey(Round, on_delete=OnDelete.cascade, index=True)
+    entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
+    judge = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
+    scores = JSON(default="{}")
+    comments = JSON(default="{}")
+    confidence = Integer(default=3)
+    total_centi = Integer()
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Selection(Table, tablename="challenge_selection"):
+    """A computed list of winners with its parameters, seed and borderline explanation."""
+
+    edition = ForeignKey(Edition, on_delete=OnDelete.cascade, index=True)
+    round = ForeignKey(Round, on_delete=OnDelete.restrict)
+    method = Varchar(length=10, default="additive")
+    seed = Integer()
+    parameters = JSON(default="{}")
+    result = JSON(default="{}")
+    sheet_sha256 = Varchar(length=64)
+    status = Varchar(length=12, default="proposed")  # proposed | approved | superseded
+    computed_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    computed_at = Timestamptz()
+    approved_at = Timestamptz(null=True, default=None)
+
+
+class SelectionApproval(Table, tablename="challenge_selection_approval"):
+    """One official's approval; two different officials make a selection final (V8)."""
+
+    selection = ForeignKey(Selection, on_delete=OnDelete.cascade, index=True)
+    official = ForeignKey(User, on_delete=OnDelete.restrict)
+    approved_at = Timestamptz()
