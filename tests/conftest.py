@@ -11,7 +11,8 @@ import tempfile
 from pathlib import Path
 
 _TMP = Path(tempfile.mkdtemp(prefix="hangang-test-"))
-os.environ.setdefault("HANGANG_DATABASE_URL", f"sqlite:///{_TMP / 'test.sqlite3'}")
+if not os.environ.get("HANGANG_DATABASE_URL"):
+    os.environ["HANGANG_DATABASE_URL"] = f"sqlite:///{_TMP / 'test.sqlite3'}"
 os.environ["HANGANG_VAR_DIR"] = str(_TMP / "var")
 os.environ["HANGANG_ENV"] = "development"
 os.environ.setdefault("HANGANG_SECRET_KEY", "test-secret-key-that-is-long-enough-for-hmac-0123456789")

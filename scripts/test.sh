@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install everything and run the whole test suite: lint, then pytest on SQLite, then on a
+# temporary PostgreSQL 15 cluster. This is the README's test command and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# 1. Debian packages the tests need: PostgreSQL 15, Chromium for browser tests, CJK fonts.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. Python packages in a project venv.
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[test]"
+
+# 3. Lint.
+echo "== ruff"
+.venv/bin/ruff check .
+
+run_pytest() {
+  # pytest exits 5 when it collected no tests: that is a failure of the suite, say so.
+  set +e
+  .venv/bin/python -m pytest -p no:cacheprovider "$@"
+  local code=$?
+  set -e
+  if [ $code -eq 5 ]; then echo "pytest collected no tests" >&2; return 1; fi
+  return $code
+}
+
+# 4. SQLite pass.
+echo "== pytest on SQLite"
+HANGANG_DATABASE_URL="" run_pytest -q "$@"
+
+# 5. PostgreSQL pass on a throwaway cluster, stopped even if the run crashes.
+echo "== pytest on PostgreSQL 15"
+eval "$(scripts/pg-temp.sh start)"
+trap 'scripts/pg-temp.sh stop "$PG_TEMP_DIR"' EXIT
+HANGANG_DATABASE_URL="$PG_TEMP_URL" run_pytest -q "$@"
