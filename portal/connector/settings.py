@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -49,8 +48,21 @@ def check_base_url(url: str) -> str:
 def load_city_settings(
     require_url: bool = True, environ: dict[str, str] | None = None
 ) -> CitySettings:
-    """Read ``HANGANG_CITY_BUDGET_URL``, ``_KEY_ID`` and ``_SECRET``; raise ``ValueError`` if unusable."""
-    env = os.environ if environ is None else environ
+    """Read ``HANGANG_CITY_BUDGET_URL``, ``_KEY_ID`` and ``_SECRET``; raise ``ValueError`` if unusable.
+
+    Without ``environ`` the portal's settings object is the source (one place reads the environment).
+    """
+    if environ is None:
+        from portal.settings import get_settings
+
+        portal_settings = get_settings()
+        env = {
+            "HANGANG_CITY_BUDGET_URL": portal_settings.city_budget_url,
+            "HANGANG_CITY_BUDGET_KEY_ID": portal_settings.city_budget_key_id,
+            "HANGANG_CITY_BUDGET_SECRET": portal_settings.city_budget_secret,
+        }
+    else:
+        env = environ
     url = env.get("HANGANG_CITY_BUDGET_URL", "").strip()
     if url:
         url = check_base_url(url)
