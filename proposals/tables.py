@@ -1,0 +1,47 @@
+"""Participatory budgeting proposals: intake by residents, feasibility review by officials.
+
+Feasible proposals are the projects on the ballot of their pot; their cost on the
+ballot is the revised cost when the review set one, else the estimate.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from portal.tables import User
+from voting.tables import Cycle, Pot
+
+STATUSES = ("submitted", "withdrawn", "feasible", "infeasible", "merged")
+CATEGORIES = (
+    "transportation",
+    "welfare",
+    "climate",
+    "disaster response",
+    "housing",
+    "urban planning",
+    "other",
+)
+
+
+class Proposal(Table, tablename="pb_proposal"):
+    """A project idea for one pot of one cycle."""
+
+    cycle = ForeignKey(Cycle, index=True)
+    pot = ForeignKey(Pot, index=True)
+    author = ForeignKey(User, null=True, default=None)  # None for imported (demo) projects
+    title = Varchar(length=200)
+    summary = Varchar(length=500)
+    description = Text(default="")
+    category = Varchar(length=40)
+    estimated_cost = BigInt()
+    revised_cost = BigInt(null=True, default=None)
+    location = Varchar(length=200, default="")
+    image_name = Varchar(length=64, null=True, default=None)  # random stored file name
+    status = Varchar(length=20, default="submitted", index=True)
+    review_reason = Text(default="")
+    reviewed_by = ForeignKey(User, null=True, default=None)
+    reviewed_at = Timestamptz(null=True, default=None)
+    merged_into = Integer(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()

@@ -1,0 +1,15 @@
+"""Piccolo app for participatory budgeting cycles, pots, ballots and results."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from voting.tables import Ballot, Cycle, Pot, ResultApproval, ResultRun, VoterRecord
+
+APP_CONFIG = AppConfig(
+    app_name="voting",
+    migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "voting"),
+    table_classes=[Cycle, Pot, Ballot, VoterRecord, ResultRun, ResultApproval],
+    migration_dependencies=["portal.piccolo_app"],
+    commands=[],
+)
