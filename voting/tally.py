@@ -1,12 +1,914 @@
-from dataclasses import dataclass
+"""Participatory budgeting results: greedy and the Method of Equal Shares (pure, no I/O).
+
+Outcomes are identical to pabutools 1.2.3 (checked by tests/unit/test_tally_*.py) and computed
+far faster: see docs/rules.md for the rules, the satisfactions and the benchmark.
+
+Calling it::
+
+    from voting.tally import Project, compute_outcome, explain
+
+    outcome = compute_outcome(
+        [Project("1", 500_000_000), Project("2", 1_200_000_000)],   # id (str), cost (whole KRW)
+        budget=1_500_000_000,
+        ballots=[{"1"}, {"1", "2"}, {"2"}],    # approval: sets of project ids
+        rule="equal-shares-add1-greedy",       # see RULES
+        sat="cost",                            # see SATISFACTIONS
+        tie_break="city", seed=2026,           # or "pabutools" (project id as a string)
+    )
+    outcome.selected      # ("2", ...) project ids in the order they were funded
+    outcome.total_cost    # exact int (or Fraction for decimal costs)
+    outcome.steps         # Step records: why each project was funded or skipped
+    outcome.shortfalls    # Equal Shares losers: what their supporters had left
+    explain(outcome)      # the same in plain English sentences
+
+Inputs:
+
+* ``projects``: ``Project(id, cost)``; ``cost`` is an ``int`` (or an exact ``Fraction``).
+* ``ballots``: ``ballot_type="approval"``: collections of ids; ``"cumulative"`` (also for
+  pabulib ``scoring``): mappings id -> points; ``"ordinal"``: sequences of ids, best first.
+  ``weights`` (optional) gives how many voters cast each ballot. Empty ballots count as voters.
+* ``rule``: ``greedy`` (skip what does not fit), ``greedy-threshold`` (projects scoring below
+  ``threshold`` are out: votes for approval, points for cumulative, positional points L..1 for
+  ordinal ballots), ``greedy-no-skip`` (stop at the first project that does not fit),
+  ``equal-shares``, ``equal-shares-greedy``, ``equal-shares-add1`` (per-voter budget raised by
+  ``voter_budget_increment`` until the outcome is exhaustive or the next would overspend),
+  ``equal-shares-add1-greedy``, and the pabutools variants ``equal-shares-increase[-greedy]``
+  (whole budget raised by ``budget_step``, default 1%). Completions use greedy with ``cost``.
+* ``sat``: ``cost`` (a supporter values a project at its cost; greedy ranks by votes),
+  ``cardinality`` (1 per project; greedy ranks by votes per unit of cost), ``points``
+  (cumulative: the points given), ``points-cost`` (points x cost; greedy ranks by total points),
+  ``rank-points-cost`` (ordinal: (L - position) x cost; greedy ranks by 3/2/1-style points),
+  ``borda`` (ordinal: L - position - 1).
+* ``tie_break``: ``pabutools`` (lowest project id as a string wins, "10" < "9") or ``city``
+  (lower cost, then more votes, then a lot drawn with ``random.Random(seed)``).
+
+Decisions are exact. Equal Shares runs in float64 (NumPy) and every decision is checked against
+a bound on the rounding error; when a decision is too close to call (a tie, say) the pass is
+recomputed with exact fractions. Explanation figures for Equal Shares (prices, money left) are
+display values (floats); greedy figures are exact.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
+import numpy as np
+
+Number = int | Fraction
 BallotType = Literal["approval", "cumulative", "ordinal"]
-Ballot = object
+Ballot = Collection[str] | Mapping[str, Number] | Sequence[str]
+
+RULES = (
+    "greedy",
+    "greedy-threshold",
+    "greedy-no-skip",
+    "equal-shares",
+    "equal-shares-greedy",
+    "equal-shares-add1",
+    "equal-shares-add1-greedy",
+)
+EXTRA_RULES = ("equal-shares-increase", "equal-shares-increase-greedy")
+SATISFACTIONS = ("cost", "cardinality", "points", "points-cost", "rank-points-cost", "borda")
+TIE_BREAKS = ("pabutools", "city")
+_SAT_BALLOTS = {
+    "cost": ("approval", "cumulative", "ordinal"),
+    "cardinality": ("approval", "cumulative", "ordinal"),
+    "points": ("cumulative",),
+    "points-cost": ("cumulative",),
+    "rank-points-cost": ("ordinal",),
+    "borda": ("ordinal",),
+}
+# Relative size of float rounding error we allow for: far above what 100 rounds of float64
+# arithmetic can accumulate, far below any gap that matters between two real outcomes.
+_ERR = 1e-11
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A project on the ballot: its id (a string) and its cost (whole currency units)."""
+
+    id: str
+    cost: Number
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One project considered by the rule, in the order the rule considered it.
+
+    ``phase`` is ``zero-cost``, ``equal-shares`` or ``greedy``. ``reason`` is ``bought``
+    (Equal Shares), ``free`` (costs nothing), ``fits`` / ``does-not-fit`` (greedy),
+    ``below-threshold`` or ``stopped`` (greedy-no-skip after the first misfit).
+    """
+
+    project_id: str
+    cost: Number
+    selected: bool
+    phase: str
+    reason: str
+    round: int | None = None
+    remaining_budget: Number | None = None
+    score: Number | None = None
+    price_per_supporter: float | None = None
+    supporters: int | None = None
+    supporters_paid_all: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """An Equal Shares loser: its supporters had ``money_left`` in all, less than ``cost``."""
+
+    project_id: str
+    cost: Number
+    supporters: int
+    money_left: float
+    funded_later: bool = False
 
 
 @dataclass(frozen=True)
-class Project:
-    id: str
-    cost: int | Fraction
+class Outcome:
+    """The funded projects in selection order, their total cost and the explanation."""
+
+    rule: str
+    sat: str
+    tie_break: str
+    seed: int | None
+    budget: Number
+    selected: tuple[str, ...]
+    total_cost: Number
+    steps: tuple[Step, ...] = ()
+    shortfalls: tuple[Shortfall, ...] = ()
+    excluded: tuple[str, ...] = ()
+    voter_budget: Number | None = None
+    passes: int = 0
+    exact_passes: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+
+class TallyError(ValueError):
+    """Inputs the tally cannot work with (unknown rule, bad ballot, negative cost...)."""
+
+
+def compute_outcome(
+    projects: Sequence[Project],
+    budget: Number,
+    ballots: Sequence[Ballot],
+    *,
+    rule: str = "greedy",
+    sat: str = "cost",
+    ballot_type: BallotType = "approval",
+    tie_break: str = "pabutools",
+    seed: int | None = None,
+    threshold: Number | None = None,
+    excluded: Iterable[str] = (),
+    weights: Sequence[int] | None = None,
+    voter_budget_increment: Number = 1,
+    budget_step: Number | None = None,
+    exact: bool = False,
+) -> Outcome:
+    """Compute the outcome of one rule; see the module docstring for every parameter.
+
+    ``excluded`` leaves projects out while keeping ballots whole (as pabutools' ``restrict``);
+    ``exact=True`` skips the float fast path (same result, slower; used by tests).
+    """
+    if rule not in RULES + EXTRA_RULES:
+        raise TallyError(f"unknown rule {rule!r}; choose one of {', '.join(RULES + EXTRA_RULES)}")
+    if sat not in SATISFACTIONS:
+        raise TallyError(f"unknown satisfaction {sat!r}; choose one of {', '.join(SATISFACTIONS)}")
+    if tie_break not in TIE_BREAKS:
+        raise TallyError(f"unknown tie-break {tie_break!r}; choose pabutools or city")
+    if ballot_type not in _SAT_BALLOTS[sat]:
+        raise TallyError(f"satisfaction {sat!r} does not apply to {ballot_type} ballots")
+    if threshold is not None and rule != "greedy-threshold":
+        raise TallyError("a threshold only applies to the greedy-threshold rule")
+    if rule == "greedy-threshold" and threshold is None:
+        raise TallyError("greedy-threshold needs a threshold (the minimum score to win)")
+    budget = _exact(budget, "budget")
+    excluded = tuple(excluded)
+    election = _Election(projects, ballots, ballot_type, weights)
+    if tie_break == "city" and seed is None:
+        seed = 0
+    rank = election.tie_ranks(tie_break, seed)
+    out = set(election.index_of(pid) for pid in excluded)
+    if rule == "greedy-threshold":
+        out |= {p for p in range(election.m) if election.score[p] < threshold}
+    run = _Run(election, budget, rank, out)
+    for p in sorted(out):
+        reason = "excluded" if election.ids[p] in excluded else "below-threshold"
+        run.steps.append(
+            Step(
+                election.ids[p], election.costs[p], False, "before", reason, score=election.score[p]
+            )
+        )
+    if rule.startswith("greedy"):
+        run.greedy(election.sat_totals(sat), no_skip=rule == "greedy-no-skip")
+    else:
+        increase = rule.startswith("equal-shares-increase")
+        add1 = rule.startswith("equal-shares-add1")
+        run.equal_shares(
+            sat,
+            increment=_exact(voter_budget_increment, "voter_budget_increment") if add1 else None,
+            budget_step=(
+                Fraction(budget, 100) if budget_step is None else _exact(budget_step, "budget_step")
+            )
+            if increase
+            else None,
+            exact=exact,
+        )
+        if rule.endswith("-greedy") and not run.exhaustive(run.available):
+            run.greedy(election.sat_totals("cost"))
+    return Outcome(
+        rule=rule,
+        sat=sat,
+        tie_break=tie_break,
+        seed=seed if tie_break == "city" else None,
+        budget=budget,
+        selected=tuple(election.ids[p] for p in run.selected),
+        total_cost=run.spent,
+        steps=tuple(run.steps),
+        shortfalls=tuple(
+            Shortfall(
+                s.project_id, s.cost, s.supporters, s.money_left, s.project_id in run.ids_selected()
+            )
+            for s in run.shortfalls
+        ),
+        excluded=tuple(election.ids[p] for p in sorted(out)),
+        voter_budget=run.voter_budget,
+        passes=run.passes,
+        exact_passes=run.exact_passes,
+    )
+
+
+def compare_by_popularity(
+    outcomes: Sequence[Outcome],
+    ballots: Sequence[Ballot],
+    *,
+    sat: str = "cardinality",
+    ballot_type: BallotType = "approval",
+    costs: Mapping[str, Number] | None = None,
+    weights: Sequence[int] | None = None,
+) -> int:
+    """Index of the outcome that most voters like best (pabutools' popularity_comparison).
+
+    Each voter supports every outcome that gives them the highest satisfaction; the first
+    outcome with the most support wins. ``costs`` is needed for ``sat="cost"``.
+    """
+    if sat not in ("cardinality", "cost"):
+        raise TallyError("popularity comparison supports cardinality and cost satisfaction")
+    support = [0] * len(outcomes)
+    chosen = [set(o.selected) for o in outcomes]
+    weights = weights or [1] * len(ballots)
+    for ballot, weight in zip(ballots, weights, strict=True):
+        listed = set(ballot)
+        sats = [
+            sum((1 if sat == "cardinality" else costs[pid]) for pid in listed & sel)  # type: ignore[index]
+            for sel in chosen
+        ]
+        best = max(sats)
+        for i, value in enumerate(sats):
+            if value == best:
+                support[i] += weight
+    return support.index(max(support))
+
+
+def explain(outcome: Outcome, names: Mapping[str, str] | None = None) -> list[str]:
+    """The outcome in plain English sentences, one per step (for the CLI and the web page)."""
+    names = names or {}
+
+    def label(pid: str) -> str:
+        return f"{pid} ({names[pid]})" if pid in names else pid
+
+    lines = [
+        f"Rule {outcome.rule}, satisfaction {outcome.sat}, ties broken by {outcome.tie_break}"
+        + (f" (seed {outcome.seed})" if outcome.seed is not None else "")
+        + f"; budget {_show(outcome.budget)}."
+    ]
+    if outcome.excluded:
+        lines.append("Left out before counting: " + ", ".join(map(label, outcome.excluded)) + ".")
+    if outcome.voter_budget is not None:
+        lines.append(
+            f"Equal Shares gave each voter {_show(outcome.voter_budget)} to spend"
+            f" ({outcome.passes} pass{'es' if outcome.passes != 1 else ''})."
+        )
+    for s in outcome.steps:
+        pid = label(s.project_id)
+        if s.reason == "free":
+            lines.append(f"{pid} costs nothing and has supporters: funded first.")
+        elif s.reason == "bought":
+            lines.append(
+                f"Round {s.round}: {pid} funded for {_show(s.cost)}; each of its {s.supporters}"
+                f" supporters paid at most {_show(s.price_per_supporter)}"
+                + (
+                    f" ({s.supporters_paid_all} gave all they had left)"
+                    if s.supporters_paid_all
+                    else ""
+                )
+                + "."
+            )
+        elif s.reason == "fits":
+            lines.append(
+                f"{pid} (score {_show(s.score)}) costs {_show(s.cost)} and fits: funded,"
+                f" {_show(s.remaining_budget)} left."
+            )
+        elif s.reason == "does-not-fit":
+            lines.append(
+                f"{pid} (score {_show(s.score)}) costs {_show(s.cost)}, more than the"
+                f" {_show(s.remaining_budget)} left: skipped."
+            )
+        elif s.reason == "stopped":
+            lines.append(
+                f"{pid} (score {_show(s.score)}) does not fit in the {_show(s.remaining_budget)}"
+                " left: counting stops here (no skipping)."
+            )
+    for f in outcome.shortfalls:
+        tail = " (funded afterwards by the greedy completion)" if f.funded_later else ""
+        lines.append(
+            f"{label(f.project_id)} not funded by Equal Shares: its {f.supporters} supporters had"
+            f" {_show(f.money_left)} left, it costs {_show(f.cost)}{tail}."
+        )
+    lines.append(
+        f"Funded {len(outcome.selected)} projects for {_show(outcome.total_cost)}"
+        f" of {_show(outcome.budget)}."
+    )
+    return lines
+
+
+def _show(value: Number | float | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int) or (isinstance(value, Fraction) and value.denominator == 1):
+        return f"{int(value):,}"
+    return f"{float(value):,.2f}"
+
+
+def _exact(value: object, what: str) -> Number:
+    if isinstance(value, bool) or not isinstance(value, int | Fraction):
+        raise TallyError(f"{what} must be an int or a Fraction, not {type(value).__name__}")
+    if value < 0:
+        raise TallyError(f"{what} must not be negative")
+    return value
+
+
+class _Election:
+    """Projects and ballots indexed for counting; identical ballots are grouped."""
+
+    def __init__(
+        self,
+        projects: Sequence[Project],
+        ballots: Sequence[Ballot],
+        ballot_type: BallotType,
+        weights: Sequence[int] | None,
+    ) -> None:
+        self.ids = [p.id for p in projects]
+        self.costs = [_exact(p.cost, f"cost of project {p.id}") for p in projects]
+        self.m = len(projects)
+        self.pos = {pid: i for i, pid in enumerate(self.ids)}
+        if len(self.pos) != self.m:
+            raise TallyError("two projects share an id")
+        self.ballot_type = ballot_type
+        if weights is not None and len(weights) != len(ballots):
+            raise TallyError("weights and ballots differ in length")
+        groups: Counter = Counter()
+        for i, ballot in enumerate(ballots):
+            weight = 1 if weights is None else weights[i]
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+                raise TallyError(f"ballot {i}: weight must be a whole number >= 0")
+            groups[self._key(ballot, i)] += weight
+        self.groups = list(groups)
+        self.weight = np.array([groups[k] for k in self.groups], dtype=np.int64)
+        self.n = int(self.weight.sum())
+        # Incidences: for each project, the groups listing it and what they gave it.
+        members: list[list[int]] = [[] for _ in range(self.m)]
+        extra: list[list] = [[] for _ in range(self.m)]
+        for g, key in enumerate(self.groups):
+            if ballot_type == "approval":
+                for p in key:
+                    members[p].append(g)
+            elif ballot_type == "cumulative":
+                for p, pts in key:
+                    members[p].append(g)
+                    extra[p].append(pts)
+            else:
+                length = len(key)
+                for position, p in enumerate(key):
+                    members[p].append(g)
+                    extra[p].append(length - position)
+        self.members = [np.array(mm, dtype=np.int64) for mm in members]
+        self.extra = extra
+        self.votes = [int(self.weight[mm].sum()) for mm in self.members]
+        if ballot_type == "approval":
+            self.score: list[Number] = list(self.votes)
+        else:
+            self.score = [
+                sum(int(w) * x for w, x in zip(self.weight[mm], ex, strict=True))
+                for mm, ex in zip(self.members, extra, strict=True)
+            ]
+        self._sat_cache: dict[str, list[tuple[np.ndarray, list[Number]]]] = {}
+
+    def _key(self, ballot: Ballot, i: int) -> tuple:
+        try:
+            if self.ballot_type == "approval":
+                if isinstance(ballot, str | Mapping):
+                    raise TallyError(f"ballot {i}: an approval ballot is a collection of ids")
+                return tuple(sorted({self.pos[pid] for pid in ballot}))
+            if self.ballot_type == "cumulative":
+                if not isinstance(ballot, Mapping):
+                    raise TallyError(f"ballot {i}: a cumulative ballot maps ids to points")
+                items = []
+                for pid, pts in ballot.items():
+                    items.append((self.pos[pid], _exact(pts, f"ballot {i}: points")))
+                return tuple(sorted(items))
+            if isinstance(ballot, str | Mapping | set | frozenset):
+                raise TallyError(f"ballot {i}: an ordinal ballot is a sequence of ids, best first")
+            order = [self.pos[pid] for pid in ballot]
+            if len(set(order)) != len(order):
+                raise TallyError(f"ballot {i}: a project is ranked twice")
+            return tuple(order)
+        except KeyError as exc:
+            raise TallyError(f"ballot {i}: unknown project {exc.args[0]!r}") from None
+
+    def index_of(self, pid: str) -> int:
+        try:
+            return self.pos[pid]
+        except KeyError:
+            raise TallyError(f"unknown project {pid!r}") from None
+
+    def tie_ranks(self, tie_break: str, seed: int | None) -> list[int]:
+        """Rank of each project in the tie-breaking order (lower wins a tie)."""
+        if tie_break == "pabutools":
+            keys: list = list(self.ids)
+        else:
+            lot = sorted(self.ids)
+            random.Random(seed).shuffle(lot)
+            drawn = {pid: i for i, pid in enumerate(lot)}
+            keys = [(self.costs[p], -self.votes[p], drawn[self.ids[p]]) for p in range(self.m)]
+        order = sorted(range(self.m), key=lambda p: keys[p])
+        rank = [0] * self.m
+        for r, p in enumerate(order):
+            rank[p] = r
+        return rank
+
+    def utilities(self, sat: str) -> list[tuple[np.ndarray, list[Number]]]:
+        """For each project: supporting groups (utility > 0) and their utilities."""
+        if sat in self._sat_cache:
+            return self._sat_cache[sat]
+        result = []
+        for p in range(self.m):
+            members, extra, cost = self.members[p], self.extra[p], self.costs[p]
+            if sat == "cost":
+                utils: list[Number] = [cost] * len(members)
+            elif sat == "cardinality":
+                utils = [1] * len(members)
+            elif sat == "points":
+                utils = list(extra)
+            elif sat in ("points-cost", "rank-points-cost"):
+                utils = [x * cost for x in extra]
+            else:  # borda: L - position - 1
+                utils = [x - 1 for x in extra]
+            keep = [i for i, u in enumerate(utils) if u > 0]
+            if len(keep) != len(utils):
+                members = members[keep]
+                utils = [utils[i] for i in keep]
+            result.append((members, utils))
+        self._sat_cache[sat] = result
+        return result
+
+    def sat_totals(self, sat: str) -> list[Number]:
+        """Total satisfaction of each project over all voters (what greedy ranks by)."""
+        totals = []
+        for members, utils in self.utilities(sat):
+            if not utils:
+                totals.append(0)
+            elif utils.count(utils[0]) == len(utils):
+                totals.append(int(self.weight[members].sum()) * utils[0])
+            else:
+                totals.append(
+                    sum(int(w) * u for w, u in zip(self.weight[members], utils, strict=True))
+                )
+        return totals
+
+
+class _Uncertain(Exception):
+    """A float decision was too close to call: redo the pass exactly."""
+
+
+class _Infeasible(Exception):
+    """The pass spent more than the real budget (add1 / increase stop condition)."""
+
+
+@dataclass
+class _Pass:
+    selected: list[int]
+    rounds: list[tuple[int, float, float, int, int]]  # project, rho, price, supporters, paid-all
+    money_left: dict[int, float]
+    spent: Number
+
+
+class _MesData:
+    """Per-satisfaction arrays for Equal Shares: one entry per candidate project."""
+
+    def __init__(self, election: _Election, sat: str, candidates: list[int]) -> None:
+        utilities = election.utilities(sat)
+        self.election = election
+        self.candidates = candidates
+        weight_f = election.weight.astype(np.float64)
+        self.groups, self.wf, self.uidx, self.uvals, self.uvalsf = [], [], [], [], []
+        self.cost, self.costf, self.init_rho, self.total_sat = [], [], [], []
+        self.supporters: list[int] = []
+        for p in candidates:
+            members, utils = utilities[p]
+            distinct = sorted(set(utils))
+            where = {u: i for i, u in enumerate(distinct)}
+            self.groups.append(members)
+            self.wf.append(weight_f[members])
+            self.uidx.append(np.array([where[u] for u in utils], dtype=np.int64))
+            self.uvals.append(distinct)
+            self.uvalsf.append(np.array([float(u) for u in distinct]))
+            cost = election.costs[p]
+            self.cost.append(cost)
+            self.costf.append(float(cost))
+            total = sum(int(w) * u for w, u in zip(election.weight[members], utils, strict=True))
+            self.init_rho.append(Fraction(cost) / total)
+            self.total_sat.append(total)
+            self.supporters.append(int(election.weight[members].sum()))
+
+
+class _Run:
+    """State of one rule run: selection so far, spending, explanation."""
+
+    def __init__(self, election: _Election, budget: Number, rank: list[int], out: set[int]) -> None:
+        self.e = election
+        self.budget = budget
+        self.rank = rank
+        self.out = out
+        self.available = [p for p in range(election.m) if p not in out]
+        self.selected: list[int] = []
+        self.chosen: set[int] = set()
+        self.spent: Number = 0
+        self.steps: list[Step] = []
+        self.shortfalls: list[Shortfall] = []
+        self.voter_budget: Number | None = None
+        self.passes = 0
+        self.exact_passes = 0
+
+    def ids_selected(self) -> set[str]:
+        return {self.e.ids[p] for p in self.selected}
+
+    def exhaustive(self, pool: Iterable[int], selected: Iterable[int] | None = None) -> bool:
+        """No project of ``pool`` outside the selection still fits in the budget."""
+        chosen = self.chosen if selected is None else set(selected)
+        spent = sum(self.e.costs[p] for p in chosen)
+        return all(p in chosen or spent + self.e.costs[p] > self.budget for p in pool)
+
+    def _take(self, p: int) -> None:
+        self.selected.append(p)
+        self.chosen.add(p)
+        self.spent += self.e.costs[p]
+
+    # ---- greedy -------------------------------------------------------------------------
+    def greedy(self, totals: list[Number], no_skip: bool = False) -> None:
+        """Fund projects by satisfaction per unit of cost, skipping (or stopping at) misfits."""
+        costs, remaining = self.e.costs, self.budget - self.spent
+
+        def order(p: int) -> tuple:
+            if totals[p] > 0 and costs[p] == 0:
+                return (0, 0, self.rank[p])
+            density = Fraction(totals[p]) / costs[p] if totals[p] > 0 else Fraction(0)
+            return (1, -density, self.rank[p])
+
+        stopped = False
+        for p in sorted((p for p in self.available if p not in self.chosen), key=order):
+            score = totals[p] if costs[p] == 0 else Fraction(totals[p]) / costs[p]
+            score = int(score) if isinstance(score, Fraction) and score.denominator == 1 else score
+            if stopped:
+                self.steps.append(
+                    Step(
+                        self.e.ids[p],
+                        costs[p],
+                        False,
+                        "greedy",
+                        "stopped",
+                        remaining_budget=remaining,
+                        score=score,
+                    )
+                )
+            elif costs[p] <= remaining:
+                remaining -= costs[p]
+                self._take(p)
+                self.steps.append(
+                    Step(
+                        self.e.ids[p],
+                        costs[p],
+                        True,
+                        "greedy",
+                        "fits",
+                        remaining_budget=remaining,
+                        score=score,
+                    )
+                )
+            else:
+                self.steps.append(
+                    Step(
+                        self.e.ids[p],
+                        costs[p],
+                        False,
+                        "greedy",
+                        "stopped" if no_skip else "does-not-fit",
+                        remaining_budget=remaining,
+                        score=score,
+                    )
+                )
+                stopped = no_skip
+
+    # ---- Method of Equal Shares -----------------------------------------------------------
+    def equal_shares(
+        self, sat: str, increment: Number | None, budget_step: Number | None, exact: bool
+    ) -> None:
+        """MES, optionally with add1 (per-voter budget) or budget-increase completion."""
+        e = self.e
+        if e.n == 0:
+            return
+        utilities = e.utilities(sat)
+        free, candidates = [], []
+        for p in self.available:
+            if not utilities[p][1]:
+                continue
+            (candidates if e.costs[p] > 0 else free).append(p)
+        for p in sorted(free, key=lambda p: self.rank[p]):
+            self._take(p)
+            self.steps.append(Step(e.ids[p], 0, True, "zero-cost", "free", supporters=e.votes[p]))
+        data = _MesData(e, sat, candidates)
+        base_spent = self.spent
+
+        def run_pass(per_voter: Fraction, limit: Number | None) -> _Pass:
+            self.passes += 1
+            if not exact:
+                try:
+                    return _mes_pass_float(data, per_voter, self.rank, base_spent, limit)
+                except _Uncertain:
+                    pass
+            self.exact_passes += 1
+            return _mes_pass_exact(data, per_voter, self.rank, base_spent, limit)
+
+        per_voter = Fraction(self.budget) / e.n
+        if budget_step is not None:
+            # pabutools' exhaustion_by_budget_increase: raise the whole budget by budget_step
+            # until the outcome is exhaustive or would overspend the real budget.
+            total, bound = Fraction(self.budget), Fraction(self.budget) * (e.n + 1)
+            result = _Pass([], [], {}, self.spent)
+            while total <= bound:
+                try:
+                    nxt = run_pass(total / e.n, self.budget)
+                except _Infeasible:
+                    break
+                result, per_voter = nxt, total / e.n
+                if self.exhaustive(self.available, list(self.chosen) + nxt.selected):
+                    break
+                total += budget_step
+        else:
+            result = run_pass(per_voter, None)
+            # add1: raise the per-voter budget until the outcome is exhaustive (among the
+            # projects Equal Shares could buy) or the next outcome would overspend.
+            while increment is not None and not self.exhaustive(
+                candidates, list(self.chosen) + result.selected
+            ):
+                try:
+                    nxt = run_pass(per_voter + increment, self.budget)
+                except _Infeasible:
+                    break
+                per_voter += increment
+                result = nxt
+        self.voter_budget = per_voter.numerator if per_voter.denominator == 1 else per_voter
+        for r, (p, _rho, price, supporters, paid_all) in enumerate(result.rounds, start=1):
+            self._take(p)
+            self.steps.append(
+                Step(
+                    e.ids[p],
+                    e.costs[p],
+                    True,
+                    "equal-shares",
+                    "bought",
+                    round=r,
+                    price_per_supporter=price,
+                    supporters=supporters,
+                    supporters_paid_all=paid_all,
+                )
+            )
+        for p in candidates:
+            if p not in self.chosen:
+                self.shortfalls.append(
+                    Shortfall(e.ids[p], e.costs[p], e.votes[p], result.money_left.get(p, 0.0))
+                )
+
+
+def _mes_pass_float(
+    data: _MesData, per_voter: Fraction, rank: list[int], spent: Number, limit: Number | None
+) -> _Pass:
+    """One MES pass in float64; raises _Uncertain when a decision is within rounding error."""
+    e = data.election
+    k = len(data.candidates)
+    b = float(per_voter)
+    scale = b * e.n  # all the money in play: the yardstick for rounding error
+    cls = np.zeros(len(e.groups), dtype=np.int64)
+    valf = np.empty(max(64, 4 * k + 16))
+    valf[0] = b
+    ncls = 1
+    lower = np.array([float(r) for r in data.init_rho]) * (1 - _ERR)
+    alive = np.ones(k, dtype=bool)
+    rounds, selected = [], []
+    rank_arr = np.array([rank[p] for p in data.candidates])
+
+    def evaluate(i: int) -> tuple | None:
+        groups, nu = data.groups[i], len(data.uvals[i])
+        key = cls[groups] if nu == 1 else cls[groups] * nu + data.uidx[i]
+        wk = np.bincount(key, weights=data.wf[i])
+        nz = np.flatnonzero(wk)
+        w = wk[nz]
+        c = nz // nu if nu > 1 else nz
+        v = valf[c]
+        u = data.uvalsf[i][nz % nu] if nu > 1 else np.full(len(nz), data.uvalsf[i][0])
+        total = float(w @ v)
+        cost = data.costf[i]
+        tol = _ERR * (scale + cost)
+        if total < cost - tol:
+            return None
+        if total <= cost + tol:
+            raise _Uncertain
+        ratio = v / u
+        order = np.argsort(ratio, kind="stable")
+        ratio, wv, wu = ratio[order], (w * v)[order], (w * u)[order]
+        paid_before = np.cumsum(wv) - wv
+        weight_after = np.cumsum(wu[::-1])[::-1]
+        rho = (cost - paid_before) / weight_after
+        ok = rho <= ratio * (1 + 1e-12)
+        j = int(np.argmax(ok)) if ok.any() else len(rho) - 1
+        err = _ERR * (scale / weight_after[j] + rho[j])
+        exact = None
+        if j == 0 and ratio[0] > rho[0] * (1 + 1e-9):
+            # Every supporter can pay its full share: the price does not depend on the
+            # (rounded) budgets, so it is known exactly. This settles the common ties
+            # (for cost satisfaction such a project's rho is 1 / number of supporters).
+            exact = Fraction(data.cost[i]) / data.total_sat[i]
+        return float(rho[j]), err, exact, c, u, w, v
+
+    while True:
+        if limit is not None and spent > limit:
+            raise _Infeasible
+        idx = np.flatnonzero(alive)
+        if len(idx) == 0:
+            break
+        order = idx[np.lexsort((rank_arr[idx], lower[idx]))]
+        best, best_err, evaluated = math.inf, 0.0, []
+        for i in order:
+            if lower[i] > best + best_err:
+                break
+            res = evaluate(int(i))
+            if res is None:
+                alive[i] = False
+                continue
+            rho, err = res[0], res[1]
+            lower[i] = rho - err
+            evaluated.append((int(i), rho, err, res))
+            if rho < best:
+                best, best_err = rho, err
+        if not evaluated:
+            break
+        evaluated.sort(key=lambda t: t[1])
+        top = evaluated[0]
+        near = [t for t in evaluated if t[1] - t[2] <= top[1] + top[2]]
+        if len(near) > 1:
+            # Too close for floats: decide on exact prices if all of them are known.
+            if any(t[3][2] is None for t in near):
+                raise _Uncertain
+            top = min(near, key=lambda t: (t[3][2], rank_arr[t[0]]))
+        win, rho = top[0], top[1]
+        # Buy: every supporter pays min(budget, rho x utility).
+        i = win
+        groups, nu = data.groups[i], len(data.uvals[i])
+        key = cls[groups] * nu + data.uidx[i]
+        uk, inv = np.unique(key, return_inverse=True)
+        old, u = uk // nu, data.uvalsf[i][uk % nu]
+        pay = np.minimum(valf[old], rho * u)
+        newv = valf[old] - pay
+        count = len(uk)
+        if ncls + count > len(valf):
+            valf = np.concatenate([valf, np.empty(max(len(valf), count))])
+        valf[ncls : ncls + count] = np.maximum(newv, 0.0)
+        cls[groups] = ncls + inv
+        ncls += count
+        wsum = np.bincount(inv, weights=data.wf[i], minlength=count)
+        poor = valf[old] <= rho * u * (1 + 1e-12)
+        rounds.append(
+            (
+                data.candidates[i],
+                rho,
+                float(pay.max()),
+                data.supporters[i],
+                int(round(wsum[poor].sum())),
+            )
+        )
+        selected.append(data.candidates[i])
+        spent += data.cost[i]
+        alive[i] = False
+    if limit is not None and spent > limit:
+        raise _Infeasible
+    money_left = {}
+    for i in range(k):
+        if data.candidates[i] not in selected:
+            money_left[data.candidates[i]] = float(data.wf[i] @ valf[cls[data.groups[i]]])
+    return _Pass(selected, rounds, money_left, spent)
+
+
+def _mes_pass_exact(
+    data: _MesData, per_voter: Fraction, rank: list[int], spent: Number, limit: Number | None
+) -> _Pass:
+    """One MES pass with exact fractions, step for step as pabutools' mes_inner_algo."""
+    e = data.election
+    k = len(data.candidates)
+    cls = np.zeros(len(e.groups), dtype=np.int64)
+    vals: list[Fraction] = [per_voter]
+    val_id: dict[Fraction, int] = {per_voter: 0}
+    lower: list[Fraction] = list(data.init_rho)
+    alive = set(range(k))
+    rounds, selected = [], []
+
+    def aggregate(i: int) -> list[tuple[Fraction, Number, int, int]]:
+        groups, nu = data.groups[i], len(data.uvals[i])
+        key = cls[groups] * nu + data.uidx[i]
+        uk, inv = np.unique(key, return_inverse=True)
+        wsum = np.bincount(inv, weights=data.wf[i], minlength=len(uk))
+        return [
+            (vals[int(c) // nu], data.uvals[i][int(c) % nu], int(round(w)), j)
+            for j, (c, w) in enumerate(zip(uk, wsum, strict=True))
+        ]
+
+    def affordability(i: int, items) -> Fraction | None:
+        cost = data.cost[i]
+        contribution = 0
+        denominator = sum(w * u for _, u, w, _ in items)
+        for v, u, w, _ in sorted(items, key=lambda t: t[0] / t[1]):
+            rho = Fraction(cost - contribution, 1) / denominator
+            if rho * u <= v:
+                return rho
+            contribution += w * v
+            denominator -= w * u
+        return None
+
+    while alive:
+        if limit is not None and spent > limit:
+            raise _Infeasible
+        best: Fraction | None = None
+        tied: list[int] = []
+        cache = {}
+        for i in sorted(alive, key=lambda i: (lower[i], rank[data.candidates[i]])):
+            items = aggregate(i)
+            if sum(w * v for v, _, w, _ in items) < data.cost[i]:
+                alive.discard(i)
+                continue
+            if best is not None and lower[i] > best:
+                break
+            rho = affordability(i, items)
+            lower[i] = rho
+            cache[i] = items
+            if best is None or rho < best:
+                best, tied = rho, [i]
+            elif rho == best:
+                tied.append(i)
+        if best is None:
+            break
+        i = min(tied, key=lambda t: rank[data.candidates[t]])
+        groups, nu = data.groups[i], len(data.uvals[i])
+        key = cls[groups] * nu + data.uidx[i]
+        uk, inv = np.unique(key, return_inverse=True)
+        mapping = np.empty(len(uk), dtype=np.int64)
+        max_pay, paid_all = Fraction(0), 0
+        for v, u, w, j in cache[i]:
+            pay = min(v, best * u)
+            max_pay = max(max_pay, pay)
+            if pay == v:
+                paid_all += w
+            new = v - pay
+            if new not in val_id:
+                val_id[new] = len(vals)
+                vals.append(new)
+            mapping[j] = val_id[new]
+        cls[groups] = mapping[inv]
+        rounds.append(
+            (data.candidates[i], float(best), float(max_pay), data.supporters[i], paid_all)
+        )
+        selected.append(data.candidates[i])
+        spent += data.cost[i]
+        alive.discard(i)
+    if limit is not None and spent > limit:
+        raise _Infeasible
+    valf = np.array([float(v) for v in vals])
+    money_left = {}
+    for i in range(k):
+        if data.candidates[i] not in selected:
+            money_left[data.candidates[i]] = float(data.wf[i] @ valf[cls[data.groups[i]]])
+    return _Pass(selected, rounds, money_left, spent)
