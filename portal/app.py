@@ -109,6 +109,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             cookie_secure=settings.cookies_secure,
             cookie_samesite="lax",
             header_name="x-csrftoken",
+            cookie_httponly=True,  # forms post the token; API clients read their own cookie jar
         ),
         template_config=TemplateConfig(instance=template_engine),
         openapi_config=OpenAPIConfig(

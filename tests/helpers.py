@@ -68,7 +68,13 @@ class PortalClient(httpx.AsyncClient):
 
     @classmethod
     def for_app(cls, app) -> PortalClient:
-        return cls(transport=httpx.ASGITransport(app=app), base_url="http://testserver", follow_redirects=False)
+        # Tests read English messages unless they ask for Korean (the portal's default is Korean).
+        return cls(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            follow_redirects=False,
+            headers={"accept-language": "en"},
+        )
 
     async def csrf_token(self) -> str:
         token = self.cookies.get("csrftoken")

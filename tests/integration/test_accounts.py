@@ -47,11 +47,13 @@ async def test_registration_form_rerenders_with_field_error_and_keeps_input(clie
     page = await client.get("/register")
     assert page.status_code == 200
     response = await client.post_form(
-        "/register", {"email": "not-an-email", "password": DEFAULT_PASSWORD, "display_name": "Jun", "language": "en"}
+        "/register",
+        {"email": "not-an-email", "password": DEFAULT_PASSWORD, "display_name": "Jun", "language": "en"},
+        headers={"accept-language": "ko-KR,ko"},
     )
     assert response.status_code == 422
     assert 'value="Jun"' in response.text
-    assert field_error(response) == "올바른 이메일 주소를 입력하세요."  # no preference yet: Korean default
+    assert field_error(response) == "올바른 이메일 주소를 입력하세요."  # the browser asks for Korean
 
 
 async def test_password_reset_link_works_once_and_expires(client, users):
