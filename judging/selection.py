@@ -1,0 +1,524 @@
+"""Choose the AI 50 Challenge winners under quotas, optimally and explainably (pure).
+
+The winners maximize the total calibrated score subject to: exactly ``winners`` entries, a minimum
+and a maximum per category, and at most ``max_per_organization`` winning entries per organization.
+
+Model: a min-cost flow. Each entry is an arc from its category node to its organization node, so a
+unit of flow source -> category -> entry -> organization -> sink is one winner; the source -> category
+arcs carry the category minimum (as a must-fill arc) and maximum, the organization -> sink arcs the
+organization limit. The constraint matrix of a network is totally unimodular, so the flow optimum is
+an integral, truly optimal selection (checked against brute force in the tests).
+
+Ties are broken exactly, not by float noise: arc costs are Python integers
+``score_in_millionths * 2**n + 2**(n - 1 - rank)`` where ``rank`` is the entry's place in the
+tie-break chain. Among selections with the best total score, the flow therefore picks the one whose
+best differing entry ranks highest. The chain (``priority_key``) is: calibrated score; raw scores
+compared from the top (HotCRP's "counts": more high scores wins); median raw score; lower
+disagreement; more reviews; a seeded lot ``sha256("<seed>:<entry_id>")`` anyone can recompute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import statistics
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from judging.calibration import SCORE_DECIMALS, Calibration
+
+TIE_BREAK_STEPS = (
+    "calibrated score",
+    "raw score counts",
+    "median",
+    "disagreement",
+    "number of reviews",
+    "seeded lot",
+    "entry id",
+)
+BORDERLINE_SIZE = 5
+_UNIT = 10**SCORE_DECIMALS
+
+
+class QuotaInfeasible(ValueError):
+    """No selection satisfies the quotas; the message names the constraint that fails."""
+
+
+class SelectionError(ValueError):
+    """The candidates themselves are unusable (duplicate ids, non-finite scores)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry competing for a win, with the figures the tie-break chain needs."""
+
+    entry_id: Hashable
+    score: float
+    raw_scores: tuple[float, ...] = ()
+    disagreement: float = 0.0
+    reviews: int = 0
+    category: str | None = None
+    organization: str | None = None
+
+
+@dataclass(frozen=True)
+class CategoryQuota:
+    """Minimum and maximum winners in one category (``max`` None: no limit)."""
+
+    min: int = 0
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """How many winners, per-category bounds and the per-organization limit (None: no limit)."""
+
+    winners: int = 50
+    categories: Mapping[str, CategoryQuota] = field(default_factory=dict)
+    max_per_organization: int | None = 1
+
+
+@dataclass(frozen=True)
+class RankedEntry:
+    """An entry's place in the tie-break chain and whether it won."""
+
+    entry_id: Hashable
+    rank: int
+    score: float
+    winner: bool
+    lot: str
+
+
+@dataclass(frozen=True)
+class BorderlineNote:
+    """Why an entry near the cut is in or out."""
+
+    entry_id: Hashable
+    selected: bool
+    rank: int
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The winners (in rank order), the full ranking and the borderline explanation."""
+
+    winners: tuple[Hashable, ...]
+    ranking: tuple[RankedEntry, ...]
+    borderline: tuple[BorderlineNote, ...]
+    seed: int
+    total_score: float
+
+
+def tie_break_lot(seed: int, entry_id: Hashable) -> str:
+    """The published lot of an entry: lower wins. Independent of the other entries."""
+    return hashlib.sha256(f"{seed}:{entry_id}".encode()).hexdigest()
+
+
+def _units(value: float) -> int:
+    """A score in millionths, so comparisons are exact integers."""
+    return round(value * _UNIT)
+
+
+def priority_key(candidate: Candidate, seed: int) -> tuple:
+    """Sort key of the tie-break chain: smaller is better; one component per step."""
+    top_down = sorted((_units(s) for s in candidate.raw_scores), reverse=True)
+    # Compare from the top; at an equal prefix the longer list wins (it has more scores at that
+    # level), hence the +inf sentinel after the last score.
+    counts = tuple(-s for s in top_down) + (math.inf,)
+    median = _units(statistics.median(candidate.raw_scores)) if candidate.raw_scores else 0
+    return (
+        -_units(candidate.score),
+        counts,
+        -median,
+        _units(candidate.disagreement),
+        -candidate.reviews,
+        tie_break_lot(seed, candidate.entry_id),
+        str(candidate.entry_id),
+    )
+
+
+def tie_break_step(a: Candidate, b: Candidate, seed: int) -> str:
+    """The first step of the chain that separates two entries."""
+    for name, x, y in zip(
+        TIE_BREAK_STEPS, priority_key(a, seed), priority_key(b, seed), strict=True
+    ):
+        if x != y:
+            return name
+    return TIE_BREAK_STEPS[-1]
+
+
+def candidates_from_calibration(
+    calibration: Calibration,
+    categories: Mapping[Hashable, str | None] | None = None,
+    organizations: Mapping[Hashable, str | None] | None = None,
+) -> list[Candidate]:
+    """Turn calibrated entries into candidates, attaching category and organization."""
+    categories = categories or {}
+    organizations = organizations or {}
+    return [
+        Candidate(
+            entry_id=e.entry_id,
+            score=e.score,
+            raw_scores=e.raw_scores,
+            disagreement=e.disagreement,
+            reviews=e.reviews,
+            category=categories.get(e.entry_id),
+            organization=organizations.get(e.entry_id),
+        )
+        for e in calibration.entries.values()
+    ]
+
+
+def select_winners(candidates: Iterable[Candidate], quotas: Quotas, seed: int = 0) -> Selection:
+    """The optimal winners under the quotas, the ranking and the borderline explanation."""
+    pool = _checked(candidates)
+    _check_quotas(pool, quotas)
+    ranked = sorted(pool, key=lambda c: priority_key(c, seed))
+    rank_of = {c.entry_id: i for i, c in enumerate(ranked)}
+    chosen = _max_score_flow(ranked, quotas)
+    winners = tuple(c.entry_id for c in ranked if c.entry_id in chosen)
+    ranking = tuple(
+        RankedEntry(
+            c.entry_id, i + 1, c.score, c.entry_id in chosen, tie_break_lot(seed, c.entry_id)
+        )
+        for i, c in enumerate(ranked)
+    )
+    borderline = _explain_borderline(ranked, rank_of, chosen, quotas, seed)
+    total = round(sum(c.score for c in ranked if c.entry_id in chosen), SCORE_DECIMALS)
+    return Selection(winners, ranking, borderline, seed, total)
+
+
+def _checked(candidates: Iterable[Candidate]) -> list[Candidate]:
+    pool = list(candidates)
+    seen: set[Hashable] = set()
+    for c in pool:
+        if c.entry_id in seen:
+            raise SelectionError(f"entry {c.entry_id} appears twice")
+        seen.add(c.entry_id)
+        if not math.isfinite(c.score) or not all(math.isfinite(s) for s in c.raw_scores):
+            raise SelectionError(f"entry {c.entry_id}: score is not a number")
+    return pool
+
+
+def _org_limit(quotas: Quotas, count: int) -> int:
+    """How many winners an organization with ``count`` entries can have."""
+    if quotas.max_per_organization is None:
+        return count
+    return min(count, quotas.max_per_organization)
+
+
+def _check_quotas(pool: Sequence[Candidate], quotas: Quotas) -> None:
+    """Catch the infeasibilities a person can name before solving anything."""
+    wanted = quotas.winners
+    if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
+        raise QuotaInfeasible("the number of winners must be a whole number of at least 1")
+    if quotas.max_per_organization is not None and quotas.max_per_organization < 1:
+        raise QuotaInfeasible("max_per_organization must be at least 1")
+    if wanted > len(pool):
+        raise QuotaInfeasible(f"{wanted} winners asked for but only {len(pool)} entries compete")
+    for name, quota in sorted(quotas.categories.items()):
+        if quota.min < 0 or (quota.max is not None and quota.max < 0):
+            raise QuotaInfeasible(f"category {name}: min and max must not be negative")
+        if quota.max is not None and quota.min > quota.max:
+            raise QuotaInfeasible(f"category {name}: min {quota.min} is above max {quota.max}")
+    minimums = sum(q.min for q in quotas.categories.values())
+    if minimums > wanted:
+        raise QuotaInfeasible(
+            f"the category minimums add up to {minimums}, more than the {wanted} winners"
+        )
+    capacity = 0
+    by_category: dict[str | None, list[Candidate]] = {}
+    for c in pool:
+        by_category.setdefault(c.category, []).append(c)
+    for name, quota in sorted(quotas.categories.items()):
+        members = by_category.get(name, [])
+        if quota.min > len(members):
+            raise QuotaInfeasible(
+                f"category {name} needs at least {quota.min} winners but has only "
+                f"{len(members)} entries"
+            )
+        orgs = Counter(c.organization for c in members if c.organization is not None)
+        reachable = sum(_org_limit(quotas, n) for n in orgs.values()) + sum(
+            1 for c in members if c.organization is None
+        )
+        if quota.min > reachable:
+            raise QuotaInfeasible(
+                f"category {name} needs at least {quota.min} winners but its entries allow only "
+                f"{reachable} under the limit of {quotas.max_per_organization} per organization"
+            )
+    for name, members in by_category.items():
+        quota = quotas.categories.get(name) if name is not None else None
+        limit = len(members) if quota is None or quota.max is None else quota.max
+        capacity += min(limit, len(members))
+    if capacity < wanted:
+        raise QuotaInfeasible(
+            f"the category maximums allow at most {capacity} winners, fewer than the {wanted} asked for"
+        )
+
+
+class _Network:
+    """A residual graph for successive shortest paths with exact integer costs."""
+
+    def __init__(self, size: int) -> None:
+        self.adjacent: list[list[int]] = [[] for _ in range(size)]
+        self.head: list[int] = []
+        self.capacity: list[int] = []
+        self.cost: list[int] = []
+
+    def add_arc(self, tail: int, head: int, capacity: int, cost: int) -> int:
+        """Add an arc and its reverse; returns the arc's index (the reverse is index ^ 1)."""
+        index = len(self.head)
+        self.adjacent[tail].append(index)
+        self.head.append(head)
+        self.capacity.append(capacity)
+        self.cost.append(cost)
+        self.adjacent[head].append(index + 1)
+        self.head.append(tail)
+        self.capacity.append(0)
+        self.cost.append(-cost)
+        return index
+
+    def min_cost_flow(self, source: int, sink: int, amount: int, order: Sequence[int]) -> int:
+        """Push up to ``amount`` units at least cost; returns the flow sent.
+
+        ``order`` is a topological order of the (acyclic) initial network, used to compute initial
+        potentials with negative costs; Dijkstra on reduced costs does the rest.
+        """
+        size = len(self.adjacent)
+        potential = [0] * size
+        dist: list[int | None] = [None] * size
+        dist[source] = 0
+        for node in order:
+            if dist[node] is None:
+                continue
+            for arc in self.adjacent[node]:
+                if self.capacity[arc] > 0:
+                    candidate = dist[node] + self.cost[arc]
+                    head = self.head[arc]
+                    if dist[head] is None or candidate < dist[head]:
+                        dist[head] = candidate
+        for node in range(size):
+            if dist[node] is not None:
+                potential[node] = dist[node]
+        sent = 0
+        while sent < amount:
+            best: list[int | None] = [None] * size
+            via = [-1] * size
+            best[source] = 0
+            heap = [(0, source)]
+            done = [False] * size
+            while heap:
+                d, node = heapq.heappop(heap)
+                if done[node]:
+                    continue
+                done[node] = True
+                for arc in self.adjacent[node]:
+                    if self.capacity[arc] <= 0:
+                        continue
+                    head = self.head[arc]
+                    if done[head]:
+                        continue
+                    nd = d + self.cost[arc] + potential[node] - potential[head]
+                    if best[head] is None or nd < best[head]:
+                        best[head] = nd
+                        via[head] = arc
+                        heapq.heappush(heap, (nd, head))
+            if best[sink] is None:
+                break
+            for node in range(size):
+                if done[node]:
+                    potential[node] += best[node]
+            push = amount - sent
+            node = sink
+            while node != source:
+                arc = via[node]
+                push = min(push, self.capacity[arc])
+                node = self.head[arc ^ 1]
+            node = sink
+            while node != source:
+                arc = via[node]
+                self.capacity[arc] -= push
+                self.capacity[arc ^ 1] += push
+                node = self.head[arc ^ 1]
+            sent += push
+        return sent
+
+
+def _max_score_flow(ranked: Sequence[Candidate], quotas: Quotas) -> set[Hashable]:
+    """Solve the selection as a min-cost flow; ``ranked`` is in tie-break order."""
+    n = len(ranked)
+    wanted = quotas.winners
+    category_names = sorted({c.category for c in ranked}, key=lambda x: (x is None, str(x)))
+    org_names = sorted({c.organization for c in ranked if c.organization is not None}, key=str)
+    source, sink = 0, 1
+    category_node = {name: 2 + i for i, name in enumerate(category_names)}
+    first_entry = 2 + len(category_names)
+    org_node = {name: first_entry + n + i for i, name in enumerate(org_names)}
+    network = _Network(first_entry + n + len(org_names))
+
+    weights = [(_units(c.score) << n) + (1 << (n - 1 - i)) for i, c in enumerate(ranked)]
+    # A must-fill arc costs more than any selection can gain, so the minimums are met whenever
+    # they can be.
+    must_fill = (sum(abs(w) for w in weights) + 1) * 2
+    minimum_arcs: list[tuple[str | None, int, int]] = []
+    for name in category_names:
+        quota = quotas.categories.get(name) if name is not None else None
+        size = sum(1 for c in ranked if c.category == name)
+        low = quota.min if quota else 0
+        high = size if quota is None or quota.max is None else min(quota.max, size)
+        if low > 0:
+            arc = network.add_arc(source, category_node[name], low, -must_fill)
+            minimum_arcs.append((name, arc, low))
+        if high > low:
+            network.add_arc(source, category_node[name], high - low, 0)
+    entry_arcs = []
+    for i, c in enumerate(ranked):
+        entry = first_entry + i
+        entry_arcs.append(network.add_arc(category_node[c.category], entry, 1, -weights[i]))
+        if c.organization is None:
+            network.add_arc(entry, sink, 1, 0)
+        else:
+            network.add_arc(entry, org_node[c.organization], 1, 0)
+    for name in org_names:
+        members = sum(1 for c in ranked if c.organization == name)
+        network.add_arc(org_node[name], sink, _org_limit(quotas, members), 0)
+
+    order = [source, *category_node.values(), *range(first_entry, first_entry + n)]
+    order += [*org_node.values(), sink]
+    sent = network.min_cost_flow(source, sink, wanted, order)
+    if sent < wanted:
+        raise QuotaInfeasible(
+            f"only {sent} winners can be chosen under the category maximums and the limit of "
+            f"{quotas.max_per_organization} per organization, fewer than the {wanted} asked for"
+        )
+    short = [
+        f"{name} ({network.capacity[arc ^ 1]} of {low})"
+        for name, arc, low in minimum_arcs
+        if network.capacity[arc] > 0
+    ]
+    if short:
+        raise QuotaInfeasible(
+            "the category minimums cannot all be met together with the other quotas: "
+            + ", ".join(short)
+        )
+    return {ranked[i].entry_id for i, arc in enumerate(entry_arcs) if network.capacity[arc] == 0}
+
+
+def _fmt_pair(a: float, b: float) -> tuple[str, str]:
+    """Format two scores with 2 decimals, or more when 2 would print them equal."""
+    for decimals in range(2, SCORE_DECIMALS + 1):
+        x, y = f"{a:.{decimals}f}", f"{b:.{decimals}f}"
+        if x != y:
+            return x, y
+    return f"{a:.2f}", f"{b:.2f}"
+
+
+def _explain_borderline(
+    ranked: Sequence[Candidate],
+    rank_of: Mapping[Hashable, int],
+    chosen: set[Hashable],
+    quotas: Quotas,
+    seed: int,
+) -> tuple[BorderlineNote, ...]:
+    """Reasons for the last few in and the first few out, from single swaps.
+
+    The selection is optimal, so no single swap (one out, one in) that keeps the quotas can raise
+    the total or win the tie-break; each reason names the swap that comes closest, or the quota
+    that forbids every swap.
+    """
+    winners = [c for c in ranked if c.entry_id in chosen]
+    others = [c for c in ranked if c.entry_id not in chosen]
+    per_category = Counter(c.category for c in winners)
+    per_org = Counter(c.organization for c in winners if c.organization is not None)
+    org_cap = quotas.max_per_organization
+
+    def quota_of(name: str | None) -> CategoryQuota:
+        return quotas.categories.get(name, CategoryQuota()) if name is not None else CategoryQuota()
+
+    def org_full(c: Candidate) -> bool:
+        return (
+            c.organization is not None
+            and org_cap is not None
+            and per_org[c.organization] >= org_cap
+        )
+
+    def category_full(c: Candidate) -> bool:
+        cap = quota_of(c.category).max
+        return cap is not None and per_category[c.category] >= cap
+
+    def swap_keeps_quotas(incoming: Candidate, outgoing: Candidate) -> bool:
+        if incoming.category != outgoing.category:
+            if category_full(incoming):
+                return False
+            if per_category[outgoing.category] - 1 < quota_of(outgoing.category).min:
+                return False
+        if incoming.organization != outgoing.organization and org_full(incoming):
+            return False
+        return True
+
+    def won_by_tie(better: Candidate, worse: Candidate) -> str:
+        shown, _ = _fmt_pair(better.score, worse.score)
+        return f"tied at {shown}; decided by the tie-break on {tie_break_step(better, worse, seed)}"
+
+    notes: list[BorderlineNote] = []
+    for c in winners[-BORDERLINE_SIZE:]:
+        outranked_by = [o for o in others if rank_of[o.entry_id] < rank_of[c.entry_id]]
+        quota = quota_of(c.category)
+        if outranked_by:
+            if quota.min and per_category[c.category] <= quota.min:
+                reason = (
+                    f"needed to meet the minimum of {quota.min} winners for category {c.category}"
+                )
+            else:
+                names = ", ".join(str(o.entry_id) for o in outranked_by[:3])
+                reason = f"higher-ranked {names} could not take its place without breaking a quota"
+        elif not others:
+            reason = "every entry wins"
+        else:
+            first_out = others[0]
+            if _units(c.score) == _units(first_out.score):
+                reason = f"{won_by_tie(c, first_out)} against {first_out.entry_id}, the first out"
+            else:
+                mine, theirs = _fmt_pair(c.score, first_out.score)
+                reason = f"score {mine} above the first entry out, {first_out.entry_id} ({theirs})"
+        notes.append(BorderlineNote(c.entry_id, True, rank_of[c.entry_id] + 1, c.score, reason))
+    for c in others[:BORDERLINE_SIZE]:
+        partners = [w for w in winners if swap_keeps_quotas(c, w)]
+        if not partners:
+            if org_full(c):
+                mates = [w for w in winners if w.organization == c.organization]
+                reason = (
+                    f"organization {c.organization} already has a winner "
+                    f"({', '.join(str(w.entry_id) for w in mates)})"
+                )
+            elif category_full(c):
+                reason = f"category quota max reached for {c.category} ({quota_of(c.category).max})"
+            else:
+                reason = "no winner could make room without breaking a category minimum"
+        else:
+            weakest = partners[-1]
+            if org_full(c):
+                context = (
+                    f"organization {c.organization} already has a winner, {weakest.entry_id}: "
+                )
+            elif category_full(c):
+                context = (
+                    f"category quota max reached for {c.category} "
+                    f"({quota_of(c.category).max}); weakest there is {weakest.entry_id}: "
+                )
+            else:
+                context = ""
+            if _units(c.score) == _units(weakest.score):
+                reason = f"{context}{won_by_tie(weakest, c)} against {weakest.entry_id}"
+            else:
+                mine, theirs = _fmt_pair(c.score, weakest.score)
+                what = "last winner" if not context else "its score"
+                reason = f"{context}score {mine} below {what} {theirs}"
+                if not context and weakest is not winners[-1]:
+                    reason += f" ({weakest.entry_id}, the weakest winner it could replace)"
+        notes.append(BorderlineNote(c.entry_id, False, rank_of[c.entry_id] + 1, c.score, reason))
+    return tuple(notes)
