@@ -61,7 +61,8 @@ class BatchHeader:
     """What every batch says about itself."""
 
     batch_id: str
-    revision: int
+    # None: ``enqueue_batch`` gives the next revision of this batch.
+    revision: int | None
     fiscal_year: int
     cycle: str
     approvals: Sequence[tuple[str, datetime]]
@@ -84,7 +85,7 @@ def _common(header: BatchHeader, amounts: list[int]) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "batch_id": header.batch_id,
-        "revision": header.revision,
+        "revision": header.revision or 1,
         "dry_run": False,
         "generated_at": _utc(header.generated_at),
         "fiscal_year": header.fiscal_year,
@@ -120,7 +121,7 @@ def allocation_batch(header: BatchHeader, lines: Sequence[AllocationLine]) -> di
         for line in lines
     ]
     batch = AllocationBatch(**_common(header, [line.amount for line in lines]), items=items)
-    return _checked(batch, AllocationBatch)
+    return _checked(batch, AllocationBatch, header.revision)
 
 
 def award_batch(header: BatchHeader, lines: Sequence[AwardLine]) -> dict[str, Any]:
@@ -139,14 +140,18 @@ def award_batch(header: BatchHeader, lines: Sequence[AwardLine]) -> dict[str, An
         for line in lines
     ]
     batch = AwardBatch(**_common(header, [line.amount for line in lines]), items=items)
-    return _checked(batch, AwardBatch)
+    return _checked(batch, AwardBatch, header.revision)
 
 
-def _checked(batch: AllocationBatch | AwardBatch, kind: type) -> dict[str, Any]:
+def _checked(
+    batch: AllocationBatch | AwardBatch, kind: type, revision: int | None
+) -> dict[str, Any]:
     """Round-trip through the contract's schema so the portal never enqueues what the city rejects."""
     encoded = msgspec.json.encode(batch)
     try:
         msgspec.json.decode(encoded, type=kind)
     except msgspec.ValidationError as exc:
         raise ValueError(f"the batch breaks contract v1: {exc}") from exc
-    return msgspec.json.decode(encoded)
+    body = msgspec.json.decode(encoded)
+    body["revision"] = revision
+    return body

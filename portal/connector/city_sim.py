@@ -405,7 +405,8 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         settings = self.faults.settings
-        entry = {"method": scope["method"], "path": scope["path"], "fault": None}
+        key = dict(scope["headers"]).get(b"idempotency-key", b"").decode("latin-1")
+        entry = {"method": scope["method"], "path": scope["path"], "key": key, "fault": None}
         self.faults.seen.append(entry)
         if self.faults.take("redirect_next"):
             entry["fault"] = "redirect"

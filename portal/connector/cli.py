@@ -105,3 +105,18 @@ def run_verify_export(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     print("ok")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the connector's commands alone (``python -m portal.connector.cli``)."""
+    parser = argparse.ArgumentParser(prog="hangang")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
