@@ -1,0 +1,141 @@
+"""Exports of an approved selection: winners (CSV, XLSX, JSON), the anonymized score sheet, quotas,
+the selection parameters and seed, the conflicts register, and a manifest with SHA-256 of each file.
+
+``hangang challenge rank scores.csv --quotas quotas.json --seed <seed> --method <method>`` on these
+files reproduces the official winners.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Sequence
+from typing import Any
+
+from judging import services
+from portal import audit, clock
+from portal.connector.exports import escape_cell
+from portal.errors import NotFoundError
+
+WINNER_COLUMNS = ("rank", "entry_id", "title", "organization", "registration_number", "category", "score")
+FILE_NAMES = (
+    "winners.csv",
+    "winners.xlsx",
+    "winners.json",
+    "scores.csv",
+    "quotas.json",
+    "selection.json",
+    "conflicts.csv",
+    "manifest.json",
+)
+
+
+def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    """CSV with formula-like cells made inert (S19)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([escape_cell(v) for v in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def xlsx_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "winners"
+    sheet.append(list(header))
+    for row_number, row in enumerate(rows, start=2):
+        for column_number, value in enumerate(row, start=1):
+            cell = sheet.cell(row=row_number, column=column_number)
+            cell.value = escape_cell(value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str).encode("utf-8")
+
+
+async def export_files(selection_id: int) -> dict[str, bytes]:
+    """Every export file of an approved selection; 404 before the second approval (V8)."""
+    selection = await services.get_selection(selection_id)
+    if selection["status"] != "approved":
+        raise NotFoundError("Exports are available once two officials have approved the selection.")
+    edition = await services.get_edition(selection["edition"])
+    winners = await services.winners_of(selection_id)
+    rows = [
+        [w["rank"], w["id"], w["title"], w["organization_name"], w["registration_number"], w["category"],
+         f"{w['score']:.6f}"]
+        for w in winners
+    ]
+    sheet = await services.score_sheet(selection["round"])
+    sheet_text = sheet.csv_text()
+    quotas = services.quotas_document(edition)
+    approvals = await services.approvals_of(selection_id)
+    register = await services.conflict_register(edition["id"])
+    conflicts = sorted(
+        (services.pseudonym("judge", edition["id"], j), services.pseudonym("entry", edition["id"], e), kind,
+         "declared" if kind in services.CONFLICT_TYPES else "detected")
+        for j, e, kind in register
+    )
+    files: dict[str, bytes] = {
+        "winners.csv": csv_bytes(WINNER_COLUMNS, rows),
+        "winners.xlsx": xlsx_bytes(WINNER_COLUMNS, rows),
+        "winners.json": _json([dict(zip(WINNER_COLUMNS, r, strict=True)) for r in rows]),
+        "scores.csv": sheet_text.encode("utf-8"),
+        "quotas.json": _json(quotas),
+        "selection.json": _json({
+            "edition": edition["name"],
+            "selection_id": selection_id,
+            "method": selection["method"],
+            "seed": selection["seed"],
+            "round_id": selection["round"],
+            "quotas": quotas,
+            "score_sheet_sha256": selection["sheet_sha256"],
+            "winners_pseudonymous": selection["result"]["winners"],
+            "borderline": selection["result"]["borderline"],
+            "approvals": [{"official": f"u-{a['official']}", "approved_at": a["approved_at"]} for a in approvals],
+            "replay": (
+                f"hangang challenge rank scores.csv --method {selection['method']} --winners {edition['winners']}"
+                f" --quotas quotas.json --seed {selection['seed']} --json"
+            ),
+        }),
+        "conflicts.csv": csv_bytes(("judge_id", "entry_id", "type", "source"), conflicts),
+    }
+    manifest = {
+        "edition": edition["name"],
+        "selection_id": selection_id,
+        "created_at": clock.now().isoformat(timespec="seconds"),
+        "audit_head": await audit.head(),
+        "files": [
+            {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            for name, data in sorted(files.items())
+        ],
+    }
+    files["manifest.json"] = _json(manifest)
+    return files
+
+
+def zip_files(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(files.items()):
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "zip": "application/zip",
+}

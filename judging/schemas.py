@@ -1,0 +1,120 @@
+"""JSON shapes of the AI 50 Challenge API. Write schemas list their fields; anything else is refused (S15)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import msgspec
+
+from portal.schemas import StrictStruct
+
+Text200 = Annotated[str, msgspec.Meta(max_length=200)]
+Text2000 = Annotated[str, msgspec.Meta(max_length=2000)]
+Text5000 = Annotated[str, msgspec.Meta(max_length=5000)]
+Score = Annotated[int, msgspec.Meta(ge=1, le=10)]
+
+
+class EntryWrite(StrictStruct):
+    """A draft's fields; status, scores, ranks and owners cannot be set."""
+
+    title: Text200
+    category: Annotated[str, msgspec.Meta(max_length=30)]
+    sector: Annotated[str, msgspec.Meta(max_length=20)]
+    summary: Text2000 = ""
+    problem: Text5000 = ""
+    ai_approach: Text5000 = ""
+    data_protection: Text5000 = ""
+    target_users: Text2000 = ""
+    team: Annotated[str, msgspec.Meta(max_length=3000)] = ""
+    demo_url: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    districts: Annotated[list[Annotated[str, msgspec.Meta(max_length=5)]], msgspec.Meta(max_length=25)] = []
+
+
+class EntryCreate(EntryWrite):
+    organization_id: int = 0
+    edition_id: int = 0
+
+
+class EntryRead(msgspec.Struct):
+    id: int
+    edition_id: int
+    organization_id: int
+    title: str
+    summary: str
+    problem: str
+    ai_approach: str
+    data_protection: str
+    target_users: str
+    category: str
+    sector: str
+    districts: list[str]
+    team: str
+    demo_url: str
+    status: str
+    submitted_at: dt.datetime | None
+    updated_at: dt.datetime
+
+
+class EditionRead(msgspec.Struct):
+    id: int
+    name: str
+    intake_opens_at: dt.datetime
+    intake_closes_at: dt.datetime
+    intake: str
+    winners: int
+    categories: list[str]
+    seed: int
+
+
+class AssignmentRead(msgspec.Struct):
+    round_id: int
+    round_kind: str
+    entry_id: int
+    title: str
+    category: str
+    deadline: dt.datetime
+    reviewed: bool
+    open: bool
+    total: float | None
+
+
+class BlindEntryRead(msgspec.Struct):
+    """What a judge sees: no organization identity while the review is blind."""
+
+    id: int
+    title: str
+    summary: str
+    problem: str
+    ai_approach: str
+    data_protection: str
+    target_users: str
+    category: str
+    sector: str
+    districts: list[str]
+    organization_name: str | None = None
+
+
+class ReviewWrite(StrictStruct):
+    scores: dict[Annotated[str, msgspec.Meta(max_length=40)], Score]
+    confidence: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    comments: dict[Annotated[str, msgspec.Meta(max_length=40)], Text2000] = {}
+
+
+class ReviewRead(msgspec.Struct):
+    id: int
+    round_id: int
+    entry_id: int
+    scores: dict[str, int]
+    comments: dict[str, str]
+    confidence: int
+    total: float
+    updated_at: dt.datetime
+
+
+class JudgeProgressRead(msgspec.Struct):
+    judge_id: int
+    email: str
+    assigned: int
+    reviewed: int
+    missing_entry_ids: list[int]
