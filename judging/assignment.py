@@ -287,12 +287,12 @@ def _check_enough_judges(problem: _Problem, need: np.ndarray) -> None:
     available = (problem.allowed & ~problem.fixed).sum(axis=1)
     short = np.flatnonzero(available < need)
     if len(short):
-        names = ", ".join(str(problem.entry_ids[i]) for i in short[:5])
-        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
         i = short[0]
+        others = ", ".join(str(problem.entry_ids[k]) for k in short[1:6])
+        also = f" (also short: {others}{' and more' if len(short) > 6 else ''})" if others else ""
         raise AssignmentInfeasible(
-            f"too few unconflicted judges for entry {names}{more}: "
-            f"entry {problem.entry_ids[i]} needs {need[i]} more but only {available[i]} are free"
+            f"too few unconflicted judges: entry {problem.entry_ids[i]} needs {need[i]} more "
+            f"but only {available[i]} are free{also}"
         )
 
 
