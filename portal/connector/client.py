@@ -162,7 +162,11 @@ def build_http_client(
 def shared_http_client(settings: CitySettings) -> httpx.AsyncClient:
     """Return the process's one ``AsyncClient`` (created on first use)."""
     global _shared_client
-    if _shared_client is None or _shared_client.is_closed:
+    if (
+        _shared_client is None
+        or _shared_client.is_closed
+        or str(_shared_client.base_url).rstrip("/") != settings.base_url
+    ):
         _shared_client = build_http_client(settings)
     return _shared_client
 

@@ -29,6 +29,7 @@ from portal.connector.client import (
     CityRefused,
     CityUnavailable,
     RetryPolicy,
+    close_shared_http_client,
 )
 from portal.connector.schemas import AllocationBatch, AwardBatch, Envelope
 from portal.connector.settings import load_city_settings
@@ -513,17 +514,20 @@ async def deliver_due_batches(
 
 async def delivery_loop(stop_event: asyncio.Event, interval: float = LOOP_INTERVAL_SECONDS) -> None:
     """Deliver due batches until ``stop_event`` is set (started with the server)."""
-    while not stop_event.is_set():
-        try:
-            report = await deliver_due_batches()
-            if report.delivered or report.failed or report.retrying:
-                logger.info("city budget delivery: %s", report.summary())
-        except Exception:  # noqa: BLE001 - the loop must outlive one bad round
-            logger.exception("city budget delivery round failed")
-        try:
-            await asyncio.wait_for(stop_event.wait(), timeout=interval)
-        except TimeoutError:
-            continue
+    try:
+        while not stop_event.is_set():
+            try:
+                report = await deliver_due_batches()
+                if report.delivered or report.failed or report.retrying:
+                    logger.info("city budget delivery: %s", report.summary())
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad round
+                logger.exception("city budget delivery round failed")
+            try:
+                await asyncio.wait_for(stop_event.wait(), timeout=interval)
+            except TimeoutError:
+                continue
+    finally:
+        await close_shared_http_client()
 
 
 # ----------------------------------------------------------------------------- officials' actions

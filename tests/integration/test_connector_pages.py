@@ -1,0 +1,116 @@
+"""Officials' delivery board and JSON API, through HTTP, with the city-sim running for real."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from portal.connector import exports, services, signing
+from portal.connector.client import close_shared_http_client
+from portal.connector.testing import RunningCity, running_city, sample_allocation, sample_award
+from portal.db import write_transaction
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCity]:
+    with running_city(tmp_path_factory.mktemp("city") / "city.sqlite3") as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+async def city_settings(city: RunningCity, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    from portal.settings import get_settings
+
+    monkeypatch.setenv("HANGANG_CITY_BUDGET_URL", city.url)
+    monkeypatch.setenv("HANGANG_CITY_BUDGET_SECRET", city.secret)
+    get_settings.cache_clear()
+    city.faults()
+    yield
+    await close_shared_http_client()
+    get_settings.cache_clear()
+
+
+async def _enqueue(kind: str, payload: dict) -> int:
+    async with write_transaction():
+        return await services.enqueue_batch(kind, payload, title="PB 2027 results")
+
+
+async def test_officials_see_status_receipt_and_history(official, city: RunningCity) -> None:
+    batch_pk = await _enqueue("allocation", sample_allocation("page-pb"))
+    await services.deliver_due_batches(worker="test")
+    board = await official.get("/officials/connector/")
+    assert board.status_code == 200 and "PB 2027 results" in board.text
+    detail = await official.get(f"/officials/connector/batches/{batch_pk}")
+    assert detail.status_code == 200
+    [held] = city.accepted("page-pb")
+    assert held["receipt_id"] in detail.text and "POST /v1/allocation-batches" in detail.text
+    api = (await official.get(f"/api/v1/connector/batches/{batch_pk}")).json()
+    assert api["status"] == "delivered" and api["receipt"]["receipt_id"] == held["receipt_id"]
+    assert [h["status_code"] for h in api["history"]] == [201]
+
+
+async def test_validate_with_the_city_stores_nothing(official, city: RunningCity) -> None:
+    batch_pk = await _enqueue("award", sample_award("page-ai50"))
+    response = await official.post_form(f"/officials/connector/batches/{batch_pk}/validate", {})
+    assert response.status_code == 303
+    detail = await official.get(f"/officials/connector/batches/{batch_pk}")
+    assert "The city system validated this batch." in detail.text
+    assert not [r for r in city.ledger()["batches"] if r["batch_id"] == "page-ai50"]
+    verdict = await official.send_json("POST", f"/api/v1/connector/batches/{batch_pk}/validate", {})
+    assert verdict.json() == {
+        "ok": True,
+        "message": "The city system validated this batch.",
+        "errors": [],
+    }
+
+
+async def test_failed_batch_shows_reason_and_can_be_retried(official, city: RunningCity) -> None:
+    batch_pk = await _enqueue("allocation", sample_allocation("page-failed"))
+    city.faults(redirect_next=1)
+    report = await services.deliver_due_batches(worker="test")
+    assert report.failed == ["page-failed:1"]
+    detail = await official.get(f"/officials/connector/batches/{batch_pk}")
+    assert "redirect" in detail.text and "Retry delivery" in detail.text
+    response = await official.post_form(f"/officials/connector/batches/{batch_pk}/retry", {})
+    assert response.status_code == 303
+    assert (await services.deliver_due_batches(worker="test")).delivered == ["page-failed:1"]
+    again = await official.send_json("POST", f"/api/v1/connector/batches/{batch_pk}/retry", {})
+    assert again.status_code == 409
+
+
+async def test_download_of_the_signed_export_verifies(
+    official, tmp_path: Path, city: RunningCity
+) -> None:
+    batch_pk = await _enqueue("award", sample_award("page-export"))
+    response = await official.get(f"/officials/connector/batches/{batch_pk}/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"] == 'attachment; filename="page-export-r1.zip"'
+    (tmp_path / "b.zip").write_bytes(response.content)
+    manifest = exports.verify_bundle(tmp_path / "b.zip", signing.parse_secrets(city.secret))
+    assert {f["name"] for f in manifest["files"]} == {"awards.csv", "awards.xlsx", "awards.json"}
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert "manifest.json" in names
+
+
+async def test_citizens_and_strangers_are_kept_out(citizen, client) -> None:
+    batch_pk = await _enqueue("allocation", sample_allocation("page-private"))
+    for url in (
+        "/officials/connector/",
+        f"/officials/connector/batches/{batch_pk}",
+        f"/api/v1/connector/batches/{batch_pk}",
+    ):
+        assert (await citizen.get(url)).status_code == 403
+        assert (await client.get(url)).status_code in (401, 302, 303)
+    assert (
+        await citizen.post_form(f"/officials/connector/batches/{batch_pk}/retry", {})
+    ).status_code == 403
+
+
+async def test_unknown_batch_is_404(official) -> None:
+    assert (await official.get("/officials/connector/batches/9999")).status_code == 404
+    assert (await official.get("/api/v1/connector/batches/9999")).status_code == 404
