@@ -13,7 +13,8 @@ Ties are broken exactly, not by float noise: arc costs are Python integers
 ``score_in_millionths * 2**n + 2**(n - 1 - rank)`` where ``rank`` is the entry's place in the
 tie-break chain. Among selections with the best total score, the flow therefore picks the one whose
 best differing entry ranks highest. The chain (``priority_key``) is: calibrated score; raw scores
-compared from the top (HotCRP's "counts": more high scores wins); median raw score; lower
+on whole-point levels compared from the top (HotCRP's "counts": more high scores wins); median raw
+score; lower
 disagreement; more reviews; a seeded lot ``sha256("<seed>:<entry_id>")`` anyone can recompute.
 """
 
@@ -125,10 +126,11 @@ def _units(value: float) -> int:
 
 def priority_key(candidate: Candidate, seed: int) -> tuple:
     """Sort key of the tie-break chain: smaller is better; one component per step."""
-    top_down = sorted((_units(s) for s in candidate.raw_scores), reverse=True)
-    # Compare from the top; at an equal prefix the longer list wins (it has more scores at that
-    # level), hence the +inf sentinel after the last score.
-    counts = tuple(-s for s in top_down) + (math.inf,)
+    # HotCRP's "counts" on whole-point levels (a 7.85 counts as a 7): compare from the top, so
+    # more high scores wins; at an equal prefix the longer list wins (it has more scores at that
+    # level), hence the +inf sentinel. The exact scores then matter through the median.
+    levels = sorted((_units(s) // _UNIT for s in candidate.raw_scores), reverse=True)
+    counts = tuple(-level for level in levels) + (math.inf,)
     median = _units(statistics.median(candidate.raw_scores)) if candidate.raw_scores else 0
     return (
         -_units(candidate.score),
