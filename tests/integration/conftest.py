@@ -1,0 +1,106 @@
+"""Integration fixtures: migrated database emptied before each test, the app, clients and accounts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from portal import clock
+from portal.db import is_postgres
+from tests.helpers import PortalClient, UserFactory, all_tables
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_database():
+    """Apply every migration once per run, exactly as ``hangang migrate`` does."""
+    from portal.commands import migrate
+
+    asyncio.run(migrate())
+    yield
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(migrated_database):
+    """Every test starts from empty tables and the real clock."""
+    from portal.db import raw
+
+    clock.reset()
+    tables = all_tables()
+    if is_postgres():
+        names = ", ".join(f'"{t._meta.tablename}"' for t in tables)
+        await raw(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    else:
+        await raw("PRAGMA foreign_keys=OFF")
+        for table in tables:
+            await raw(f'DELETE FROM "{table._meta.tablename}"')
+    from portal.mail import development_outbox
+
+    development_outbox.sent.clear()
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def app():
+    from portal.app import create_app
+
+    return create_app(run_background_tasks=False)
+
+
+@pytest.fixture
+async def client(app):
+    """An anonymous browser-like client talking to the app in-process (same event loop)."""
+    async with PortalClient.for_app(app) as c:
+        yield c
+
+
+@pytest.fixture
+def users():
+    return UserFactory()
+
+
+@pytest.fixture
+async def citizen(app, users):
+    """A verified resident of Gangnam-gu, logged in."""
+    account = await users.create(roles=["citizen"], district="11680", verified=True)
+    async with PortalClient.for_app(app) as c:
+        await c.login(account)
+        c.account = account
+        yield c
+
+
+@pytest.fixture
+async def official(app, users):
+    account = await users.create(roles=["official"])
+    async with PortalClient.for_app(app) as c:
+        await c.login(account)
+        c.account = account
+        yield c
+
+
+@pytest.fixture
+async def official2(app, users):
+    account = await users.create(roles=["official"])
+    async with PortalClient.for_app(app) as c:
+        await c.login(account)
+        c.account = account
+        yield c
+
+
+@pytest.fixture
+async def judge(app, users):
+    account = await users.create(roles=["judge"])
+    async with PortalClient.for_app(app) as c:
+        await c.login(account)
+        c.account = account
+        yield c
+
+
+@pytest.fixture
+async def startup(app, users):
+    account = await users.create(roles=["startup", "citizen"])
+    async with PortalClient.for_app(app) as c:
+        await c.login(account)
+        c.account = account
+        yield c
