@@ -328,7 +328,7 @@ class OfficialChallengePages(Controller):
         entry_ids = result["entry_ids"]
         titles = {e["id"]: e for e in await services.entries_of(edition["id"])}
         ranking = [
-            {**r, "entry": entry_ids[r["entry_id"]], "title": titles[entry_ids[r["entry_id"]]]["title"],
+            {**r, "winner": result["winner_flags"].get(r["entry_id"], False), "entry": entry_ids[r["entry_id"]], "title": titles[entry_ids[r["entry_id"]]]["title"],
              "category": titles[entry_ids[r["entry_id"]]]["category"],
              "organization": titles[entry_ids[r["entry_id"]]]["organization_name"]}
             for r in result["ranking"]

@@ -14,11 +14,11 @@ import hashlib
 import hmac
 import importlib
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from judging import calibration, rubric, selection
+from judging import assignment, calibration, rubric
 from judging.tables import (
     CATEGORIES,
     CONFLICT_TYPES,
@@ -100,49 +100,42 @@ def calibrate_all(rows: list[dict[str, str]]) -> dict[str, Any]:
 
 
 def rank_sheet(csv_text: str, *, method: str, quotas: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Rank a score sheet exactly as ``hangang challenge rank`` does on the exported file.
+    """Rank a score sheet with the very function behind ``hangang challenge rank`` (replayable).
 
-    Raises ``ValueError`` (with a readable reason) when the quotas cannot be met.
+    Raises ``ValueError`` (``ScoreSheetError``) with a readable reason when the quotas cannot be met.
     """
     import csv
     import io
 
+    from judging import cli
+
     rows = list(csv.DictReader(io.StringIO(csv_text)))
-    reviews = [(r["entry_id"], r["judge_id"], float(r["score"])) for r in rows]
-    categories = {r["entry_id"]: r["category"] for r in rows}
-    organizations = {r["entry_id"]: r["organization"] for r in rows}
-    calibrated = calibration.calibrate(reviews, method)
-    candidates = selection.candidates_from_calibration(calibrated, categories, organizations)
-    quota_rules = selection.Quotas(
-        winners=quotas["winners"],
-        categories={
-            name: selection.CategoryQuota(min=b["min"], max=b["max"]) for name, b in quotas["categories"].items()
-        },
-        max_per_organization=quotas["max_per_organization"],
-    )
-    chosen = selection.select_winners(candidates, quota_rules, seed)
+    result = cli.rank_score_sheet(rows, method, quotas["winners"], quotas, seed)
     return {
-        "ranking": [
-            {"entry_id": r.entry_id, "score": r.score, "rank": r.rank, "winner": r.winner} for r in chosen.ranking
-        ],
-        "winners": list(chosen.winners),
-        "judge_offsets": dict(calibrated.judge_offsets),
+        **result.to_json(),
+        "winner_flags": {r.entry_id: r.winner for r in result.selection.ranking},
         "borderline": [
             {"entry_id": b.entry_id, "selected": b.selected, "rank": b.rank, "score": b.score, "reason": b.reason}
-            for b in chosen.borderline
+            for b in result.selection.borderline
         ],
-        "total_score": chosen.total_score,
+        "total_score": result.selection.total_score,
     }
 
 
 def assign_judges(
     *, entries: list[tuple[int, str]], judges: list[tuple[int, list[str]]], conflicts: set[tuple[int, int]],
-    per_entry: int,
+    per_entry: int, seed: int = 0,
 ) -> list[tuple[int, int]]:
     """(entry, judge) pairs from ``judging.assignment`` (min-cost flow, conflicts as hard blocks)."""
-    from judging import assignment
-
-    return assignment.assign_for_services(entries=entries, judges=judges, conflicts=conflicts, per_entry=per_entry)
+    try:
+        result = assignment.assign_judges(
+            [assignment.Entry(e, category) for e, category in entries],
+            [assignment.Judge(j, frozenset(expertise)) for j, expertise in judges],
+            conflicts=conflicts, reviews_per_entry=per_entry, seed=seed,
+        )
+    except assignment.AssignmentInfeasible as exc:
+        raise ConflictError("No assignment is possible: %(reason)s", reason=str(exc)) from None
+    return [(e, j) for j, e in result.pairs]
 
 
 # ---------------------------------------------------------------- editions and rounds
@@ -575,6 +568,7 @@ async def run_assignment(official_id: int, round_id: int) -> int:
         judges=[(j, list((profiles.get(j) or {}).get("expertise") or [])) for j in pool],
         conflicts=blocked,
         per_entry=rnd["judges_per_entry"],
+        seed=edition["seed"],
     )
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
         if await Review.exists().where(Review.round == round_id):
@@ -632,44 +626,53 @@ async def remove_assignment(official_id: int, round_id: int, entry_id: int, judg
 
 
 async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) -> int:
-    """Move a lagging judge's unreviewed entries to the least-loaded free judges of the pool."""
+    """Move a lagging judge's unreviewed entries to other judges of the pool, lowest loads first."""
     rnd, edition = await _scoring_round(round_id)
-    others = [j for j in rnd["judge_pool"] if j != judge_id]
-    if not others:
+    pool = list(rnd["judge_pool"])
+    if judge_id not in pool or len(pool) < 2:
         raise ConflictError("No other judge in the pool can take over.")
-    blocked = {(j, e) for j, e, _ in await conflict_register(edition["id"], others)}
-    moved = 0
+    blocked = {(j, e) for j, e, _ in await conflict_register(edition["id"], pool)}
+    profiles = {p["user"]: p for p in await JudgeProfile.select().where(JudgeProfile.user.is_in(pool))}
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
-        assignments = await Assignment.select().where(Assignment.round == round_id)
-        reviewed = {(r["entry"], r["judge"]) for r in await Review.select(Review.entry, Review.judge).where(
-            Review.round == round_id
-        )}
-        load = Counter(a["judge"] for a in assignments)
-        on_entry: dict[int, set[int]] = defaultdict(set)
-        for a in assignments:
-            on_entry[a["entry"]].add(a["judge"])
-        for a in sorted(assignments, key=lambda a: a["entry"]):
-            if a["judge"] != judge_id or (a["entry"], judge_id) in reviewed:
-                continue
-            candidates = [
-                j for j in others if j not in on_entry[a["entry"]] and (j, a["entry"]) not in blocked
-            ]
-            if not candidates:
-                continue
-            target = min(candidates, key=lambda j: (load[j], j))
-            await Assignment.update({Assignment.judge: target, Assignment.source: "manual"}).where(
-                Assignment.id == a["id"]
+        current = await Assignment.select().where(Assignment.round == round_id)
+        finished = [
+            r["entry"] for r in await Review.select(Review.entry).where(
+                (Review.round == round_id) & (Review.judge == judge_id)
             )
-            load[target] += 1
-            load[judge_id] -= 1
-            on_entry[a["entry"]].discard(judge_id)
-            on_entry[a["entry"]].add(target)
-            moved += 1
+        ]
+        categories = {
+            e["id"]: e["category"]
+            for e in await Entry.select(Entry.id, Entry.category).where(
+                Entry.id.is_in(sorted({a["entry"] for a in current}) or [0])
+            )
+        }
+        try:
+            result = assignment.reassign_unfinished(
+                [(a["judge"], a["entry"]) for a in current], judge_id, finished,
+                [assignment.Entry(e, c) for e, c in categories.items()],
+                [assignment.Judge(j, frozenset((profiles.get(j) or {}).get("expertise") or [])) for j in pool],
+                conflicts=blocked, seed=edition["seed"], require_connected=False,
+            )
+        except assignment.AssignmentInfeasible as exc:
+            raise ConflictError("No assignment is possible: %(reason)s", reason=str(exc)) from None
+        before = {(a["judge"], a["entry"]) for a in current}
+        after = set(result.pairs)
+        added, removed = after - before, before - after
+        if removed:
+            await Assignment.delete().where(
+                (Assignment.round == round_id) & (Assignment.judge == judge_id)
+                & Assignment.entry.is_in(sorted(e for _j, e in removed))
+            )
+        now = clock.now()
+        if added:
+            await Assignment.insert(
+                *[Assignment(round=round_id, entry=e, judge=j, source="manual", created_at=now) for j, e in added]
+            )
         await audit.record(
             "challenge.assignment.reassigned", actor_id=official_id, subject=f"round:{round_id}",
-            judge=judge_id, moved=moved,
+            judge=judge_id, moved=len(removed),
         )
-    return moved
+    return len(removed)
 
 
 async def round_assignments(round_id: int) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ and pages for entries are in ``proposals/entries.py`` and ``proposals/entry_rout
 from __future__ import annotations
 
 from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
-from piccolo.columns.base import OnDelete
+from piccolo.columns.base import OnDelete  # cascade everywhere: tests empty tables in any order
 from piccolo.table import Table
 
 from portal.tables import User
@@ -37,7 +37,7 @@ class Edition(Table, tablename="challenge_edition"):
     seed = Integer(default=0)
     award_amount = Integer(default=0)  # whole KRW per winner
     blind_review = Boolean(default=True)
-    created_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    created_by = ForeignKey(User, on_delete=OnDelete.cascade)
     created_at = Timestamptz()
 
 
@@ -60,7 +60,7 @@ class Organization(Table, tablename="challenge_organization"):
     registration_number = Varchar(length=10, unique=True, index=True)
     size = Varchar(length=10)
     founding_year = Integer()
-    created_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    created_by = ForeignKey(User, on_delete=OnDelete.cascade)
     created_at = Timestamptz()
 
 
@@ -78,7 +78,7 @@ class OrganizationInvitation(Table, tablename="challenge_organization_invitation
 
     organization = ForeignKey(Organization, on_delete=OnDelete.cascade, index=True)
     email = Varchar(length=254, index=True)
-    invited_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    invited_by = ForeignKey(User, on_delete=OnDelete.cascade)
     created_at = Timestamptz()
     accepted_at = Timestamptz(null=True, default=None)
 
@@ -86,9 +86,9 @@ class OrganizationInvitation(Table, tablename="challenge_organization_invitation
 class Entry(Table, tablename="challenge_entry"):
     """An organization's submission to an edition; frozen at the intake deadline."""
 
-    edition = ForeignKey(Edition, on_delete=OnDelete.restrict, index=True)
-    organization = ForeignKey(Organization, on_delete=OnDelete.restrict, index=True)
-    created_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    edition = ForeignKey(Edition, on_delete=OnDelete.cascade, index=True)
+    organization = ForeignKey(Organization, on_delete=OnDelete.cascade, index=True)
+    created_by = ForeignKey(User, on_delete=OnDelete.cascade)
     title = Varchar(length=200)
     summary = Text(default="")
     problem = Text(default="")
@@ -126,7 +126,7 @@ class ScreeningDecision(Table, tablename="challenge_screening_decision"):
     gate = Varchar(length=60)
     passed = Boolean()
     reason = Text(default="")
-    decided_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    decided_by = ForeignKey(User, on_delete=OnDelete.cascade)
     decided_at = Timestamptz()
 
 
@@ -155,7 +155,7 @@ class Assignment(Table, tablename="challenge_assignment"):
 
     round = ForeignKey(Round, on_delete=OnDelete.cascade, index=True)
     entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
-    judge = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
+    judge = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     source = Varchar(length=10, default="auto")  # auto | manual
     created_at = Timestamptz()
 
@@ -165,7 +165,7 @@ class Review(Table, tablename="challenge_review"):
 
     round = ForeignKey(Round, on_delete=OnDelete.cascade, index=True)
     entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
-    judge = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
+    judge = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     scores = JSON(default="{}")
     comments = JSON(default="{}")
     confidence = Integer(default=3)
@@ -178,14 +178,14 @@ class Selection(Table, tablename="challenge_selection"):
     """A computed list of winners with its parameters, seed and borderline explanation."""
 
     edition = ForeignKey(Edition, on_delete=OnDelete.cascade, index=True)
-    round = ForeignKey(Round, on_delete=OnDelete.restrict)
+    round = ForeignKey(Round, on_delete=OnDelete.cascade)
     method = Varchar(length=10, default="additive")
     seed = Integer()
     parameters = JSON(default="{}")
     result = JSON(default="{}")
     sheet_sha256 = Varchar(length=64)
     status = Varchar(length=12, default="proposed")  # proposed | approved | superseded
-    computed_by = ForeignKey(User, on_delete=OnDelete.restrict)
+    computed_by = ForeignKey(User, on_delete=OnDelete.cascade)
     computed_at = Timestamptz()
     approved_at = Timestamptz(null=True, default=None)
 
@@ -194,5 +194,5 @@ class SelectionApproval(Table, tablename="challenge_selection_approval"):
     """One official's approval; two different officials make a selection final (V8)."""
 
     selection = ForeignKey(Selection, on_delete=OnDelete.cascade, index=True)
-    official = ForeignKey(User, on_delete=OnDelete.restrict)
+    official = ForeignKey(User, on_delete=OnDelete.cascade)
     approved_at = Timestamptz()
