@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
@@ -18,7 +19,7 @@ from litestar.template import TemplateConfig
 
 from portal import db
 from portal.api import AuthApi, MeApi, healthz
-from portal.controllers import AccountPages, OfficialAccountPages, ProfilePages, PublicPages
+from portal.controllers import AccountPages, OfficialAccountPages, OfficialHub, ProfilePages, PublicPages
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
 from portal.web import EXCEPTION_HANDLERS, LanguageMiddleware, add_security_headers, template_engine
@@ -34,17 +35,15 @@ BACKGROUND_TASKS = ("portal.connector.services:delivery_loop",)
 DEFAULT_BODY_LIMIT = 256 * 1024  # upload routes raise their own limit (S16)
 
 
-def _domain_route_handlers() -> list:
-    handlers: list = []
+def _domain_route_modules() -> list:
+    modules = []
     for name in DOMAIN_ROUTE_MODULES:
         try:
-            module = importlib.import_module(name)
+            modules.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
-            continue
-        handlers.extend(module.ROUTE_HANDLERS)
-    return handlers
+    return modules
 
 
 def _background_callables() -> list:
@@ -88,6 +87,9 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
                     await task
             await db.close_pool()
 
+    domain_modules = _domain_route_modules()
+    # Each domain may list its officials' pages as OFFICIAL_LINKS = [(label, path, description)].
+    official_links = [link for module in domain_modules for link in getattr(module, "OFFICIAL_LINKS", [])]
     sessions = session_config(secure=settings.cookies_secure, absolute_hours=settings.session_absolute_hours)
     return Litestar(
         route_handlers=[
@@ -99,7 +101,8 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             MeApi,
             healthz,
             create_static_files_router(path="/static", directories=[STATIC_DIR], guards=[], opt={"skip_session": True}),
-            *_domain_route_handlers(),
+            OfficialHub,
+            *[handler for module in domain_modules for handler in module.ROUTE_HANDLERS],
         ],
         middleware=[sessions.middleware, LanguageMiddleware()],
         stores={"sessions": DatabaseStore()},
@@ -123,6 +126,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_send=[add_security_headers],
         lifespan=[lifespan],
+        state=State({"official_links": official_links}),
         request_max_body_size=DEFAULT_BODY_LIMIT,
         debug=settings.debug,
         logging_config=LoggingConfig(

@@ -323,3 +323,16 @@ class OfficialAccountPages(Controller):
         form = await request.form()
         await accounts.set_roles(admin.id, user_id, form.getall("roles") if hasattr(form, "getall") else [])
         return back_to("/officials/accounts")
+
+
+class OfficialHub(Controller):
+    """The officials' start page: links to every domain's tools."""
+
+    path = "/officials"
+    guards = [requires_official]
+
+    @get("/")
+    async def hub(self, request: Request) -> Template:
+        links = [("Accounts and residency", "/officials/accounts", "Verify residents, import the resident register, manage roles.")]
+        links += list(request.app.state.official_links)
+        return page(request, "officials/hub.html", links=links)
