@@ -127,6 +127,14 @@ def _official_id(request: Request) -> int:
     return user.id
 
 
+async def _apply_envelopes(request: Request, cycle_id: int) -> Redirect:
+    changed = await services.apply_envelopes(cycle_id, _official_id(request))
+    request.session["flash"] = i18n.gettext(
+        "District pots set from the city's envelopes: %(count)s districts.", count=len(changed)
+    )
+    return back_to("/officials/connector")
+
+
 class ConnectorPages(Controller):
     """The officials' delivery board."""
 
@@ -141,8 +149,18 @@ class ConnectorPages(Controller):
             request,
             "connector/batches.html",
             batches=batches,
+            cycles=await services.cycles_open_for_envelopes(),
             flash=request.session.pop("flash", None),
         )
+
+    @post("/envelopes")
+    async def envelopes_form(self, request: Request, data: FormData) -> Redirect:
+        """The board's form: set the chosen cycle's district pots from the city's envelopes."""
+        cycle_id = data.get("cycle_id", "")
+        if not cycle_id.isdigit():
+            request.session["flash"] = "Choose a cycle."
+            return back_to("/officials/connector")
+        return await _apply_envelopes(request, int(cycle_id))
 
     @get("/batches/{batch_pk:int}")
     async def batch_detail(self, request: Request, batch_pk: FromPath[int]) -> Template:
@@ -187,11 +205,7 @@ class ConnectorPages(Controller):
     @post("/cycles/{cycle_id:int}/envelopes")
     async def envelopes(self, request: Request, cycle_id: FromPath[int]) -> Redirect:
         """Set a PB cycle's district pots from the city's envelopes."""
-        changed = await services.apply_envelopes(cycle_id, _official_id(request))
-        request.session["flash"] = i18n.gettext(
-            "District pots set from the city's envelopes: %(count)s districts.", count=len(changed)
-        )
-        return back_to("/officials/connector")
+        return await _apply_envelopes(request, cycle_id)
 
 
 class ConnectorApi(Controller):

@@ -614,6 +614,20 @@ async def pull_envelopes(fiscal_year: int, client: CityClient | None = None) -> 
         ) from exc
 
 
+async def cycles_open_for_envelopes() -> list[dict[str, Any]]:
+    """PB cycles whose pots may still change (voting has not opened)."""
+    try:
+        from voting.tables import Cycle
+    except ModuleNotFoundError:
+        return []
+    return await (
+        Cycle.select(Cycle.id, Cycle.name, Cycle.fiscal_year)
+        .where(Cycle.rules_frozen_at.is_null())
+        .order_by(Cycle.id, ascending=False)
+        .limit(50)
+    )
+
+
 async def apply_envelopes(
     cycle_id: int, actor_id: int, client: CityClient | None = None
 ) -> dict[str, int]:

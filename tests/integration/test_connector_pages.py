@@ -114,3 +114,60 @@ async def test_citizens_and_strangers_are_kept_out(citizen, client) -> None:
 async def test_unknown_batch_is_404(official) -> None:
     assert (await official.get("/officials/connector/batches/9999")).status_code == 404
     assert (await official.get("/api/v1/connector/batches/9999")).status_code == 404
+
+
+async def _cycle(frozen: bool = False) -> int:
+    from portal import clock
+    from voting.tables import Cycle, Pot
+
+    now = clock.now()
+    rows = await Cycle.insert(
+        Cycle(
+            name="Seoul PB 2027",
+            fiscal_year=2027,
+            total_budget=10_000_000_000,
+            proposals_open_at=now,
+            proposals_close_at=now,
+            voting_open_at=now,
+            voting_close_at=now,
+            publish_at=now,
+            rules_frozen_at=now if frozen else None,
+            created_at=now,
+        )
+    ).returning(Cycle.id)
+    cycle_id = rows[0]["id"]
+    for code in (None, "11680", "11110", "99999"):
+        await Pot.insert(Pot(cycle=cycle_id, district_code=code, amount=1))
+    return cycle_id
+
+
+async def test_envelopes_set_the_district_pots(official, city: RunningCity) -> None:
+    from portal.connector.city_sim import default_envelopes
+    from voting.tables import Pot
+
+    cycle_id = await _cycle()
+    response = await official.send_json(
+        "POST", f"/api/v1/connector/cycles/{cycle_id}/envelopes", {}
+    )
+    assert response.status_code == 200
+    expected = {e.district_code: int(e.amount) for e in default_envelopes(2027)}
+    assert response.json() == {
+        "districts": {"11680": expected["11680"], "11110": expected["11110"]}
+    }
+    pots = {
+        p["district_code"]: p["amount"] for p in await Pot.select(Pot.district_code, Pot.amount)
+    }
+    assert pots == {None: 1, "11680": expected["11680"], "11110": expected["11110"], "99999": 1}
+    board = await official.get("/officials/connector/")
+    assert "Seoul PB 2027" in board.text  # offered in the envelope form
+    form = await official.post_form("/officials/connector/envelopes", {"cycle_id": str(cycle_id)})
+    assert form.status_code == 303
+    assert "2 districts" in (await official.get("/officials/connector/")).text
+
+
+async def test_envelopes_do_not_change_frozen_pots(official, city: RunningCity) -> None:
+    cycle_id = await _cycle(frozen=True)
+    response = await official.send_json(
+        "POST", f"/api/v1/connector/cycles/{cycle_id}/envelopes", {}
+    )
+    assert response.status_code == 409
