@@ -19,8 +19,6 @@ never decides a tie; the tie-break chain in ``selection`` takes over instead.
 from __future__ import annotations
 
 import math
-import statistics
-from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
@@ -79,10 +77,6 @@ def _round(value: float) -> float:
     return round(float(value), SCORE_DECIMALS) + 0.0
 
 
-def _population_std(values: list[float]) -> float:
-    return statistics.pstdev(values) if len(values) > 1 else 0.0
-
-
 def _as_reviews(reviews: Iterable[Review | tuple]) -> list[Review]:
     """Accept ``Review`` objects or ``(entry_id, judge_id, score)`` tuples; refuse bad data."""
     checked: list[Review] = []
@@ -139,23 +133,25 @@ def calibrate(
     else:
         adjusted, offsets = _additive(scores, rows, cols, n_entries, n_judges, labels, ridge)
 
-    per_entry_raw: dict[int, list[float]] = defaultdict(list)
-    per_entry_adjusted: dict[int, list[float]] = defaultdict(list)
-    for row, raw, adj in zip(rows.tolist(), scores.tolist(), adjusted.tolist(), strict=True):
-        per_entry_raw[row].append(raw)
-        per_entry_adjusted[row].append(adj)
+    counts = np.bincount(rows, minlength=n_entries).astype(float)
+    raw_means = np.bincount(rows, weights=scores, minlength=n_entries) / counts
+    means = np.bincount(rows, weights=adjusted, minlength=n_entries) / counts
+    spread = np.sqrt(
+        np.bincount(rows, weights=(adjusted - means[rows]) ** 2, minlength=n_entries) / counts
+    )
+    raw_by_entry: list[list[float]] = [[] for _ in entry_ids]
+    for row, raw in zip(rows.tolist(), scores.tolist(), strict=True):
+        raw_by_entry[row].append(raw)
 
     entries: dict[Hashable, CalibratedEntry] = {}
     for i, entry_id in enumerate(entry_ids):
-        raw = per_entry_raw[i]
-        adj = per_entry_adjusted[i]
         entries[entry_id] = CalibratedEntry(
             entry_id=entry_id,
-            score=_round(sum(adj) / len(adj)),
-            raw_mean=_round(sum(raw) / len(raw)),
-            disagreement=_round(_population_std(adj)),
-            reviews=len(raw),
-            raw_scores=tuple(sorted(raw, reverse=True)),
+            score=_round(means[i]),
+            raw_mean=_round(raw_means[i]),
+            disagreement=_round(spread[i]),
+            reviews=int(counts[i]),
+            raw_scores=tuple(sorted(raw_by_entry[i], reverse=True)),
             component=int(labels[i]),
         )
     judge_offsets = {j: _round(offsets[k]) for k, j in enumerate(judge_ids)}

@@ -181,7 +181,7 @@ def select_winners(candidates: Iterable[Candidate], quotas: Quotas, seed: int = 
     _check_quotas(pool, quotas)
     ranked = sorted(pool, key=lambda c: priority_key(c, seed))
     rank_of = {c.entry_id: i for i, c in enumerate(ranked)}
-    chosen = _max_score_flow(ranked, quotas)
+    chosen = _max_score_flow(_could_win(ranked, quotas), quotas)
     winners = tuple(c.entry_id for c in ranked if c.entry_id in chosen)
     ranking = tuple(
         RankedEntry(
@@ -260,6 +260,35 @@ def _check_quotas(pool: Sequence[Candidate], quotas: Quotas) -> None:
         raise QuotaInfeasible(
             f"the category maximums allow at most {capacity} winners, fewer than the {wanted} asked for"
         )
+
+
+def _could_win(ranked: Sequence[Candidate], quotas: Quotas) -> list[Candidate]:
+    """Drop entries that no optimal selection can contain, to keep the flow network small.
+
+    Exchange argument: if x wins and some entry a of the same category ranks above x but loses,
+    swapping them keeps the category counts and improves the selection unless a's organization
+    is already full. So every higher-ranked entry of x's category either wins or belongs to a full
+    organization: each organization among them (other than x's) holds at least one winner. If
+    there are ``winners`` or more such organizations, x cannot win. Entries without an
+    organization count as their own.
+    """
+    wanted = quotas.winners
+    kept: list[Candidate] = []
+    above: dict[str | None, tuple[Counter, int]] = {}
+    for c in ranked:
+        orgs, loose = above.get(c.category, (Counter(), 0))
+        if quotas.max_per_organization is None:
+            others = sum(orgs.values()) + loose
+        else:
+            others = len(orgs) - (1 if c.organization in orgs else 0) + loose
+        if others < wanted:
+            kept.append(c)
+        if c.organization is None:
+            loose += 1
+        else:
+            orgs[c.organization] += 1
+        above[c.category] = (orgs, loose)
+    return kept
 
 
 class _Network:
