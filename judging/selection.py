@@ -491,6 +491,17 @@ def _explain_borderline(
             return False
         return True
 
+    def category_blocker(incoming: Candidate, outgoing: Candidate) -> str:
+        """Why swapping two entries breaks a category quota ('' if it does not)."""
+        if incoming.category == outgoing.category:
+            return ""
+        if category_full(incoming):
+            return f"category quota max reached for {incoming.category} ({quota_of(incoming.category).max})"
+        low = quota_of(outgoing.category).min
+        if per_category[outgoing.category] - 1 < low:
+            return f"category {outgoing.category} would fall below its minimum of {low}"
+        return ""
+
     def won_by_tie(better: Candidate, worse: Candidate) -> str:
         shown, _ = _fmt_pair(better.score, worse.score)
         return f"tied at {shown}; decided by the tie-break on {tie_break_step(better, worse, seed)}"
@@ -506,7 +517,12 @@ def _explain_borderline(
                 )
             else:
                 names = ", ".join(str(o.entry_id) for o in outranked_by[:3])
-                reason = f"higher-ranked {names} could not take its place without breaking a quota"
+                more = ", ..." if len(outranked_by) > 3 else ""
+                count = len(outranked_by)
+                reason = (
+                    f"{count} higher-ranked {'entry' if count == 1 else 'entries'} ({names}{more}) "
+                    "could not take its place without breaking a quota"
+                )
         elif not others:
             reason = "every entry wins"
         else:
@@ -526,6 +542,9 @@ def _explain_borderline(
                     f"organization {c.organization} already has a winner "
                     f"({', '.join(str(w.entry_id) for w in mates)})"
                 )
+                blocker = category_blocker(c, mates[-1])
+                if blocker:
+                    reason += f", which cannot give way: {blocker}"
             elif category_full(c):
                 reason = f"category quota max reached for {c.category} ({quota_of(c.category).max})"
             else:

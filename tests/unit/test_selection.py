@@ -185,7 +185,10 @@ def test_category_maximum_gives_its_reason_in_the_borderline():
         "score 8.80 below its score 8.90"
     )
     assert reasons["C1"] == "score 6.00 below last winner 7.00"
-    assert reasons["W2"] == "higher-ranked T3 could not take its place without breaking a quota"
+    assert (
+        reasons["W2"]
+        == "1 higher-ranked entry (T3) could not take its place without breaking a quota"
+    )
 
 
 def test_the_optimum_is_global_not_greedy_and_the_borderline_says_why():
@@ -203,9 +206,15 @@ def test_the_optimum_is_global_not_greedy_and_the_borderline_says_why():
     assert selection.total_score == 26.4
     assert [r.entry_id for r in selection.ranking if not r.winner] == ["T1", "W2"]
     reasons = {n.entry_id: n.reason for n in selection.borderline}
-    assert reasons["T1"] == "organization O1 already has a winner (W1)"
+    assert reasons["T1"] == (
+        "organization O1 already has a winner (W1), which cannot give way: "
+        "category quota max reached for transportation (2)"
+    )
     assert reasons["W2"] == "score 7.00 below last winner 8.70"
-    assert reasons["T2"] == "higher-ranked T1 could not take its place without breaking a quota"
+    assert (
+        reasons["T2"]
+        == "1 higher-ranked entry (T1) could not take its place without breaking a quota"
+    )
 
 
 def test_category_minimum_brings_in_a_lower_score_with_its_reason():
