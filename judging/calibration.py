@@ -108,8 +108,9 @@ def calibrate(
         raise CalibrationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if ridge < 0 or not math.isfinite(ridge):
         raise CalibrationError("ridge must be a non-negative number")
-    checked = _as_reviews(reviews)
-    # Sorted ids make the numeric result independent of the input order.
+    # Sorted reviews and ids make the result independent of the input order, down to the last
+    # bit of every floating-point sum, so a replayed sheet in any row order gives the same scores.
+    checked = sorted(_as_reviews(reviews), key=lambda r: (r.entry_id, r.judge_id))
     entry_ids = sorted({r.entry_id for r in checked})
     judge_ids = sorted({r.judge_id for r in checked})
     entry_index = {e: i for i, e in enumerate(entry_ids)}
