@@ -50,15 +50,16 @@ display values (floats); greedy figures are exact.
 
 from __future__ import annotations
 
-import math
 import random
-from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import chain
 from typing import Literal
 
 import numpy as np
+
+from voting.tally_kernel import CERTIFIED, UNCERTAIN, mes_rounds
 
 Number = int | Fraction
 BallotType = Literal["approval", "cumulative", "ordinal"]
@@ -169,11 +170,13 @@ def compute_outcome(
     weights: Sequence[int] | None = None,
     voter_budget_increment: Number = 1,
     budget_step: Number | None = None,
+    completion_sat: str = "cost",
     exact: bool = False,
 ) -> Outcome:
     """Compute the outcome of one rule; see the module docstring for every parameter.
 
     ``excluded`` leaves projects out while keeping ballots whole (as pabutools' ``restrict``);
+    ``completion_sat`` is the satisfaction of the greedy completion (``*-greedy`` rules);
     ``exact=True`` skips the float fast path (same result, slower; used by tests).
     """
     if rule not in RULES + EXTRA_RULES:
@@ -182,8 +185,13 @@ def compute_outcome(
         raise TallyError(f"unknown satisfaction {sat!r}; choose one of {', '.join(SATISFACTIONS)}")
     if tie_break not in TIE_BREAKS:
         raise TallyError(f"unknown tie-break {tie_break!r}; choose pabutools or city")
-    if ballot_type not in _SAT_BALLOTS[sat]:
-        raise TallyError(f"satisfaction {sat!r} does not apply to {ballot_type} ballots")
+    for name in (sat, completion_sat):
+        if name not in SATISFACTIONS:
+            raise TallyError(
+                f"unknown satisfaction {name!r}; choose one of {', '.join(SATISFACTIONS)}"
+            )
+        if ballot_type not in _SAT_BALLOTS[name]:
+            raise TallyError(f"satisfaction {name!r} does not apply to {ballot_type} ballots")
     if threshold is not None and rule != "greedy-threshold":
         raise TallyError("a threshold only applies to the greedy-threshold rule")
     if rule == "greedy-threshold" and threshold is None:
@@ -221,7 +229,7 @@ def compute_outcome(
             exact=exact,
         )
         if rule.endswith("-greedy") and not run.exhaustive(run.available):
-            run.greedy(election.sat_totals("cost"))
+            run.greedy(election.sat_totals(completion_sat))
     return Outcome(
         rule=rule,
         sat=sat,
@@ -241,6 +249,7 @@ def compute_outcome(
         voter_budget=run.voter_budget,
         passes=run.passes,
         exact_passes=run.exact_passes,
+        notes=tuple(run.notes),
     )
 
 
@@ -373,32 +382,67 @@ class _Election:
         self.ballot_type = ballot_type
         if weights is not None and len(weights) != len(ballots):
             raise TallyError("weights and ballots differ in length")
-        groups: Counter = Counter()
-        for i, ballot in enumerate(ballots):
-            weight = 1 if weights is None else weights[i]
-            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-                raise TallyError(f"ballot {i}: weight must be a whole number >= 0")
-            groups[self._key(ballot, i)] += weight
+        if weights is not None:
+            for i, weight in enumerate(weights):
+                if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+                    raise TallyError(f"ballot {i}: weight must be a whole number >= 0")
+        groups: dict[tuple, int] = {}
+        if ballot_type == "approval":
+            # Fast path: group the raw ballots first, then translate each distinct one.
+            raw: dict[frozenset, int] = {}
+            get = raw.get
+            for i, ballot in enumerate(ballots):
+                if type(ballot) is not frozenset:
+                    if isinstance(ballot, str | Mapping) or not isinstance(ballot, Collection):
+                        raise TallyError(f"ballot {i}: an approval ballot is a collection of ids")
+                    ballot = frozenset(ballot)
+                raw[ballot] = get(ballot, 0) + (1 if weights is None else weights[i])
+            pos = self.pos
+            known = pos.keys()
+            lookup = pos.__getitem__
+            for ballot, weight in raw.items():
+                if not known >= ballot:
+                    unknown = ballot - known
+                    first = next(i for i, b in enumerate(ballots) if frozenset(b) & unknown)
+                    raise TallyError(f"ballot {first}: unknown project {min(unknown)!r}")
+                key = tuple(sorted(map(lookup, ballot)))
+                groups[key] = groups.get(key, 0) + weight
+        else:
+            for i, ballot in enumerate(ballots):
+                key = self._key(ballot, i)
+                groups[key] = groups.get(key, 0) + (1 if weights is None else weights[i])
         self.groups = list(groups)
         self.weight = np.array([groups[k] for k in self.groups], dtype=np.int64)
         self.n = int(self.weight.sum())
         # Incidences: for each project, the groups listing it and what they gave it.
-        members: list[list[int]] = [[] for _ in range(self.m)]
-        extra: list[list] = [[] for _ in range(self.m)]
-        for g, key in enumerate(self.groups):
-            if ballot_type == "approval":
-                for p in key:
-                    members[p].append(g)
-            elif ballot_type == "cumulative":
-                for p, pts in key:
-                    members[p].append(g)
-                    extra[p].append(pts)
-            else:
-                length = len(key)
-                for position, p in enumerate(key):
-                    members[p].append(g)
-                    extra[p].append(length - position)
-        self.members = [np.array(mm, dtype=np.int64) for mm in members]
+        sizes = np.fromiter(map(len, self.groups), dtype=np.int64, count=len(self.groups))
+        owner = np.repeat(np.arange(len(self.groups), dtype=np.int64), sizes)
+        if ballot_type == "approval":
+            flat = np.fromiter(
+                chain.from_iterable(self.groups), dtype=np.int64, count=int(sizes.sum())
+            )
+            extra_flat: list = []
+        elif ballot_type == "cumulative":
+            pairs = list(chain.from_iterable(self.groups))
+            flat = np.array([p for p, _ in pairs], dtype=np.int64)
+            extra_flat = [pts for _, pts in pairs]
+        else:
+            flat = np.fromiter(
+                chain.from_iterable(self.groups), dtype=np.int64, count=int(sizes.sum())
+            )
+            extra_flat = [
+                len(key) - position for key in self.groups for position in range(len(key))
+            ]
+        order = np.argsort(flat, kind="stable")
+        bounds = np.zeros(self.m + 1, dtype=np.int64)
+        bounds[1:] = np.cumsum(np.bincount(flat, minlength=self.m))
+        grouped = owner[order]
+        self.members = [grouped[bounds[p] : bounds[p + 1]] for p in range(self.m)]
+        if extra_flat:
+            ordered = [extra_flat[i] for i in order.tolist()]
+            extra = [ordered[bounds[p] : bounds[p + 1]] for p in range(self.m)]
+        else:
+            extra = [[] for _ in range(self.m)]
         self.extra = extra
         self.votes = [int(self.weight[mm].sum()) for mm in self.members]
         if ballot_type == "approval":
@@ -412,10 +456,6 @@ class _Election:
 
     def _key(self, ballot: Ballot, i: int) -> tuple:
         try:
-            if self.ballot_type == "approval":
-                if isinstance(ballot, str | Mapping):
-                    raise TallyError(f"ballot {i}: an approval ballot is a collection of ids")
-                return tuple(sorted({self.pos[pid] for pid in ballot}))
             if self.ballot_type == "cumulative":
                 if not isinstance(ballot, Mapping):
                     raise TallyError(f"ballot {i}: a cumulative ballot maps ids to points")
@@ -503,16 +543,46 @@ class _Infeasible(Exception):
 
 @dataclass
 class _Pass:
+    """One Equal Shares pass; float passes fill rounds and money_left on demand."""
+
     selected: list[int]
-    rounds: list[tuple[int, float, float, int, int]]  # project, rho, price, supporters, paid-all
-    money_left: dict[int, float]
+    rounds_: (
+        list[tuple[int, float, float, int, int]] | None
+    )  # project, rho, price, supporters, paid-all
+    money_left_: dict[int, float] | None
     spent: Number
+    trace: tuple[np.ndarray, np.ndarray] | None = None  # kernel record, for certificates
+    budgets: tuple[_MesData, np.ndarray] | None = None
+
+    @property
+    def rounds(self) -> list[tuple[int, float, float, int, int]]:
+        if self.rounds_ is None:
+            data, (sel, rec) = self.budgets[0], self.trace
+            self.rounds_ = [
+                (data.candidates[i], float(r[0]), float(r[3]), data.supporters[i], int(round(r[4])))
+                for i, r in zip(sel, rec, strict=True)
+            ]
+        return self.rounds_
+
+    @property
+    def money_left(self) -> dict[int, float]:
+        if self.money_left_ is None:
+            data, val = self.budgets
+            k = len(data.candidates)
+            money = np.bincount(data.owner, weights=data.w * val[data.grp], minlength=k)
+            chosen = set(self.trace[0].tolist())
+            self.money_left_ = {
+                data.candidates[i]: float(money[i]) for i in range(k) if i not in chosen
+            }
+        return self.money_left_
 
 
 class _MesData:
     """Per-satisfaction arrays for Equal Shares: one entry per candidate project."""
 
-    def __init__(self, election: _Election, sat: str, candidates: list[int]) -> None:
+    def __init__(
+        self, election: _Election, sat: str, candidates: list[int], rank: list[int]
+    ) -> None:
         utilities = election.utilities(sat)
         self.election = election
         self.candidates = candidates
@@ -522,20 +592,57 @@ class _MesData:
         self.supporters: list[int] = []
         for p in candidates:
             members, utils = utilities[p]
-            distinct = sorted(set(utils))
-            where = {u: i for i, u in enumerate(distinct)}
+            if utils.count(utils[0]) == len(utils):
+                distinct, uidx = [utils[0]], np.zeros(len(utils), dtype=np.int64)
+                total = int(election.weight[members].sum()) * utils[0]
+            else:
+                distinct = sorted(set(utils))
+                where = {u: i for i, u in enumerate(distinct)}
+                uidx = np.array([where[u] for u in utils], dtype=np.int64)
+                total = sum(
+                    int(w) * u for w, u in zip(election.weight[members], utils, strict=True)
+                )
             self.groups.append(members)
             self.wf.append(weight_f[members])
-            self.uidx.append(np.array([where[u] for u in utils], dtype=np.int64))
+            self.uidx.append(uidx)
             self.uvals.append(distinct)
             self.uvalsf.append(np.array([float(u) for u in distinct]))
             cost = election.costs[p]
             self.cost.append(cost)
             self.costf.append(float(cost))
-            total = sum(int(w) * u for w, u in zip(election.weight[members], utils, strict=True))
             self.init_rho.append(Fraction(cost) / total)
             self.total_sat.append(total)
             self.supporters.append(int(election.weight[members].sum()))
+        # Flat (CSR) arrays for the compiled kernel.
+        k = len(candidates)
+        sizes = np.array([len(g) for g in self.groups], dtype=np.int64)
+        self.ptr = np.zeros(k + 1, dtype=np.int64)
+        self.ptr[1:] = np.cumsum(sizes)
+        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+        self.grp = np.concatenate(self.groups) if k else empty_i
+        self.w = np.concatenate(self.wf) if k else empty_f
+        self.u = (
+            np.concatenate([vals[idx] for vals, idx in zip(self.uvalsf, self.uidx, strict=True)])
+            if k
+            else empty_f
+        )
+        self.wu = self.w * self.u
+        self.owner = np.repeat(np.arange(k), sizes)
+        # The same incidences by voter group: which candidates each group supports.
+        by_group = np.argsort(self.grp, kind="stable")
+        self.gproj = self.owner[by_group]
+        self.gptr = np.zeros(len(election.groups) + 1, dtype=np.int64)
+        self.gptr[1:] = np.cumsum(np.bincount(self.grp, minlength=len(election.groups)))
+        self.costs_f = np.array(self.costf, dtype=np.float64)
+        self.total_u = np.bincount(self.owner, weights=self.wu, minlength=k) if k else empty_f
+        self.rank = np.array([rank[p] for p in candidates], dtype=np.int64)
+        self.uniform = np.array([len(v) == 1 for v in self.uvals], dtype=np.bool_)
+        self.init_lower = np.array([float(r) for r in self.init_rho]) * (1 - _ERR)
+        # Rank of each project's exact all-rich price (cost / total satisfaction), ties by
+        # the tie-break: settles exact ties inside the kernel without fractions.
+        by_price = sorted(range(k), key=lambda i: (self.init_rho[i], rank[candidates[i]]))
+        self.exact_order = np.empty(k, dtype=np.int64)
+        self.exact_order[by_price] = np.arange(k)
 
 
 class _Run:
@@ -555,6 +662,8 @@ class _Run:
         self.voter_budget: Number | None = None
         self.passes = 0
         self.exact_passes = 0
+        self.certifications = 0
+        self.notes: list[str] = []
 
     def ids_selected(self) -> set[str]:
         return {self.e.ids[p] for p in self.selected}
@@ -642,18 +751,27 @@ class _Run:
         for p in sorted(free, key=lambda p: self.rank[p]):
             self._take(p)
             self.steps.append(Step(e.ids[p], 0, True, "zero-cost", "free", supporters=e.votes[p]))
-        data = _MesData(e, sat, candidates)
+        data = _MesData(e, sat, candidates, self.rank)
         base_spent = self.spent
 
         def run_pass(per_voter: Fraction, limit: Number | None) -> _Pass:
             self.passes += 1
             if not exact:
                 try:
-                    return _mes_pass_float(data, per_voter, self.rank, base_spent, limit)
+                    result = _mes_pass_float(data, per_voter, base_spent, limit)
+                    assert isinstance(result, _Pass)
+                    return result
                 except _Uncertain:
                     pass
             self.exact_passes += 1
             return _mes_pass_exact(data, per_voter, self.rank, base_spent, limit)
+
+        def same_outcome_up_to(low: _Pass, per_voter: Fraction) -> bool:
+            """Certify that every per-voter budget from low's up to per_voter buys the same."""
+            if exact or low.trace is None:
+                return False
+            self.certifications += 1
+            return _mes_pass_float(data, per_voter, base_spent, None, low.trace) is True
 
         per_voter = Fraction(self.budget) / e.n
         if budget_step is not None:
@@ -673,16 +791,42 @@ class _Run:
         else:
             result = run_pass(per_voter, None)
             # add1: raise the per-voter budget until the outcome is exhaustive (among the
-            # projects Equal Shares could buy) or the next outcome would overspend.
+            # projects Equal Shares could buy) or the next outcome would overspend. Rather
+            # than recompute every step, certify whole stretches of budgets at once: along
+            # one sequence of purchases budgets only grow and prices only fall with the
+            # per-voter budget, so if at the top of a stretch every other project is still
+            # dearer than the price the winner needed at the bottom (and the leftovers still
+            # unaffordable), every budget in between buys exactly the same (_mes_pass_float).
+            stride, pause, wait = 2, 1, 0
             while increment is not None and not self.exhaustive(
                 candidates, list(self.chosen) + result.selected
             ):
+                same = 0  # steps above per_voter known to give the same outcome
+                jump = stride if wait == 0 else 0
+                while jump >= 2:
+                    if same_outcome_up_to(result, per_voter + jump * increment):
+                        same = jump
+                        break
+                    jump //= 2
+                # Gallop while certificates succeed; after failures, wait longer and longer
+                # before trying again (each try costs about one pass).
+                if wait:
+                    wait -= 1
+                elif same:
+                    stride, pause = same * 2, 1
+                else:
+                    stride, wait, pause = 2, pause, min(pause * 2, 16)
+                following = per_voter + (same + 1) * increment
                 try:
-                    nxt = run_pass(per_voter + increment, self.budget)
+                    nxt = run_pass(following, self.budget)
                 except _Infeasible:
+                    if same:
+                        # pabutools stops one step before: same outcome, recomputed there
+                        # so that the explanation shows that pass's prices.
+                        per_voter += same * increment
+                        result = run_pass(per_voter, self.budget)
                     break
-                per_voter += increment
-                result = nxt
+                per_voter, result = following, nxt
         self.voter_budget = per_voter.numerator if per_voter.denominator == 1 else per_voter
         for r, (p, _rho, price, supporters, paid_all) in enumerate(result.rounds, start=1):
             self._take(p)
@@ -707,121 +851,63 @@ class _Run:
 
 
 def _mes_pass_float(
-    data: _MesData, per_voter: Fraction, rank: list[int], spent: Number, limit: Number | None
-) -> _Pass:
-    """One MES pass in float64; raises _Uncertain when a decision is within rounding error."""
+    data: _MesData,
+    per_voter: Fraction,
+    spent: Number,
+    limit: Number | None,
+    forced: tuple[np.ndarray, np.ndarray] | None = None,
+) -> _Pass | bool:
+    """One MES pass in float64 (compiled); raises _Uncertain when a decision is too close.
+
+    With ``forced`` (the trace of a pass at a lower per-voter budget b1), buy the same
+    projects in the same order and return whether that outcome provably holds for every
+    per-voter budget from b1 up to this one: along one sequence of purchases, budgets only
+    grow and prices only fall as the per-voter budget grows, so it holds if here every other
+    project still costs more per unit of utility than the winner did at b1, and the projects
+    left over stay unaffordable.
+    """
     e = data.election
     k = len(data.candidates)
     b = float(per_voter)
-    scale = b * e.n  # all the money in play: the yardstick for rounding error
-    cls = np.zeros(len(e.groups), dtype=np.int64)
-    valf = np.empty(max(64, 4 * k + 16))
-    valf[0] = b
-    ncls = 1
-    lower = np.array([float(r) for r in data.init_rho]) * (1 - _ERR)
-    alive = np.ones(k, dtype=bool)
-    rounds, selected = [], []
-    rank_arr = np.array([rank[p] for p in data.candidates])
-
-    def evaluate(i: int) -> tuple | None:
-        groups, nu = data.groups[i], len(data.uvals[i])
-        key = cls[groups] if nu == 1 else cls[groups] * nu + data.uidx[i]
-        wk = np.bincount(key, weights=data.wf[i])
-        nz = np.flatnonzero(wk)
-        w = wk[nz]
-        c = nz // nu if nu > 1 else nz
-        v = valf[c]
-        u = data.uvalsf[i][nz % nu] if nu > 1 else np.full(len(nz), data.uvalsf[i][0])
-        total = float(w @ v)
-        cost = data.costf[i]
-        tol = _ERR * (scale + cost)
-        if total < cost - tol:
-            return None
-        if total <= cost + tol:
-            raise _Uncertain
-        ratio = v / u
-        order = np.argsort(ratio, kind="stable")
-        ratio, wv, wu = ratio[order], (w * v)[order], (w * u)[order]
-        paid_before = np.cumsum(wv) - wv
-        weight_after = np.cumsum(wu[::-1])[::-1]
-        rho = (cost - paid_before) / weight_after
-        ok = rho <= ratio * (1 + 1e-12)
-        j = int(np.argmax(ok)) if ok.any() else len(rho) - 1
-        err = _ERR * (scale / weight_after[j] + rho[j])
-        exact = None
-        if j == 0 and ratio[0] > rho[0] * (1 + 1e-9):
-            # Every supporter can pay its full share: the price does not depend on the
-            # (rounded) budgets, so it is known exactly. This settles the common ties
-            # (for cost satisfaction such a project's rho is 1 / number of supporters).
-            exact = Fraction(data.cost[i]) / data.total_sat[i]
-        return float(rho[j]), err, exact, c, u, w, v
-
-    while True:
-        if limit is not None and spent > limit:
-            raise _Infeasible
-        idx = np.flatnonzero(alive)
-        if len(idx) == 0:
-            break
-        order = idx[np.lexsort((rank_arr[idx], lower[idx]))]
-        best, best_err, evaluated = math.inf, 0.0, []
-        for i in order:
-            if lower[i] > best + best_err:
-                break
-            res = evaluate(int(i))
-            if res is None:
-                alive[i] = False
-                continue
-            rho, err = res[0], res[1]
-            lower[i] = rho - err
-            evaluated.append((int(i), rho, err, res))
-            if rho < best:
-                best, best_err = rho, err
-        if not evaluated:
-            break
-        evaluated.sort(key=lambda t: t[1])
-        top = evaluated[0]
-        near = [t for t in evaluated if t[1] - t[2] <= top[1] + top[2]]
-        if len(near) > 1:
-            # Too close for floats: decide on exact prices if all of them are known.
-            if any(t[3][2] is None for t in near):
-                raise _Uncertain
-            top = min(near, key=lambda t: (t[3][2], rank_arr[t[0]]))
-        win, rho = top[0], top[1]
-        # Buy: every supporter pays min(budget, rho x utility).
-        i = win
-        groups, nu = data.groups[i], len(data.uvals[i])
-        key = cls[groups] * nu + data.uidx[i]
-        uk, inv = np.unique(key, return_inverse=True)
-        old, u = uk // nu, data.uvalsf[i][uk % nu]
-        pay = np.minimum(valf[old], rho * u)
-        newv = valf[old] - pay
-        count = len(uk)
-        if ncls + count > len(valf):
-            valf = np.concatenate([valf, np.empty(max(len(valf), count))])
-        valf[ncls : ncls + count] = np.maximum(newv, 0.0)
-        cls[groups] = ncls + inv
-        ncls += count
-        wsum = np.bincount(inv, weights=data.wf[i], minlength=count)
-        poor = valf[old] <= rho * u * (1 + 1e-12)
-        rounds.append(
-            (
-                data.candidates[i],
-                rho,
-                float(pay.max()),
-                data.supporters[i],
-                int(round(wsum[poor].sum())),
-            )
-        )
-        selected.append(data.candidates[i])
-        spent += data.cost[i]
-        alive[i] = False
+    val = np.full(len(e.groups), b)
+    lower = data.init_lower.copy()
+    alive = np.ones(k, dtype=np.bool_)
+    sel = np.empty(k, dtype=np.int64)
+    rec = np.empty((k, 5))
+    forced_sel, forced_rec = forced if forced is not None else (sel[:0], rec[:0])
+    status, n = mes_rounds(
+        data.ptr,
+        data.grp,
+        data.w,
+        data.u,
+        data.wu,
+        data.costs_f,
+        data.total_u,
+        data.rank,
+        data.exact_order,
+        data.gptr,
+        data.gproj,
+        val,
+        lower,
+        alive,
+        b * e.n,
+        _ERR,
+        forced_sel,
+        forced_rec,
+        len(forced_sel) if forced is not None else -1,
+        sel,
+        rec,
+        data.uniform,
+    )
+    if forced is not None:
+        return status == CERTIFIED
+    if status == UNCERTAIN:
+        raise _Uncertain
+    sel, rec = sel[:n].copy(), rec[:n].copy()
+    spent = spent + sum(data.cost[i] for i in sel)
     if limit is not None and spent > limit:
         raise _Infeasible
-    money_left = {}
-    for i in range(k):
-        if data.candidates[i] not in selected:
-            money_left[data.candidates[i]] = float(data.wf[i] @ valf[cls[data.groups[i]]])
-    return _Pass(selected, rounds, money_left, spent)
+    return _Pass([data.candidates[i] for i in sel], None, None, spent, (sel, rec), (data, val))
 
 
 def _mes_pass_exact(
