@@ -20,7 +20,15 @@ from portal import audit, clock
 from portal.connector.exports import escape_cell
 from portal.errors import NotFoundError
 
-WINNER_COLUMNS = ("rank", "entry_id", "title", "organization", "registration_number", "category", "score")
+WINNER_COLUMNS = (
+    "rank",
+    "entry_id",
+    "title",
+    "organization",
+    "registration_number",
+    "category",
+    "score",
+)
 FILE_NAMES = (
     "winners.csv",
     "winners.xlsx",
@@ -62,7 +70,9 @@ def xlsx_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str).encode("utf-8")
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str).encode(
+        "utf-8"
+    )
 
 
 async def export_files(selection_id: int) -> dict[str, bytes]:
@@ -73,8 +83,15 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
     edition = await services.get_edition(selection["edition"])
     winners = await services.winners_of(selection_id)
     rows = [
-        [w["rank"], w["id"], w["title"], w["organization_name"], w["registration_number"], w["category"],
-         f"{w['score']:.6f}"]
+        [
+            w["rank"],
+            w["id"],
+            w["title"],
+            w["organization_name"],
+            w["registration_number"],
+            w["category"],
+            f"{w['score']:.6f}",
+        ]
         for w in winners
     ]
     sheet = await services.score_sheet(selection["round"])
@@ -83,8 +100,12 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
     approvals = await services.approvals_of(selection_id)
     register = await services.conflict_register(edition["id"])
     conflicts = sorted(
-        (services.pseudonym("judge", edition["id"], j), services.pseudonym("entry", edition["id"], e), kind,
-         "declared" if kind in services.CONFLICT_TYPES else "detected")
+        (
+            services.pseudonym("judge", edition["id"], j),
+            services.pseudonym("entry", edition["id"], e),
+            kind,
+            "declared" if kind in services.CONFLICT_TYPES else "detected",
+        )
         for j, e, kind in register
     )
     files: dict[str, bytes] = {
@@ -93,22 +114,27 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
         "winners.json": _json([dict(zip(WINNER_COLUMNS, r, strict=True)) for r in rows]),
         "scores.csv": sheet_text.encode("utf-8"),
         "quotas.json": _json(quotas),
-        "selection.json": _json({
-            "edition": edition["name"],
-            "selection_id": selection_id,
-            "method": selection["method"],
-            "seed": selection["seed"],
-            "round_id": selection["round"],
-            "quotas": quotas,
-            "score_sheet_sha256": selection["sheet_sha256"],
-            "winners_pseudonymous": selection["result"]["winners"],
-            "borderline": selection["result"]["borderline"],
-            "approvals": [{"official": f"u-{a['official']}", "approved_at": a["approved_at"]} for a in approvals],
-            "replay": (
-                f"hangang challenge rank scores.csv --method {selection['method']} --winners {edition['winners']}"
-                f" --quotas quotas.json --seed {selection['seed']} --json"
-            ),
-        }),
+        "selection.json": _json(
+            {
+                "edition": edition["name"],
+                "selection_id": selection_id,
+                "method": selection["method"],
+                "seed": selection["seed"],
+                "round_id": selection["round"],
+                "quotas": quotas,
+                "score_sheet_sha256": selection["sheet_sha256"],
+                "winners_pseudonymous": selection["result"]["winners"],
+                "borderline": selection["result"]["borderline"],
+                "approvals": [
+                    {"official": f"u-{a['official']}", "approved_at": a["approved_at"]}
+                    for a in approvals
+                ],
+                "replay": (
+                    f"hangang challenge rank scores.csv --method {selection['method']} --winners {edition['winners']}"
+                    f" --quotas quotas.json --seed {selection['seed']} --json"
+                ),
+            }
+        ),
         "conflicts.csv": csv_bytes(("judge_id", "entry_id", "type", "source"), conflicts),
     }
     manifest = {

@@ -73,8 +73,12 @@ def _me(request: Request) -> int:
 def _download(name: str, data: bytes) -> Response:
     media = exports.MEDIA_TYPES[name.rsplit(".", 1)[-1]]
     return Response(
-        content=data, media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"},
+        content=data,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -87,11 +91,17 @@ class OfficialChallengePages(Controller):
     path = "/officials/challenge"
     guards = [requires_official]
 
-    async def _editions_page(self, request: Request, status_code: int = 200, **extra: Any) -> Template:
+    async def _editions_page(
+        self, request: Request, status_code: int = 200, **extra: Any
+    ) -> Template:
         return page(
-            request, "judging/officials/editions.html", status_code=status_code,
-            editions=await services.list_editions(), categories=CATEGORIES,
-            flash=request.session.pop("flash", None), **extra,
+            request,
+            "judging/officials/editions.html",
+            status_code=status_code,
+            editions=await services.list_editions(),
+            categories=CATEGORIES,
+            flash=request.session.pop("flash", None),
+            **extra,
         )
 
     @get("/")
@@ -104,32 +114,52 @@ class OfficialChallengePages(Controller):
         try:
             form = services.EditionForm(
                 name=data.get("name", ""),
-                intake_opens_at=parse_local_time(data.get("intake_opens_at", ""), "intake_opens_at"),
-                intake_closes_at=parse_local_time(data.get("intake_closes_at", ""), "intake_closes_at"),
+                intake_opens_at=parse_local_time(
+                    data.get("intake_opens_at", ""), "intake_opens_at"
+                ),
+                intake_closes_at=parse_local_time(
+                    data.get("intake_closes_at", ""), "intake_closes_at"
+                ),
                 winners=parse_int(data.get("winners"), "winners", 50),
                 quotas=parse_quotas(data.get("quotas", "")),
-                max_per_organization=parse_int(data.get("max_per_organization"), "max_per_organization", 1),
+                max_per_organization=parse_int(
+                    data.get("max_per_organization"), "max_per_organization", 1
+                ),
                 seed=parse_int(data.get("seed"), "seed") if data.get("seed") else None,
                 award_amount=parse_int(data.get("award_amount"), "award_amount", 10_000_000),
             )
             edition_id = await services.create_edition(_me(request), form)
         except DomainError as exc:
-            return await self._editions_page(request, exc.status_code, errors=form_errors(exc), form=data)
-        request.session["flash"] = "The edition was created with screening, evaluation and final rounds."
+            return await self._editions_page(
+                request, exc.status_code, errors=form_errors(exc), form=data
+            )
+        request.session["flash"] = (
+            "The edition was created with screening, evaluation and final rounds."
+        )
         return back_to(f"/officials/challenge/{edition_id}")
 
-    async def _edition_page(self, request: Request, edition_id: int, status_code: int = 200, **extra: Any) -> Template:
+    async def _edition_page(
+        self, request: Request, edition_id: int, status_code: int = 200, **extra: Any
+    ) -> Template:
         edition = await services.get_edition(edition_id)
         all_entries = await services.entries_of(edition_id)
         counts: dict[str, int] = {}
         for e in all_entries:
             counts[e["status"]] = counts.get(e["status"], 0) + 1
         return page(
-            request, "judging/officials/edition.html", status_code=status_code, edition=edition,
-            rounds=await services.rounds_of(edition_id), entries=all_entries, counts=counts,
-            intake=entries.intake_state(edition), quotas_text=json.dumps(edition["quotas"], ensure_ascii=False),
-            selections=await services.selections_of(edition_id), flash=request.session.pop("flash", None),
-            local_input=local_input, **extra,
+            request,
+            "judging/officials/edition.html",
+            status_code=status_code,
+            edition=edition,
+            rounds=await services.rounds_of(edition_id),
+            entries=all_entries,
+            counts=counts,
+            intake=entries.intake_state(edition),
+            quotas_text=json.dumps(edition["quotas"], ensure_ascii=False),
+            selections=await services.selections_of(edition_id),
+            flash=request.session.pop("flash", None),
+            local_input=local_input,
+            **extra,
         )
 
     @get("/{edition_id:int}")
@@ -138,29 +168,41 @@ class OfficialChallengePages(Controller):
         return await self._edition_page(request, edition_id)
 
     @post("/{edition_id:int}/rules")
-    async def rules(self, request: Request, edition_id: FromPath[int], data: FormData) -> Template | Redirect:
+    async def rules(
+        self, request: Request, edition_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
         try:
             await services.update_edition_rules(
-                _me(request), edition_id, parse_int(data.get("winners"), "winners"),
+                _me(request),
+                edition_id,
+                parse_int(data.get("winners"), "winners"),
                 parse_quotas(data.get("quotas", "")),
                 parse_int(data.get("max_per_organization"), "max_per_organization"),
                 parse_int(data.get("seed"), "seed"),
             )
         except DomainError as exc:
-            return await self._edition_page(request, edition_id, exc.status_code, errors=form_errors(exc))
+            return await self._edition_page(
+                request, edition_id, exc.status_code, errors=form_errors(exc)
+            )
         request.session["flash"] = "The rules were saved."
         return back_to(f"/officials/challenge/{edition_id}")
 
     @get("/{edition_id:int}/entries/{entry_id:int}")
-    async def entry(self, request: Request, edition_id: FromPath[int], entry_id: FromPath[int]) -> Template:
+    async def entry(
+        self, request: Request, edition_id: FromPath[int], entry_id: FromPath[int]
+    ) -> Template:
         """The full entry, organization included, for officials."""
         rows = [e for e in await services.entries_of(edition_id) if e["id"] == entry_id]
         if not rows:
             raise NotFoundError("We could not find that entry.")
         decisions = (await services.screening_decisions(edition_id)).get(entry_id, {})
         return page(
-            request, "judging/officials/entry.html", edition=await services.get_edition(edition_id), entry=rows[0],
-            attachments=await entries.attachments_of(entry_id), decisions=decisions,
+            request,
+            "judging/officials/entry.html",
+            edition=await services.get_edition(edition_id),
+            entry=rows[0],
+            attachments=await entries.attachments_of(entry_id),
+            decisions=decisions,
         )
 
     @get("/attachments/{attachment_id:int}")
@@ -170,13 +212,22 @@ class OfficialChallengePages(Controller):
             raise NotFoundError("We could not find that page.")
         return attachment_response(row)
 
-    async def _screening_page(self, request: Request, edition_id: int, status_code: int = 200, **extra: Any) -> Template:
+    async def _screening_page(
+        self, request: Request, edition_id: int, status_code: int = 200, **extra: Any
+    ) -> Template:
         edition = await services.get_edition(edition_id)
         return page(
-            request, "judging/officials/screening.html", status_code=status_code, edition=edition,
-            entries=await services.entries_of(edition_id, ("submitted", "screened-in", "screened-out")),
-            decisions=await services.screening_decisions(edition_id), intake=entries.intake_state(edition),
-            flash=request.session.pop("flash", None), **extra,
+            request,
+            "judging/officials/screening.html",
+            status_code=status_code,
+            edition=edition,
+            entries=await services.entries_of(
+                edition_id, ("submitted", "screened-in", "screened-out")
+            ),
+            decisions=await services.screening_decisions(edition_id),
+            intake=entries.intake_state(edition),
+            flash=request.session.pop("flash", None),
+            **extra,
         )
 
     @get("/{edition_id:int}/screening")
@@ -190,10 +241,16 @@ class OfficialChallengePages(Controller):
     ) -> Template | Redirect:
         try:
             await services.decide_gate(
-                _me(request), entry_id, data.get("gate", ""), data.get("passed") == "1", data.get("reason", "")
+                _me(request),
+                entry_id,
+                data.get("gate", ""),
+                data.get("passed") == "1",
+                data.get("reason", ""),
             )
         except DomainError as exc:
-            return await self._screening_page(request, edition_id, exc.status_code, errors=form_errors(exc))
+            return await self._screening_page(
+                request, edition_id, exc.status_code, errors=form_errors(exc)
+            )
         request.session["flash"] = "The screening decision was recorded."
         return back_to(f"/officials/challenge/{edition_id}/screening#entry-{entry_id}")
 
@@ -205,22 +262,36 @@ class OfficialChallengePages(Controller):
         judges = {j["id"]: j for j in await services.all_judges()}
         titles = {e["id"]: e for e in await services.entries_of(edition_id)}
         rows = [
-            {"judge": judges[j]["email"], "entry": titles[e]["title"], "entry_id": e,
-             "organization": titles[e]["organization_name"], "kind": kind,
-             "source": "declared" if kind in CONFLICT_TYPES else "detected"}
+            {
+                "judge": judges[j]["email"],
+                "entry": titles[e]["title"],
+                "entry_id": e,
+                "organization": titles[e]["organization_name"],
+                "kind": kind,
+                "source": "declared" if kind in CONFLICT_TYPES else "detected",
+            }
             for j, e, kind in register
         ]
         return page(request, "judging/officials/conflicts.html", edition=edition, rows=rows)
 
-    async def _round_page(self, request: Request, round_id: int, status_code: int = 200, **extra: Any) -> Template:
+    async def _round_page(
+        self, request: Request, round_id: int, status_code: int = 200, **extra: Any
+    ) -> Template:
         rnd = await services.get_round(round_id)
         edition = await services.get_edition(rnd["edition"])
         return page(
-            request, "judging/officials/round.html", status_code=status_code, round=rnd, edition=edition,
-            judges=await services.all_judges(), progress=await services.round_progress(round_id),
+            request,
+            "judging/officials/round.html",
+            status_code=status_code,
+            round=rnd,
+            edition=edition,
+            judges=await services.all_judges(),
+            progress=await services.round_progress(round_id),
             assignments=await services.round_assignments(round_id),
             screened=await services.entries_of(edition["id"], ("screened-in",)),
-            local_input=local_input, flash=request.session.pop("flash", None), **extra,
+            local_input=local_input,
+            flash=request.session.pop("flash", None),
+            **extra,
         )
 
     @get("/rounds/{round_id:int}")
@@ -228,23 +299,30 @@ class OfficialChallengePages(Controller):
         """A round: deadline, judge pool, assignment, per-judge progress and missing reviews."""
         return await self._round_page(request, round_id)
 
-    async def _round_action(self, request: Request, round_id: int, action: Any, flash: str) -> Template | Redirect:
+    async def _round_action(
+        self, request: Request, round_id: int, action: Any, flash: str
+    ) -> Template | Redirect:
         try:
             result = await action()
         except DomainError as exc:
-            return await self._round_page(request, round_id, exc.status_code, errors=form_errors(exc))
+            return await self._round_page(
+                request, round_id, exc.status_code, errors=form_errors(exc)
+            )
         request.session["flash"] = i18n.gettext(flash, n=result if isinstance(result, int) else 0)
         return back_to(f"/officials/challenge/rounds/{round_id}")
 
     @post("/rounds/{round_id:int}")
     async def update_round(self, request: Request, round_id: FromPath[int]) -> Template | Redirect:
         form = await request.form()
-        pool = [parse_int(v, "judge_pool") for v in (form.getall("judge_pool") if hasattr(form, "getall") else [])]
+        pool = [parse_int(v, "judge_pool") for v in (form.getall("judge_pool", []))]
 
         async def action() -> None:
             await services.update_round(
-                _me(request), round_id, parse_local_time(str(form.get("deadline") or ""), "deadline"),
-                parse_int(str(form.get("judges_per_entry") or ""), "judges_per_entry", 3), pool,
+                _me(request),
+                round_id,
+                parse_local_time(str(form.get("deadline") or ""), "deadline"),
+                parse_int(str(form.get("judges_per_entry") or ""), "judges_per_entry", 3),
+                pool,
             )
 
         return await self._round_action(request, round_id, action, "The round was saved.")
@@ -252,39 +330,59 @@ class OfficialChallengePages(Controller):
     @post("/rounds/{round_id:int}/assign")
     async def assign(self, request: Request, round_id: FromPath[int]) -> Template | Redirect:
         return await self._round_action(
-            request, round_id, lambda: services.run_assignment(_me(request), round_id), "%(n)s assignments were made."
+            request,
+            round_id,
+            lambda: services.run_assignment(_me(request), round_id),
+            "%(n)s assignments were made.",
         )
 
     @post("/rounds/{round_id:int}/assignments/add")
-    async def add(self, request: Request, round_id: FromPath[int], data: FormData) -> Template | Redirect:
+    async def add(
+        self, request: Request, round_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
         async def action() -> None:
             await services.add_assignment(
-                _me(request), round_id, parse_int(data.get("entry"), "entry"), parse_int(data.get("judge"), "judge")
+                _me(request),
+                round_id,
+                parse_int(data.get("entry"), "entry"),
+                parse_int(data.get("judge"), "judge"),
             )
 
         return await self._round_action(request, round_id, action, "The assignment was added.")
 
     @post("/rounds/{round_id:int}/assignments/remove")
-    async def remove(self, request: Request, round_id: FromPath[int], data: FormData) -> Template | Redirect:
+    async def remove(
+        self, request: Request, round_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
         async def action() -> None:
             await services.remove_assignment(
-                _me(request), round_id, parse_int(data.get("entry"), "entry"), parse_int(data.get("judge"), "judge")
+                _me(request),
+                round_id,
+                parse_int(data.get("entry"), "entry"),
+                parse_int(data.get("judge"), "judge"),
             )
 
         return await self._round_action(request, round_id, action, "The assignment was removed.")
 
     @post("/rounds/{round_id:int}/reassign")
-    async def reassign(self, request: Request, round_id: FromPath[int], data: FormData) -> Template | Redirect:
+    async def reassign(
+        self, request: Request, round_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
         return await self._round_action(
-            request, round_id,
-            lambda: services.reassign_unreviewed(_me(request), round_id, parse_int(data.get("judge"), "judge")),
+            request,
+            round_id,
+            lambda: services.reassign_unreviewed(
+                _me(request), round_id, parse_int(data.get("judge"), "judge")
+            ),
             "%(n)s unreviewed entries were moved to other judges.",
         )
 
     @post("/rounds/{round_id:int}/remind")
     async def remind(self, request: Request, round_id: FromPath[int]) -> Template | Redirect:
         return await self._round_action(
-            request, round_id, lambda: services.send_reminders(_me(request), round_id),
+            request,
+            round_id,
+            lambda: services.send_reminders(_me(request), round_id),
             "Reminders were sent to %(n)s judges.",
         )
 
@@ -293,16 +391,30 @@ class OfficialChallengePages(Controller):
         """Raw mean, z-score and additive model side by side, with disagreement and review counts."""
         rnd = await services.get_round(round_id)
         return page(
-            request, "judging/officials/calibration.html", round=rnd, edition=await services.get_edition(rnd["edition"]),
+            request,
+            "judging/officials/calibration.html",
+            round=rnd,
+            edition=await services.get_edition(rnd["edition"]),
             table=await services.calibration_view(round_id),
         )
 
-    async def _selection_list(self, request: Request, edition_id: int, status_code: int = 200, **extra: Any) -> Template:
+    async def _selection_list(
+        self, request: Request, edition_id: int, status_code: int = 200, **extra: Any
+    ) -> Template:
         edition = await services.get_edition(edition_id)
         return page(
-            request, "judging/officials/selections.html", status_code=status_code, edition=edition,
-            rounds=[r for r in await services.rounds_of(edition_id) if r["kind"] in services.SCORING_KINDS],
-            selections=await services.selections_of(edition_id), flash=request.session.pop("flash", None), **extra,
+            request,
+            "judging/officials/selections.html",
+            status_code=status_code,
+            edition=edition,
+            rounds=[
+                r
+                for r in await services.rounds_of(edition_id)
+                if r["kind"] in services.SCORING_KINDS
+            ],
+            selections=await services.selections_of(edition_id),
+            flash=request.session.pop("flash", None),
+            **extra,
         )
 
     @get("/{edition_id:int}/selections")
@@ -311,36 +423,59 @@ class OfficialChallengePages(Controller):
         return await self._selection_list(request, edition_id)
 
     @post("/{edition_id:int}/selections")
-    async def run_selection(self, request: Request, edition_id: FromPath[int], data: FormData) -> Template | Redirect:
+    async def run_selection(
+        self, request: Request, edition_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
         try:
             selection_id = await services.run_selection(
-                _me(request), edition_id, parse_int(data.get("round"), "round"), data.get("method", "additive")
+                _me(request),
+                edition_id,
+                parse_int(data.get("round"), "round"),
+                data.get("method", "additive"),
             )
         except DomainError as exc:
-            return await self._selection_list(request, edition_id, exc.status_code, errors=form_errors(exc))
-        request.session["flash"] = "The selection was computed. Two different officials must approve it."
+            return await self._selection_list(
+                request, edition_id, exc.status_code, errors=form_errors(exc)
+            )
+        request.session["flash"] = (
+            "The selection was computed. Two different officials must approve it."
+        )
         return back_to(f"/officials/challenge/selections/{selection_id}")
 
-    async def _selection_page(self, request: Request, selection_id: int, status_code: int = 200, **extra: Any) -> Template:
+    async def _selection_page(
+        self, request: Request, selection_id: int, status_code: int = 200, **extra: Any
+    ) -> Template:
         selection = await services.get_selection(selection_id)
         edition = await services.get_edition(selection["edition"])
         result = selection["result"]
         entry_ids = result["entry_ids"]
         titles = {e["id"]: e for e in await services.entries_of(edition["id"])}
         ranking = [
-            {**r, "winner": result["winner_flags"].get(r["entry_id"], False), "entry": entry_ids[r["entry_id"]], "title": titles[entry_ids[r["entry_id"]]]["title"],
-             "category": titles[entry_ids[r["entry_id"]]]["category"],
-             "organization": titles[entry_ids[r["entry_id"]]]["organization_name"]}
+            {
+                **r,
+                "winner": result["winner_flags"].get(r["entry_id"], False),
+                "entry": entry_ids[r["entry_id"]],
+                "title": titles[entry_ids[r["entry_id"]]]["title"],
+                "category": titles[entry_ids[r["entry_id"]]]["category"],
+                "organization": titles[entry_ids[r["entry_id"]]]["organization_name"],
+            }
             for r in result["ranking"]
         ]
         borderline = [
             {**b, "title": titles[entry_ids[b["entry_id"]]]["title"]} for b in result["borderline"]
         ]
         return page(
-            request, "judging/officials/selection.html", status_code=status_code, selection=selection,
-            edition=edition, ranking=ranking, borderline=borderline,
-            approvals=await services.approvals_of(selection_id), files=exports.FILE_NAMES,
-            flash=request.session.pop("flash", None), **extra,
+            request,
+            "judging/officials/selection.html",
+            status_code=status_code,
+            selection=selection,
+            edition=edition,
+            ranking=ranking,
+            borderline=borderline,
+            approvals=await services.approvals_of(selection_id),
+            files=exports.FILE_NAMES,
+            flash=request.session.pop("flash", None),
+            **extra,
         )
 
     @get("/selections/{selection_id:int}")
@@ -353,7 +488,9 @@ class OfficialChallengePages(Controller):
         try:
             final = await services.approve_selection(_me(request), selection_id)
         except DomainError as exc:
-            return await self._selection_page(request, selection_id, exc.status_code, errors=form_errors(exc))
+            return await self._selection_page(
+                request, selection_id, exc.status_code, errors=form_errors(exc)
+            )
         request.session["flash"] = (
             "The winners are approved. Exports are ready and the award batch is queued for the city."
             if final
@@ -362,10 +499,15 @@ class OfficialChallengePages(Controller):
         return back_to(f"/officials/challenge/selections/{selection_id}")
 
     @get("/selections/{selection_id:int}/export/{name:str}")
-    async def export(self, request: Request, selection_id: FromPath[int], name: FromPath[str]) -> Response:
+    async def export(
+        self, request: Request, selection_id: FromPath[int], name: FromPath[str]
+    ) -> Response:
         """One export file (only after two approvals)."""
         if name == "bundle.zip":
-            return _download(f"ai50-selection-{selection_id}.zip", exports.zip_files(await exports.export_files(selection_id)))
+            return _download(
+                f"ai50-selection-{selection_id}.zip",
+                exports.zip_files(await exports.export_files(selection_id)),
+            )
         if name not in exports.FILE_NAMES:
             raise NotFoundError("We could not find that page.")
         return _download(name, (await exports.export_files(selection_id))[name])
@@ -386,17 +528,30 @@ class JudgePages(Controller):
         rows = await services.judge_assignments(_me(request))
         pending = [r for r in rows if not r["reviewed"] and r["open"]]
         return page(
-            request, "judging/judges/dashboard.html", assignments=rows, next_up=pending[0] if pending else None,
-            done=sum(1 for r in rows if r["reviewed"]), flash=request.session.pop("flash", None),
+            request,
+            "judging/judges/dashboard.html",
+            assignments=rows,
+            next_up=pending[0] if pending else None,
+            done=sum(1 for r in rows if r["reviewed"]),
+            flash=request.session.pop("flash", None),
         )
 
-    async def _profile_page(self, request: Request, status_code: int = 200, **extra: Any) -> Template:
+    async def _profile_page(
+        self, request: Request, status_code: int = 200, **extra: Any
+    ) -> Template:
         me = _me(request)
         return page(
-            request, "judging/judges/profile.html", status_code=status_code, profile=await services.judge_profile(me),
-            conflicts=await services.my_conflicts(me), organizations=await services.organizations_for_declaration(),
-            categories=CATEGORIES, conflict_types=CONFLICT_TYPES, format_brn=entries.format_registration_number,
-            flash=request.session.pop("flash", None), **extra,
+            request,
+            "judging/judges/profile.html",
+            status_code=status_code,
+            profile=await services.judge_profile(me),
+            conflicts=await services.my_conflicts(me),
+            organizations=await services.organizations_for_declaration(),
+            categories=CATEGORIES,
+            conflict_types=CONFLICT_TYPES,
+            format_brn=entries.format_registration_number,
+            flash=request.session.pop("flash", None),
+            **extra,
         )
 
     @get("/profile")
@@ -409,8 +564,9 @@ class JudgePages(Controller):
         form = await request.form()
         try:
             await services.save_judge_profile(
-                _me(request), str(form.get("affiliations") or ""),
-                [str(c) for c in (form.getall("expertise") if hasattr(form, "getall") else [])],
+                _me(request),
+                str(form.get("affiliations") or ""),
+                [str(c) for c in (form.getall("expertise", []))],
                 str(form.get("holdings") or ""),
             )
         except DomainError as exc:
@@ -422,12 +578,16 @@ class JudgePages(Controller):
     async def declare(self, request: Request, data: FormData) -> Template | Redirect:
         try:
             await services.declare_conflict(
-                _me(request), parse_int(data.get("organization"), "organization"), data.get("kind", ""),
+                _me(request),
+                parse_int(data.get("organization"), "organization"),
+                data.get("kind", ""),
                 data.get("note", ""),
             )
         except DomainError as exc:
             return await self._profile_page(request, exc.status_code, errors=form_errors(exc))
-        request.session["flash"] = "Your conflict was declared. You will not see this organization's entries."
+        request.session["flash"] = (
+            "Your conflict was declared. You will not see this organization's entries."
+        )
         return back_to("/judging/profile")
 
     async def _review_page(
@@ -438,31 +598,48 @@ class JudgePages(Controller):
         rnd = await services.get_round(round_id)
         review = await services.my_review(me, round_id, entry_id)
         return page(
-            request, "judging/judges/review.html", status_code=status_code, entry=entry, round=rnd, review=review,
-            attachments=await entries.attachments_of(entry_id), locked=clock.now() >= rnd["deadline"],
+            request,
+            "judging/judges/review.html",
+            status_code=status_code,
+            entry=entry,
+            round=rnd,
+            review=review,
+            attachments=await entries.attachments_of(entry_id),
+            locked=clock.now() >= rnd["deadline"],
             **extra,
         )
 
     @get("/rounds/{round_id:int}/entries/{entry_id:int}")
-    async def review(self, request: Request, round_id: FromPath[int], entry_id: FromPath[int]) -> Template:
+    async def review(
+        self, request: Request, round_id: FromPath[int], entry_id: FromPath[int]
+    ) -> Template:
         """The blind entry and the scoring form with the rubric's level descriptors."""
         return await self._review_page(request, round_id, entry_id)
 
     @post("/rounds/{round_id:int}/entries/{entry_id:int}")
-    async def score(self, request: Request, round_id: FromPath[int], entry_id: FromPath[int], data: FormData) -> Template | Redirect:
+    async def score(
+        self, request: Request, round_id: FromPath[int], entry_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
         rnd = await services.get_round(round_id)
         keys = [c["key"] for c in rnd["rubric"]]
         try:
             scores = {k: parse_int(data.get(f"score_{k}"), f"score_{k}") for k in keys}
             comments = {k: data.get(f"comment_{k}", "") for k in keys}
             await services.save_review(
-                _me(request), round_id, entry_id, scores, comments, parse_int(data.get("confidence"), "confidence")
+                _me(request),
+                round_id,
+                entry_id,
+                scores,
+                comments,
+                parse_int(data.get("confidence"), "confidence"),
             )
         except DomainError as exc:
             return await self._review_page(
                 request, round_id, entry_id, exc.status_code, errors=form_errors(exc), form=data
             )
-        request.session["flash"] = "Your review was saved. You can change it until the round deadline."
+        request.session["flash"] = (
+            "Your review was saved. You can change it until the round deadline."
+        )
         return back_to("/judging")
 
     @get("/attachments/{attachment_id:int}")
@@ -476,17 +653,30 @@ class JudgePages(Controller):
 
 def blind_read(view: dict[str, Any]) -> BlindEntryRead:
     return BlindEntryRead(
-        id=view["id"], title=view["title"], summary=view["summary"], problem=view["problem"],
-        ai_approach=view["ai_approach"], data_protection=view["data_protection"], target_users=view["target_users"],
-        category=view["category"], sector=view["sector"], districts=list(view["districts"]),
+        id=view["id"],
+        title=view["title"],
+        summary=view["summary"],
+        problem=view["problem"],
+        ai_approach=view["ai_approach"],
+        data_protection=view["data_protection"],
+        target_users=view["target_users"],
+        category=view["category"],
+        sector=view["sector"],
+        districts=list(view["districts"]),
         organization_name=view.get("organization_name"),
     )
 
 
 def review_read(row: dict[str, Any]) -> ReviewRead:
     return ReviewRead(
-        id=row["id"], round_id=row["round"], entry_id=row["entry"], scores=row["scores"], comments=row["comments"],
-        confidence=row["confidence"], total=row["total_centi"] / 100, updated_at=row["updated_at"],
+        id=row["id"],
+        round_id=row["round"],
+        entry_id=row["entry"],
+        scores=row["scores"],
+        comments=row["comments"],
+        confidence=row["confidence"],
+        total=row["total_centi"] / 100,
+        updated_at=row["updated_at"],
     )
 
 
@@ -502,20 +692,30 @@ class JudgeApi(Controller):
         """My assignments (never a conflicted entry)."""
         return [
             AssignmentRead(
-                round_id=r["round"], round_kind=r["round_kind"], entry_id=r["entry"], title=r["title"],
-                category=r["category"], deadline=r["deadline"], reviewed=r["reviewed"], open=r["open"],
+                round_id=r["round"],
+                round_kind=r["round_kind"],
+                entry_id=r["entry"],
+                title=r["title"],
+                category=r["category"],
+                deadline=r["deadline"],
+                reviewed=r["reviewed"],
+                open=r["open"],
                 total=r["total"],
             )
             for r in await services.judge_assignments(_me(request))
         ]
 
     @get("/rounds/{round_id:int}/entries/{entry_id:int}", responses=ERRORS)
-    async def entry(self, request: Request, round_id: FromPath[int], entry_id: FromPath[int]) -> BlindEntryRead:
+    async def entry(
+        self, request: Request, round_id: FromPath[int], entry_id: FromPath[int]
+    ) -> BlindEntryRead:
         """An assigned entry, blind (404 when not assigned or conflicted)."""
         return blind_read(await services.entry_for_judge(_me(request), round_id, entry_id))
 
     @get("/rounds/{round_id:int}/entries/{entry_id:int}/review", responses=ERRORS)
-    async def read_review(self, request: Request, round_id: FromPath[int], entry_id: FromPath[int]) -> ReviewRead:
+    async def read_review(
+        self, request: Request, round_id: FromPath[int], entry_id: FromPath[int]
+    ) -> ReviewRead:
         me = _me(request)
         await services.entry_for_judge(me, round_id, entry_id)
         row = await services.my_review(me, round_id, entry_id)
@@ -525,11 +725,17 @@ class JudgeApi(Controller):
 
     @put("/rounds/{round_id:int}/entries/{entry_id:int}/review", responses=ERRORS)
     async def write_review(
-        self, request: Request, round_id: FromPath[int], entry_id: FromPath[int], data: JSONBody[ReviewWrite]
+        self,
+        request: Request,
+        round_id: FromPath[int],
+        entry_id: FromPath[int],
+        data: JSONBody[ReviewWrite],
     ) -> ReviewRead:
         """Score every criterion 1-10 with optional comments and a confidence 1-5; locked after the deadline."""
         me = _me(request)
-        await services.save_review(me, round_id, entry_id, dict(data.scores), dict(data.comments), data.confidence)
+        await services.save_review(
+            me, round_id, entry_id, dict(data.scores), dict(data.comments), data.confidence
+        )
         row = await services.my_review(me, round_id, entry_id)
         assert row is not None
         return review_read(row)
@@ -543,12 +749,17 @@ class OfficialChallengeApi(Controller):
     guards = [requires_official]
 
     @get("/rounds/{round_id:int}/progress", responses=ERRORS)
-    async def progress(self, round_id: FromPath[int], sort: FromQuery[str | None] = None) -> list[JudgeProgressRead]:
+    async def progress(
+        self, round_id: FromPath[int], sort: FromQuery[str | None] = None
+    ) -> list[JudgeProgressRead]:
         """Per-judge progress and missing reviews."""
         await services.get_round(round_id)
         rows = [
             JudgeProgressRead(
-                judge_id=r["judge"], email=r["email"], assigned=r["assigned"], reviewed=r["reviewed"],
+                judge_id=r["judge"],
+                email=r["email"],
+                assigned=r["assigned"],
+                reviewed=r["reviewed"],
                 missing_entry_ids=[m["entry"] for m in r["missing"]],
             )
             for r in await services.round_progress(round_id)

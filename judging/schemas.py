@@ -28,7 +28,9 @@ class EntryWrite(StrictStruct):
     target_users: Text2000 = ""
     team: Annotated[str, msgspec.Meta(max_length=3000)] = ""
     demo_url: Annotated[str, msgspec.Meta(max_length=500)] = ""
-    districts: Annotated[list[Annotated[str, msgspec.Meta(max_length=5)]], msgspec.Meta(max_length=25)] = []
+    districts: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=5)]], msgspec.Meta(max_length=25)
+    ] = []
 
 
 class EntryCreate(EntryWrite):

@@ -46,8 +46,22 @@ from portal.tables import User
 
 # Webmail domains say nothing about an affiliation; matching on them would flag everyone.
 PUBLIC_EMAIL_DOMAINS = frozenset(
-    {"gmail.com", "naver.com", "daum.net", "hanmail.net", "kakao.com", "nate.com", "outlook.com",
-     "hotmail.com", "yahoo.com", "icloud.com", "proton.me", "protonmail.com", "example.kr", "example.com"}
+    {
+        "gmail.com",
+        "naver.com",
+        "daum.net",
+        "hanmail.net",
+        "kakao.com",
+        "nate.com",
+        "outlook.com",
+        "hotmail.com",
+        "yahoo.com",
+        "icloud.com",
+        "proton.me",
+        "protonmail.com",
+        "example.kr",
+        "example.com",
+    }
 )
 SCORING_KINDS = ("evaluation", "final")
 
@@ -63,7 +77,10 @@ def default_rubric() -> list[dict[str, Any]]:
 def criteria_of(stored: list[dict[str, Any]]) -> tuple[rubric.Criterion, ...]:
     return tuple(
         rubric.Criterion(
-            c["key"], c["name"]["en"], c["name"]["ko"], c["weight"],
+            c["key"],
+            c["name"]["en"],
+            c["name"]["ko"],
+            c["weight"],
             tuple(rubric.Level(lv["low"], lv["high"], lv["en"], lv["ko"]) for lv in c["levels"]),
         )
         for c in stored
@@ -86,17 +103,23 @@ def calibrate_all(rows: list[dict[str, str]]) -> dict[str, Any]:
     additive = methods["additive"]
     table = []
     for entry_id, item in additive.entries.items():
-        table.append({
-            "entry_id": entry_id,
-            "mean": methods["mean"].entries[entry_id].score,
-            "zscore": methods["zscore"].entries[entry_id].score,
-            "additive": item.score,
-            "disagreement": item.disagreement,
-            "reviews": item.reviews,
-            "raw_scores": list(item.raw_scores),
-        })
+        table.append(
+            {
+                "entry_id": entry_id,
+                "mean": methods["mean"].entries[entry_id].score,
+                "zscore": methods["zscore"].entries[entry_id].score,
+                "additive": item.score,
+                "disagreement": item.disagreement,
+                "reviews": item.reviews,
+                "raw_scores": list(item.raw_scores),
+            }
+        )
     table.sort(key=lambda r: (-r["additive"], r["entry_id"]))
-    return {"rows": table, "judge_offsets": dict(additive.judge_offsets), "components": additive.components}
+    return {
+        "rows": table,
+        "judge_offsets": dict(additive.judge_offsets),
+        "components": additive.components,
+    }
 
 
 def rank_sheet(csv_text: str, *, method: str, quotas: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -115,7 +138,13 @@ def rank_sheet(csv_text: str, *, method: str, quotas: dict[str, Any], seed: int)
         **result.to_json(),
         "winner_flags": {r.entry_id: r.winner for r in result.selection.ranking},
         "borderline": [
-            {"entry_id": b.entry_id, "selected": b.selected, "rank": b.rank, "score": b.score, "reason": b.reason}
+            {
+                "entry_id": b.entry_id,
+                "selected": b.selected,
+                "rank": b.rank,
+                "score": b.score,
+                "reason": b.reason,
+            }
             for b in result.selection.borderline
         ],
         "total_score": result.selection.total_score,
@@ -123,15 +152,21 @@ def rank_sheet(csv_text: str, *, method: str, quotas: dict[str, Any], seed: int)
 
 
 def assign_judges(
-    *, entries: list[tuple[int, str]], judges: list[tuple[int, list[str]]], conflicts: set[tuple[int, int]],
-    per_entry: int, seed: int = 0,
+    *,
+    entries: list[tuple[int, str]],
+    judges: list[tuple[int, list[str]]],
+    conflicts: set[tuple[int, int]],
+    per_entry: int,
+    seed: int = 0,
 ) -> list[tuple[int, int]]:
     """(entry, judge) pairs from ``judging.assignment`` (min-cost flow, conflicts as hard blocks)."""
     try:
         result = assignment.assign_judges(
             [assignment.Entry(e, category) for e, category in entries],
             [assignment.Judge(j, frozenset(expertise)) for j, expertise in judges],
-            conflicts=conflicts, reviews_per_entry=per_entry, seed=seed,
+            conflicts=conflicts,
+            reviews_per_entry=per_entry,
+            seed=seed,
         )
     except assignment.AssignmentInfeasible as exc:
         raise ConflictError("No assignment is possible: %(reason)s", reason=str(exc)) from None
@@ -161,15 +196,24 @@ def validate_quotas(quotas: Any, categories: list[str], winners: int) -> dict[st
     clean: dict[str, dict[str, int]] = {}
     for category, bounds in quotas.items():
         if category not in categories:
-            raise InvalidInput("Unknown category %(category)s in the quotas.", field="quotas", category=str(category)[:40])
+            raise InvalidInput(
+                "Unknown category %(category)s in the quotas.",
+                field="quotas",
+                category=str(category)[:40],
+            )
         if not isinstance(bounds, dict) or set(bounds) - {"min", "max"}:
             raise InvalidInput("Each quota needs min and max.", field="quotas")
         low, high = bounds.get("min", 0), bounds.get("max", winners)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or not 0 <= low <= high:
+        if (
+            not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high))
+            or not 0 <= low <= high
+        ):
             raise InvalidInput("Each quota needs 0 <= min <= max.", field="quotas")
         clean[category] = {"min": low, "max": high}
     if sum(b["min"] for b in clean.values()) > winners:
-        raise InvalidInput("The category minimums add up to more than the number of winners.", field="quotas")
+        raise InvalidInput(
+            "The category minimums add up to more than the number of winners.", field="quotas"
+        )
     return clean
 
 
@@ -183,86 +227,144 @@ async def create_edition(official_id: int, form: EditionForm) -> int:
     if not 1 <= form.winners <= 1000:
         raise InvalidInput("The number of winners must be between 1 and 1000.", field="winners")
     if not 1 <= form.max_per_organization <= 1000:
-        raise InvalidInput("At most per organization must be at least 1.", field="max_per_organization")
+        raise InvalidInput(
+            "At most per organization must be at least 1.", field="max_per_organization"
+        )
     if form.award_amount < 0:
         raise InvalidInput("The award amount cannot be negative.", field="award_amount")
     categories = list(form.categories)
     quotas = validate_quotas(form.quotas or {}, categories, form.winners)
-    seed = form.seed if form.seed is not None else int.from_bytes(hashlib.sha256(name.encode()).digest()[:3], "big")
+    seed = (
+        form.seed
+        if form.seed is not None
+        else int.from_bytes(hashlib.sha256(name.encode()).digest()[:3], "big")
+    )
     async with write_transaction():
         edition = Edition(
-            name=name, intake_opens_at=form.intake_opens_at, intake_closes_at=form.intake_closes_at,
-            winners=form.winners, categories=categories, quotas=quotas,
-            max_per_organization=form.max_per_organization, gates=list(DEFAULT_GATES), seed=seed,
-            award_amount=form.award_amount, blind_review=True, created_by=official_id, created_at=clock.now(),
+            name=name,
+            intake_opens_at=form.intake_opens_at,
+            intake_closes_at=form.intake_closes_at,
+            winners=form.winners,
+            categories=categories,
+            quotas=quotas,
+            max_per_organization=form.max_per_organization,
+            gates=list(DEFAULT_GATES),
+            seed=seed,
+            award_amount=form.award_amount,
+            blind_review=True,
+            created_by=official_id,
+            created_at=clock.now(),
         )
         await edition.save()
-        for position, (kind, weeks) in enumerate((("screening", 1), ("evaluation", 3), ("final", 5)), start=1):
+        for position, (kind, weeks) in enumerate(
+            (("screening", 1), ("evaluation", 3), ("final", 5)), start=1
+        ):
             await Round.insert(
                 Round(
-                    edition=edition.id, kind=kind, position=position,
+                    edition=edition.id,
+                    kind=kind,
+                    position=position,
                     deadline=form.intake_closes_at + dt.timedelta(weeks=weeks),
-                    judges_per_entry=3, judge_pool=[], rubric=default_rubric() if kind in SCORING_KINDS else [],
+                    judges_per_entry=3,
+                    judge_pool=[],
+                    rubric=default_rubric() if kind in SCORING_KINDS else [],
                 )
             )
         await audit.record(
-            "challenge.edition.created", actor_id=official_id, subject=f"edition:{edition.id}",
-            winners=form.winners, quotas=quotas, seed=seed,
+            "challenge.edition.created",
+            actor_id=official_id,
+            subject=f"edition:{edition.id}",
+            winners=form.winners,
+            quotas=quotas,
+            seed=seed,
         )
     return edition.id
 
 
 async def update_edition_rules(
-    official_id: int, edition_id: int, winners: int, quotas: Any, max_per_organization: int, seed: int
+    official_id: int,
+    edition_id: int,
+    winners: int,
+    quotas: Any,
+    max_per_organization: int,
+    seed: int,
 ) -> None:
     """Change winners, quotas, the per-organization cap and the seed until a selection is approved."""
     edition = await get_edition(edition_id)
     if not 1 <= winners <= 1000:
         raise InvalidInput("The number of winners must be between 1 and 1000.", field="winners")
     if not 1 <= max_per_organization <= 1000:
-        raise InvalidInput("At most per organization must be at least 1.", field="max_per_organization")
+        raise InvalidInput(
+            "At most per organization must be at least 1.", field="max_per_organization"
+        )
     if not 0 <= seed < 2**31:
         raise InvalidInput("The seed must be a whole number from 0 to 2147483647.", field="seed")
     clean = validate_quotas(quotas, edition["categories"], winners)
     async with write_transaction(lock_key=f"challenge-edition-{edition_id}"):
-        if await Selection.exists().where((Selection.edition == edition_id) & (Selection.status == "approved")):
+        if await Selection.exists().where(
+            (Selection.edition == edition_id) & (Selection.status == "approved")
+        ):
             raise ConflictError("The winners are approved; the rules can no longer change.")
         await Edition.update(
-            {Edition.winners: winners, Edition.quotas: clean, Edition.max_per_organization: max_per_organization,
-             Edition.seed: seed}
+            {
+                Edition.winners: winners,
+                Edition.quotas: clean,
+                Edition.max_per_organization: max_per_organization,
+                Edition.seed: seed,
+            }
         ).where(Edition.id == edition_id)
         await audit.record(
-            "challenge.edition.rules", actor_id=official_id, subject=f"edition:{edition_id}",
-            old={"winners": edition["winners"], "quotas": edition["quotas"], "seed": edition["seed"],
-                 "max_per_organization": edition["max_per_organization"]},
-            new={"winners": winners, "quotas": clean, "seed": seed, "max_per_organization": max_per_organization},
+            "challenge.edition.rules",
+            actor_id=official_id,
+            subject=f"edition:{edition_id}",
+            old={
+                "winners": edition["winners"],
+                "quotas": edition["quotas"],
+                "seed": edition["seed"],
+                "max_per_organization": edition["max_per_organization"],
+            },
+            new={
+                "winners": winners,
+                "quotas": clean,
+                "seed": seed,
+                "max_per_organization": max_per_organization,
+            },
         )
 
 
 async def get_edition(edition_id: int) -> dict[str, Any]:
-    edition = await Edition.select().where(Edition.id == edition_id).first()
+    edition = await Edition.select().output(load_json=True).where(Edition.id == edition_id).first()
     if edition is None:
         raise NotFoundError("We could not find that edition.")
     return edition
 
 
 async def list_editions() -> list[dict[str, Any]]:
-    return await Edition.select().order_by(Edition.id, ascending=False)
+    return await Edition.select().output(load_json=True).order_by(Edition.id, ascending=False)
 
 
 async def get_round(round_id: int) -> dict[str, Any]:
-    row = await Round.select().where(Round.id == round_id).first()
+    row = await Round.select().output(load_json=True).where(Round.id == round_id).first()
     if row is None:
         raise NotFoundError("We could not find that round.")
     return row
 
 
 async def rounds_of(edition_id: int) -> list[dict[str, Any]]:
-    return await Round.select().where(Round.edition == edition_id).order_by(Round.position)
+    return (
+        await Round.select()
+        .output(load_json=True)
+        .where(Round.edition == edition_id)
+        .order_by(Round.position)
+    )
 
 
 async def update_round(
-    official_id: int, round_id: int, deadline: dt.datetime, judges_per_entry: int, judge_pool: list[int]
+    official_id: int,
+    round_id: int,
+    deadline: dt.datetime,
+    judges_per_entry: int,
+    judge_pool: list[int],
 ) -> None:
     """Set a round's deadline, reviews per entry and judge pool (judge accounts only)."""
     current = await get_round(round_id)
@@ -275,12 +377,21 @@ async def update_round(
             raise InvalidInput("The judge pool may only hold judge accounts.", field="judge_pool")
     async with write_transaction():
         await Round.update(
-            {Round.deadline: deadline, Round.judges_per_entry: judges_per_entry, Round.judge_pool: pool}
+            {
+                Round.deadline: deadline,
+                Round.judges_per_entry: judges_per_entry,
+                Round.judge_pool: pool,
+            }
         ).where(Round.id == round_id)
         await audit.record(
-            "challenge.round.updated", actor_id=official_id, subject=f"round:{round_id}",
-            old={"deadline": current["deadline"], "judges_per_entry": current["judges_per_entry"],
-                 "judge_pool": current["judge_pool"]},
+            "challenge.round.updated",
+            actor_id=official_id,
+            subject=f"round:{round_id}",
+            old={
+                "deadline": current["deadline"],
+                "judges_per_entry": current["judges_per_entry"],
+                "judge_pool": current["judge_pool"],
+            },
             new={"deadline": deadline, "judges_per_entry": judges_per_entry, "judge_pool": pool},
         )
 
@@ -297,10 +408,14 @@ def _intake_closed(edition: dict[str, Any]) -> bool:
     return clock.now() >= edition["intake_closes_at"]
 
 
-async def entries_of(edition_id: int, statuses: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    query = Entry.select(
-        Entry.all_columns(), Entry.organization.name.as_alias("organization_name")
-    ).where(Entry.edition == edition_id)
+async def entries_of(
+    edition_id: int, statuses: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
+    query = (
+        Entry.select(Entry.all_columns(), Entry.organization.name.as_alias("organization_name"))
+        .where(Entry.edition == edition_id)
+        .output(load_json=True)
+    )
     if statuses:
         query = query.where(Entry.status.is_in(list(statuses)))
     return await query.order_by(Entry.id)
@@ -321,7 +436,7 @@ async def decide_gate(official_id: int, entry_id: int, gate: str, passed: bool, 
         raise InvalidInput("Keep this under %(limit)s characters.", field="reason", limit=1000)
     if not passed and not reason:
         raise InvalidInput("Give a reason when an entry fails a gate.", field="reason")
-    entry = await Entry.select().where(Entry.id == entry_id).first()
+    entry = await Entry.select().output(load_json=True).where(Entry.id == entry_id).first()
     if entry is None:
         raise NotFoundError("We could not find that entry.")
     edition = await get_edition(entry["edition"])
@@ -337,7 +452,11 @@ async def decide_gate(official_id: int, entry_id: int, gate: str, passed: bool, 
         )
         await ScreeningDecision.insert(
             ScreeningDecision(
-                entry=entry_id, gate=gate, passed=passed, reason=reason, decided_by=official_id,
+                entry=entry_id,
+                gate=gate,
+                passed=passed,
+                reason=reason,
+                decided_by=official_id,
                 decided_at=clock.now(),
             )
         )
@@ -348,8 +467,12 @@ async def decide_gate(official_id: int, entry_id: int, gate: str, passed: bool, 
             status = "screened-in" if all(d["passed"] for d in decided.values()) else "screened-out"
             await Entry.update({Entry.status: status}).where(Entry.id == entry_id)
         await audit.record(
-            "challenge.screening.decided", actor_id=official_id, subject=f"entry:{entry_id}",
-            gate=gate, passed=passed, status=status,
+            "challenge.screening.decided",
+            actor_id=official_id,
+            subject=f"entry:{entry_id}",
+            gate=gate,
+            passed=passed,
+            status=status,
         )
     if status != entry["status"] and status in ("screened-in", "screened-out"):
         await _notify_organization(entry, status, decided, edition["gates"])
@@ -363,17 +486,23 @@ async def _notify_organization(
         OrganizationMember.organization == entry["organization"]
     )
     if status == "screened-in":
-        message = "Your entry \"%(title)s\" passed screening and goes on to evaluation."
+        message = 'Your entry "%(title)s" passed screening and goes on to evaluation.'
         params: dict[str, Any] = {"title": entry["title"]}
     else:
-        message = "Your entry \"%(title)s\" did not pass screening. Reasons: %(reasons)s"
+        message = 'Your entry "%(title)s" did not pass screening. Reasons: %(reasons)s'
         params = {
             "title": entry["title"],
-            "reasons": "; ".join(f"{g}: {decided[g]['reason']}" for g in gates if not decided[g]["passed"]),
+            "reasons": "; ".join(
+                f"{g}: {decided[g]['reason']}" for g in gates if not decided[g]["passed"]
+            ),
         }
     for member in members:
         await accounts.notify_and_mail(
-            member["user"], "Screening result for your entry", message, f"/challenge/entries/{entry['id']}", **params
+            member["user"],
+            "Screening result for your entry",
+            message,
+            f"/challenge/entries/{entry['id']}",
+            **params,
         )
 
 
@@ -381,18 +510,30 @@ async def _notify_organization(
 
 
 async def judge_profile(user_id: int) -> dict[str, Any]:
-    row = await JudgeProfile.select().where(JudgeProfile.user == user_id).first()
+    row = (
+        await JudgeProfile.select()
+        .output(load_json=True)
+        .where(JudgeProfile.user == user_id)
+        .first()
+    )
     return row or {"user": user_id, "affiliations": [], "expertise": [], "holdings": []}
 
 
 def _lines(text: str, limit: int, length: int) -> list[str]:
     items = [line.strip() for line in (text or "").splitlines() if line.strip()]
     if len(items) > limit or any(len(i) > length for i in items):
-        raise InvalidInput("Up to %(n)s lines of %(length)s characters.", field="affiliations", n=limit, length=length)
+        raise InvalidInput(
+            "Up to %(n)s lines of %(length)s characters.",
+            field="affiliations",
+            n=limit,
+            length=length,
+        )
     return items
 
 
-async def save_judge_profile(user_id: int, affiliations: str, expertise: list[str], holdings: str) -> None:
+async def save_judge_profile(
+    user_id: int, affiliations: str, expertise: list[str], holdings: str
+) -> None:
     """Affiliations (one a line), expertise categories, holdings as registration numbers (one a line)."""
     from proposals.entries import normalise_registration_number
 
@@ -407,18 +548,28 @@ async def save_judge_profile(user_id: int, affiliations: str, expertise: list[st
             raise InvalidInput(exc.message, field="holdings", **exc.params) from None
     async with write_transaction():
         old = await judge_profile(user_id)
-        values = {"affiliations": clean_affiliations, "expertise": sorted(set(expertise)),
-                  "holdings": sorted(set(clean_holdings))}
+        values = {
+            "affiliations": clean_affiliations,
+            "expertise": sorted(set(expertise)),
+            "holdings": sorted(set(clean_holdings)),
+        }
         if "id" in old:
             await JudgeProfile.update(
-                {JudgeProfile.affiliations: values["affiliations"], JudgeProfile.expertise: values["expertise"],
-                 JudgeProfile.holdings: values["holdings"], JudgeProfile.updated_at: clock.now()}
+                {
+                    JudgeProfile.affiliations: values["affiliations"],
+                    JudgeProfile.expertise: values["expertise"],
+                    JudgeProfile.holdings: values["holdings"],
+                    JudgeProfile.updated_at: clock.now(),
+                }
             ).where(JudgeProfile.user == user_id)
         else:
             await JudgeProfile.insert(JudgeProfile(user=user_id, updated_at=clock.now(), **values))
         await audit.record(
-            "challenge.judge.profile", actor_id=user_id, subject=f"user:{user_id}",
-            old={k: old[k] for k in values}, new=values,
+            "challenge.judge.profile",
+            actor_id=user_id,
+            subject=f"user:{user_id}",
+            old={k: old[k] for k in values},
+            new=values,
         )
         await _drop_conflicted_work(user_id)
 
@@ -434,13 +585,24 @@ async def declare_conflict(user_id: int, organization_id: int, kind: str, note: 
         raise NotFoundError("We could not find that organization.", field="organization")
     async with write_transaction():
         if not await Conflict.exists().where(
-            (Conflict.judge == user_id) & (Conflict.organization == organization_id) & (Conflict.kind == kind)
+            (Conflict.judge == user_id)
+            & (Conflict.organization == organization_id)
+            & (Conflict.kind == kind)
         ):
             await Conflict.insert(
-                Conflict(judge=user_id, organization=organization_id, kind=kind, note=note, declared_at=clock.now())
+                Conflict(
+                    judge=user_id,
+                    organization=organization_id,
+                    kind=kind,
+                    note=note,
+                    declared_at=clock.now(),
+                )
             )
         await audit.record(
-            "challenge.conflict.declared", actor_id=user_id, subject=f"organization:{organization_id}", kind=kind
+            "challenge.conflict.declared",
+            actor_id=user_id,
+            subject=f"organization:{organization_id}",
+            kind=kind,
         )
         await _drop_conflicted_work(user_id)
 
@@ -448,7 +610,9 @@ async def declare_conflict(user_id: int, organization_id: int, kind: str, note: 
 async def _drop_conflicted_work(judge_id: int) -> None:
     """Remove assignments and reviews that a (new) conflict forbids; call inside a transaction."""
     blocked = {
-        entry_id for j, entry_id, _kind in await conflict_register(judge_ids=[judge_id]) if j == judge_id
+        entry_id
+        for j, entry_id, _kind in await conflict_register(judge_ids=[judge_id])
+        if j == judge_id
     }
     if not blocked:
         return
@@ -457,9 +621,12 @@ async def _drop_conflicted_work(judge_id: int) -> None:
     )
     if open_work:
         await Assignment.delete().where(Assignment.id.is_in([a["id"] for a in open_work]))
-        await Review.delete().where((Review.judge == judge_id) & Review.entry.is_in(sorted(blocked)))
+        await Review.delete().where(
+            (Review.judge == judge_id) & Review.entry.is_in(sorted(blocked))
+        )
         await audit.record(
-            "challenge.conflict.work_removed", subject=f"user:{judge_id}",
+            "challenge.conflict.work_removed",
+            subject=f"user:{judge_id}",
             entries=sorted({a["entry"] for a in open_work}),
         )
 
@@ -481,7 +648,9 @@ async def conflict_register(
         judges = [j for j in judges if j["id"] in judge_ids]
     if not judges:
         return []
-    entry_query = Entry.select(Entry.id, Entry.organization, Entry.organization.registration_number.as_alias("brn"))
+    entry_query = Entry.select(
+        Entry.id, Entry.organization, Entry.organization.registration_number.as_alias("brn")
+    )
     if edition_id is not None:
         entry_query = entry_query.where(Entry.edition == edition_id)
     entries = await entry_query
@@ -489,7 +658,9 @@ async def conflict_register(
         return []
     org_ids = sorted({e["organization"] for e in entries})
     members = await OrganizationMember.select(
-        OrganizationMember.organization, OrganizationMember.user, OrganizationMember.user.email.as_alias("email")
+        OrganizationMember.organization,
+        OrganizationMember.user,
+        OrganizationMember.user.email.as_alias("email"),
     ).where(OrganizationMember.organization.is_in(org_ids))
     member_ids: dict[int, set[int]] = defaultdict(set)
     member_domains: dict[int, set[str]] = defaultdict(set)
@@ -501,7 +672,12 @@ async def conflict_register(
     declared_by: dict[tuple[int, int], str] = {}
     for c in declared:
         declared_by.setdefault((c["judge"], c["organization"]), c["kind"])
-    profiles = {p["user"]: p for p in await JudgeProfile.select().where(JudgeProfile.user.is_in(judge_list))}
+    profiles = {
+        p["user"]: p
+        for p in await JudgeProfile.select()
+        .output(load_json=True)
+        .where(JudgeProfile.user.is_in(judge_list))
+    }
     found: list[tuple[int, int, str]] = []
     for judge in judges:
         domain = email_domain(judge["email"])
@@ -530,14 +706,17 @@ async def is_conflicted(judge_id: int, entry_id: int) -> bool:
 
 async def organizations_for_declaration() -> list[dict[str, Any]]:
     """Organizations a judge may declare a conflict with (names only: no entries are revealed)."""
-    return await Organization.select(Organization.id, Organization.name, Organization.registration_number).order_by(
-        Organization.name
-    )
+    return await Organization.select(
+        Organization.id, Organization.name, Organization.registration_number
+    ).order_by(Organization.name)
 
 
 async def my_conflicts(user_id: int) -> list[dict[str, Any]]:
     return await Conflict.select(
-        Conflict.id, Conflict.kind, Conflict.note, Conflict.declared_at,
+        Conflict.id,
+        Conflict.kind,
+        Conflict.note,
+        Conflict.declared_at,
         Conflict.organization.name.as_alias("organization_name"),
     ).where(Conflict.judge == user_id)
 
@@ -562,7 +741,12 @@ async def run_assignment(official_id: int, round_id: int) -> int:
     if not entries:
         raise ConflictError("No screened-in entries to assign yet.")
     blocked = {(j, e) for j, e, _ in await conflict_register(edition["id"], pool)}
-    profiles = {p["user"]: p for p in await JudgeProfile.select().where(JudgeProfile.user.is_in(pool))}
+    profiles = {
+        p["user"]: p
+        for p in await JudgeProfile.select()
+        .output(load_json=True)
+        .where(JudgeProfile.user.is_in(pool))
+    }
     pairs = assign_judges(
         entries=[(e["id"], e["category"]) for e in entries],
         judges=[(j, list((profiles.get(j) or {}).get("expertise") or [])) for j in pool],
@@ -572,16 +756,25 @@ async def run_assignment(official_id: int, round_id: int) -> int:
     )
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
         if await Review.exists().where(Review.round == round_id):
-            raise ConflictError("Scoring has started in this round; adjust assignments by hand instead.")
+            raise ConflictError(
+                "Scoring has started in this round; adjust assignments by hand instead."
+            )
         await Assignment.delete().where(Assignment.round == round_id)
         now = clock.now()
         if pairs:
             await Assignment.insert(
-                *[Assignment(round=round_id, entry=e, judge=j, source="auto", created_at=now) for e, j in pairs]
+                *[
+                    Assignment(round=round_id, entry=e, judge=j, source="auto", created_at=now)
+                    for e, j in pairs
+                ]
             )
         await audit.record(
-            "challenge.assignment.run", actor_id=official_id, subject=f"round:{round_id}",
-            assignments=len(pairs), judges=len(pool), entries=len(entries),
+            "challenge.assignment.run",
+            actor_id=official_id,
+            subject=f"round:{round_id}",
+            assignments=len(pairs),
+            judges=len(pool),
+            entries=len(entries),
         )
     return len(pairs)
 
@@ -598,15 +791,26 @@ async def add_assignment(official_id: int, round_id: int, entry_id: int, judge_i
         raise ConflictError("This judge has a conflict of interest with this entry.", field="judge")
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
         if await Assignment.exists().where(
-            (Assignment.round == round_id) & (Assignment.entry == entry_id) & (Assignment.judge == judge_id)
+            (Assignment.round == round_id)
+            & (Assignment.entry == entry_id)
+            & (Assignment.judge == judge_id)
         ):
             raise ConflictError("This judge is already assigned to this entry.", field="judge")
         await Assignment.insert(
-            Assignment(round=round_id, entry=entry_id, judge=judge_id, source="manual", created_at=clock.now())
+            Assignment(
+                round=round_id,
+                entry=entry_id,
+                judge=judge_id,
+                source="manual",
+                created_at=clock.now(),
+            )
         )
         await audit.record(
-            "challenge.assignment.added", actor_id=official_id, subject=f"round:{round_id}",
-            entry=entry_id, judge=judge_id,
+            "challenge.assignment.added",
+            actor_id=official_id,
+            subject=f"round:{round_id}",
+            entry=entry_id,
+            judge=judge_id,
         )
 
 
@@ -617,11 +821,16 @@ async def remove_assignment(official_id: int, round_id: int, entry_id: int, judg
         ):
             raise ConflictError("This judge already scored the entry; the assignment stays.")
         await Assignment.delete().where(
-            (Assignment.round == round_id) & (Assignment.entry == entry_id) & (Assignment.judge == judge_id)
+            (Assignment.round == round_id)
+            & (Assignment.entry == entry_id)
+            & (Assignment.judge == judge_id)
         )
         await audit.record(
-            "challenge.assignment.removed", actor_id=official_id, subject=f"round:{round_id}",
-            entry=entry_id, judge=judge_id,
+            "challenge.assignment.removed",
+            actor_id=official_id,
+            subject=f"round:{round_id}",
+            entry=entry_id,
+            judge=judge_id,
         )
 
 
@@ -632,11 +841,17 @@ async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) ->
     if judge_id not in pool or len(pool) < 2:
         raise ConflictError("No other judge in the pool can take over.")
     blocked = {(j, e) for j, e, _ in await conflict_register(edition["id"], pool)}
-    profiles = {p["user"]: p for p in await JudgeProfile.select().where(JudgeProfile.user.is_in(pool))}
+    profiles = {
+        p["user"]: p
+        for p in await JudgeProfile.select()
+        .output(load_json=True)
+        .where(JudgeProfile.user.is_in(pool))
+    }
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
         current = await Assignment.select().where(Assignment.round == round_id)
         finished = [
-            r["entry"] for r in await Review.select(Review.entry).where(
+            r["entry"]
+            for r in await Review.select(Review.entry).where(
                 (Review.round == round_id) & (Review.judge == judge_id)
             )
         ]
@@ -648,10 +863,17 @@ async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) ->
         }
         try:
             result = assignment.reassign_unfinished(
-                [(a["judge"], a["entry"]) for a in current], judge_id, finished,
+                [(a["judge"], a["entry"]) for a in current],
+                judge_id,
+                finished,
                 [assignment.Entry(e, c) for e, c in categories.items()],
-                [assignment.Judge(j, frozenset((profiles.get(j) or {}).get("expertise") or [])) for j in pool],
-                conflicts=blocked, seed=edition["seed"], require_connected=False,
+                [
+                    assignment.Judge(j, frozenset((profiles.get(j) or {}).get("expertise") or []))
+                    for j in pool
+                ],
+                conflicts=blocked,
+                seed=edition["seed"],
+                require_connected=False,
             )
         except assignment.AssignmentInfeasible as exc:
             raise ConflictError("No assignment is possible: %(reason)s", reason=str(exc)) from None
@@ -660,38 +882,61 @@ async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) ->
         added, removed = after - before, before - after
         if removed:
             await Assignment.delete().where(
-                (Assignment.round == round_id) & (Assignment.judge == judge_id)
+                (Assignment.round == round_id)
+                & (Assignment.judge == judge_id)
                 & Assignment.entry.is_in(sorted(e for _j, e in removed))
             )
         now = clock.now()
         if added:
             await Assignment.insert(
-                *[Assignment(round=round_id, entry=e, judge=j, source="manual", created_at=now) for j, e in added]
+                *[
+                    Assignment(round=round_id, entry=e, judge=j, source="manual", created_at=now)
+                    for j, e in added
+                ]
             )
         await audit.record(
-            "challenge.assignment.reassigned", actor_id=official_id, subject=f"round:{round_id}",
-            judge=judge_id, moved=len(removed),
+            "challenge.assignment.reassigned",
+            actor_id=official_id,
+            subject=f"round:{round_id}",
+            judge=judge_id,
+            moved=len(removed),
         )
     return len(removed)
 
 
 async def round_assignments(round_id: int) -> list[dict[str, Any]]:
-    return await Assignment.select(
-        Assignment.id, Assignment.entry, Assignment.judge, Assignment.source,
-        Assignment.entry.title.as_alias("title"), Assignment.judge.email.as_alias("judge_email"),
-    ).where(Assignment.round == round_id).order_by(Assignment.entry)
+    return (
+        await Assignment.select(
+            Assignment.id,
+            Assignment.entry,
+            Assignment.judge,
+            Assignment.source,
+            Assignment.entry.title.as_alias("title"),
+            Assignment.judge.email.as_alias("judge_email"),
+        )
+        .where(Assignment.round == round_id)
+        .order_by(Assignment.entry)
+    )
 
 
 async def round_progress(round_id: int) -> list[dict[str, Any]]:
     """Per judge: assigned, reviewed, and the entries still missing a review."""
     assignments = await round_assignments(round_id)
-    reviewed = {(r["entry"], r["judge"]) for r in await Review.select(Review.entry, Review.judge).where(
-        Review.round == round_id
-    )}
+    reviewed = {
+        (r["entry"], r["judge"])
+        for r in await Review.select(Review.entry, Review.judge).where(Review.round == round_id)
+    }
     per_judge: dict[int, dict[str, Any]] = {}
     for a in assignments:
         row = per_judge.setdefault(
-            a["judge"], {"judge": a["judge"], "email": a["judge_email"], "assigned": 0, "reviewed": 0, "missing": []}
+            a["judge"],
+            {
+                "judge": a["judge"],
+                "email": a["judge_email"],
+                "assigned": 0,
+                "reviewed": 0,
+                "missing": [],
+            },
         )
         row["assigned"] += 1
         if (a["entry"], a["judge"]) in reviewed:
@@ -708,13 +953,21 @@ async def send_reminders(official_id: int, round_id: int) -> int:
     for row in await round_progress(round_id):
         if row["missing"]:
             await accounts.notify_and_mail(
-                row["judge"], "Reminder: reviews due",
-                "You have %(missing)s reviews left to write before %(deadline)s.", "/judging",
-                missing=len(row["missing"]), deadline=_kst(rnd["deadline"]),
+                row["judge"],
+                "Reminder: reviews due",
+                "You have %(missing)s reviews left to write before %(deadline)s.",
+                "/judging",
+                missing=len(row["missing"]),
+                deadline=_kst(rnd["deadline"]),
             )
             reminded += 1
     async with write_transaction():
-        await audit.record("challenge.reminders.sent", actor_id=official_id, subject=f"round:{round_id}", judges=reminded)
+        await audit.record(
+            "challenge.reminders.sent",
+            actor_id=official_id,
+            subject=f"round:{round_id}",
+            judges=reminded,
+        )
     return reminded
 
 
@@ -729,20 +982,28 @@ def _kst(moment: dt.datetime) -> str:
 
 async def judge_assignments(judge_id: int) -> list[dict[str, Any]]:
     """My assignments across rounds, conflicted entries filtered out again at read time."""
-    rows = await Assignment.select(
-        Assignment.round, Assignment.entry, Assignment.entry.title.as_alias("title"),
-        Assignment.entry.category.as_alias("category"), Assignment.entry.edition.as_alias("edition"),
-        Assignment.round.deadline.as_alias("deadline"), Assignment.round.kind.as_alias("round_kind"),
-        Assignment.round.edition.name.as_alias("edition_name"),
-    ).where(Assignment.judge == judge_id).order_by(Assignment.round.deadline, Assignment.entry)
+    rows = (
+        await Assignment.select(
+            Assignment.round,
+            Assignment.entry,
+            Assignment.entry.title.as_alias("title"),
+            Assignment.entry.category.as_alias("category"),
+            Assignment.entry.edition.as_alias("edition"),
+            Assignment.round.deadline.as_alias("deadline"),
+            Assignment.round.kind.as_alias("round_kind"),
+            Assignment.round.edition.name.as_alias("edition_name"),
+        )
+        .where(Assignment.judge == judge_id)
+        .order_by(Assignment.round.deadline, Assignment.entry)
+    )
     if not rows:
         return []
     blocked = {e for _j, e, _k in await conflict_register(None, [judge_id])}
     reviews = {
         (r["round"], r["entry"]): r
-        for r in await Review.select(Review.round, Review.entry, Review.total_centi, Review.updated_at).where(
-            Review.judge == judge_id
-        )
+        for r in await Review.select(
+            Review.round, Review.entry, Review.total_centi, Review.updated_at
+        ).where(Review.judge == judge_id)
     }
     now = clock.now()
     visible = []
@@ -760,37 +1021,53 @@ async def judge_assignments(judge_id: int) -> list[dict[str, Any]]:
 async def entry_for_judge(judge_id: int, round_id: int, entry_id: int) -> dict[str, Any]:
     """The blind view of an assigned entry; 404 for anything not assigned or conflicted (S14)."""
     assigned = await Assignment.exists().where(
-        (Assignment.round == round_id) & (Assignment.entry == entry_id) & (Assignment.judge == judge_id)
+        (Assignment.round == round_id)
+        & (Assignment.entry == entry_id)
+        & (Assignment.judge == judge_id)
     )
     if not assigned or await is_conflicted(judge_id, entry_id):
         raise NotFoundError("We could not find that page.")
-    entry = await Entry.select().where(Entry.id == entry_id).first()
+    entry = await Entry.select().output(load_json=True).where(Entry.id == entry_id).first()
     edition = await get_edition(entry["edition"])
     blind_fields = ("organization", "created_by", "team", "demo_url")
     view = {k: v for k, v in entry.items() if not (edition["blind_review"] and k in blind_fields)}
     if not edition["blind_review"]:
-        org = await Organization.select(Organization.name).where(Organization.id == entry["organization"]).first()
+        org = (
+            await Organization.select(Organization.name)
+            .where(Organization.id == entry["organization"])
+            .first()
+        )
         view["organization_name"] = org["name"]
     return view
 
 
 async def judge_may_read_entry(judge_id: int, entry_id: int) -> bool:
     """Attachments: only for an assigned, unconflicted judge."""
-    assigned = await Assignment.exists().where((Assignment.entry == entry_id) & (Assignment.judge == judge_id))
+    assigned = await Assignment.exists().where(
+        (Assignment.entry == entry_id) & (Assignment.judge == judge_id)
+    )
     return assigned and not await is_conflicted(judge_id, entry_id)
 
 
 async def my_review(judge_id: int, round_id: int, entry_id: int) -> dict[str, Any] | None:
-    return await Review.select().where(
-        (Review.round == round_id) & (Review.entry == entry_id) & (Review.judge == judge_id)
-    ).first()
+    return (
+        await Review.select()
+        .output(load_json=True)
+        .where((Review.round == round_id) & (Review.entry == entry_id) & (Review.judge == judge_id))
+        .first()
+    )
 
 
 # ---------------------------------------------------------------- scoring (V7)
 
 
 async def save_review(
-    judge_id: int, round_id: int, entry_id: int, scores: dict[str, int], comments: dict[str, str], confidence: int
+    judge_id: int,
+    round_id: int,
+    entry_id: int,
+    scores: dict[str, int],
+    comments: dict[str, str],
+    confidence: int,
 ) -> int:
     """Create or change my review until the round deadline; every change is audited with old and new values."""
     rnd = await get_round(round_id)
@@ -816,26 +1093,47 @@ async def save_review(
         if clock.now() >= rnd["deadline"]:
             raise NotAllowed("The round deadline has passed; scores are locked.")
         old = await my_review(judge_id, round_id, entry_id)
-        new_values = {"scores": scores, "comments": clean_comments, "confidence": confidence, "total_centi": total_centi}
+        new_values = {
+            "scores": scores,
+            "comments": clean_comments,
+            "confidence": confidence,
+            "total_centi": total_centi,
+        }
         if old is None:
             review = Review(
-                round=round_id, entry=entry_id, judge=judge_id, created_at=clock.now(), updated_at=clock.now(),
+                round=round_id,
+                entry=entry_id,
+                judge=judge_id,
+                created_at=clock.now(),
+                updated_at=clock.now(),
                 **new_values,
             )
             await review.save()
             review_id = review.id
             await audit.record(
-                "challenge.review.created", actor_id=judge_id, subject=f"review:{review_id}", old=None, new=new_values
+                "challenge.review.created",
+                actor_id=judge_id,
+                subject=f"review:{review_id}",
+                old=None,
+                new=new_values,
             )
         else:
             review_id = old["id"]
             await Review.update(
-                {Review.scores: scores, Review.comments: clean_comments, Review.confidence: confidence,
-                 Review.total_centi: total_centi, Review.updated_at: clock.now()}
+                {
+                    Review.scores: scores,
+                    Review.comments: clean_comments,
+                    Review.confidence: confidence,
+                    Review.total_centi: total_centi,
+                    Review.updated_at: clock.now(),
+                }
             ).where(Review.id == review_id)
             await audit.record(
-                "challenge.review.changed", actor_id=judge_id, subject=f"review:{review_id}",
-                old={k: old[k] for k in new_values}, new=new_values,
+                "challenge.review.changed",
+                actor_id=judge_id,
+                subject=f"review:{review_id}",
+                old={k: old[k] for k in new_values},
+                new=new_values,
             )
     return review_id
 
@@ -846,7 +1144,9 @@ async def save_review(
 def pseudonym(kind: str, edition_id: int, object_id: int) -> str:
     """A stable pseudonymous id for exports (keyed by the server secret, so not reversible by guessing)."""
     digest = hmac.new(
-        get_settings().secret_key.encode(), f"{kind}:{edition_id}:{object_id}".encode(), hashlib.sha256
+        get_settings().secret_key.encode(),
+        f"{kind}:{edition_id}:{object_id}".encode(),
+        hashlib.sha256,
     ).hexdigest()
     return f"{kind[0].upper()}-{digest[:10]}"
 
@@ -861,7 +1161,10 @@ class Sheet:
 
     def csv_text(self) -> str:
         lines = ["entry_id,judge_id,score,category,organization"]
-        lines += [f"{r['entry_id']},{r['judge_id']},{r['score']},{r['category']},{r['organization']}" for r in self.rows]
+        lines += [
+            f"{r['entry_id']},{r['judge_id']},{r['score']},{r['category']},{r['organization']}"
+            for r in self.rows
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -869,22 +1172,38 @@ async def score_sheet(round_id: int) -> Sheet:
     """Every review of screened-in entries in the round (conflicted pairs never have reviews)."""
     rnd = await get_round(round_id)
     edition_id = rnd["edition"]
-    reviews = await Review.select(
-        Review.entry, Review.judge, Review.total_centi, Review.entry.category.as_alias("category"),
-        Review.entry.organization.as_alias("organization"), Review.entry.status.as_alias("status"),
-    ).where(Review.round == round_id).order_by(Review.entry, Review.judge)
+    reviews = (
+        await Review.select(
+            Review.entry,
+            Review.judge,
+            Review.total_centi,
+            Review.entry.category.as_alias("category"),
+            Review.entry.organization.as_alias("organization"),
+            Review.entry.status.as_alias("status"),
+        )
+        .where(Review.round == round_id)
+        .order_by(Review.entry, Review.judge)
+    )
     rows: list[dict[str, str]] = []
     entry_ids: dict[str, int] = {}
     judge_ids: dict[str, int] = {}
     for r in reviews:
         if r["status"] != "screened-in":
             continue
-        e, j = pseudonym("entry", edition_id, r["entry"]), pseudonym("judge", edition_id, r["judge"])
+        e, j = (
+            pseudonym("entry", edition_id, r["entry"]),
+            pseudonym("judge", edition_id, r["judge"]),
+        )
         entry_ids[e], judge_ids[j] = r["entry"], r["judge"]
-        rows.append({
-            "entry_id": e, "judge_id": j, "score": f"{r['total_centi'] // 100}.{r['total_centi'] % 100:02d}",
-            "category": r["category"], "organization": pseudonym("org", edition_id, r["organization"]),
-        })
+        rows.append(
+            {
+                "entry_id": e,
+                "judge_id": j,
+                "score": f"{r['total_centi'] // 100}.{r['total_centi'] % 100:02d}",
+                "category": r["category"],
+                "organization": pseudonym("org", edition_id, r["organization"]),
+            }
+        )
     rows.sort(key=lambda row: (row["entry_id"], row["judge_id"]))
     return Sheet(rows, entry_ids, judge_ids)
 
@@ -906,14 +1225,19 @@ async def calibration_view(round_id: int) -> dict[str, Any]:
     table = calibrate_all(sheet.rows)
     titles = {
         e["id"]: e["title"]
-        for e in await Entry.select(Entry.id, Entry.title).where(Entry.id.is_in(list(sheet.entry_ids.values())))
+        for e in await Entry.select(Entry.id, Entry.title).where(
+            Entry.id.is_in(list(sheet.entry_ids.values()))
+        )
     }
     for row in table["rows"]:
         row["entry"] = sheet.entry_ids[row["entry_id"]]
         row["title"] = titles.get(row["entry"], "")
-    emails = {u["id"]: u["email"] for u in await User.select(User.id, User.email).where(
-        User.id.is_in(list(sheet.judge_ids.values()))
-    )}
+    emails = {
+        u["id"]: u["email"]
+        for u in await User.select(User.id, User.email).where(
+            User.id.is_in(list(sheet.judge_ids.values()))
+        )
+    }
     table["judges"] = [
         {"judge_id": j, "email": emails.get(sheet.judge_ids[j], ""), "offset": off}
         for j, off in sorted(table["judge_offsets"].items(), key=lambda kv: kv[1])
@@ -921,7 +1245,9 @@ async def calibration_view(round_id: int) -> dict[str, Any]:
     return table
 
 
-async def run_selection(official_id: int, edition_id: int, round_id: int, method: str = "additive") -> int:
+async def run_selection(
+    official_id: int, edition_id: int, round_id: int, method: str = "additive"
+) -> int:
     """Rank with calibration and choose the winners under the quotas, exactly as the CLI would on the export."""
     edition = await get_edition(edition_id)
     rnd = await get_round(round_id)
@@ -936,43 +1262,76 @@ async def run_selection(official_id: int, edition_id: int, round_id: int, method
     try:
         outcome = rank_sheet(sheet.csv_text(), method=method, quotas=quotas, seed=edition["seed"])
     except ValueError as exc:
-        raise InvalidInput("The selection is not possible: %(reason)s", field="quotas", reason=str(exc)) from None
+        raise InvalidInput(
+            "The selection is not possible: %(reason)s", field="quotas", reason=str(exc)
+        ) from None
     sheet_sha = hashlib.sha256(sheet.csv_text().encode()).hexdigest()
     async with write_transaction(lock_key=f"challenge-edition-{edition_id}"):
-        if await Selection.exists().where((Selection.edition == edition_id) & (Selection.status == "approved")):
+        if await Selection.exists().where(
+            (Selection.edition == edition_id) & (Selection.status == "approved")
+        ):
             raise ConflictError("The winners are already approved.")
         await Selection.update({Selection.status: "superseded"}).where(
             (Selection.edition == edition_id) & (Selection.status == "proposed")
         )
         selection = Selection(
-            edition=edition_id, round=round_id, method=method, seed=edition["seed"],
-            parameters={"method": method, "seed": edition["seed"], "round": round_id, "quotas": quotas},
+            edition=edition_id,
+            round=round_id,
+            method=method,
+            seed=edition["seed"],
+            parameters={
+                "method": method,
+                "seed": edition["seed"],
+                "round": round_id,
+                "quotas": quotas,
+            },
             result={**outcome, "entry_ids": sheet.entry_ids},
-            sheet_sha256=sheet_sha, status="proposed", computed_by=official_id, computed_at=clock.now(),
+            sheet_sha256=sheet_sha,
+            status="proposed",
+            computed_by=official_id,
+            computed_at=clock.now(),
         )
         await selection.save()
         await audit.record(
-            "challenge.selection.computed", actor_id=official_id, subject=f"selection:{selection.id}",
-            method=method, seed=edition["seed"], sheet_sha256=sheet_sha, winners=len(outcome["winners"]),
+            "challenge.selection.computed",
+            actor_id=official_id,
+            subject=f"selection:{selection.id}",
+            method=method,
+            seed=edition["seed"],
+            sheet_sha256=sheet_sha,
+            winners=len(outcome["winners"]),
         )
     return selection.id
 
 
 async def get_selection(selection_id: int) -> dict[str, Any]:
-    row = await Selection.select().where(Selection.id == selection_id).first()
+    row = (
+        await Selection.select().output(load_json=True).where(Selection.id == selection_id).first()
+    )
     if row is None:
         raise NotFoundError("We could not find that selection.")
     return row
 
 
 async def selections_of(edition_id: int) -> list[dict[str, Any]]:
-    return await Selection.select().where(Selection.edition == edition_id).order_by(Selection.id, ascending=False)
+    return (
+        await Selection.select()
+        .output(load_json=True)
+        .where(Selection.edition == edition_id)
+        .order_by(Selection.id, ascending=False)
+    )
 
 
 async def approvals_of(selection_id: int) -> list[dict[str, Any]]:
-    return await SelectionApproval.select(
-        SelectionApproval.official, SelectionApproval.approved_at, SelectionApproval.official.email.as_alias("email")
-    ).where(SelectionApproval.selection == selection_id).order_by(SelectionApproval.id)
+    return (
+        await SelectionApproval.select(
+            SelectionApproval.official,
+            SelectionApproval.approved_at,
+            SelectionApproval.official.email.as_alias("email"),
+        )
+        .where(SelectionApproval.selection == selection_id)
+        .order_by(SelectionApproval.id)
+    )
 
 
 async def approve_selection(official_id: int, selection_id: int) -> bool:
@@ -987,16 +1346,23 @@ async def approve_selection(official_id: int, selection_id: int) -> bool:
             raise ConflictError("Only a proposed selection can be approved.")
         approvals = await approvals_of(selection_id)
         if any(a["official"] == official_id for a in approvals):
-            raise ConflictError("You already approved this selection; a second, different official must approve it.")
+            raise ConflictError(
+                "You already approved this selection; a second, different official must approve it."
+            )
         now = clock.now()
-        await SelectionApproval.insert(SelectionApproval(selection=selection_id, official=official_id, approved_at=now))
+        await SelectionApproval.insert(
+            SelectionApproval(selection=selection_id, official=official_id, approved_at=now)
+        )
         final = len({a["official"] for a in approvals} | {official_id}) >= 2
         if final:
-            await Selection.update({Selection.status: "approved", Selection.approved_at: now}).where(
-                Selection.id == selection_id
-            )
+            await Selection.update(
+                {Selection.status: "approved", Selection.approved_at: now}
+            ).where(Selection.id == selection_id)
         await audit.record(
-            "challenge.selection.approved", actor_id=official_id, subject=f"selection:{selection_id}", final=final
+            "challenge.selection.approved",
+            actor_id=official_id,
+            subject=f"selection:{selection_id}",
+            final=final,
         )
         if final:
             await _enqueue_award_batch(selection_id)
@@ -1019,7 +1385,9 @@ async def _enqueue_award_batch(selection_id: int) -> None:
         return
     await enqueue("award", payload)
     await audit.record(
-        "challenge.award_batch.queued", subject=f"selection:{selection_id}", batch_id=payload["batch_id"]
+        "challenge.award_batch.queued",
+        subject=f"selection:{selection_id}",
+        batch_id=payload["batch_id"],
     )
 
 
@@ -1033,14 +1401,22 @@ async def winners_of(selection_id: int) -> list[dict[str, Any]]:
     rows = {
         r["id"]: r
         for r in await Entry.select(
-            Entry.id, Entry.title, Entry.category, Entry.organization,
+            Entry.id,
+            Entry.title,
+            Entry.category,
+            Entry.organization,
             Entry.organization.name.as_alias("organization_name"),
             Entry.organization.registration_number.as_alias("registration_number"),
         ).where(Entry.id.is_in(ids or [0]))
     }
     ordered = sorted(result["winners"], key=lambda p: scores[p]["rank"])
     return [
-        {**rows[entry_ids[p]], "pseudonym": p, "rank": scores[p]["rank"], "score": scores[p]["score"]}
+        {
+            **rows[entry_ids[p]],
+            "pseudonym": p,
+            "rank": scores[p]["rank"],
+            "score": scores[p]["score"],
+        }
         for p in ordered
     ]
 
@@ -1097,9 +1473,9 @@ async def _notify_outcome(selection_id: int) -> None:
             await accounts.notify_and_mail(
                 member["user"],
                 "AI 50 Challenge result",
-                "Congratulations: your entry \"%(title)s\" is one of the winners of %(edition)s."
+                'Congratulations: your entry "%(title)s" is one of the winners of %(edition)s.'
                 if won
-                else "Thank you for taking part: your entry \"%(title)s\" was not selected among the winners of %(edition)s.",
+                else 'Thank you for taking part: your entry "%(title)s" was not selected among the winners of %(edition)s.',
                 f"/challenge/entries/{entry['id']}",
                 title=entry["title"],
                 edition=edition["name"],

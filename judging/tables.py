@@ -12,14 +12,27 @@ from piccolo.table import Table
 
 from portal.tables import User
 
-CATEGORIES = ("transportation", "welfare", "climate", "disaster-response", "housing", "urban-planning", "other")
+CATEGORIES = (
+    "transportation",
+    "welfare",
+    "climate",
+    "disaster-response",
+    "housing",
+    "urban-planning",
+    "other",
+)
 SECTORS = ("public", "public-interest", "private")
 ROUND_KINDS = ("screening", "evaluation", "final")
 ORGANIZATION_SIZES = ("startup", "SME")
 ENTRY_STATUSES = ("draft", "submitted", "withdrawn", "screened-in", "screened-out")
 CONFLICT_TYPES = ("employment", "investment", "family", "advisory", "other")
 DETECTED_CONFLICT_TYPES = ("same-organization", "same-email-domain", "holding")
-DEFAULT_GATES = ("eligible-organization", "complete-entry", "ai-solution", "personal-data-protection")
+DEFAULT_GATES = (
+    "eligible-organization",
+    "complete-entry",
+    "ai-solution",
+    "personal-data-protection",
+)
 
 
 class Edition(Table, tablename="challenge_edition"):

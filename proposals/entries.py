@@ -58,7 +58,15 @@ TEXT_LIMITS = {
     "target_users": 2000,
     "team": 3000,
 }
-REQUIRED_TO_SUBMIT = ("title", "summary", "problem", "ai_approach", "data_protection", "target_users", "team")
+REQUIRED_TO_SUBMIT = (
+    "title",
+    "summary",
+    "problem",
+    "ai_approach",
+    "data_protection",
+    "target_users",
+    "team",
+)
 DISTRICT_CODES = {d.code for d in DISTRICTS}
 BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 
@@ -75,7 +83,8 @@ def normalise_registration_number(raw: str) -> str:
     digits = re.sub(r"[\s-]", "", raw or "")
     if not re.fullmatch(r"[0-9]{10}", digits):
         raise InvalidInput(
-            "A business registration number has 10 digits, like 220-81-62517.", field="registration_number"
+            "A business registration number has 10 digits, like 220-81-62517.",
+            field="registration_number",
         )
     values = [int(c) for c in digits]
     total = sum(v * w for v, w in zip(values[:9], BRN_WEIGHTS, strict=True)) + (values[8] * 5) // 10
@@ -100,7 +109,9 @@ def _clean_text(value: str, name: str, limit: int, required: bool = False) -> st
     return text
 
 
-async def create_organization(user_id: int, name: str, registration_number: str, size: str, founding_year: str) -> int:
+async def create_organization(
+    user_id: int, name: str, registration_number: str, size: str, founding_year: str
+) -> int:
     """Register an organization; its creator becomes its owner."""
     name = _clean_text(name, "name", 120, required=True)
     number = normalise_registration_number(registration_number)
@@ -109,7 +120,9 @@ async def create_organization(user_id: int, name: str, registration_number: str,
     try:
         year = int(founding_year)
     except (TypeError, ValueError):
-        raise InvalidInput("Enter the founding year as four digits.", field="founding_year") from None
+        raise InvalidInput(
+            "Enter the founding year as four digits.", field="founding_year"
+        ) from None
     if not 1900 <= year <= clock.now().year:
         raise InvalidInput("Enter the founding year as four digits.", field="founding_year")
     async with write_transaction(lock_key="challenge-organization"):
@@ -119,21 +132,34 @@ async def create_organization(user_id: int, name: str, registration_number: str,
                 field="registration_number",
             )
         org = Organization(
-            name=name, registration_number=number, size=size, founding_year=year, created_by=user_id,
+            name=name,
+            registration_number=number,
+            size=size,
+            founding_year=year,
+            created_by=user_id,
             created_at=clock.now(),
         )
         await org.save()
         await OrganizationMember.insert(
-            OrganizationMember(organization=org.id, user=user_id, role="owner", joined_at=clock.now())
+            OrganizationMember(
+                organization=org.id, user=user_id, role="owner", joined_at=clock.now()
+            )
         )
-        await audit.record("challenge.organization.created", actor_id=user_id, subject=f"organization:{org.id}")
+        await audit.record(
+            "challenge.organization.created", actor_id=user_id, subject=f"organization:{org.id}"
+        )
     return org.id
 
 
 async def membership(user_id: int, organization_id: int) -> dict[str, Any] | None:
-    return await OrganizationMember.select().where(
-        (OrganizationMember.user == user_id) & (OrganizationMember.organization == organization_id)
-    ).first()
+    return (
+        await OrganizationMember.select()
+        .where(
+            (OrganizationMember.user == user_id)
+            & (OrganizationMember.organization == organization_id)
+        )
+        .first()
+    )
 
 
 async def require_member(user_id: int, organization_id: int) -> None:
@@ -143,20 +169,25 @@ async def require_member(user_id: int, organization_id: int) -> None:
 
 
 async def my_organizations(user_id: int) -> list[dict[str, Any]]:
-    rows = await OrganizationMember.select(
-        OrganizationMember.organization.id.as_alias("id"),
-        OrganizationMember.organization.name.as_alias("name"),
-        OrganizationMember.organization.registration_number.as_alias("registration_number"),
-        OrganizationMember.organization.size.as_alias("size"),
-        OrganizationMember.organization.founding_year.as_alias("founding_year"),
-        OrganizationMember.role,
-    ).where(OrganizationMember.user == user_id).order_by(OrganizationMember.id)
+    rows = (
+        await OrganizationMember.select(
+            OrganizationMember.organization.id.as_alias("id"),
+            OrganizationMember.organization.name.as_alias("name"),
+            OrganizationMember.organization.registration_number.as_alias("registration_number"),
+            OrganizationMember.organization.size.as_alias("size"),
+            OrganizationMember.organization.founding_year.as_alias("founding_year"),
+            OrganizationMember.role,
+        )
+        .where(OrganizationMember.user == user_id)
+        .order_by(OrganizationMember.id)
+    )
     for row in rows:
         row["members"] = await OrganizationMember.select(
             OrganizationMember.user.email.as_alias("email"), OrganizationMember.role
         ).where(OrganizationMember.organization == row["id"])
         row["invitations"] = await OrganizationInvitation.select().where(
-            (OrganizationInvitation.organization == row["id"]) & OrganizationInvitation.accepted_at.is_null()
+            (OrganizationInvitation.organization == row["id"])
+            & OrganizationInvitation.accepted_at.is_null()
         )
     return rows
 
@@ -166,7 +197,11 @@ async def invite_member(user_id: int, organization_id: int, email: str) -> None:
     await require_member(user_id, organization_id)
     email = accounts.validate_email(email)
     async with write_transaction():
-        org = await Organization.select(Organization.name).where(Organization.id == organization_id).first()
+        org = (
+            await Organization.select(Organization.name)
+            .where(Organization.id == organization_id)
+            .first()
+        )
         already = await OrganizationInvitation.exists().where(
             (OrganizationInvitation.organization == organization_id)
             & (OrganizationInvitation.email == email)
@@ -175,17 +210,24 @@ async def invite_member(user_id: int, organization_id: int, email: str) -> None:
         if not already:
             await OrganizationInvitation.insert(
                 OrganizationInvitation(
-                    organization=organization_id, email=email, invited_by=user_id, created_at=clock.now()
+                    organization=organization_id,
+                    email=email,
+                    invited_by=user_id,
+                    created_at=clock.now(),
                 )
             )
             await audit.record(
-                "challenge.organization.invited", actor_id=user_id, subject=f"organization:{organization_id}"
+                "challenge.organization.invited",
+                actor_id=user_id,
+                subject=f"organization:{organization_id}",
             )
     invitee = await User.select(User.language).where(User.email == email).first()
     language = invitee["language"] if invitee else i18n.DEFAULT_LANGUAGE
     await send_mail(
         email,
-        i18n.translate("You are invited to join %(name)s on Hangang Portal", language, name=org["name"]),
+        i18n.translate(
+            "You are invited to join %(name)s on Hangang Portal", language, name=org["name"]
+        ),
         i18n.translate(
             "Sign in (or sign up) with this email address and accept the invitation at %(url)s",
             language,
@@ -204,24 +246,33 @@ async def pending_invitations(email: str) -> list[dict[str, Any]]:
 
 async def accept_invitation(user_id: int, email: str, invitation_id: int) -> None:
     async with write_transaction():
-        invitation = await OrganizationInvitation.select().where(
-            (OrganizationInvitation.id == invitation_id)
-            & (OrganizationInvitation.email == email)
-            & OrganizationInvitation.accepted_at.is_null()
-        ).first()
+        invitation = (
+            await OrganizationInvitation.select()
+            .where(
+                (OrganizationInvitation.id == invitation_id)
+                & (OrganizationInvitation.email == email)
+                & OrganizationInvitation.accepted_at.is_null()
+            )
+            .first()
+        )
         if invitation is None:
             raise NotFoundError("We could not find that invitation.")
-        await OrganizationInvitation.update({OrganizationInvitation.accepted_at: clock.now()}).where(
-            OrganizationInvitation.id == invitation_id
-        )
+        await OrganizationInvitation.update(
+            {OrganizationInvitation.accepted_at: clock.now()}
+        ).where(OrganizationInvitation.id == invitation_id)
         if await membership(user_id, invitation["organization"]) is None:
             await OrganizationMember.insert(
                 OrganizationMember(
-                    organization=invitation["organization"], user=user_id, role="member", joined_at=clock.now()
+                    organization=invitation["organization"],
+                    user=user_id,
+                    role="member",
+                    joined_at=clock.now(),
                 )
             )
         await audit.record(
-            "challenge.organization.joined", actor_id=user_id, subject=f"organization:{invitation['organization']}"
+            "challenge.organization.joined",
+            actor_id=user_id,
+            subject=f"organization:{invitation['organization']}",
         )
 
 
@@ -268,7 +319,7 @@ def _validated(form: EntryForm, categories: list[str]) -> dict[str, Any]:
 
 
 async def _edition(edition_id: int) -> dict[str, Any]:
-    edition = await Edition.select().where(Edition.id == edition_id).first()
+    edition = await Edition.select().output(load_json=True).where(Edition.id == edition_id).first()
     if edition is None:
         raise NotFoundError("We could not find that edition.")
     return edition
@@ -291,7 +342,7 @@ def _check_not_frozen(edition: dict[str, Any]) -> None:
 
 async def entry_for_member(user_id: int, entry_id: int) -> dict[str, Any]:
     """An entry the user's organization owns, or 404 (never reveal others' entries)."""
-    entry = await Entry.select().where(Entry.id == entry_id).first()
+    entry = await Entry.select().output(load_json=True).where(Entry.id == entry_id).first()
     if entry is None or await membership(user_id, entry["organization"]) is None:
         raise NotFoundError("We could not find that page.")
     return entry
@@ -306,8 +357,13 @@ async def create_entry(user_id: int, organization_id: int, edition_id: int, form
     async with write_transaction():
         now = clock.now()
         entry = Entry(
-            edition=edition_id, organization=organization_id, created_by=user_id, status="draft",
-            created_at=now, updated_at=now, **values,
+            edition=edition_id,
+            organization=organization_id,
+            created_by=user_id,
+            status="draft",
+            created_at=now,
+            updated_at=now,
+            **values,
         )
         await entry.save()
         await audit.record("challenge.entry.created", actor_id=user_id, subject=f"entry:{entry.id}")
@@ -325,9 +381,9 @@ async def update_entry(user_id: int, entry_id: int, form: EntryForm) -> None:
         current = await Entry.select(Entry.status).where(Entry.id == entry_id).first()
         if current["status"] not in ("draft", "submitted"):
             raise Conflict("This entry can no longer be edited.")
-        await Entry.update({**{getattr(Entry, k): v for k, v in values.items()}, Entry.updated_at: clock.now()}).where(
-            Entry.id == entry_id
-        )
+        await Entry.update(
+            {**{getattr(Entry, k): v for k, v in values.items()}, Entry.updated_at: clock.now()}
+        ).where(Entry.id == entry_id)
         await audit.record("challenge.entry.edited", actor_id=user_id, subject=f"entry:{entry_id}")
 
 
@@ -340,7 +396,7 @@ async def submit_entry(user_id: int, entry_id: int) -> None:
         if state == "not-open":
             raise NotAllowed("The intake has not opened yet.")
         _check_not_frozen(edition)
-        entry = await Entry.select().where(Entry.id == entry_id).first()
+        entry = await Entry.select().output(load_json=True).where(Entry.id == entry_id).first()
         if entry["status"] not in ("draft", "withdrawn"):
             raise Conflict("This entry is already submitted.")
         for name in REQUIRED_TO_SUBMIT:
@@ -349,12 +405,14 @@ async def submit_entry(user_id: int, entry_id: int) -> None:
         await Entry.update(
             {Entry.status: "submitted", Entry.submitted_at: clock.now(), Entry.withdrawn_at: None}
         ).where(Entry.id == entry_id)
-        await audit.record("challenge.entry.submitted", actor_id=user_id, subject=f"entry:{entry_id}")
+        await audit.record(
+            "challenge.entry.submitted", actor_id=user_id, subject=f"entry:{entry_id}"
+        )
     # After COMMIT: a slow mail server must not hold the write lock.
     await accounts.notify_and_mail(
-            user_id,
+        user_id,
         "Your entry was submitted",
-        "We received your entry \"%(title)s\" for %(edition)s. You can edit it until %(deadline)s.",
+        'We received your entry "%(title)s" for %(edition)s. You can edit it until %(deadline)s.',
         f"/challenge/entries/{entry_id}",
         title=entry["title"],
         edition=edition["name"],
@@ -369,8 +427,12 @@ async def withdraw_entry(user_id: int, entry_id: int) -> None:
         current = await Entry.select(Entry.status).where(Entry.id == entry_id).first()
         if current["status"] != "submitted":
             raise Conflict("Only a submitted entry can be withdrawn.")
-        await Entry.update({Entry.status: "withdrawn", Entry.withdrawn_at: clock.now()}).where(Entry.id == entry_id)
-        await audit.record("challenge.entry.withdrawn", actor_id=user_id, subject=f"entry:{entry_id}")
+        await Entry.update({Entry.status: "withdrawn", Entry.withdrawn_at: clock.now()}).where(
+            Entry.id == entry_id
+        )
+        await audit.record(
+            "challenge.entry.withdrawn", actor_id=user_id, subject=f"entry:{entry_id}"
+        )
 
 
 async def my_entries(user_id: int) -> list[dict[str, Any]]:
@@ -382,10 +444,20 @@ async def my_entries(user_id: int) -> list[dict[str, Any]]:
     ]
     if not org_ids:
         return []
-    return await Entry.select(
-        Entry.id, Entry.title, Entry.status, Entry.category, Entry.updated_at, Entry.submitted_at,
-        Entry.edition.name.as_alias("edition_name"), Entry.organization.name.as_alias("organization_name"),
-    ).where(Entry.organization.is_in(org_ids)).order_by(Entry.id, ascending=False)
+    return (
+        await Entry.select(
+            Entry.id,
+            Entry.title,
+            Entry.status,
+            Entry.category,
+            Entry.updated_at,
+            Entry.submitted_at,
+            Entry.edition.name.as_alias("edition_name"),
+            Entry.organization.name.as_alias("organization_name"),
+        )
+        .where(Entry.organization.is_in(org_ids))
+        .order_by(Entry.id, ascending=False)
+    )
 
 
 # ---------------------------------------------------------------- attachments (S18)
@@ -418,7 +490,9 @@ async def add_attachment(user_id: int, entry_id: int, filename: str, content: by
     kind = sniff_kind(content)
     limit = MAX_PDF_BYTES if kind == "pdf" else MAX_IMAGE_BYTES
     if len(content) > limit:
-        raise InvalidInput("The file is too large (at most %(mb)s MB).", field="file", mb=limit // (1024 * 1024))
+        raise InvalidInput(
+            "The file is too large (at most %(mb)s MB).", field="file", mb=limit // (1024 * 1024)
+        )
     stored_name = f"{secrets.token_hex(16)}.{EXTENSIONS[kind]}"
     async with write_transaction():
         _check_not_frozen(await _edition(entry["edition"]))
@@ -426,12 +500,21 @@ async def add_attachment(user_id: int, entry_id: int, filename: str, content: by
             raise Conflict("An entry can have at most %(n)s attachments.", n=MAX_ATTACHMENTS)
         (upload_dir() / stored_name).write_bytes(content)
         attachment = Attachment(
-            entry=entry_id, kind=kind, original_name=safe_display_name(filename), stored_name=stored_name,
-            size=len(content), sha256=hashlib.sha256(content).hexdigest(), uploaded_at=clock.now(),
+            entry=entry_id,
+            kind=kind,
+            original_name=safe_display_name(filename),
+            stored_name=stored_name,
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            uploaded_at=clock.now(),
         )
         await attachment.save()
         await audit.record(
-            "challenge.attachment.added", actor_id=user_id, subject=f"entry:{entry_id}", kind=kind, size=len(content)
+            "challenge.attachment.added",
+            actor_id=user_id,
+            subject=f"entry:{entry_id}",
+            kind=kind,
+            size=len(content),
         )
     return attachment.id
 
@@ -440,11 +523,17 @@ async def remove_attachment(user_id: int, entry_id: int, attachment_id: int) -> 
     entry = await entry_for_member(user_id, entry_id)
     async with write_transaction():
         _check_not_frozen(await _edition(entry["edition"]))
-        row = await Attachment.select().where((Attachment.id == attachment_id) & (Attachment.entry == entry_id)).first()
+        row = (
+            await Attachment.select()
+            .where((Attachment.id == attachment_id) & (Attachment.entry == entry_id))
+            .first()
+        )
         if row is None:
             raise NotFoundError("We could not find that page.")
         await Attachment.delete().where(Attachment.id == attachment_id)
-        await audit.record("challenge.attachment.removed", actor_id=user_id, subject=f"entry:{entry_id}")
+        await audit.record(
+            "challenge.attachment.removed", actor_id=user_id, subject=f"entry:{entry_id}"
+        )
     (upload_dir() / row["stored_name"]).unlink(missing_ok=True)
 
 

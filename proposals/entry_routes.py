@@ -20,14 +20,25 @@ from portal.web import back_to, current_user, page
 from proposals import entries
 
 FormData = URLEncodedBody[dict[str, str]]
-ENTRY_TEXT_FIELDS = ("title", "summary", "problem", "ai_approach", "data_protection", "target_users", "team", "demo_url")
+ENTRY_TEXT_FIELDS = (
+    "title",
+    "summary",
+    "problem",
+    "ai_approach",
+    "data_protection",
+    "target_users",
+    "team",
+    "demo_url",
+)
 
 
 def attachment_response(row: dict[str, Any]) -> Response:
     """Always a download, never rendered inline (S18); nosniff comes from the global headers."""
     content = entries.read_attachment(row)
     fallback = f"attachment-{row['id']}.{entries.EXTENSIONS[row['kind']]}"
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(row['original_name'])}"
+    disposition = (
+        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(row['original_name'])}"
+    )
     return Response(
         content=content,
         media_type=entries.MEDIA_TYPES[row["kind"]],
@@ -37,15 +48,17 @@ def attachment_response(row: dict[str, Any]) -> Response:
 
 def _form_from_multidict(form: Any) -> entries.EntryForm:
     values = {name: str(form.get(name) or "") for name in ENTRY_TEXT_FIELDS}
-    districts = form.getall("districts") if hasattr(form, "getall") else []
+    districts = form.getall("districts", [])
     return entries.EntryForm(
-        category=str(form.get("category") or ""), sector=str(form.get("sector") or ""),
-        districts=[str(d) for d in districts], **values,
+        category=str(form.get("category") or ""),
+        sector=str(form.get("sector") or ""),
+        districts=[str(d) for d in districts],
+        **values,
     )
 
 
 async def _open_editions() -> list[dict[str, Any]]:
-    rows = await Edition.select().order_by(Edition.id, ascending=False)
+    rows = await Edition.select().output(load_json=True).order_by(Edition.id, ascending=False)
     for row in rows:
         row["intake"] = entries.intake_state(row)
     return rows
@@ -68,15 +81,21 @@ class StartupPages(Controller):
     path = "/challenge"
     guards = [requires_startup]
 
-    async def _organization_page(self, request: Request, status_code: int = 200, **extra: Any) -> Template:
+    async def _organization_page(
+        self, request: Request, status_code: int = 200, **extra: Any
+    ) -> Template:
         user = current_user(request)
         assert user is not None
         return page(
-            request, "challenge/organization.html", status_code=status_code,
+            request,
+            "challenge/organization.html",
+            status_code=status_code,
             organizations=await entries.my_organizations(user.id),
             invitations=await entries.pending_invitations(user.email),
-            sizes=ORGANIZATION_SIZES, flash=request.session.pop("flash", None),
-            format_brn=entries.format_registration_number, **extra,
+            sizes=ORGANIZATION_SIZES,
+            flash=request.session.pop("flash", None),
+            format_brn=entries.format_registration_number,
+            **extra,
         )
 
     @get("/organization")
@@ -90,16 +109,23 @@ class StartupPages(Controller):
         assert user is not None
         try:
             await entries.create_organization(
-                user.id, data.get("name", ""), data.get("registration_number", ""), data.get("size", ""),
+                user.id,
+                data.get("name", ""),
+                data.get("registration_number", ""),
+                data.get("size", ""),
                 data.get("founding_year", ""),
             )
         except DomainError as exc:
-            return await self._organization_page(request, exc.status_code, errors=form_errors(exc), form=data)
+            return await self._organization_page(
+                request, exc.status_code, errors=form_errors(exc), form=data
+            )
         request.session["flash"] = "Your organization is registered."
         return back_to("/challenge/organization")
 
     @post("/organization/{organization_id:int}/invite")
-    async def invite(self, request: Request, organization_id: FromPath[int], data: FormData) -> Template | Redirect:
+    async def invite(
+        self, request: Request, organization_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
         user = current_user(request)
         assert user is not None
         try:
@@ -123,13 +149,20 @@ class StartupPages(Controller):
         user = current_user(request)
         assert user is not None
         return page(
-            request, "challenge/entries.html", entries=await entries.my_entries(user.id),
-            editions=await _open_editions(), organizations=await entries.my_organizations(user.id),
+            request,
+            "challenge/entries.html",
+            entries=await entries.my_entries(user.id),
+            editions=await _open_editions(),
+            organizations=await entries.my_organizations(user.id),
             flash=request.session.pop("flash", None),
         )
 
     async def _entry_form(
-        self, request: Request, entry: dict[str, Any] | None, edition: dict[str, Any], status_code: int = 200,
+        self,
+        request: Request,
+        entry: dict[str, Any] | None,
+        edition: dict[str, Any],
+        status_code: int = 200,
         **extra: Any,
     ) -> Template:
         user = current_user(request)
@@ -137,16 +170,24 @@ class StartupPages(Controller):
         attachments = await entries.attachments_of(entry["id"]) if entry else []
         extra.setdefault("form", entry or {})
         return page(
-            request, "challenge/entry_form.html", status_code=status_code, entry=entry, edition=edition,
-            intake=entries.intake_state(edition), categories=edition["categories"], sectors=SECTORS,
-            organizations=await entries.my_organizations(user.id), attachments=attachments,
-            flash=request.session.pop("flash", None), **extra,
+            request,
+            "challenge/entry_form.html",
+            status_code=status_code,
+            entry=entry,
+            edition=edition,
+            intake=entries.intake_state(edition),
+            categories=edition["categories"],
+            sectors=SECTORS,
+            organizations=await entries.my_organizations(user.id),
+            attachments=attachments,
+            flash=request.session.pop("flash", None),
+            **extra,
         )
 
     @get("/entries/new")
     async def new_entry(self, request: Request, edition: FromQuery[int]) -> Template:
         """A blank draft for an edition."""
-        row = await Edition.select().where(Edition.id == edition).first()
+        row = await Edition.select().output(load_json=True).where(Edition.id == edition).first()
         if row is None:
             raise InvalidInput("We could not find that edition.", field="edition")
         return await self._entry_form(request, None, row)
@@ -157,7 +198,9 @@ class StartupPages(Controller):
         assert user is not None
         form = await request.form()
         edition_id = _int(form.get("edition_id"))
-        edition = await Edition.select().where(Edition.id == edition_id).first()
+        edition = (
+            await Edition.select().output(load_json=True).where(Edition.id == edition_id).first()
+        )
         if edition is None:
             raise InvalidInput("We could not find that edition.", field="edition")
         try:
@@ -177,7 +220,12 @@ class StartupPages(Controller):
         user = current_user(request)
         assert user is not None
         entry = await entries.entry_for_member(user.id, entry_id)
-        edition = await Edition.select().where(Edition.id == entry["edition"]).first()
+        edition = (
+            await Edition.select()
+            .output(load_json=True)
+            .where(Edition.id == entry["edition"])
+            .first()
+        )
         return await self._entry_form(request, entry, edition)
 
     @post("/entries/{entry_id:int}")
@@ -189,34 +237,53 @@ class StartupPages(Controller):
         try:
             await entries.update_entry(user.id, entry_id, _form_from_multidict(form))
         except DomainError as exc:
-            edition = await Edition.select().where(Edition.id == entry["edition"]).first()
+            edition = (
+                await Edition.select()
+                .output(load_json=True)
+                .where(Edition.id == entry["edition"])
+                .first()
+            )
             return await self._entry_form(
                 request, entry, edition, exc.status_code, errors=form_errors(exc), form=_echo(form)
             )
         request.session["flash"] = "Your changes were saved."
         return back_to(f"/challenge/entries/{entry_id}")
 
-    async def _entry_action(self, request: Request, entry_id: int, action: Any, flash: str) -> Template | Redirect:
+    async def _entry_action(
+        self, request: Request, entry_id: int, action: Any, flash: str
+    ) -> Template | Redirect:
         user = current_user(request)
         assert user is not None
         entry = await entries.entry_for_member(user.id, entry_id)
         try:
             await action(user.id, entry_id)
         except DomainError as exc:
-            edition = await Edition.select().where(Edition.id == entry["edition"]).first()
-            return await self._entry_form(request, entry, edition, exc.status_code, errors=form_errors(exc))
+            edition = (
+                await Edition.select()
+                .output(load_json=True)
+                .where(Edition.id == entry["edition"])
+                .first()
+            )
+            return await self._entry_form(
+                request, entry, edition, exc.status_code, errors=form_errors(exc)
+            )
         request.session["flash"] = flash
         return back_to(f"/challenge/entries/{entry_id}")
 
     @post("/entries/{entry_id:int}/submit")
     async def submit(self, request: Request, entry_id: FromPath[int]) -> Template | Redirect:
         return await self._entry_action(
-            request, entry_id, entries.submit_entry, "Your entry was submitted. A confirmation email is on its way."
+            request,
+            entry_id,
+            entries.submit_entry,
+            "Your entry was submitted. A confirmation email is on its way.",
         )
 
     @post("/entries/{entry_id:int}/withdraw")
     async def withdraw(self, request: Request, entry_id: FromPath[int]) -> Template | Redirect:
-        return await self._entry_action(request, entry_id, entries.withdraw_entry, "Your entry was withdrawn.")
+        return await self._entry_action(
+            request, entry_id, entries.withdraw_entry, "Your entry was withdrawn."
+        )
 
     @post("/entries/{entry_id:int}/attachments", request_max_body_size=entries.UPLOAD_BODY_LIMIT)
     async def upload(self, request: Request, entry_id: FromPath[int]) -> Template | Redirect:
@@ -232,8 +299,15 @@ class StartupPages(Controller):
             content = await upload.read()
             await entries.add_attachment(user.id, entry_id, upload.filename or "", content)
         except DomainError as exc:
-            edition = await Edition.select().where(Edition.id == entry["edition"]).first()
-            return await self._entry_form(request, entry, edition, exc.status_code, errors=form_errors(exc))
+            edition = (
+                await Edition.select()
+                .output(load_json=True)
+                .where(Edition.id == entry["edition"])
+                .first()
+            )
+            return await self._entry_form(
+                request, entry, edition, exc.status_code, errors=form_errors(exc)
+            )
         request.session["flash"] = "The file was attached."
         return back_to(f"/challenge/entries/{entry_id}")
 
@@ -248,7 +322,9 @@ class StartupPages(Controller):
         return back_to(f"/challenge/entries/{entry_id}")
 
     @get("/entries/{entry_id:int}/attachments/{attachment_id:int}")
-    async def download(self, request: Request, entry_id: FromPath[int], attachment_id: FromPath[int]) -> Response:
+    async def download(
+        self, request: Request, entry_id: FromPath[int], attachment_id: FromPath[int]
+    ) -> Response:
         user = current_user(request)
         assert user is not None
         await entries.entry_for_member(user.id, entry_id)
@@ -268,27 +344,48 @@ def _int(value: Any) -> int:
 def _echo(form: Any) -> dict[str, Any]:
     echoed: dict[str, Any] = {name: str(form.get(name) or "") for name in ENTRY_TEXT_FIELDS}
     echoed.update(
-        category=str(form.get("category") or ""), sector=str(form.get("sector") or ""),
-        districts=form.getall("districts") if hasattr(form, "getall") else [],
+        category=str(form.get("category") or ""),
+        sector=str(form.get("sector") or ""),
+        districts=form.getall("districts", []),
     )
     return echoed
 
 
 def entry_read(row: dict[str, Any]) -> EntryRead:
     return EntryRead(
-        id=row["id"], edition_id=row["edition"], organization_id=row["organization"], title=row["title"],
-        summary=row["summary"], problem=row["problem"], ai_approach=row["ai_approach"],
-        data_protection=row["data_protection"], target_users=row["target_users"], category=row["category"],
-        sector=row["sector"], districts=list(row["districts"]), team=row["team"], demo_url=row["demo_url"],
-        status=row["status"], submitted_at=row["submitted_at"], updated_at=row["updated_at"],
+        id=row["id"],
+        edition_id=row["edition"],
+        organization_id=row["organization"],
+        title=row["title"],
+        summary=row["summary"],
+        problem=row["problem"],
+        ai_approach=row["ai_approach"],
+        data_protection=row["data_protection"],
+        target_users=row["target_users"],
+        category=row["category"],
+        sector=row["sector"],
+        districts=list(row["districts"]),
+        team=row["team"],
+        demo_url=row["demo_url"],
+        status=row["status"],
+        submitted_at=row["submitted_at"],
+        updated_at=row["updated_at"],
     )
 
 
 def _entry_form_of(data: EntryWrite) -> entries.EntryForm:
     return entries.EntryForm(
-        title=data.title, summary=data.summary, problem=data.problem, ai_approach=data.ai_approach,
-        data_protection=data.data_protection, target_users=data.target_users, category=data.category,
-        sector=data.sector, districts=list(data.districts), team=data.team, demo_url=data.demo_url,
+        title=data.title,
+        summary=data.summary,
+        problem=data.problem,
+        ai_approach=data.ai_approach,
+        data_protection=data.data_protection,
+        target_users=data.target_users,
+        category=data.category,
+        sector=data.sector,
+        districts=list(data.districts),
+        team=data.team,
+        demo_url=data.demo_url,
     )
 
 
@@ -303,9 +400,14 @@ class EntryApi(Controller):
         """Editions with their intake window and state."""
         return [
             EditionRead(
-                id=e["id"], name=e["name"], intake_opens_at=e["intake_opens_at"],
-                intake_closes_at=e["intake_closes_at"], intake=e["intake"], winners=e["winners"],
-                categories=list(e["categories"]), seed=e["seed"],
+                id=e["id"],
+                name=e["name"],
+                intake_opens_at=e["intake_opens_at"],
+                intake_closes_at=e["intake_closes_at"],
+                intake=e["intake"],
+                winners=e["winners"],
+                categories=list(e["categories"]),
+                seed=e["seed"],
             )
             for e in await _open_editions()
         ]
@@ -323,7 +425,9 @@ class EntryApi(Controller):
         """Save a draft for one of my organizations."""
         user = current_user(request)
         assert user is not None
-        entry_id = await entries.create_entry(user.id, data.organization_id, data.edition_id, _entry_form_of(data))
+        entry_id = await entries.create_entry(
+            user.id, data.organization_id, data.edition_id, _entry_form_of(data)
+        )
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 
     @get("/entries/{entry_id:int}", guards=[requires_startup], responses=ERRORS)
@@ -333,21 +437,33 @@ class EntryApi(Controller):
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 
     @put("/entries/{entry_id:int}", guards=[requires_startup], responses=ERRORS)
-    async def update(self, request: Request, entry_id: FromPath[int], data: JSONBody[EntryWrite]) -> EntryRead:
+    async def update(
+        self, request: Request, entry_id: FromPath[int], data: JSONBody[EntryWrite]
+    ) -> EntryRead:
         """Edit until the intake deadline."""
         user = current_user(request)
         assert user is not None
         await entries.update_entry(user.id, entry_id, _entry_form_of(data))
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 
-    @post("/entries/{entry_id:int}/submit", guards=[requires_startup], status_code=200, responses=ERRORS)
+    @post(
+        "/entries/{entry_id:int}/submit",
+        guards=[requires_startup],
+        status_code=200,
+        responses=ERRORS,
+    )
     async def submit(self, request: Request, entry_id: FromPath[int]) -> EntryRead:
         user = current_user(request)
         assert user is not None
         await entries.submit_entry(user.id, entry_id)
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 
-    @post("/entries/{entry_id:int}/withdraw", guards=[requires_startup], status_code=200, responses=ERRORS)
+    @post(
+        "/entries/{entry_id:int}/withdraw",
+        guards=[requires_startup],
+        status_code=200,
+        responses=ERRORS,
+    )
     async def withdraw(self, request: Request, entry_id: FromPath[int]) -> EntryRead:
         user = current_user(request)
         assert user is not None

@@ -1,0 +1,242 @@
+"""Selection, two-official approval (V8), exports with CSV injection escaped (S19), replay with the CLI,
+and the award batch written to the connector's outbox with the final approval."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+
+from openpyxl import load_workbook
+
+from judging import cli, services
+from judging.tables import Entry, Review, Selection
+from portal import clock
+from portal.tables import Notification
+from tests.integration.test_challenge_setup import (
+    add_entries,
+    close_and_screen_in,
+    make_edition,
+    relogin,
+    scores,
+    set_pool,
+)
+
+
+async def _scored_challenge(
+    official, startup, users, *, entries: int = 8, winners: int = 3, quotas=None
+):
+    challenge = await make_edition(official.account.id, winners=winners, quotas=quotas)
+    await add_entries(
+        challenge, startup.account.id, entries, categories=("transportation", "welfare")
+    )
+    await close_and_screen_in(challenge)
+    await relogin(official, startup)
+    judges = [await users.create(roles=["judge"]) for _ in range(4)]
+    await set_pool(challenge, [j.id for j in judges], per_entry=2)
+    await services.run_assignment(official.account.id, challenge.evaluation_round)
+    from judging.tables import Assignment
+
+    for a in await Assignment.select():
+        # Quality by entry, a harsh and a generous judge: the additive model should see through them.
+        quality = 3 + (challenge.entries.index(a["entry"]) % 7)
+        offset = {0: -1, 1: 0, 2: 0, 3: 1}[[j.id for j in judges].index(a["judge"])]
+        await services.save_review(
+            a["judge"],
+            challenge.evaluation_round,
+            a["entry"],
+            scores(max(1, min(10, quality + offset))),
+            {},
+            3,
+        )
+    return challenge
+
+
+async def test_two_different_officials_must_approve_before_exports(
+    official, official2, startup, users
+):
+    challenge = await _scored_challenge(official, startup, users)
+    await relogin(official2)
+    response = await official.post_form(
+        f"/officials/challenge/{challenge.edition_id}/selections",
+        {"round": str(challenge.evaluation_round), "method": "additive"},
+    )
+    assert response.status_code == 303, response.text
+    selection_id = (await Selection.select(Selection.id).first())["id"]
+    page = await official.get(f"/officials/challenge/selections/{selection_id}")
+    assert "Borderline" in page.text and "Approve the winners" in page.text
+    assert (
+        await official.get(f"/officials/challenge/selections/{selection_id}/export/winners.csv")
+    ).status_code == 404
+    assert (
+        await official.post_form(f"/officials/challenge/selections/{selection_id}/approve")
+    ).status_code == 303
+    assert (
+        await official.get(f"/officials/challenge/selections/{selection_id}/export/winners.csv")
+    ).status_code == 404
+    twice = await official.post_form(f"/officials/challenge/selections/{selection_id}/approve")
+    assert twice.status_code == 409
+    assert (await Selection.select(Selection.status).first())["status"] == "proposed"
+    assert (
+        await official2.post_form(f"/officials/challenge/selections/{selection_id}/approve")
+    ).status_code == 303
+    assert (await Selection.select(Selection.status).first())["status"] == "approved"
+    winners_csv = await official2.get(
+        f"/officials/challenge/selections/{selection_id}/export/winners.csv"
+    )
+    assert winners_csv.status_code == 200
+    assert winners_csv.headers["content-disposition"].startswith("attachment")
+    assert len(list(csv.DictReader(io.StringIO(winners_csv.text)))) == 3
+    notes = [
+        n["message"]
+        for n in await Notification.select().where(Notification.user == startup.account.id)
+    ]
+    assert any("one of the winners" in m for m in notes) and any("not selected" in m for m in notes)
+    # Rules cannot change once approved.
+    frozen = await official.post_form(
+        f"/officials/challenge/{challenge.edition_id}/rules",
+        {"winners": "4", "quotas": "{}", "max_per_organization": "1", "seed": "1"},
+    )
+    assert frozen.status_code == 409
+
+
+async def test_exported_score_sheet_replays_to_the_same_winners(
+    official, official2, startup, users, tmp_path
+):
+    quotas = {"transportation": {"min": 1, "max": 2}, "welfare": {"min": 1, "max": 3}}
+    challenge = await _scored_challenge(
+        official, startup, users, entries=10, winners=4, quotas=quotas
+    )
+    # A formula-like title must export as inert text (S19).
+    await Entry.update({Entry.title: '=HYPERLINK("http://evil","x")'}).where(
+        Entry.id == challenge.entries[9]
+    )
+    selection_id = await services.run_selection(
+        official.account.id, challenge.edition_id, challenge.evaluation_round
+    )
+    await services.approve_selection(official.account.id, selection_id)
+    await relogin(official2)
+    await services.approve_selection(official2.account.id, selection_id)
+    bundle = await official.get(f"/officials/challenge/selections/{selection_id}/export/bundle.zip")
+    assert bundle.status_code == 200
+    files = {
+        name: zipfile.ZipFile(io.BytesIO(bundle.content)).read(name)
+        for name in zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()
+    }
+    assert set(files) == {
+        "winners.csv",
+        "winners.xlsx",
+        "winners.json",
+        "scores.csv",
+        "quotas.json",
+        "selection.json",
+        "conflicts.csv",
+        "manifest.json",
+    }
+    manifest = json.loads(files["manifest.json"])
+    for item in manifest["files"]:
+        assert hashlib.sha256(files[item["name"]]).hexdigest() == item["sha256"]
+    sheet = list(csv.DictReader(io.StringIO(files["scores.csv"].decode())))
+    assert list(sheet[0]) == ["entry_id", "judge_id", "score", "category", "organization"]
+    assert all(
+        r["entry_id"].startswith("E-")
+        and r["judge_id"].startswith("J-")
+        and r["organization"].startswith("O-")
+        for r in sheet
+    )
+    assert await Review.count() == len(sheet)
+    # Replay through the CLI's own functions with the published seed and quotas.
+    (tmp_path / "scores.csv").write_bytes(files["scores.csv"])
+    (tmp_path / "quotas.json").write_bytes(files["quotas.json"])
+    params = json.loads(files["selection.json"])
+    replay = cli.rank_score_sheet(
+        cli.read_score_sheet(tmp_path / "scores.csv"),
+        params["method"],
+        None,
+        cli.read_quotas(tmp_path / "quotas.json"),
+        params["seed"],
+    )
+    winners_json = json.loads(files["winners.json"])
+    official_winners = {
+        services.pseudonym("entry", challenge.edition_id, w["entry_id"]) for w in winners_json
+    }
+    assert set(replay.selection.winners) == official_winners and len(official_winners) == 4
+    # And through the command line entry point itself.
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.run_rank(
+            type(
+                "Args",
+                (),
+                {
+                    "sheet": str(tmp_path / "scores.csv"),
+                    "quotas": str(tmp_path / "quotas.json"),
+                    "winners": None,
+                    "seed": params["seed"],
+                    "method": params["method"],
+                    "json": True,
+                },
+            )()
+        )
+    assert code == 0
+    assert set(json.loads(out.getvalue())["winners"]) == official_winners
+    # CSV injection: the formula title is prefixed with a quote in CSV and stored as text in XLSX.
+    winners_text = files["winners.csv"].decode()
+    for row in csv.DictReader(io.StringIO(winners_text)):
+        assert not row["title"].startswith("=")
+    workbook = load_workbook(io.BytesIO(files["winners.xlsx"]))
+    for row in workbook.active.iter_rows(min_row=2, values_only=True):
+        assert not str(row[2]).startswith("=")
+    # The conflicts register and parameters are there; a judge cannot fetch any of it.
+    assert files["conflicts.csv"].decode().startswith("judge_id,entry_id,type,source")
+    assert params["seed"] == 7 and params["quotas"]["categories"] == quotas
+
+
+async def test_final_approval_writes_the_award_batch_in_the_same_transaction(
+    official, official2, startup, users
+):
+    challenge = await _scored_challenge(official, startup, users)
+    selection_id = await services.run_selection(
+        official.account.id, challenge.edition_id, challenge.evaluation_round
+    )
+    payload = None
+    await services.approve_selection(official.account.id, selection_id)
+    from portal.connector.tables import OutboxBatch
+
+    assert await OutboxBatch.count() == 0
+    await services.approve_selection(official2.account.id, selection_id)
+    rows = await OutboxBatch.select()
+    assert len(rows) == 1
+    payload = await services.award_batch_payload(selection_id)
+    assert payload["totals"]["item_count"] == 3 and len(payload["items"]) == 3
+    assert len(payload["approvals"]) == 2
+    assert payload["items"][0]["rank"] == 1
+    assert clock.now() is not None
+
+
+async def test_infeasible_quotas_get_a_clear_message(official, startup, users):
+    challenge = await _scored_challenge(official, startup, users, entries=4, winners=2)
+    await services.update_edition_rules(
+        official.account.id, challenge.edition_id, 2, {"climate": {"min": 1, "max": 2}}, 1, 7
+    )
+    response = await official.post_form(
+        f"/officials/challenge/{challenge.edition_id}/selections",
+        {"round": str(challenge.evaluation_round), "method": "additive"},
+    )
+    assert response.status_code == 422
+    assert "climate" in response.text
+    assert await Selection.count() == 0
+
+
+async def test_calibration_view_shows_three_methods(official, startup, users):
+    challenge = await _scored_challenge(official, startup, users, entries=4)
+    page = await official.get(
+        f"/officials/challenge/rounds/{challenge.evaluation_round}/calibration"
+    )
+    assert page.status_code == 200
+    for heading in ("Raw mean", "Z-score", "Additive model", "Disagreement", "Reviews"):
+        assert heading in page.text
