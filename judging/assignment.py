@@ -30,9 +30,14 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 DEFAULT_REVIEWS_PER_ENTRY = 3
-# Expertise mismatch costs 1; the jitter stays far below it so it only breaks ties.
-_JITTER = 1e-4
+# An expertise mismatch costs 1000; the jitter, below 1 per pair, only breaks ties. Both are
+# large next to the solver's tolerance (1e-7), so the optimum is exact and, almost surely, unique.
+_MISMATCH_COST = 1000.0
 _SWAP_CANDIDATES = 300
+# Non-expert pairs per entry in the first round of column generation.
+_START_OTHERS = 6
+# Left-out pairs within this reduced cost join in the next round (fewer rounds, small LPs).
+_ENTERING_MARGIN = 0.01
 _SWAP_TRIES = 200
 
 
@@ -297,10 +302,10 @@ def _check_enough_judges(problem: _Problem, need: np.ndarray) -> None:
 
 
 def _pair_costs(problem: _Problem, seed: int) -> np.ndarray:
-    """Cost of each (entry, judge) pair: 0 for an expert, 1 otherwise, plus seeded jitter."""
+    """Cost of each (entry, judge) pair: 0 for an expert, 1000 otherwise, plus seeded jitter."""
     rng = np.random.default_rng(seed)
-    jitter = rng.random(problem.allowed.shape) * _JITTER
-    return (~problem.expert).astype(float) + jitter
+    jitter = rng.random(problem.allowed.shape)
+    return (~problem.expert) * _MISMATCH_COST + jitter
 
 
 def _solve(
@@ -310,7 +315,14 @@ def _solve(
     judge_high: np.ndarray,
     seed: int,
 ) -> np.ndarray | None:
-    """The cheapest new pairs: ``need[e]`` per entry, loads within bounds; None if infeasible."""
+    """The cheapest new pairs: ``need[e]`` per entry, loads within bounds; None if infeasible.
+
+    Column generation keeps the linear program small: start from every expert pair plus a few
+    of each entry's cheapest other pairs, solve, and add any left-out pair whose reduced cost
+    (from the solution's duals) is negative. When none is left, LP duality proves the restricted
+    optimum optimal for the full problem; the jitter makes that optimum unique, so the answer is
+    the same as solving everything at once, only faster.
+    """
     n_entries, n_judges = problem.allowed.shape
     if (
         (judge_high < judge_low).any()
@@ -319,20 +331,59 @@ def _solve(
     ):
         return None
     usable = problem.allowed & ~problem.fixed & (need[:, None] > 0)
-    rows, cols = np.nonzero(usable)
     chosen = np.zeros_like(problem.allowed)
-    if len(rows) == 0:
+    if not usable.any():
         return chosen if need.sum() == 0 else None
-    costs = _pair_costs(problem, seed)[rows, cols]
+    costs = _pair_costs(problem, seed)
+    others = np.where(usable & ~problem.expert, costs, np.inf)
+    cheapest = np.argsort(others, axis=1, kind="stable")[:, :_START_OTHERS]
+    included = usable & problem.expert
+    included[np.arange(n_entries)[:, None], cheapest] = True
+    included &= usable
+    bounds_ub = np.concatenate([judge_high, -judge_low]).astype(float)
+    while True:
+        rows, cols = np.nonzero(included)
+        result = _solve_restricted(rows, cols, costs, need, bounds_ub, n_entries, n_judges)
+        if result is None:
+            if included.sum() == usable.sum():
+                return None
+            included = usable.copy()  # the start was too narrow to be feasible: use everything
+            continue
+        entry_duals = result.eqlin.marginals
+        judge_duals = result.ineqlin.marginals[:n_judges] - result.ineqlin.marginals[n_judges:]
+        reduced = costs - entry_duals[:, None] - judge_duals[None, :]
+        left_out = usable & ~included
+        if not (left_out & (reduced < -1e-7)).any():
+            break
+        # Bring in the near-competitive pairs too, not just the improving ones: it saves rounds.
+        included |= left_out & (reduced < _ENTERING_MARGIN)
+    picked = result.x > 0.5
+    # A simplex vertex of a network matrix is integral; check rather than trust.
+    if np.abs(result.x - picked).max() > 1e-6:
+        raise RuntimeError("the assignment solver returned a fractional solution")
+    chosen[rows[picked], cols[picked]] = True
+    return chosen
+
+
+def _solve_restricted(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    costs: np.ndarray,
+    need: np.ndarray,
+    bounds_ub: np.ndarray,
+    n_entries: int,
+    n_judges: int,
+):
+    """One transportation LP over the given pairs (HiGHS dual simplex); None if infeasible."""
     n = len(rows)
     columns = np.arange(n)
     ones = np.ones(n)
     per_entry = sparse.csr_matrix((ones, (rows, columns)), shape=(n_entries, n))
     per_judge = sparse.csr_matrix((ones, (cols, columns)), shape=(n_judges, n))
     result = linprog(
-        costs,
+        costs[rows, cols],
         A_ub=sparse.vstack([per_judge, -per_judge]).tocsr(),
-        b_ub=np.concatenate([judge_high, -judge_low]).astype(float),
+        b_ub=bounds_ub,
         A_eq=per_entry,
         b_eq=need.astype(float),
         bounds=(0, 1),
@@ -342,12 +393,7 @@ def _solve(
         return None
     if result.status != 0:
         raise RuntimeError(f"the assignment solver stopped: {result.message}")
-    picked = result.x > 0.5
-    # A simplex vertex of a network matrix is integral; check rather than trust.
-    if np.abs(result.x - picked).max() > 1e-6:
-        raise RuntimeError("the assignment solver returned a fractional solution")
-    chosen[rows[picked], cols[picked]] = True
-    return chosen
+    return result
 
 
 def _components(assigned: np.ndarray) -> int:
