@@ -481,16 +481,6 @@ def _explain_borderline(
         cap = quota_of(c.category).max
         return cap is not None and per_category[c.category] >= cap
 
-    def swap_keeps_quotas(incoming: Candidate, outgoing: Candidate) -> bool:
-        if incoming.category != outgoing.category:
-            if category_full(incoming):
-                return False
-            if per_category[outgoing.category] - 1 < quota_of(outgoing.category).min:
-                return False
-        if incoming.organization != outgoing.organization and org_full(incoming):
-            return False
-        return True
-
     def category_blocker(incoming: Candidate, outgoing: Candidate) -> str:
         """Why swapping two entries breaks a category quota ('' if it does not)."""
         if incoming.category == outgoing.category:
@@ -501,6 +491,11 @@ def _explain_borderline(
         if per_category[outgoing.category] - 1 < low:
             return f"category {outgoing.category} would fall below its minimum of {low}"
         return ""
+
+    def swap_keeps_quotas(incoming: Candidate, outgoing: Candidate) -> bool:
+        if category_blocker(incoming, outgoing):
+            return False
+        return incoming.organization == outgoing.organization or not org_full(incoming)
 
     def won_by_tie(better: Candidate, worse: Candidate) -> str:
         shown, _ = _fmt_pair(better.score, worse.score)
