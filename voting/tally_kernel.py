@@ -99,6 +99,23 @@ def _evaluate(
 
 
 @njit(cache=True)
+def _loses_at(i, ptr, grp, w, u, val, cost, total_u, rho, scale, err_rel):  # pragma: no cover
+    """Whether project i's supporters raise less than its cost at price rho (clearly)."""
+    paid = 0.0
+    weight = total_u
+    for j in range(ptr[i], ptr[i + 1]):
+        v = val[grp[j]]
+        share = rho * u[j]
+        if v < share:
+            paid += w[j] * v
+            weight -= w[j] * u[j]
+    raised = paid + rho * weight
+    if raised < cost - err_rel * (scale + cost) and weight > 0.0:
+        return True, (cost - paid) / weight
+    return False, 0.0
+
+
+@njit(cache=True)
 def mes_rounds(
     ptr,
     grp,
@@ -228,6 +245,27 @@ def mes_rounds(
             for i in order:
                 if lower[i] > best + best_err:
                     break
+                if not fresh[i] and n_ev > 0:
+                    # One sweep at the best price so far settles most projects: if its
+                    # supporters cannot raise the cost even at that price, it loses this
+                    # round; the Newton step from there is a better lower bound for later.
+                    loses, bound = _loses_at(
+                        i,
+                        ptr,
+                        grp,
+                        w,
+                        u,
+                        val,
+                        costs[i],
+                        total_u[i],
+                        best + best_err,
+                        scale,
+                        err_rel,
+                    )
+                    if loses:
+                        if bound > lower[i]:
+                            lower[i] = bound
+                        continue
                 if fresh[i]:
                     code, rho, err, exact = c_code[i], c_rho[i], c_err[i], c_exact[i]
                 else:
