@@ -397,16 +397,14 @@ class _Election:
                         raise TallyError(f"ballot {i}: an approval ballot is a collection of ids")
                     ballot = frozenset(ballot)
                 raw[ballot] = get(ballot, 0) + (1 if weights is None else weights[i])
-            pos = self.pos
-            known = pos.keys()
-            lookup = pos.__getitem__
-            for ballot, weight in raw.items():
+            known = self.pos.keys()
+            for ballot in raw:
                 if not known >= ballot:
                     unknown = ballot - known
                     first = next(i for i, b in enumerate(ballots) if frozenset(b) & unknown)
                     raise TallyError(f"ballot {first}: unknown project {min(unknown)!r}")
-                key = tuple(sorted(map(lookup, ballot)))
-                groups[key] = groups.get(key, 0) + weight
+            # A frozenset of ids is already a canonical key: no need to sort.
+            groups = raw
         else:
             for i, ballot in enumerate(ballots):
                 key = self._key(ballot, i)
@@ -419,7 +417,9 @@ class _Election:
         owner = np.repeat(np.arange(len(self.groups), dtype=np.int64), sizes)
         if ballot_type == "approval":
             flat = np.fromiter(
-                chain.from_iterable(self.groups), dtype=np.int64, count=int(sizes.sum())
+                map(self.pos.__getitem__, chain.from_iterable(self.groups)),
+                dtype=np.int64,
+                count=int(sizes.sum()),
             )
             extra_flat: list = []
         elif ballot_type == "cumulative":
