@@ -50,9 +50,10 @@ display values (floats); greedy figures are exact.
 
 from __future__ import annotations
 
+import numbers
 import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain
 from typing import Literal
@@ -148,7 +149,6 @@ class Outcome:
     voter_budget: Number | None = None
     passes: int = 0
     exact_passes: int = 0
-    notes: tuple[str, ...] = field(default=())
 
 
 class TallyError(ValueError):
@@ -163,7 +163,7 @@ def compute_outcome(
     rule: str = "greedy",
     sat: str = "cost",
     ballot_type: BallotType = "approval",
-    tie_break: str = "pabutools",
+    tie_break: str = "city",
     seed: int | None = None,
     threshold: Number | None = None,
     excluded: Iterable[str] = (),
@@ -230,6 +230,7 @@ def compute_outcome(
         )
         if rule.endswith("-greedy") and not run.exhaustive(run.available):
             run.greedy(election.sat_totals(completion_sat))
+    funded = run.ids_selected()
     return Outcome(
         rule=rule,
         sat=sat,
@@ -240,16 +241,13 @@ def compute_outcome(
         total_cost=run.spent,
         steps=tuple(run.steps),
         shortfalls=tuple(
-            Shortfall(
-                s.project_id, s.cost, s.supporters, s.money_left, s.project_id in run.ids_selected()
-            )
+            Shortfall(s.project_id, s.cost, s.supporters, s.money_left, s.project_id in funded)
             for s in run.shortfalls
         ),
         excluded=tuple(election.ids[p] for p in sorted(out)),
         voter_budget=run.voter_budget,
         passes=run.passes,
         exact_passes=run.exact_passes,
-        notes=tuple(run.notes),
     )
 
 
@@ -356,11 +354,14 @@ def _show(value: Number | float | None) -> str:
 
 
 def _exact(value: object, what: str) -> Number:
-    if isinstance(value, bool) or not isinstance(value, int | Fraction):
+    """An exact amount: ints (numpy ints too) and Fractions; floats and bools are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Rational):
         raise TallyError(f"{what} must be an int or a Fraction, not {type(value).__name__}")
     if value < 0:
         raise TallyError(f"{what} must not be negative")
-    return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return value if isinstance(value, Fraction) else Fraction(value)
 
 
 class _Election:
@@ -663,7 +664,6 @@ class _Run:
         self.passes = 0
         self.exact_passes = 0
         self.certifications = 0
-        self.notes: list[str] = []
 
     def ids_selected(self) -> set[str]:
         return {self.e.ids[p] for p in self.selected}

@@ -251,7 +251,7 @@ def test_city_tie_break_prefers_lower_cost_then_more_votes_then_the_lot():
 def test_explanations_cover_every_project():
     projects = [Project("1", 40), Project("2", 30), Project("3", 50)]
     ballots = [{"1", "2"}, {"1"}, {"3"}, {"2", "3"}]
-    greedy = compute_outcome(projects, 80, ballots, rule="greedy")
+    greedy = compute_outcome(projects, 80, ballots, rule="greedy", tie_break="pabutools")
     assert [(s.project_id, s.reason) for s in greedy.steps] == [
         ("1", "fits"),
         ("2", "fits"),
@@ -311,6 +311,13 @@ def test_bad_inputs_are_named():
         compute_outcome([Project("1", 1)], 1, [{"1"}], weights=[-1])
     with pytest.raises(TallyError, match="ranked twice"):
         compute_outcome([Project("1", 1)], 1, [("1", "1")], ballot_type="ordinal")
+
+
+def test_numpy_integers_are_exact_amounts():
+    import numpy as np
+
+    outcome = compute_outcome([Project("1", np.int64(5))], np.int64(10), [{"1"}])
+    assert outcome.total_cost == 5 and type(outcome.total_cost) is int
 
 
 def test_decimal_costs_stay_exact():

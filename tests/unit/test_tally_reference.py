@@ -62,8 +62,17 @@ def run(file_name: str, key: str) -> Outcome:
     base = key.removesuffix("__float")
     if base in POPULARITY:
         candidates = [
-            compute_outcome(projects, budget, ballots, rule="equal-shares-add1-greedy", sat="cost"),
-            compute_outcome(projects, budget, ballots, rule="greedy", sat=POPULARITY[base]),
+            compute_outcome(
+                projects, budget, ballots, rule="equal-shares-add1-greedy", tie_break="pabutools"
+            ),
+            compute_outcome(
+                projects,
+                budget,
+                ballots,
+                rule="greedy",
+                sat=POPULARITY[base],
+                tie_break="pabutools",
+            ),
         ]
         return candidates[compare_by_popularity(candidates, ballots, sat="cardinality")]
     rule, params = PLAIN[base]
@@ -138,7 +147,13 @@ def test_city_rules_give_the_published_winners():
         projects, budget, ballots, _ = election(file_name)
         threshold = pb.threshold if pb.rule == "greedy-threshold" else None
         outcome = compute_outcome(
-            projects, budget, ballots, rule=rule_for[pb.rule], sat="cost", threshold=threshold
+            projects,
+            budget,
+            ballots,
+            rule=rule_for[pb.rule],
+            sat="cost",
+            threshold=threshold,
+            tie_break="pabutools",
         )
         assert sorted(outcome.selected) == sorted(entries["_instance"]["official_selected"]), (
             file_name
