@@ -70,6 +70,14 @@ def _me(request: Request) -> int:
     return user.id
 
 
+def _named(reason: str, names: dict[str, str]) -> str:
+    """The selection explains itself with pseudonymous ids; officials read titles."""
+    for pseudonym, title in names.items():
+        if pseudonym in reason:
+            reason = reason.replace(pseudonym, title)
+    return reason
+
+
 def _download(name: str, data: bytes) -> Response:
     media = exports.MEDIA_TYPES[name.rsplit(".", 1)[-1]]
     return Response(
@@ -461,8 +469,14 @@ class OfficialChallengePages(Controller):
             }
             for r in result["ranking"]
         ]
+        names = {p: f"«{titles[i]['title']}»" for p, i in entry_ids.items()}
         borderline = [
-            {**b, "title": titles[entry_ids[b["entry_id"]]]["title"]} for b in result["borderline"]
+            {
+                **b,
+                "title": titles[entry_ids[b["entry_id"]]]["title"],
+                "reason": _named(b["reason"], names),
+            }
+            for b in result["borderline"]
         ]
         return page(
             request,

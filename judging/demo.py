@@ -1,0 +1,347 @@
+"""AI 50 Challenge demo data: a closed 2026 edition with ~120 screened entries, 12 judges with some
+conflicts, the evaluation round fully scored and the final round in progress; and an open 2027 edition
+where the demo startup can submit.
+
+Bulk rows are inserted directly (the services would audit and mail every one of hundreds of rows and
+take minutes); editions, rounds and assignments go through the services so their rules apply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+import pyotp
+
+from judging import services
+from judging.tables import (
+    CATEGORIES,
+    DEFAULT_GATES,
+    Assignment,
+    Conflict,
+    Entry,
+    JudgeProfile,
+    Organization,
+    OrganizationMember,
+    Review,
+    ScreeningDecision,
+)
+from portal import accounts, clock
+from portal.db import write_transaction
+from portal.demo import DEMO_PASSWORD
+from portal.passwords import hash_password
+from portal.tables import User
+
+ENTRIES = 120
+EXTRA_JUDGES = 11  # plus the demo "judge" account: 12
+SEED = 20260
+WORDS_EN = ("Smart", "Safe", "Green", "Open", "Kind", "Fast", "Clear", "Calm", "Bright", "Shared")
+TOPICS = {
+    "transportation": (
+        "bus arrival prediction",
+        "bike-share rebalancing",
+        "crosswalk safety camera",
+    ),
+    "welfare": (
+        "elderly check-in calls",
+        "care worker scheduling",
+        "benefit eligibility assistant",
+    ),
+    "climate": ("heat-wave shelter routing", "building energy forecasting", "urban tree health"),
+    "disaster-response": ("flood early warning", "landslide risk map", "evacuation chatbot"),
+    "housing": ("jeonse fraud detection", "public housing matching", "noise complaint triage"),
+    "urban-planning": ("pedestrian flow model", "parking demand forecast", "park usage analytics"),
+    "other": ("multilingual civil service bot", "library book recommender", "market price watch"),
+}
+GU = (
+    "11110",
+    "11140",
+    "11170",
+    "11200",
+    "11215",
+    "11230",
+    "11260",
+    "11290",
+    "11305",
+    "11320",
+    "11350",
+    "11380",
+    "11410",
+    "11440",
+    "11470",
+    "11500",
+    "11530",
+    "11545",
+    "11560",
+    "11590",
+    "11620",
+    "11650",
+    "11680",
+    "11710",
+    "11740",
+)
+
+
+def _brn(index: int) -> str:
+    """A valid business registration number (check digit computed)."""
+    from proposals.entries import BRN_WEIGHTS
+
+    base = f"{101 + index % 800:03d}{81 + index % 7:02d}{(index * 37) % 10000:04d}"
+    values = [int(c) for c in base]
+    total = sum(v * w for v, w in zip(values, BRN_WEIGHTS, strict=True)) + (values[8] * 5) // 10
+    return base + str((10 - total % 10) % 10)
+
+
+def _scores(rubric: list[dict[str, Any]], level: float, rng: random.Random) -> dict[str, int]:
+    return {c["key"]: max(1, min(10, round(level + rng.gauss(0, 0.8)))) for c in rubric}
+
+
+async def load_demo(users: dict[str, int]) -> list[str]:
+    """Create the demo challenge; returns the lines to print (judge accounts with TOTP secrets)."""
+    rng = random.Random(SEED)
+    now = clock.now()
+    official = users["official"]
+    lines = ["", "AI 50 Challenge demo:"]
+
+    # Judges: the demo judge plus eleven more with known TOTP secrets.
+    judge_ids = [users["judge"]]
+    judge_lines = []
+    for i in range(1, EXTRA_JUDGES + 1):
+        secret = pyotp.random_base32()
+        domain = (
+            "hangang-robotics.kr" if i == 7 else f"judges{i}.kr"
+        )  # judge 7 shares a startup's domain
+        email = f"judge{i}@{domain}"
+        judge_ids.append(
+            await accounts.create_user(
+                email,
+                DEMO_PASSWORD,
+                ["judge"],
+                display_name=f"Judge {i}",
+                totp_secret=secret,
+                check_password=False,
+            )
+        )
+        judge_lines.append(f"  {email:32} judge              TOTP secret {secret}")
+
+    # The closed 2026 edition.
+    quotas = {c: {"min": 4, "max": 12} for c in CATEGORIES}
+    edition_id = await services.create_edition(
+        official,
+        services.EditionForm(
+            name="AI 50 Challenge 2026",
+            intake_opens_at=now - dt.timedelta(days=60),
+            intake_closes_at=now - dt.timedelta(days=30),
+            winners=50,
+            quotas=quotas,
+            max_per_organization=1,
+            seed=SEED,
+            award_amount=20_000_000,
+        ),
+    )
+    rounds = {r["kind"]: r for r in await services.rounds_of(edition_id)}
+
+    # Organizations (about 95, some with two entries) and their founders.
+    shared_hash = await hash_password(DEMO_PASSWORD)
+    org_count = 95
+    org_names = [
+        f"{WORDS_EN[i % 10]} {['Mobility', 'Care', 'Climate', 'Safety', 'Homes', 'City', 'Data'][i % 7]} Lab {i + 1}"
+        for i in range(org_count)
+    ]
+    org_names[0] = "Hangang Robotics"
+    async with write_transaction():
+        founders = []
+        for i in range(org_count):
+            slug = "hangang-robotics" if i == 0 else f"startup{i + 1}"
+            founders.append(
+                User(
+                    email=f"founder@{slug}.kr",
+                    display_name=f"Founder {i + 1}",
+                    password_hash=shared_hash,
+                    roles="startup",
+                    language="ko",
+                    created_at=now,
+                )
+            )
+        await User.insert(*founders)
+        founder_ids = [
+            r["id"]
+            for r in await User.select(User.id)
+            .where(User.email.like("founder@%"))
+            .order_by(User.id)
+        ]
+        orgs = [
+            Organization(
+                name=org_names[i],
+                registration_number=_brn(i + 1),
+                size="startup" if i % 3 else "SME",
+                founding_year=2015 + i % 10,
+                created_by=founder_ids[i],
+                created_at=now,
+            )
+            for i in range(org_count)
+        ]
+        await Organization.insert(*orgs)
+        org_ids = [
+            r["id"] for r in await Organization.select(Organization.id).order_by(Organization.id)
+        ]
+        members = [
+            OrganizationMember(
+                organization=org_ids[i], user=founder_ids[i], role="owner", joined_at=now
+            )
+            for i in range(org_count)
+        ]
+        members.append(
+            OrganizationMember(
+                organization=org_ids[0], user=users["startup"], role="member", joined_at=now
+            )
+        )
+        await OrganizationMember.insert(*members)
+
+        # Entries: ~120 across the categories; a few never submitted or withdrawn.
+        entry_rows = []
+        for i in range(ENTRIES + 6):
+            category = CATEGORIES[i % len(CATEGORIES)]
+            topic = TOPICS[category][i % 3]
+            org = org_ids[i % org_count]
+            status = "draft" if i >= ENTRIES + 3 else ("withdrawn" if i >= ENTRIES else "submitted")
+            entry_rows.append(
+                Entry(
+                    edition=edition_id,
+                    organization=org,
+                    created_by=founder_ids[i % org_count],
+                    title=f"{WORDS_EN[(i * 3) % 10]} {topic} #{i + 1}",
+                    summary=f"An AI service for {topic} in Seoul.",
+                    problem=f"Residents struggle with {topic}.",
+                    ai_approach="A model trained on open city data, reviewed by staff before acting.",
+                    data_protection="Only aggregated or pseudonymized data; no resident identities leave the city.",
+                    target_users="Residents and district offices.",
+                    category=category,
+                    sector=("public", "public-interest", "private")[i % 3],
+                    districts=[GU[i % 25], GU[(i * 7) % 25]],
+                    team="Four engineers and a designer.",
+                    demo_url=f"https://demo{i + 1}.example.kr",
+                    status=status,
+                    created_at=now - dt.timedelta(days=45),
+                    updated_at=now - dt.timedelta(days=31),
+                    submitted_at=(now - dt.timedelta(days=31)) if status == "submitted" else None,
+                )
+            )
+        await Entry.insert(*entry_rows)
+        submitted = (
+            await Entry.select(Entry.id)
+            .where((Entry.edition == edition_id) & (Entry.status == "submitted"))
+            .order_by(Entry.id)
+        )
+        decisions = []
+        for n, row in enumerate(submitted):
+            failing = n % 23 == 5  # a handful fail the AI-solution gate
+            for gate in DEFAULT_GATES:
+                passed = not (failing and gate == "ai-solution")
+                decisions.append(
+                    ScreeningDecision(
+                        entry=row["id"],
+                        gate=gate,
+                        passed=passed,
+                        reason="" if passed else "Rule-based, no AI component.",
+                        decided_by=official,
+                        decided_at=now - dt.timedelta(days=28),
+                    )
+                )
+            await Entry.update({Entry.status: "screened-out" if failing else "screened-in"}).where(
+                Entry.id == row["id"]
+            )
+        await ScreeningDecision.insert(*decisions)
+
+        # Judge profiles and conflicts: declared (investment, advisory), a holding, and a shared domain.
+        for n, judge in enumerate(judge_ids):
+            holdings = [_brn(3)] if n == 2 else []
+            await JudgeProfile.insert(
+                JudgeProfile(
+                    user=judge,
+                    affiliations=[f"University {n + 1}"],
+                    expertise=[CATEGORIES[n % 7], CATEGORIES[(n + 3) % 7]],
+                    holdings=holdings,
+                    updated_at=now,
+                )
+            )
+        await Conflict.insert(
+            Conflict(
+                judge=judge_ids[0],
+                organization=org_ids[1],
+                kind="investment",
+                note="Seed investor",
+                declared_at=now,
+            ),
+            Conflict(
+                judge=judge_ids[4],
+                organization=org_ids[5],
+                kind="advisory",
+                note="Advisory board",
+                declared_at=now,
+            ),
+            Conflict(
+                judge=judge_ids[9], organization=org_ids[8], kind="family", note="", declared_at=now
+            ),
+        )
+
+    # Rounds: evaluation (closed, fully scored) and final (in progress).
+    for kind, deadline in (
+        ("evaluation", now - dt.timedelta(days=3)),
+        ("final", now + dt.timedelta(days=14)),
+    ):
+        await services.update_round(official, rounds[kind]["id"], deadline, 3, judge_ids)
+    quality = {row["id"]: rng.uniform(3.0, 9.0) for row in submitted}
+    offsets = {judge: rng.uniform(-1.5, 1.5) for judge in judge_ids}
+    for kind, share in (("evaluation", 1.0), ("final", 0.5)):
+        round_id = rounds[kind]["id"]
+        await services.run_assignment(official, round_id)
+        rubric = rounds[kind]["rubric"]
+        pairs = await Assignment.select(Assignment.entry, Assignment.judge).where(
+            Assignment.round == round_id
+        )
+        reviews = []
+        for pair in pairs:
+            if share < 1.0 and rng.random() > share:
+                continue
+            level = quality[pair["entry"]] + offsets[pair["judge"]]
+            marks = _scores(rubric, level, rng)
+            reviews.append(
+                Review(
+                    round=round_id,
+                    entry=pair["entry"],
+                    judge=pair["judge"],
+                    scores=marks,
+                    comments={},
+                    confidence=rng.randint(2, 5),
+                    total_centi=services.weighted_total_centi(rubric, marks),
+                    created_at=now - dt.timedelta(days=5),
+                    updated_at=now - dt.timedelta(days=5),
+                )
+            )
+        async with write_transaction():
+            await Review.insert(*reviews)
+
+    # The open 2027 edition: the demo startup can submit here.
+    await services.create_edition(
+        official,
+        services.EditionForm(
+            name="AI 50 Challenge 2027",
+            intake_opens_at=now - dt.timedelta(days=1),
+            intake_closes_at=now + dt.timedelta(days=30),
+            winners=50,
+            quotas=quotas,
+            max_per_organization=1,
+            seed=SEED + 1,
+            award_amount=20_000_000,
+        ),
+    )
+    lines += [
+        f"  2026 edition: {len(submitted)} submitted entries from {org_count} organizations; evaluation round fully"
+        " scored, final round half scored. Officials: run the selection at /officials/challenge.",
+        "  2027 edition: intake open; startup@demo.hangang.kr belongs to Hangang Robotics and can submit.",
+        "  Extra judge accounts (same password as above):",
+        *judge_lines,
+    ]
+    return lines
