@@ -33,18 +33,24 @@ Inputs:
   ``equal-shares``, ``equal-shares-greedy``, ``equal-shares-add1`` (per-voter budget raised by
   ``voter_budget_increment`` until the outcome is exhaustive or the next would overspend),
   ``equal-shares-add1-greedy``, and the pabutools variants ``equal-shares-increase[-greedy]``
-  (whole budget raised by ``budget_step``, default 1%). Completions use greedy with ``cost``.
+  (whole budget raised by ``budget_step``, default 1%). Completions use greedy with
+  ``completion_sat`` (default ``cost``). For add1 in won, pass a larger
+  ``voter_budget_increment`` (e.g. 1000): one won per step means thousands of passes.
 * ``sat``: ``cost`` (a supporter values a project at its cost; greedy ranks by votes),
   ``cardinality`` (1 per project; greedy ranks by votes per unit of cost), ``points``
   (cumulative: the points given), ``points-cost`` (points x cost; greedy ranks by total points),
   ``rank-points-cost`` (ordinal: (L - position) x cost; greedy ranks by 3/2/1-style points),
   ``borda`` (ordinal: L - position - 1).
-* ``tie_break``: ``pabutools`` (lowest project id as a string wins, "10" < "9") or ``city``
-  (lower cost, then more votes, then a lot drawn with ``random.Random(seed)``).
+* ``tie_break``: ``city`` (default: lower cost, then more votes, then a lot drawn with
+  ``random.Random(seed)``, seed 0 unless given; publish it) or ``pabutools`` (lowest project id
+  as a string wins, "10" < "9"; the reference mode).
+* ``excluded``: ids left out while ballots stay whole (pabutools' ``restrict``).
+* Errors in the inputs raise ``TallyError`` with a message naming the problem.
 
-Decisions are exact. Equal Shares runs in float64 (NumPy) and every decision is checked against
-a bound on the rounding error; when a decision is too close to call (a tie, say) the pass is
-recomputed with exact fractions. Explanation figures for Equal Shares (prices, money left) are
+Decisions are exact. Equal Shares runs in a compiled float64 kernel (voting/tally_kernel.py)
+and every decision is checked against a bound on the rounding error; exact ties between prices
+known exactly are settled exactly, and any other decision too close to call makes the pass run
+again with exact fractions. Explanation figures for Equal Shares (prices, money left) are
 display values (floats); greedy figures are exact.
 """
 
@@ -249,6 +255,11 @@ def compute_outcome(
         passes=run.passes,
         exact_passes=run.exact_passes,
     )
+
+
+def warm_up() -> None:
+    """Load the compiled Equal Shares kernel now (about a second, once per process)."""
+    compute_outcome([Project("warm-up", 1)], 1, [{"warm-up"}], rule="equal-shares")
 
 
 def compare_by_popularity(
