@@ -65,6 +65,7 @@ from itertools import chain
 from typing import Literal
 
 import numpy as np
+from scipy import sparse
 
 from voting.tally_kernel import CERTIFIED, UNCERTAIN, mes_rounds
 
@@ -640,11 +641,11 @@ class _MesData:
         )
         self.wu = self.w * self.u
         self.owner = np.repeat(np.arange(k), sizes)
-        # The same incidences by voter group: which candidates each group supports.
-        by_group = np.argsort(self.grp, kind="stable")
-        self.gproj = self.owner[by_group]
-        self.gptr = np.zeros(len(election.groups) + 1, dtype=np.int64)
-        self.gptr[1:] = np.cumsum(np.bincount(self.grp, minlength=len(election.groups)))
+        # Which candidates share a supporter: buying one can change the other's price.
+        incidence = sparse.csr_matrix(
+            (np.ones(len(self.grp)), (self.owner, self.grp)), shape=(k, len(election.groups))
+        )
+        self.overlap = (incidence @ incidence.T).toarray() > 0
         self.costs_f = np.array(self.costf, dtype=np.float64)
         self.total_u = np.bincount(self.owner, weights=self.wu, minlength=k) if k else empty_f
         self.rank = np.array([rank[p] for p in candidates], dtype=np.int64)
@@ -896,8 +897,7 @@ def _mes_pass_float(
         data.total_u,
         data.rank,
         data.exact_order,
-        data.gptr,
-        data.gproj,
+        data.overlap,
         val,
         lower,
         alive,

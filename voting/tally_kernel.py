@@ -126,8 +126,7 @@ def mes_rounds(
     total_u,
     rank,
     exact_order,
-    gptr,
-    gproj,
+    overlap,
     val,
     lower,
     alive,
@@ -156,7 +155,7 @@ def mes_rounds(
     ev_err = np.empty(k)
     ev_exact = np.zeros(k, np.bool_)
     # A project none of whose supporters paid since its last evaluation keeps its price:
-    # reuse it instead of recomputing (gptr/gproj list the projects of each voter group).
+    # reuse it instead of recomputing (overlap[x, j]: projects x and j share a supporter).
     fresh = np.zeros(k, np.bool_)
     c_code = np.zeros(k, np.int64)
     c_rho = np.zeros(k)
@@ -340,9 +339,9 @@ def mes_rounds(
                 val[g] = v - share
             if pay > largest:
                 largest = pay
-            if pay > 0.0:
-                for q in range(gptr[g], gptr[g + 1]):
-                    fresh[gproj[q]] = False
+        for q in range(k):
+            if overlap[win, q]:
+                fresh[q] = False
         sel[n_sel] = win
         rec[n_sel, 0] = rho
         rec[n_sel, 1] = err
