@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voting.pabulib import PbFile, format_pb, read_pb  # noqa: E402
-from voting.tally import RULES, compute_outcome  # noqa: E402
+from voting.tally import RULES, compute_outcome, warm_up  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "pabulib"
 
@@ -186,12 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only:
             elections = [e for e in elections if args.only.lower() in e[0].lower()]
         started = time.perf_counter()
-        warm = compute_outcome.__module__  # the kernel loads on the first Equal Shares call
-        t0 = time.perf_counter()
-        from voting.tally import Project
-
-        compute_outcome([Project("w", 1)], 1, [{"w"}], rule="equal-shares")
-        print(f"compiled kernel load ({warm}): {time.perf_counter() - t0:.2f} s (once per process)")
+        warm_up()
+        print(f"compiled kernel load: {time.perf_counter() - started:.2f} s (once per process)")
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         header = f"{'election':20} {'rule':26} {'ours s':>9} {'pabutools s':>12} {'ratio':>8}  same"
         rows = [header, "-" * len(header)]
