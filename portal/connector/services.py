@@ -378,7 +378,22 @@ async def deliver_batch(
 ) -> None:
     """Push one claimed batch and record what happened."""
     label = f"{row['batch_id']}:{row['revision']}"
-    payload = _json(row["payload"])
+    try:
+        payload = _json(row["payload"])
+        signing.idempotency_key(str(payload["batch_id"]), int(payload["revision"]))
+    except (ValueError, KeyError, TypeError, signing.SigningError) as exc:
+        # A row edited by hand or damaged: never push it, show officials why.
+        reason = f"the stored batch is unreadable ({type(exc).__name__}: {exc})"
+        if await _finish(
+            row,
+            worker,
+            {OutboxBatch.status: "failed", OutboxBatch.last_error: reason},
+            [],
+            "connector.batch_failed",
+        ):
+            await alert_officials(row["id"], label, reason)
+        report.failed.append(label)
+        return
     try:
         outcome = await client.push(row["kind"], payload)
     except CityUnavailable as error:

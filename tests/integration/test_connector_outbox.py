@@ -306,3 +306,19 @@ async def test_two_worker_processes_never_double_deliver(city: RunningCity) -> N
     posts = [r["key"] for r in city.ledger()["requests"] if r["method"] == "POST"]
     assert sorted(posts) == sorted(f"{k}:1" for k in keys)
     assert await OutboxAttempt.count() == len(keys)
+
+
+async def test_a_damaged_outbox_row_fails_with_a_reason(
+    city: RunningCity, client: CityClient, users
+) -> None:
+    from portal.tables import Notification
+
+    official = await users.create(roles=["official"])
+    batch_pk = await _enqueue("allocation", sample_allocation("damaged"))
+    await OutboxBatch.update({OutboxBatch.payload: "{}"}).where(OutboxBatch.id == batch_pk)
+    report = await services.deliver_due_batches(client=client, worker="w1")
+    assert report.failed == ["damaged:1"]
+    row = await _row(batch_pk)
+    assert row["status"] == "failed" and "unreadable" in row["last_error"]
+    assert await Notification.count().where(Notification.user == official.id) == 1
+    assert city.accepted("damaged") == []

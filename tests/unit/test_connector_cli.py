@@ -1,0 +1,64 @@
+"""The connector's commands refuse bad input with a clear message, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from portal.connector import cli, signing
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+def test_city_sim_needs_a_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HANGANG_CITY_BUDGET_SECRET", raising=False)
+    assert _run(["city-sim"]) == 2
+    assert "HANGANG_CITY_BUDGET_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("HANGANG_CITY_BUDGET_SECRET", "not-a-webhook-secret")
+    assert _run(["city-sim"]) == 2
+    assert "whsec_" in capsys.readouterr().err
+
+
+def test_city_sim_names_bad_port_and_envelope_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HANGANG_CITY_BUDGET_SECRET", signing.new_secret())
+    assert _run(["city-sim", "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
+    assert _run(["city-sim", "--envelopes", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read the envelopes file" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{nope")
+    assert _run(["city-sim", "--envelopes", str(tmp_path / "bad.json")]) == 2
+    assert "not JSON" in capsys.readouterr().err
+
+
+def test_push_refuses_a_non_positive_interval(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["push", "--interval", "0"]) == 2
+    assert "--interval" in capsys.readouterr().out
+
+
+def test_verify_export_names_a_missing_bundle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["verify-export", str(tmp_path / "nothing")]) == 1
+    assert "does not exist" in capsys.readouterr().out
+
+
+def test_loopback_detection() -> None:
+    from portal.connector.city_sim import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert (
+        not is_loopback("0.0.0.0")
+        and not is_loopback("10.1.2.3")
+        and not is_loopback("city.example.kr")
+    )
