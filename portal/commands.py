@@ -11,7 +11,16 @@ from portal.tables import ROLES
 
 
 def _run(coro):
-    return asyncio.run(coro)
+    """Run one command's coroutine, then close the database connections it opened."""
+    from portal import db
+
+    async def run_and_close():
+        try:
+            return await coro
+        finally:
+            await db.close_pool()
+
+    return asyncio.run(run_and_close())
 
 
 async def migrate() -> None:

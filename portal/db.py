@@ -96,6 +96,8 @@ async def start_pool() -> None:
 async def close_pool() -> None:
     if is_postgres():
         await DB.close_connection_pool()
+    else:
+        await DB.close_idle()
 
 
 async def ping() -> bool:

@@ -10,9 +10,9 @@ from urllib.parse import unquote, urlparse
 
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
 
 from portal.settings import get_settings
+from portal.sqlite_pool import PooledSQLiteEngine
 
 # Each domain is one Piccolo app; add a line when a domain gets tables.
 APPS = [
@@ -39,7 +39,7 @@ def _engine_from_url(url: str):
         )
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
     # Busy timeout: concurrent workers wait for the write lock instead of failing.
-    return SQLiteEngine(path=path, timeout=30)
+    return PooledSQLiteEngine(path=path, timeout=30)
 
 
 def _registered_apps() -> list[str]:
