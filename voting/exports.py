@@ -1,0 +1,260 @@
+"""Exports for officials after close: results (CSV, XLSX, JSON), turnout (CSV), anonymized ballots (.pb).
+
+No export names a voter (V5): ballots carry no user id, and the ``.pb`` voter ids are
+sequence numbers over the ballots sorted by their content, not receipts. Text cells that a
+spreadsheet could run as a formula are escaped (S19).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any
+
+from portal.districts import district_name
+from portal.errors import NotFoundError
+from voting import services
+from voting.pabulib import PbFile, format_pb
+from voting.results import ENGINE_RULES
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PB_RULE_NAMES = {
+    "greedy": "greedy",
+    "greedy-threshold": "greedy-threshold",
+    "equal-shares": "equalshares/add1",
+}
+
+
+def safe_cell(value: Any) -> Any:
+    """Prefix text that starts like a formula with an apostrophe, so it stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _pb_text(value: str) -> str:
+    """One-line text for a .pb field."""
+    return re.sub(r"[\r\n;]+", " ", value).strip()
+
+
+async def _result_rows(cycle_id: int) -> tuple[dict, list[str], list[list[Any]], dict]:
+    cycle, pots, runs = await services.results_of(cycle_id)
+    titles = await services.titles_of(cycle_id)
+    by_pot = {p["id"]: p for p in pots}
+    header = [
+        "pot",
+        "district_code",
+        "rule",
+        "official_rule",
+        "project_id",
+        "title",
+        "category",
+        "cost_krw",
+        "votes",
+        "selected",
+        "rank",
+    ]
+    rows = []
+    for run in sorted(runs, key=lambda r: (r["pot"], not r["official"])):
+        pot = by_pot[run["pot"]]
+        for p in run["outcome"]["projects"]:
+            info = titles.get(p["id"], {})
+            rows.append(
+                [
+                    services.pot_name(pot, "en"),
+                    pot["district_code"] or "",
+                    run["rule"],
+                    "yes" if run["official"] else "no",
+                    p["id"],
+                    info.get("title", ""),
+                    info.get("category", ""),
+                    p["cost"],
+                    p["votes"],
+                    "yes" if p["selected"] else "no",
+                    p["rank"] or "",
+                ]
+            )
+    document = {
+        "cycle": {
+            "id": cycle["id"],
+            "name": cycle["name"],
+            "fiscal_year": cycle["fiscal_year"],
+            "results_rule": cycle["results_rule"],
+        },
+        "pots": [
+            {
+                "pot_id": pot["id"],
+                "district_code": pot["district_code"],
+                "amount": pot["amount"],
+                "runs": [
+                    {
+                        "rule": r["rule"],
+                        "official": r["official"],
+                        "parameters": r["parameters"],
+                        "ballots_sha256": r["ballots_sha256"],
+                        "computed_at": r["computed_at"].isoformat(),
+                        "selected": r["outcome"]["selected"],
+                        "total_cost": r["outcome"]["total_cost"],
+                        "voters": r["outcome"]["voters"],
+                        "projects": [
+                            {**p, "title": titles.get(p["id"], {}).get("title", "")}
+                            for p in r["outcome"]["projects"]
+                        ],
+                    }
+                    for r in runs
+                    if r["pot"] == pot["id"]
+                ],
+            }
+            for pot in pots
+        ],
+    }
+    return cycle, header, rows, document
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Korean text correctly
+
+
+def _xlsx(header: list[str], rows: list[list[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "results"
+    sheet.append(header)
+    for row in rows:
+        sheet.append([safe_cell(v) for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+async def pot_pb(cycle_id: int, pot_id: int) -> str:
+    """The anonymized ballots of one pot in pabulib's .pb format."""
+    cycle, _, _ = await services.results_of(cycle_id)
+    pot = await services.get_pot(cycle_id, pot_id)
+    projects = await services.projects_of(pot_id)
+    data, contents = await services._pot_input(cycle, pot)
+    cumulative = cycle["ballot_kind"] == "cumulative"
+    meta = {
+        "description": _pb_text(f"{cycle['name']} - {services.pot_name(pot, 'en')}"),
+        "country": "South Korea",
+        "unit": "Seoul",
+        "subunit": district_name(pot["district_code"], "en")
+        if pot["district_code"]
+        else "city-wide",
+        "instance": str(cycle["fiscal_year"]),
+        "num_projects": str(len(projects)),
+        "num_votes": str(len(contents)),
+        "budget": str(pot["amount"]),
+        "vote_type": "cumulative" if cumulative else "approval",
+        "rule": PB_RULE_NAMES[cycle["results_rule"]],
+        "currency": "KRW",
+        "language": "ko",
+    }
+    if cycle["ballot_kind"] != "cumulative":
+        meta["min_length"] = str(max(cycle["min_projects"], 1))
+        if cycle["max_projects"]:
+            meta["max_length"] = str(cycle["max_projects"])
+    if cycle["ballot_kind"] == "knapsack":
+        meta["max_sum_cost"] = str(pot["amount"])
+    if cumulative:
+        meta["max_sum_points"] = str(cycle["total_points"])
+        meta["max_points"] = str(cycle["max_points_per_project"])
+    if cycle["results_rule"] == "greedy-threshold" and cycle["vote_threshold"]:
+        meta["min_project_score_threshold"] = str(cycle["vote_threshold"])
+    project_rows = [
+        {
+            "project_id": str(p.id),
+            "cost": str(p.cost),
+            "name": _pb_text(p.title),
+            "category": p.category,
+        }
+        for p in projects
+    ]
+    votes = []
+    for number, text in enumerate(sorted(contents), start=1):
+        content = json.loads(text)
+        if cumulative:
+            pairs = sorted(content.get("points", {}).items(), key=lambda kv: int(kv[0]))
+            votes.append(
+                {
+                    "voter_id": str(number),
+                    "vote": ",".join(k for k, _ in pairs),
+                    "points": ",".join(str(v) for _, v in pairs),
+                }
+            )
+        else:
+            votes.append(
+                {
+                    "voter_id": str(number),
+                    "vote": ",".join(str(p) for p in content.get("project_ids", [])),
+                }
+            )
+    pb = PbFile(
+        meta=meta,
+        project_columns=["project_id", "cost", "name", "category"],
+        projects=project_rows,
+        vote_columns=["voter_id", "vote", "points"] if cumulative else ["voter_id", "vote"],
+        votes=votes,
+    )
+    return format_pb(pb)
+
+
+async def turnout_csv(cycle_id: int) -> bytes:
+    await services.results_of(cycle_id)
+    rows = await services.turnout(cycle_id)
+    return _csv(
+        ["district_code", "district", "population", "district_pot_ballots", "city_wide_voters"],
+        [
+            [
+                r["district_code"] or "all",
+                district_name(r["district_code"], "en") or "Seoul",
+                r["population"],
+                r["district_ballots"],
+                r["city_wide_voters"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+async def build_export(cycle_id: int, name: str) -> tuple[str, str, bytes]:
+    """(file name, media type, bytes) of one export; 404 before close or for an unknown name."""
+    stem = f"pb-cycle-{cycle_id}"
+    if name in ("results.csv", "results.xlsx", "results.json"):
+        cycle, header, rows, document = await _result_rows(cycle_id)
+        if name.endswith(".csv"):
+            return f"{stem}-results.csv", "text/csv; charset=utf-8", _csv(header, rows)
+        if name.endswith(".xlsx"):
+            return (
+                f"{stem}-results.xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                _xlsx(header, rows),
+            )
+        return (
+            f"{stem}-results.json",
+            "application/json",
+            json.dumps(document, ensure_ascii=False, indent=1).encode(),
+        )
+    if name == "turnout.csv":
+        return f"{stem}-turnout.csv", "text/csv; charset=utf-8", await turnout_csv(cycle_id)
+    match = re.fullmatch(r"pot-(\d{1,9})\.pb", name)
+    if match:
+        pot_id = int(match.group(1))
+        return (
+            f"{stem}-pot-{pot_id}.pb",
+            "text/plain; charset=utf-8",
+            (await pot_pb(cycle_id, pot_id)).encode(),
+        )
+    raise NotFoundError("We could not find that page.")
+
+
+__all__ = ["ENGINE_RULES", "build_export", "pot_pb", "safe_cell"]

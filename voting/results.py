@@ -1,0 +1,215 @@
+"""Results of one pot with the engine (voting.tally), explained per project (pure, no I/O).
+
+Rules as a cycle names them, and what runs in the engine:
+
+* ``greedy``: ``greedy`` (most votes first, skip what does not fit).
+* ``greedy-threshold``: ``greedy-threshold`` with the cycle's vote threshold.
+* ``equal-shares``: Equal Shares with completion, ``equal-shares-add1-greedy``. The per-voter
+  budget is raised in steps of 1% of the first per-voter share (not 1 KRW: pots are billions of
+  won, and 1-won steps would mean millions of passes), then what is left is filled greedily.
+
+Approval and knapsack ballots are counted as approval sets with cost satisfaction (the engine's
+``cost``: greedy ranks by votes); cumulative ballots with ``points-cost`` (greedy ranks by points).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from voting.tally import Outcome, Project, compute_outcome, explain
+
+ENGINE_RULES = {
+    "greedy": "greedy",
+    "greedy-threshold": "greedy-threshold",
+    "equal-shares": "equal-shares-add1-greedy",
+}
+
+
+@dataclass(frozen=True)
+class PotInput:
+    """Everything one pot's count needs, as plain data."""
+
+    budget: int
+    costs: Mapping[int, int]  # project id -> cost on the ballot
+    ballots: Sequence[dict]  # canonical contents
+    ballot_kind: str
+    tie_break: str
+    tie_seed: int
+    vote_threshold: int | None = None
+
+
+def comparison_rule(rule: str) -> str:
+    """The rule shown next to the official one: Equal Shares beside greedy, and the reverse."""
+    return "greedy" if rule == "equal-shares" else "equal-shares"
+
+
+def _tally_ballots(data: PotInput) -> tuple[list, str]:
+    if data.ballot_kind == "cumulative":
+        return [
+            {pid: n for pid, n in b.get("points", {}).items()} for b in data.ballots
+        ], "cumulative"
+    return [{str(pid) for pid in b.get("project_ids", [])} for b in data.ballots], "approval"
+
+
+def scores(data: PotInput) -> dict[int, int]:
+    """Votes per project (approval, knapsack) or points per project (cumulative)."""
+    counts: Counter[int] = Counter({pid: 0 for pid in data.costs})
+    for b in data.ballots:
+        if "points" in b:
+            for pid, n in b["points"].items():
+                counts[int(pid)] += int(n)
+        else:
+            for pid in b.get("project_ids", []):
+                counts[int(pid)] += 1
+    return dict(counts)
+
+
+def parameters(rule: str, data: PotInput) -> dict:
+    """The engine call for ``rule``, recorded with the run so anyone can repeat it."""
+    sat = "points-cost" if data.ballot_kind == "cumulative" else "cost"
+    params: dict = {
+        "engine_rule": ENGINE_RULES[rule],
+        "sat": sat,
+        "ballot_type": "cumulative" if data.ballot_kind == "cumulative" else "approval",
+        "tie_break": data.tie_break,
+        "seed": data.tie_seed,
+        "budget": data.budget,
+    }
+    if rule == "greedy-threshold":
+        params["threshold"] = data.vote_threshold or 0
+    if rule == "equal-shares":
+        voters = max(len(data.ballots), 1)
+        params["voter_budget_increment"] = max(1, math.ceil(data.budget / voters / 100))
+    return params
+
+
+def run_rule(rule: str, data: PotInput) -> tuple[dict, dict]:
+    """Count one pot under ``rule``; return (parameters, outcome as JSON-ready data)."""
+    params = parameters(rule, data)
+    votes = scores(data)
+    if not data.ballots:
+        return params, _outcome_json(rule, params, data, votes, None)
+    ballots, ballot_type = _tally_ballots(data)
+    kwargs = {}
+    if "threshold" in params:
+        kwargs["threshold"] = params["threshold"]
+    if "voter_budget_increment" in params:
+        kwargs["voter_budget_increment"] = params["voter_budget_increment"]
+    outcome = compute_outcome(
+        [Project(str(pid), cost) for pid, cost in sorted(data.costs.items())],
+        data.budget,
+        ballots,
+        rule=params["engine_rule"],
+        sat=params["sat"],
+        ballot_type=ballot_type,  # type: ignore[arg-type]
+        tie_break=data.tie_break,
+        seed=data.tie_seed,
+        **kwargs,
+    )
+    return params, _outcome_json(rule, params, data, votes, outcome)
+
+
+def _co_supporters(data: PotInput, loser: int, winners: set[int]) -> list[list[int]]:
+    """Which winners the loser's supporters also backed, most shared first (where their money went)."""
+    shared: Counter[int] = Counter()
+    for b in data.ballots:
+        chosen = {int(p) for p in (b.get("points") or b.get("project_ids") or [])}
+        if loser in chosen:
+            shared.update(chosen & winners)
+    return [[pid, n] for pid, n in shared.most_common(3)]
+
+
+def _outcome_json(
+    rule: str, params: dict, data: PotInput, votes: dict[int, int], outcome: Outcome | None
+) -> dict:
+    selected = [int(p) for p in outcome.selected] if outcome else []
+    winners = set(selected)
+    why: dict[int, dict] = {}
+    if outcome is not None:
+        for step in outcome.steps:
+            pid = int(step.project_id)
+            if step.selected or pid in winners:
+                continue
+            if step.reason in ("does-not-fit", "stopped"):
+                left = int(step.remaining_budget or 0)
+                why[pid] = {"kind": "does-not-fit", "left": left, "short_by": int(step.cost) - left}
+            elif step.reason == "below-threshold":
+                why[pid] = {
+                    "kind": "below-threshold",
+                    "votes": votes.get(pid, 0),
+                    "threshold": params.get("threshold", 0),
+                }
+        for short in outcome.shortfalls:
+            pid = int(short.project_id)
+            if pid in winners:
+                continue
+            why[pid] = {
+                "kind": "equal-shares",
+                "supporters": short.supporters,
+                "money_left": int(round(short.money_left)),
+                "short_by": int(short.cost) - int(round(short.money_left)),
+                "went_to": _co_supporters(data, pid, winners),
+                "then": why.get(pid),
+            }
+    for pid in data.costs:
+        if pid not in winners and pid not in why:
+            why[pid] = {"kind": "no-votes" if votes.get(pid, 0) == 0 else "not-reached"}
+    projects = []
+    rank_of = {pid: i + 1 for i, pid in enumerate(selected)}
+    for pid, cost in data.costs.items():
+        projects.append(
+            {
+                "id": pid,
+                "cost": cost,
+                "votes": votes.get(pid, 0),
+                "selected": pid in winners,
+                "rank": rank_of.get(pid),
+                "why_not": None if pid in winners else why.get(pid),
+            }
+        )
+    projects.sort(key=lambda p: (not p["selected"], p["rank"] or 0, -p["votes"], p["id"]))
+    return {
+        "rule": rule,
+        "budget": data.budget,
+        "voters": len(data.ballots),
+        "selected": selected,
+        "total_cost": int(outcome.total_cost) if outcome else 0,
+        "projects": projects,
+        "explanation": explain(outcome)
+        if outcome
+        else ["No ballots were cast in this pot: nothing is funded."],
+    }
+
+
+def bar_chart_svg(
+    projects: Sequence[dict], titles: Mapping[int, str], label_votes: str, max_bars: int = 30
+) -> dict:
+    """Geometry for a server-rendered horizontal bar chart (the template draws it, escaping titles)."""
+    shown = sorted(projects, key=lambda p: -p["votes"])[:max_bars]
+    top = max((p["votes"] for p in shown), default=0) or 1
+    bar_h, gap, label_w, chart_w = 18, 6, 260, 360
+    bars = []
+    for i, p in enumerate(shown):
+        width = round(chart_w * p["votes"] / top)
+        title = titles.get(p["id"], str(p["id"]))
+        bars.append(
+            {
+                "y": i * (bar_h + gap),
+                "width": max(width, 1),
+                "label": title if len(title) <= 38 else title[:37] + "…",
+                "votes": p["votes"],
+                "selected": p["selected"],
+            }
+        )
+    return {
+        "bars": bars,
+        "height": max(len(bars) * (bar_h + gap), bar_h),
+        "bar_h": bar_h,
+        "label_w": label_w,
+        "chart_w": chart_w,
+        "width": label_w + chart_w + 80,
+        "label_votes": label_votes,
+    }

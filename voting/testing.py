@@ -1,0 +1,109 @@
+"""Builders for tests, the demo and the benchmark: a cycle in a given phase with projects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from portal import clock
+from proposals.tables import Proposal
+from voting import services
+from voting.rules import BallotRules
+
+DAY = dt.timedelta(days=1)
+
+
+def schedule_for(phase: str, now: dt.datetime | None = None) -> dict[str, dt.datetime]:
+    """Dates that put a new cycle in ``phase`` now (proposals, review or voting)."""
+    now = now or clock.now()
+    starts = {"proposals": -1, "review": -11, "voting": -21}[phase]
+    opened = now + starts * DAY
+    return {
+        "proposals_open_at": opened,
+        "proposals_close_at": opened + 10 * DAY,
+        "voting_open_at": opened + 20 * DAY,
+        "voting_close_at": opened + 30 * DAY,
+        "publish_at": opened + 35 * DAY,
+    }
+
+
+@dataclass
+class BuiltCycle:
+    id: int
+    city_pot: int
+    pots: dict[str, int]  # district code -> pot id
+    projects: dict[int, list[int]] = field(default_factory=dict)  # pot id -> project ids
+
+
+async def add_projects(
+    cycle_id: int,
+    pot_id: int,
+    costs: list[int],
+    *,
+    prefix: str = "Project",
+    category: str = "climate",
+) -> list[int]:
+    """Feasible proposals straight into a pot (no author), as a review would leave them."""
+    now = clock.now()
+    rows = await Proposal.insert(
+        *[
+            Proposal(
+                cycle=cycle_id,
+                pot=pot_id,
+                title=f"{prefix} {i + 1}",
+                summary=f"{prefix} {i + 1} for the neighbourhood",
+                description="",
+                category=category,
+                estimated_cost=cost,
+                status="feasible",
+                created_at=now,
+                updated_at=now,
+            )
+            for i, cost in enumerate(costs)
+        ]
+    ).returning(Proposal.id)
+    return [r["id"] for r in rows]
+
+
+async def build_cycle(
+    official_id: int | None,
+    *,
+    phase: str = "voting",
+    rules: BallotRules | None = None,
+    city_amount: int = 10_000_000_000,
+    district_total: int = 50_000_000_000,
+    district_floor: int = 1_000_000_000,
+    project_costs: list[int] | None = None,
+    districts: tuple[str, ...] = ("11680",),
+    name: str = "Seoul PB 2027",
+    fiscal_year: int = 2027,
+) -> BuiltCycle:
+    """A cycle in ``phase`` with projects in the city-wide pot and the listed districts' pots."""
+    cycle_id = await services.create_cycle(
+        official_id,
+        services.CycleInput(
+            name=name,
+            fiscal_year=fiscal_year,
+            city_amount=city_amount,
+            district_total=district_total,
+            district_floor=district_floor,
+            rules=rules or BallotRules(ballot_kind="approval", min_projects=1, max_projects=5),
+            **schedule_for(phase),
+        ),
+    )
+    pots = await services.pots_of(cycle_id)
+    built = BuiltCycle(
+        id=cycle_id,
+        city_pot=next(p["id"] for p in pots if p["district_code"] is None),
+        pots={p["district_code"]: p["id"] for p in pots if p["district_code"]},
+    )
+    costs = project_costs or [
+        3_000_000_000,
+        2_000_000_000,
+        4_000_000_000,
+        1_000_000_000,
+        5_000_000_000,
+    ]
+    for pot_id in [built.city_pot, *(built.pots[d] for d in districts)]:
+        built.projects[pot_id] = await add_projects(cycle_id, pot_id, costs)
+    return built
