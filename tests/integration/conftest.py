@@ -60,47 +60,41 @@ def users():
     return UserFactory()
 
 
+async def _signed_in(app, users, roles: list[str], **options):
+    """A client logged in as a new account with ``roles`` (the account is ``client.account``)."""
+    account = await users.create(roles=roles, **options)
+    async with PortalClient.for_app(app) as c:
+        await c.login(account)
+        yield c
+
+
 @pytest.fixture
 async def citizen(app, users):
     """A verified resident of Gangnam-gu, logged in."""
-    account = await users.create(roles=["citizen"], district="11680", verified=True)
-    async with PortalClient.for_app(app) as c:
-        await c.login(account)
-        c.account = account
+    async for c in _signed_in(app, users, ["citizen"], district="11680", verified=True):
         yield c
 
 
 @pytest.fixture
 async def official(app, users):
-    account = await users.create(roles=["official"])
-    async with PortalClient.for_app(app) as c:
-        await c.login(account)
-        c.account = account
+    async for c in _signed_in(app, users, ["official"]):
         yield c
 
 
 @pytest.fixture
 async def official2(app, users):
-    account = await users.create(roles=["official"])
-    async with PortalClient.for_app(app) as c:
-        await c.login(account)
-        c.account = account
+    """A second, different official (two-person approvals)."""
+    async for c in _signed_in(app, users, ["official"]):
         yield c
 
 
 @pytest.fixture
 async def judge(app, users):
-    account = await users.create(roles=["judge"])
-    async with PortalClient.for_app(app) as c:
-        await c.login(account)
-        c.account = account
+    async for c in _signed_in(app, users, ["judge"]):
         yield c
 
 
 @pytest.fixture
 async def startup(app, users):
-    account = await users.create(roles=["startup", "citizen"])
-    async with PortalClient.for_app(app) as c:
-        await c.login(account)
-        c.account = account
+    async for c in _signed_in(app, users, ["startup", "citizen"]):
         yield c
