@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -350,3 +351,33 @@ def test_openapi_documents_the_contract(city: RunningCity) -> None:
     assert {"201", "200", "409", "422", "429"} <= set(post["responses"])
     assert "AllocationBatch" in schema["components"]["schemas"]
     assert "/_faults" not in schema["paths"]
+
+
+async def test_same_key_in_flight_is_409_with_retry_after(city: RunningCity) -> None:
+    import threading
+
+    body = signing.canonical_json(sample_allocation("in-flight"))
+    city.faults(delay=2, delay_next=1)
+    first: list[httpx.Response] = []
+    worker = threading.Thread(
+        target=lambda: first.append(
+            _signed_post(city, "/v1/allocation-batches", body, "in-flight:1")
+        )
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not city.ledger()["batches"] or all(
+            r["batch_id"] != "in-flight" for r in city.ledger()["batches"]
+        ):
+            assert time.monotonic() < deadline, "the first request never reached the city"
+            time.sleep(0.02)
+        second = _signed_post(city, "/v1/allocation-batches", body, "in-flight:1")
+    finally:
+        worker.join()
+    assert second.status_code == 409
+    assert second.json()["type"].endswith(":in-flight") and second.headers["retry-after"] == "1"
+    assert first[0].status_code == 201
+    third = _signed_post(city, "/v1/allocation-batches", body, "in-flight:1")
+    assert third.status_code == 200 and third.headers["idempotent-replayed"] == "true"
+    assert third.json()["receipt_id"] == first[0].json()["receipt_id"]
