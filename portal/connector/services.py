@@ -505,6 +505,7 @@ async def deliver_due_batches(
     worker: str | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     limit: int = 100,
+    quiet: bool = False,
 ) -> DeliveryReport:
     """Deliver every due batch once (oldest first); safe to run from several workers at once."""
     report = DeliveryReport()
@@ -517,7 +518,8 @@ async def deliver_due_batches(
         except CityError as exc:
             # Nothing can be signed or sent: leave every batch pending and say why.
             report.problem = str(exc)
-            logger.error("city budget delivery is not configured: %s", exc)
+            if not quiet:
+                logger.error("city budget delivery is not configured: %s", exc)
             return report
     for _ in range(limit):
         row = await claim_due_batch(worker, lease_seconds)
@@ -529,10 +531,15 @@ async def deliver_due_batches(
 
 async def delivery_loop(stop_event: asyncio.Event, interval: float = LOOP_INTERVAL_SECONDS) -> None:
     """Deliver due batches until ``stop_event`` is set (started with the server)."""
+    last_problem: str | None = None
     try:
         while not stop_event.is_set():
             try:
-                report = await deliver_due_batches()
+                report = await deliver_due_batches(quiet=True)
+                if report.problem != last_problem and report.problem:
+                    # Say it once, not every few seconds, while the settings stay wrong.
+                    logger.error("city budget delivery is not configured: %s", report.problem)
+                last_problem = report.problem
                 if report.delivered or report.failed or report.retrying:
                     logger.info("city budget delivery: %s", report.summary())
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round

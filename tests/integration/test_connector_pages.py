@@ -171,3 +171,28 @@ async def test_envelopes_do_not_change_frozen_pots(official, city: RunningCity) 
         "POST", f"/api/v1/connector/cycles/{cycle_id}/envelopes", {}
     )
     assert response.status_code == 409
+
+
+async def test_the_server_delivery_loop_delivers_and_stops(city: RunningCity) -> None:
+    import asyncio
+
+    from portal.connector.tables import OutboxBatch
+
+    batch_pk = await _enqueue("allocation", sample_allocation("loop-pb"))
+    stop = asyncio.Event()
+    loop_task = asyncio.create_task(services.delivery_loop(stop, interval=0.05))
+    try:
+        for _ in range(200):
+            row = (
+                await OutboxBatch.select(OutboxBatch.status)
+                .where(OutboxBatch.id == batch_pk)
+                .first()
+            )
+            if row["status"] == "delivered":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop_task, timeout=10)
+    assert row["status"] == "delivered"
+    assert len(city.accepted("loop-pb")) == 1
