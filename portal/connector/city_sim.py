@@ -611,52 +611,39 @@ async def push_award_batch(
     return await _push(request, "award", data, idempotency_key)  # type: ignore[return-value]
 
 
-def _reconcile(
-    request: Request[Any, Any, Any], kind: str, batch_id: str, revision: int | None
-) -> Receipt:
-    found = _city(request).store.accepted(kind, batch_id, revision)
-    if found is None:
-        raise CityProblem(404, "not-found", "No accepted revision of this batch is held")
-    return found.receipt()
+def _reconcile_handler(kind: str) -> Any:
+    """The reconciliation GET of one batch kind (the two kinds differ only in path and ledger)."""
+
+    @get(
+        f"/v1/{KINDS[kind]}/{{batch_id:str}}",
+        guards=[require_signature],
+        responses={
+            404: ResponseSpec(
+                Problem, description="Nothing accepted", media_type=PROBLEM_MEDIA_TYPE
+            )
+        },
+        summary=f"Reconcile: the latest accepted revision of an {kind} batch",
+        description=_SIGNED + " Signed over an empty body.",
+        tags=["reconciliation"],
+        operation_id=f"reconcile_{kind}_batch",
+        name=f"reconcile-{kind}",
+    )
+    async def reconcile(
+        request: Request[Any, Any, Any],
+        batch_id: FromPath[str],
+        revision: Annotated[int | None, QueryParameter(ge=1, required=False)] = None,
+    ) -> Receipt:
+        """Return the receipt of the latest (or the given) accepted revision."""
+        found = _city(request).store.accepted(kind, batch_id, revision)
+        if found is None:
+            raise CityProblem(404, "not-found", "No accepted revision of this batch is held")
+        return found.receipt()
+
+    return reconcile
 
 
-_RECONCILE_RESPONSES = {
-    404: ResponseSpec(Problem, description="Nothing accepted", media_type=PROBLEM_MEDIA_TYPE)
-}
-
-
-@get(
-    "/v1/allocation-batches/{batch_id:str}",
-    guards=[require_signature],
-    responses=_RECONCILE_RESPONSES,
-    summary="Reconcile: the latest accepted revision of an allocation batch",
-    description=_SIGNED + " Signed over an empty body.",
-    tags=["reconciliation"],
-)
-async def get_allocation_batch(
-    request: Request[Any, Any, Any],
-    batch_id: FromPath[str],
-    revision: Annotated[int | None, QueryParameter(ge=1, required=False)] = None,
-) -> Receipt:
-    """Return the receipt of the latest (or the given) accepted revision."""
-    return _reconcile(request, "allocation", batch_id, revision)
-
-
-@get(
-    "/v1/award-batches/{batch_id:str}",
-    guards=[require_signature],
-    responses=_RECONCILE_RESPONSES,
-    summary="Reconcile: the latest accepted revision of an award batch",
-    description=_SIGNED + " Signed over an empty body.",
-    tags=["reconciliation"],
-)
-async def get_award_batch(
-    request: Request[Any, Any, Any],
-    batch_id: FromPath[str],
-    revision: Annotated[int | None, QueryParameter(ge=1, required=False)] = None,
-) -> Receipt:
-    """Return the receipt of the latest (or the given) accepted revision."""
-    return _reconcile(request, "award", batch_id, revision)
+get_allocation_batch = _reconcile_handler("allocation")
+get_award_batch = _reconcile_handler("award")
 
 
 @get(

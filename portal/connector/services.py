@@ -373,6 +373,28 @@ async def _finish(
         return True
 
 
+async def _fail(
+    row: dict[str, Any],
+    worker: str,
+    details: str,
+    reason: str,
+    attempts: list[Attempt],
+    report: DeliveryReport,
+) -> None:
+    """Stop delivering a batch for good, and tell the officials why."""
+    label = f"{row['batch_id']}:{row['revision']}"
+    if await _finish(
+        row,
+        worker,
+        {OutboxBatch.status: "failed", OutboxBatch.last_error: details[:4000]},
+        attempts,
+        "connector.batch_failed",
+        reason=reason[:300],
+    ):
+        await alert_officials(row["id"], label, reason)
+    report.failed.append(label)
+
+
 async def deliver_batch(
     row: dict[str, Any], client: CityClient, worker: str, report: DeliveryReport
 ) -> None:
@@ -384,15 +406,7 @@ async def deliver_batch(
     except (ValueError, KeyError, TypeError, signing.SigningError) as exc:
         # A row edited by hand or damaged: never push it, show officials why.
         reason = f"the stored batch is unreadable ({type(exc).__name__}: {exc})"
-        if await _finish(
-            row,
-            worker,
-            {OutboxBatch.status: "failed", OutboxBatch.last_error: reason},
-            [],
-            "connector.batch_failed",
-        ):
-            await alert_officials(row["id"], label, reason)
-        report.failed.append(label)
+        await _fail(row, worker, reason, reason, [], report)
         return
     try:
         outcome = await client.push(row["kind"], payload)
@@ -429,29 +443,11 @@ async def deliver_batch(
             )
             report.superseded.append(label)
             return
-        if await _finish(
-            row,
-            worker,
-            {OutboxBatch.status: "failed", OutboxBatch.last_error: _refusal_text(error)[:4000]},
-            error.attempts,
-            "connector.batch_failed",
-            reason=str(error)[:300],
-        ):
-            await alert_officials(row["id"], label, str(error))
-        report.failed.append(label)
+        await _fail(row, worker, _refusal_text(error), str(error), error.attempts, report)
         return
     except CityError as error:
         # Refused locally before any exchange (another host, bad settings): an official must act.
-        if await _finish(
-            row,
-            worker,
-            {OutboxBatch.status: "failed", OutboxBatch.last_error: str(error)[:2000]},
-            error.attempts,
-            "connector.batch_failed",
-            reason=str(error)[:300],
-        ):
-            await alert_officials(row["id"], label, str(error))
-        report.failed.append(label)
+        await _fail(row, worker, str(error), str(error), error.attempts, report)
         return
     await _finish(
         row,

@@ -159,7 +159,8 @@ async def test_envelopes_set_the_district_pots(official, city: RunningCity) -> N
     }
     assert pots == {None: 1, "11680": expected["11680"], "11110": expected["11110"], "99999": 1}
     board = await official.get("/officials/connector/")
-    assert "Seoul PB 2027" in board.text  # offered in the envelope form
+    assert "Seoul PB 2027" in board.text.split("</title>")[1]  # offered in the envelope form
+    assert "<section" not in board.text.split("</title>")[0]
     form = await official.post_form("/officials/connector/envelopes", {"cycle_id": str(cycle_id)})
     assert form.status_code == 303
     assert "2 districts" in (await official.get("/officials/connector/")).text
