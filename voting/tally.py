@@ -559,9 +559,8 @@ class _Pass:
     """One Equal Shares pass; float passes fill rounds and money_left on demand."""
 
     selected: list[int]
-    rounds_: (
-        list[tuple[int, float, float, int, int]] | None
-    )  # project, rho, price, supporters, paid-all
+    # (project, rho, largest payment, supporters, voters who paid all they had) per round
+    rounds_: list[tuple[int, float, float, int, int]] | None
     money_left_: dict[int, float] | None
     spent: Number
     trace: tuple[np.ndarray, np.ndarray] | None = None  # kernel record, for certificates
