@@ -188,3 +188,12 @@ def test_writer_refuses_line_breaks_inside_fields():
     pb.projects[0]["name"] = "two\nlines"
     with pytest.raises(PabulibError, match="line break"):
         format_pb(pb)
+
+
+def test_pabutools_reads_what_we_write(tmp_path):
+    pb = read_pb(DATA / "Netherlands_Assen_2024.pb")
+    write_pb(pb, tmp_path / "assen.pb", newline="\r\n")
+    instance, profile = parse_pabulib(str(tmp_path / "assen.pb"))
+    assert instance.budget_limit == pb.budget
+    assert {p.name: p.cost for p in instance} == pb.costs
+    assert [frozenset(p.name for p in b) for b in profile] == pb.ballots
