@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
@@ -10,9 +9,24 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from portal import accounts, db, i18n
-from portal.auth import STAGE_FULL, begin_session, end_session, login_stage_for, public, requires_login, to_current_user
+from portal.auth import (
+    STAGE_FULL,
+    begin_session,
+    end_session,
+    login_stage_for,
+    public,
+    requires_login,
+    to_current_user,
+)
 from portal.errors import NotAllowed, Unauthenticated
-from portal.schemas import ErrorResponse, Health, LoginRequest, RegisterRequest, RegisterResponse, UserRead
+from portal.schemas import (
+    ErrorResponse,
+    Health,
+    LoginRequest,
+    RegisterRequest,
+    RegisterResponse,
+    UserRead,
+)
 from portal.web import CurrentUser, current_user
 
 ERRORS = {

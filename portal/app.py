@@ -19,7 +19,13 @@ from litestar.template import TemplateConfig
 
 from portal import db
 from portal.api import AuthApi, MeApi, healthz
-from portal.controllers import AccountPages, OfficialAccountPages, OfficialHub, ProfilePages, PublicPages
+from portal.controllers import (
+    AccountPages,
+    OfficialAccountPages,
+    OfficialHub,
+    ProfilePages,
+    PublicPages,
+)
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
 from portal.web import EXCEPTION_HANDLERS, LanguageMiddleware, add_security_headers, template_engine

@@ -8,9 +8,15 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    ValidationException,
+)
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
@@ -285,6 +291,16 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     return error_response(request, status, message, headers=headers)
 
 
+def handle_out_of_range_id(request: Request, exc: OverflowError) -> Response:
+    """An id too large for the database (SQLite's 64-bit INTEGER) cannot name anything that exists."""
+    return error_response(request, 404, "We could not find that page.")
+
+
+def handle_database_data_error(request: Request, exc: Exception) -> Response:
+    """PostgreSQL refused a value (an id out of range, a NUL byte in text): the input is invalid, not our failure."""
+    return error_response(request, 400, "The request is not valid. Check the fields and try again.")
+
+
 def handle_server_error(request: Request, exc: Exception) -> Response:
     """Never a traceback outside development (S22); the log keeps the detail."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -293,6 +309,8 @@ def handle_server_error(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     DomainError: handle_domain_error,
+    OverflowError: handle_out_of_range_id,
+    asyncpg.exceptions.DataError: handle_database_data_error,
     ValidationException: handle_validation_error,
     NotAuthorizedException: handle_http_exception,
     NotFoundException: handle_http_exception,

@@ -6,7 +6,6 @@ token, so write operations are exercised past authentication and CSRF.
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 import schemathesis

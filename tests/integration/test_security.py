@@ -468,3 +468,11 @@ async def test_invalid_hash_in_database_does_not_crash_login(client, users):
     with pytest.raises(InvalidHashError):
         HASHER.verify("not-a-hash", "x")
     assert (await api_login(client, account.email, account.password)).status_code == 401
+
+
+async def test_s16_out_of_range_ids_and_nul_bytes_are_4xx_not_5xx(official):
+    huge = "9" * 30
+    assert (await official.get("/officials/accounts?q=a%00b")).status_code < 500
+    assert (await official.get(f"/password-reset/{huge}")).status_code < 500
+    reply = await official.post_form(f"/officials/accounts/{huge}/residency", {"verified": "1"})
+    assert reply.status_code in (400, 404)
