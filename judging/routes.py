@@ -17,6 +17,7 @@ from judging.schemas import (
     JudgeProgressRead,
     ReviewRead,
     ReviewWrite,
+    RowId,
 )
 from judging.tables import CATEGORIES, CONFLICT_TYPES, Attachment
 from portal import clock, i18n
@@ -51,9 +52,12 @@ def parse_int(value: str | None, field: str, default: int | None = None) -> int:
     if (value is None or value == "") and default is not None:
         return default
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except (TypeError, ValueError):
         raise InvalidInput("Enter a whole number.", field=field) from None
+    if not -(2**31) < number < 2**31:
+        raise InvalidInput("Enter a whole number.", field=field)
+    return number
 
 
 def parse_quotas(text: str) -> dict[str, Any]:
@@ -171,13 +175,13 @@ class OfficialChallengePages(Controller):
         )
 
     @get("/{edition_id:int}")
-    async def edition(self, request: Request, edition_id: FromPath[int]) -> Template:
+    async def edition(self, request: Request, edition_id: RowId) -> Template:
         """An edition: rules, rounds, entries by status, selections."""
         return await self._edition_page(request, edition_id)
 
     @post("/{edition_id:int}/rules")
     async def rules(
-        self, request: Request, edition_id: FromPath[int], data: FormData
+        self, request: Request, edition_id: RowId, data: FormData
     ) -> Template | Redirect:
         try:
             await services.update_edition_rules(
@@ -196,9 +200,7 @@ class OfficialChallengePages(Controller):
         return back_to(f"/officials/challenge/{edition_id}")
 
     @get("/{edition_id:int}/entries/{entry_id:int}")
-    async def entry(
-        self, request: Request, edition_id: FromPath[int], entry_id: FromPath[int]
-    ) -> Template:
+    async def entry(self, request: Request, edition_id: RowId, entry_id: RowId) -> Template:
         """The full entry, organization included, for officials."""
         rows = [e for e in await services.entries_of(edition_id) if e["id"] == entry_id]
         if not rows:
@@ -214,7 +216,7 @@ class OfficialChallengePages(Controller):
         )
 
     @get("/attachments/{attachment_id:int}")
-    async def attachment(self, request: Request, attachment_id: FromPath[int]) -> Response:
+    async def attachment(self, request: Request, attachment_id: RowId) -> Response:
         row = await Attachment.select().where(Attachment.id == attachment_id).first()
         if row is None:
             raise NotFoundError("We could not find that page.")
@@ -239,13 +241,13 @@ class OfficialChallengePages(Controller):
         )
 
     @get("/{edition_id:int}/screening")
-    async def screening(self, request: Request, edition_id: FromPath[int]) -> Template:
+    async def screening(self, request: Request, edition_id: RowId) -> Template:
         """Eligibility gates for every submitted entry."""
         return await self._screening_page(request, edition_id)
 
     @post("/{edition_id:int}/screening/{entry_id:int}")
     async def decide(
-        self, request: Request, edition_id: FromPath[int], entry_id: FromPath[int], data: FormData
+        self, request: Request, edition_id: RowId, entry_id: RowId, data: FormData
     ) -> Template | Redirect:
         try:
             await services.decide_gate(
@@ -263,7 +265,7 @@ class OfficialChallengePages(Controller):
         return back_to(f"/officials/challenge/{edition_id}/screening#entry-{entry_id}")
 
     @get("/{edition_id:int}/conflicts")
-    async def conflicts(self, request: Request, edition_id: FromPath[int]) -> Template:
+    async def conflicts(self, request: Request, edition_id: RowId) -> Template:
         """The conflicts register: declared and detected, judge by entry."""
         edition = await services.get_edition(edition_id)
         register = await services.conflict_register(edition_id)
@@ -303,7 +305,7 @@ class OfficialChallengePages(Controller):
         )
 
     @get("/rounds/{round_id:int}")
-    async def round(self, request: Request, round_id: FromPath[int]) -> Template:
+    async def round(self, request: Request, round_id: RowId) -> Template:
         """A round: deadline, judge pool, assignment, per-judge progress and missing reviews."""
         return await self._round_page(request, round_id)
 
@@ -320,7 +322,7 @@ class OfficialChallengePages(Controller):
         return back_to(f"/officials/challenge/rounds/{round_id}")
 
     @post("/rounds/{round_id:int}")
-    async def update_round(self, request: Request, round_id: FromPath[int]) -> Template | Redirect:
+    async def update_round(self, request: Request, round_id: RowId) -> Template | Redirect:
         form = await request.form()
         pool = [parse_int(v, "judge_pool") for v in (form.getall("judge_pool", []))]
 
@@ -336,7 +338,7 @@ class OfficialChallengePages(Controller):
         return await self._round_action(request, round_id, action, "The round was saved.")
 
     @post("/rounds/{round_id:int}/assign")
-    async def assign(self, request: Request, round_id: FromPath[int]) -> Template | Redirect:
+    async def assign(self, request: Request, round_id: RowId) -> Template | Redirect:
         return await self._round_action(
             request,
             round_id,
@@ -345,9 +347,7 @@ class OfficialChallengePages(Controller):
         )
 
     @post("/rounds/{round_id:int}/assignments/add")
-    async def add(
-        self, request: Request, round_id: FromPath[int], data: FormData
-    ) -> Template | Redirect:
+    async def add(self, request: Request, round_id: RowId, data: FormData) -> Template | Redirect:
         async def action() -> None:
             await services.add_assignment(
                 _me(request),
@@ -360,7 +360,7 @@ class OfficialChallengePages(Controller):
 
     @post("/rounds/{round_id:int}/assignments/remove")
     async def remove(
-        self, request: Request, round_id: FromPath[int], data: FormData
+        self, request: Request, round_id: RowId, data: FormData
     ) -> Template | Redirect:
         async def action() -> None:
             await services.remove_assignment(
@@ -374,7 +374,7 @@ class OfficialChallengePages(Controller):
 
     @post("/rounds/{round_id:int}/reassign")
     async def reassign(
-        self, request: Request, round_id: FromPath[int], data: FormData
+        self, request: Request, round_id: RowId, data: FormData
     ) -> Template | Redirect:
         return await self._round_action(
             request,
@@ -386,7 +386,7 @@ class OfficialChallengePages(Controller):
         )
 
     @post("/rounds/{round_id:int}/remind")
-    async def remind(self, request: Request, round_id: FromPath[int]) -> Template | Redirect:
+    async def remind(self, request: Request, round_id: RowId) -> Template | Redirect:
         return await self._round_action(
             request,
             round_id,
@@ -395,7 +395,7 @@ class OfficialChallengePages(Controller):
         )
 
     @get("/rounds/{round_id:int}/calibration")
-    async def calibration(self, request: Request, round_id: FromPath[int]) -> Template:
+    async def calibration(self, request: Request, round_id: RowId) -> Template:
         """Raw mean, z-score and additive model side by side, with disagreement and review counts."""
         rnd = await services.get_round(round_id)
         return page(
@@ -426,13 +426,13 @@ class OfficialChallengePages(Controller):
         )
 
     @get("/{edition_id:int}/selections")
-    async def selections(self, request: Request, edition_id: FromPath[int]) -> Template:
+    async def selections(self, request: Request, edition_id: RowId) -> Template:
         """Computed selections and a form to run one with the published seed."""
         return await self._selection_list(request, edition_id)
 
     @post("/{edition_id:int}/selections")
     async def run_selection(
-        self, request: Request, edition_id: FromPath[int], data: FormData
+        self, request: Request, edition_id: RowId, data: FormData
     ) -> Template | Redirect:
         try:
             selection_id = await services.run_selection(
@@ -493,12 +493,12 @@ class OfficialChallengePages(Controller):
         )
 
     @get("/selections/{selection_id:int}")
-    async def selection(self, request: Request, selection_id: FromPath[int]) -> Template:
+    async def selection(self, request: Request, selection_id: RowId) -> Template:
         """Winners, ranking, the borderline explanation, approvals and exports."""
         return await self._selection_page(request, selection_id)
 
     @post("/selections/{selection_id:int}/approve")
-    async def approve(self, request: Request, selection_id: FromPath[int]) -> Template | Redirect:
+    async def approve(self, request: Request, selection_id: RowId) -> Template | Redirect:
         try:
             final = await services.approve_selection(_me(request), selection_id)
         except DomainError as exc:
@@ -513,9 +513,7 @@ class OfficialChallengePages(Controller):
         return back_to(f"/officials/challenge/selections/{selection_id}")
 
     @get("/selections/{selection_id:int}/export/{name:str}")
-    async def export(
-        self, request: Request, selection_id: FromPath[int], name: FromPath[str]
-    ) -> Response:
+    async def export(self, request: Request, selection_id: RowId, name: FromPath[str]) -> Response:
         """One export file (only after two approvals)."""
         if name == "bundle.zip":
             return _download(
@@ -624,15 +622,13 @@ class JudgePages(Controller):
         )
 
     @get("/rounds/{round_id:int}/entries/{entry_id:int}")
-    async def review(
-        self, request: Request, round_id: FromPath[int], entry_id: FromPath[int]
-    ) -> Template:
+    async def review(self, request: Request, round_id: RowId, entry_id: RowId) -> Template:
         """The blind entry and the scoring form with the rubric's level descriptors."""
         return await self._review_page(request, round_id, entry_id)
 
     @post("/rounds/{round_id:int}/entries/{entry_id:int}")
     async def score(
-        self, request: Request, round_id: FromPath[int], entry_id: FromPath[int], data: FormData
+        self, request: Request, round_id: RowId, entry_id: RowId, data: FormData
     ) -> Template | Redirect:
         rnd = await services.get_round(round_id)
         keys = [c["key"] for c in rnd["rubric"]]
@@ -657,7 +653,7 @@ class JudgePages(Controller):
         return back_to("/judging")
 
     @get("/attachments/{attachment_id:int}")
-    async def attachment(self, request: Request, attachment_id: FromPath[int]) -> Response:
+    async def attachment(self, request: Request, attachment_id: RowId) -> Response:
         """An assigned entry's file; nothing of a conflicted entry (S14)."""
         row = await Attachment.select().where(Attachment.id == attachment_id).first()
         if row is None or not await services.judge_may_read_entry(_me(request), row["entry"]):
@@ -720,16 +716,12 @@ class JudgeApi(Controller):
         ]
 
     @get("/rounds/{round_id:int}/entries/{entry_id:int}", responses=ERRORS)
-    async def entry(
-        self, request: Request, round_id: FromPath[int], entry_id: FromPath[int]
-    ) -> BlindEntryRead:
+    async def entry(self, request: Request, round_id: RowId, entry_id: RowId) -> BlindEntryRead:
         """An assigned entry, blind (404 when not assigned or conflicted)."""
         return blind_read(await services.entry_for_judge(_me(request), round_id, entry_id))
 
     @get("/rounds/{round_id:int}/entries/{entry_id:int}/review", responses=ERRORS)
-    async def read_review(
-        self, request: Request, round_id: FromPath[int], entry_id: FromPath[int]
-    ) -> ReviewRead:
+    async def read_review(self, request: Request, round_id: RowId, entry_id: RowId) -> ReviewRead:
         me = _me(request)
         await services.entry_for_judge(me, round_id, entry_id)
         row = await services.my_review(me, round_id, entry_id)
@@ -741,8 +733,8 @@ class JudgeApi(Controller):
     async def write_review(
         self,
         request: Request,
-        round_id: FromPath[int],
-        entry_id: FromPath[int],
+        round_id: RowId,
+        entry_id: RowId,
         data: JSONBody[ReviewWrite],
     ) -> ReviewRead:
         """Score every criterion 1-10 with optional comments and a confidence 1-5; locked after the deadline."""
@@ -764,7 +756,7 @@ class OfficialChallengeApi(Controller):
 
     @get("/rounds/{round_id:int}/progress", responses=ERRORS)
     async def progress(
-        self, round_id: FromPath[int], sort: FromQuery[str | None] = None
+        self, round_id: RowId, sort: FromQuery[str | None] = None
     ) -> list[JudgeProgressRead]:
         """Per-judge progress and missing reviews."""
         await services.get_round(round_id)

@@ -6,8 +6,14 @@ import datetime as dt
 from typing import Annotated
 
 import msgspec
+from litestar.params import PathParameter, QueryParameter
 
 from portal.schemas import StrictStruct
+
+# Database ids in paths: out-of-range numbers are a 400, never an integer overflow in the database.
+RowId = Annotated[int, PathParameter(ge=1, le=2_147_483_647)]
+QueryId = Annotated[int, QueryParameter(ge=1, le=2_147_483_647)]
+BodyId = Annotated[int, msgspec.Meta(ge=0, le=2_147_483_647)]
 
 Text200 = Annotated[str, msgspec.Meta(max_length=200)]
 Text2000 = Annotated[str, msgspec.Meta(max_length=2000)]
@@ -34,8 +40,8 @@ class EntryWrite(StrictStruct):
 
 
 class EntryCreate(EntryWrite):
-    organization_id: int = 0
-    edition_id: int = 0
+    organization_id: BodyId = 0
+    edition_id: BodyId = 0
 
 
 class EntryRead(msgspec.Struct):

@@ -230,8 +230,10 @@ async def create_edition(official_id: int, form: EditionForm) -> int:
         raise InvalidInput(
             "At most per organization must be at least 1.", field="max_per_organization"
         )
-    if form.award_amount < 0:
-        raise InvalidInput("The award amount cannot be negative.", field="award_amount")
+    if not 0 <= form.award_amount <= 2_000_000_000:
+        raise InvalidInput(
+            "The award amount must be between 0 and 2,000,000,000 KRW.", field="award_amount"
+        )
     categories = list(form.categories)
     quotas = validate_quotas(form.quotas or {}, categories, form.winners)
     seed = (

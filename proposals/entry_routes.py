@@ -6,11 +6,11 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar.params import JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED
 
-from judging.schemas import EditionRead, EntryCreate, EntryRead, EntryWrite
+from judging.schemas import EditionRead, EntryCreate, EntryRead, EntryWrite, QueryId, RowId
 from judging.tables import ORGANIZATION_SIZES, SECTORS, Edition
 from portal.api import ERRORS
 from portal.auth import public, requires_startup
@@ -124,7 +124,7 @@ class StartupPages(Controller):
 
     @post("/organization/{organization_id:int}/invite")
     async def invite(
-        self, request: Request, organization_id: FromPath[int], data: FormData
+        self, request: Request, organization_id: RowId, data: FormData
     ) -> Template | Redirect:
         user = current_user(request)
         assert user is not None
@@ -136,7 +136,7 @@ class StartupPages(Controller):
         return back_to("/challenge/organization")
 
     @post("/invitations/{invitation_id:int}/accept")
-    async def accept(self, request: Request, invitation_id: FromPath[int]) -> Redirect:
+    async def accept(self, request: Request, invitation_id: RowId) -> Redirect:
         user = current_user(request)
         assert user is not None
         await entries.accept_invitation(user.id, user.email, invitation_id)
@@ -185,7 +185,7 @@ class StartupPages(Controller):
         )
 
     @get("/entries/new")
-    async def new_entry(self, request: Request, edition: FromQuery[int]) -> Template:
+    async def new_entry(self, request: Request, edition: QueryId) -> Template:
         """A blank draft for an edition."""
         row = await Edition.select().output(load_json=True).where(Edition.id == edition).first()
         if row is None:
@@ -215,7 +215,7 @@ class StartupPages(Controller):
         return back_to(f"/challenge/entries/{entry_id}")
 
     @get("/entries/{entry_id:int}")
-    async def entry(self, request: Request, entry_id: FromPath[int]) -> Template:
+    async def entry(self, request: Request, entry_id: RowId) -> Template:
         """My entry: edit until the deadline, attachments, submit or withdraw."""
         user = current_user(request)
         assert user is not None
@@ -229,7 +229,7 @@ class StartupPages(Controller):
         return await self._entry_form(request, entry, edition)
 
     @post("/entries/{entry_id:int}")
-    async def update_entry(self, request: Request, entry_id: FromPath[int]) -> Template | Redirect:
+    async def update_entry(self, request: Request, entry_id: RowId) -> Template | Redirect:
         user = current_user(request)
         assert user is not None
         entry = await entries.entry_for_member(user.id, entry_id)
@@ -271,7 +271,7 @@ class StartupPages(Controller):
         return back_to(f"/challenge/entries/{entry_id}")
 
     @post("/entries/{entry_id:int}/submit")
-    async def submit(self, request: Request, entry_id: FromPath[int]) -> Template | Redirect:
+    async def submit(self, request: Request, entry_id: RowId) -> Template | Redirect:
         return await self._entry_action(
             request,
             entry_id,
@@ -280,13 +280,13 @@ class StartupPages(Controller):
         )
 
     @post("/entries/{entry_id:int}/withdraw")
-    async def withdraw(self, request: Request, entry_id: FromPath[int]) -> Template | Redirect:
+    async def withdraw(self, request: Request, entry_id: RowId) -> Template | Redirect:
         return await self._entry_action(
             request, entry_id, entries.withdraw_entry, "Your entry was withdrawn."
         )
 
     @post("/entries/{entry_id:int}/attachments", request_max_body_size=entries.UPLOAD_BODY_LIMIT)
-    async def upload(self, request: Request, entry_id: FromPath[int]) -> Template | Redirect:
+    async def upload(self, request: Request, entry_id: RowId) -> Template | Redirect:
         """Upload a PDF deck (up to 10 MB) or a PNG/JPEG image; the type is read from the content."""
         user = current_user(request)
         assert user is not None
@@ -313,7 +313,7 @@ class StartupPages(Controller):
 
     @post("/entries/{entry_id:int}/attachments/{attachment_id:int}/delete")
     async def delete_attachment(
-        self, request: Request, entry_id: FromPath[int], attachment_id: FromPath[int]
+        self, request: Request, entry_id: RowId, attachment_id: RowId
     ) -> Redirect:
         user = current_user(request)
         assert user is not None
@@ -322,9 +322,7 @@ class StartupPages(Controller):
         return back_to(f"/challenge/entries/{entry_id}")
 
     @get("/entries/{entry_id:int}/attachments/{attachment_id:int}")
-    async def download(
-        self, request: Request, entry_id: FromPath[int], attachment_id: FromPath[int]
-    ) -> Response:
+    async def download(self, request: Request, entry_id: RowId, attachment_id: RowId) -> Response:
         user = current_user(request)
         assert user is not None
         await entries.entry_for_member(user.id, entry_id)
@@ -335,10 +333,12 @@ class StartupPages(Controller):
 
 
 def _int(value: Any) -> int:
+    """A form id; anything that is not a plausible row id becomes 0 (found nowhere)."""
     try:
-        return int(str(value))
+        number = int(str(value))
     except (TypeError, ValueError):
         return 0
+    return number if 0 < number < 2**31 else 0
 
 
 def _echo(form: Any) -> dict[str, Any]:
@@ -431,14 +431,14 @@ class EntryApi(Controller):
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 
     @get("/entries/{entry_id:int}", guards=[requires_startup], responses=ERRORS)
-    async def read(self, request: Request, entry_id: FromPath[int]) -> EntryRead:
+    async def read(self, request: Request, entry_id: RowId) -> EntryRead:
         user = current_user(request)
         assert user is not None
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 
     @put("/entries/{entry_id:int}", guards=[requires_startup], responses=ERRORS)
     async def update(
-        self, request: Request, entry_id: FromPath[int], data: JSONBody[EntryWrite]
+        self, request: Request, entry_id: RowId, data: JSONBody[EntryWrite]
     ) -> EntryRead:
         """Edit until the intake deadline."""
         user = current_user(request)
@@ -452,7 +452,7 @@ class EntryApi(Controller):
         status_code=200,
         responses=ERRORS,
     )
-    async def submit(self, request: Request, entry_id: FromPath[int]) -> EntryRead:
+    async def submit(self, request: Request, entry_id: RowId) -> EntryRead:
         user = current_user(request)
         assert user is not None
         await entries.submit_entry(user.id, entry_id)
@@ -464,7 +464,7 @@ class EntryApi(Controller):
         status_code=200,
         responses=ERRORS,
     )
-    async def withdraw(self, request: Request, entry_id: FromPath[int]) -> EntryRead:
+    async def withdraw(self, request: Request, entry_id: RowId) -> EntryRead:
         user = current_user(request)
         assert user is not None
         await entries.withdraw_entry(user.id, entry_id)
