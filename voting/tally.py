@@ -765,11 +765,12 @@ class _Run:
         data = _MesData(e, sat, candidates, self.rank)
         base_spent = self.spent
 
-        def run_pass(per_voter: Fraction, limit: Number | None) -> _Pass:
+        def run_pass(per_voter: Fraction, limit: Number | None, near: _Pass | None = None) -> _Pass:
             self.passes += 1
             if not exact:
+                hint = near.trace[0] if near is not None and near.trace is not None else None
                 try:
-                    result = _mes_pass_float(data, per_voter, base_spent, limit)
+                    result = _mes_pass_float(data, per_voter, base_spent, limit, hint=hint)
                     assert isinstance(result, _Pass)
                     return result
                 except _Uncertain:
@@ -829,13 +830,13 @@ class _Run:
                     stride, wait, pause = 2, pause, min(pause * 2, 16)
                 following = per_voter + (same + 1) * increment
                 try:
-                    nxt = run_pass(following, self.budget)
+                    nxt = run_pass(following, self.budget, result)
                 except _Infeasible:
                     if same:
                         # pabutools stops one step before: same outcome, recomputed there
                         # so that the explanation shows that pass's prices.
                         per_voter += same * increment
-                        result = run_pass(per_voter, self.budget)
+                        result = run_pass(per_voter, self.budget, result)
                     break
                 per_voter, result = following, nxt
         self.voter_budget = per_voter.numerator if per_voter.denominator == 1 else per_voter
@@ -867,6 +868,7 @@ def _mes_pass_float(
     spent: Number,
     limit: Number | None,
     forced: tuple[np.ndarray, np.ndarray] | None = None,
+    hint: np.ndarray | None = None,
 ) -> _Pass | bool:
     """One MES pass in float64 (compiled); raises _Uncertain when a decision is too close.
 
@@ -908,6 +910,7 @@ def _mes_pass_float(
         sel,
         rec,
         data.uniform,
+        hint if hint is not None else sel[:0],
     )
     if forced is not None:
         return status == CERTIFIED

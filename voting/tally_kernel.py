@@ -138,10 +138,12 @@ def mes_rounds(
     sel,
     rec,
     uniform,
+    hint,
 ):  # pragma: no cover
     """Run MES rounds; returns (status, rounds done).
 
-    Normal mode (n_forced < 0): buy the cheapest project per unit of utility each round,
+    Normal mode (n_forced < 0): buy the cheapest project per unit of utility each round
+    (``hint[r]``, the winner of round r in a neighbouring pass, is priced first),
     recording sel[r] and rec[r] = (rho, error, exact?, largest payment, voters who paid all).
     Forced mode: buy forced_sel in order and check that, at these (higher) budgets, every
     other project's rho stays above the rho recorded at the lower budget (forced_rec), and
@@ -238,6 +240,14 @@ def mes_rounds(
             if code != _OK:
                 return NOT_CERTIFIED, n_sel
         else:
+            if n_sel < hint.shape[0] and alive[hint[n_sel]]:
+                # The project a neighbouring pass bought in this round usually wins again:
+                # price it first, so that most others need only the one-sweep test below.
+                h = hint[n_sel]
+                rest = order[order != h]
+                order = np.empty(m, np.int64)
+                order[0] = h
+                order[1:] = rest
             best = np.inf
             best_err = 0.0
             n_ev = 0

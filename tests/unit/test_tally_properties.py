@@ -32,11 +32,11 @@ from pabutools.rules import (
 from voting.tally import Project, TallyError, compute_outcome
 
 # HANGANG_TALLY_EXAMPLES=2000 for a long run; the default keeps the file well under a minute.
-EXAMPLES = int(os.environ.get("HANGANG_TALLY_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("HANGANG_TALLY_EXAMPLES", "60"))
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=EXAMPLES <= 120,
+    derandomize=EXAMPLES <= 60,
     suppress_health_check=[HealthCheck.too_slow],
 )
 # Ids "1".."12": pabutools breaks ties on the id as a string, so "10" comes before "9".
