@@ -197,3 +197,27 @@ def test_pabutools_reads_what_we_write(tmp_path):
     assert instance.budget_limit == pb.budget
     assert {p.name: p.cost for p in instance} == pb.costs
     assert [frozenset(p.name for p in b) for b in profile] == pb.ballots
+
+
+def test_a_file_built_by_hand_validates_and_exports():
+    from voting.pabulib import PbFile
+
+    pb = PbFile(
+        meta={"budget": "1000000000", "vote_type": "approval", "currency": "KRW"},
+        project_columns=["project_id", "cost", "name"],
+        projects=[
+            {"project_id": "p1", "cost": "600000000", "name": "Riverside; benches"},
+            {"project_id": "p2", "cost": "500000000", "name": "Library"},
+        ],
+        vote_columns=["voter_id", "vote"],
+        votes=[{"voter_id": "a", "vote": "p1,p2"}, {"voter_id": "b", "vote": "p2"}],
+    )
+    pb.validate()
+    projects, budget, ballots, ballot_type = pb.election()
+    assert [(p.id, p.cost) for p in projects] == [("p1", 600_000_000), ("p2", 500_000_000)]
+    assert (budget, ballot_type) == (1_000_000_000, "approval")
+    assert ballots == [frozenset({"p1", "p2"}), frozenset({"p2"})]
+    assert parse_pb(format_pb(pb)) == pb
+    pb.votes.append({"voter_id": "c", "vote": "p3"})
+    with pytest.raises(PabulibError, match="unknown project 'p3'"):
+        pb.validate()
