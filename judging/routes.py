@@ -784,3 +784,12 @@ ROUTE_HANDLERS = [
     JudgeApi,
     OfficialChallengeApi,
 ]
+
+# The officials' hub lists these (title, path, description), translated.
+OFFICIAL_LINKS = [
+    (
+        "AI 50 Challenge",
+        "/officials/challenge",
+        "Editions, screening, judges and conflicts, assignment, calibration, selection, approvals and exports.",
+    ),
+]

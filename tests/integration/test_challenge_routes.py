@@ -29,3 +29,8 @@ async def test_challenge_get_routes_never_fail_with_a_server_error(app, users):
                     if response.status_code >= 500:
                         failures.append((path, response.status_code))
     assert not failures, failures
+
+
+async def test_officials_hub_links_to_the_challenge(official):
+    hub = await official.get("/officials")
+    assert hub.status_code == 200 and 'href="/officials/challenge"' in hub.text
