@@ -19,7 +19,13 @@ from typing import Any, Literal
 
 import httpx
 import msgspec
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
 
 from portal.connector import signing
 from portal.connector.schemas import Envelope, Receipt
@@ -93,7 +99,10 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 30.0
     # A longer Retry-After than this ends the in-process retries; the outbox waits instead.
-    max_retry_after: float = 300.0
+    max_retry_after: float = 120.0
+    # Retries of one push stop after this long, well inside the outbox lease (300 s), so a
+    # second worker never takes over a batch whose first worker is still trying.
+    max_elapsed: float = 180.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     random: Callable[[], float] = random.random
 
@@ -327,7 +336,11 @@ class CityClient:
         def stop(state: RetryCallState) -> bool:
             exc = state.outcome.exception() if state.outcome else None
             too_long = (getattr(exc, "retry_after", None) or 0) > policy.max_retry_after
-            return too_long or stop_after_attempt(policy.attempts)(state)
+            return (
+                too_long
+                or stop_after_attempt(policy.attempts)(state)
+                or stop_after_delay(policy.max_elapsed)(state)
+            )
 
         return AsyncRetrying(
             stop=stop,

@@ -247,3 +247,16 @@ def test_settings_need_a_url_and_a_secret() -> None:
         environ={"HANGANG_CITY_BUDGET_URL": BASE, "HANGANG_CITY_BUDGET_SECRET": SECRET}
     )
     assert loaded.key_id == "default" and SECRET not in repr(loaded)
+
+
+@respx.mock
+async def test_retries_stop_within_the_time_budget(sleeps: Sleeps) -> None:
+    route = respx.post(PUSH).mock(return_value=_problem(503, "busy"))
+    respx.get(url__startswith=f"{PUSH}/").mock(return_value=httpx.Response(404))
+    policy = RetryPolicy(attempts=8, max_elapsed=0, sleep=sleeps)
+    async with build_http_client(SETTINGS) as http:
+        with pytest.raises(CityUnavailable):
+            await CityClient(SETTINGS, http=http, policy=policy).push(
+                "allocation", sample_allocation()
+            )
+    assert route.call_count == 1 and sleeps.waits == []
