@@ -40,9 +40,9 @@ from portal.errors import Conflict, InvalidInput, NotFoundError
 logger = logging.getLogger("portal.connector")
 
 DEFAULT_LEASE_SECONDS = 300
-# Between delivery rounds of a batch the city could not take: 30 s, doubling, at most 15 minutes.
+# Between delivery rounds of a batch the city could not take: 30 s, doubling, at most 5 minutes.
 ROUND_BASE_SECONDS = 30
-ROUND_CAP_SECONDS = 15 * 60
+ROUND_CAP_SECONDS = 5 * 60
 LOOP_INTERVAL_SECONDS = 5.0
 OUTBOX_LOCK = "connector-outbox"
 
