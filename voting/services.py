@@ -5,17 +5,30 @@ The only place in ``voting`` with transactions. Time comes from ``portal.clock``
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
+import os
 import time
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from portal import audit, clock, i18n
 from portal.db import is_postgres, raw, write_transaction
 from portal.districts import DISTRICTS, POPULATION, district_name
-from portal.errors import Conflict, InvalidInput, NotAllowed, NotFoundError, Unauthenticated
+from portal.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAllowed,
+    NotFoundError,
+    Unauthenticated,
+)
 from portal.mail import send_mail
 from portal.settings import get_settings
 from portal.web import CurrentUser
@@ -333,19 +346,21 @@ async def freeze_rules(cycle_id: int) -> None:
     """Record the rules and pot amounts as they stand when voting opens; later changes are refused."""
     async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
         cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
-        if cycle is None or cycle["rules_frozen_at"] is not None:
-            return
-        pots = await Pot.select(Pot.id, Pot.district_code, Pot.amount).where(Pot.cycle == cycle_id)
-        snapshot = {
-            "rules": {name: cycle[name] for name in RULE_FIELDS},
-            "pots": {str(p["id"]): p["amount"] for p in pots},
-        }
-        await Cycle.update(
-            {Cycle.rules_frozen_at: clock.now(), Cycle.frozen_rules: canonical_json(snapshot)}
-        ).where(Cycle.id == cycle_id)
-        await audit.record(
-            "pb.rules.frozen", subject=f"pb-cycle:{cycle_id}", rules=snapshot["rules"]
-        )
+        if cycle is not None and cycle["rules_frozen_at"] is None:
+            await _freeze(cycle_id, cycle)
+
+
+async def _freeze(cycle_id: int, cycle: dict[str, Any]) -> None:
+    """The freeze itself, inside the caller's transaction."""
+    pots = await Pot.select(Pot.id, Pot.district_code, Pot.amount).where(Pot.cycle == cycle_id)
+    snapshot = {
+        "rules": {name: cycle[name] for name in RULE_FIELDS},
+        "pots": {str(p["id"]): p["amount"] for p in pots},
+    }
+    await Cycle.update(
+        {Cycle.rules_frozen_at: clock.now(), Cycle.frozen_rules: canonical_json(snapshot)}
+    ).where(Cycle.id == cycle_id)
+    await audit.record("pb.rules.frozen", subject=f"pb-cycle:{cycle_id}", rules=snapshot["rules"])
 
 
 async def close_early(official_id: int, cycle_id: int, reason: str) -> None:
@@ -381,77 +396,198 @@ class CastReceipt:
     changed: bool  # False when an identical ballot was already stored (a retry or double click)
 
 
-async def _voting_pot(user: CurrentUser | None, cycle_id: int, pot_id: int) -> tuple[dict, dict]:
-    """The cycle and pot a user wants to vote in, with the 401/403/404/409 checks."""
-    if user is None:
-        raise Unauthenticated("Please log in to continue.")
-    pot = await get_pot(cycle_id, pot_id)
-    cycle = await get_cycle(cycle_id)
-    if not may_vote_in(user, pot):
-        raise NotAllowed("Only verified residents of this pot's area can vote in it.")
-    if phase_of(cycle) != "voting":
-        raise Conflict("Voting is not open in this cycle.")
-    return cycle, pot
+@dataclass
+class _CastJob:
+    """One voter's cast waiting for the next group commit."""
+
+    user: CurrentUser
+    cycle_id: int
+    pot_id: int
+    choice: BallotChoice
+    future: asyncio.Future
+    cycle: dict | None = None
+    pot: dict | None = None
+
+
+@dataclass
+class _WriterState:
+    queue: list[_CastJob] = field(default_factory=list)
+    busy: bool = False
+    task: asyncio.Task | None = None
+
+
+# One ballot writer per event loop (tests run many loops in one process).
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WriterState] = (
+    weakref.WeakKeyDictionary()
+)
+MAX_BATCH = 64
 
 
 async def cast_ballot(
     user: CurrentUser | None, cycle_id: int, pot_id: int, choice: BallotChoice
 ) -> CastReceipt:
-    """Store (or replace) the voter's ballot in one transaction and return its receipt.
+    """Store (or replace) the voter's ballot and return its receipt once it is committed.
 
-    One upsert on the (pot, voter_key) unique index plus an insert-if-absent of the voter
-    record: racing requests by one voter end in one ballot and one record, never an error (V1).
-    The same content again returns the stored receipt without writing (idempotent retries).
+    Casts that arrive while a commit is in progress are written together in the next
+    transaction (group commit: one fsync for many ballots); each reply waits for its COMMIT (A2).
+    Per cast: the window, eligibility and rules are checked inside that transaction, then one
+    upsert on the (pot, voter_key) unique index and an insert-if-absent of the voter record, so
+    racing requests by one voter end in one ballot and one record, never an error (V1). The same
+    content again returns the stored receipt without writing (idempotent retries).
     """
-    cycle, pot = await _voting_pot(user, cycle_id, pot_id)
-    assert user is not None
-    costs = await _ballot_costs(pot_id, cycle["rules_frozen_at"])
-    content = canonical_json(validate_ballot(rules_of(cycle), pot["amount"], costs, choice))
-    key = voter_key(get_settings().secret_key, user.id, pot_id)
-    receipt = new_receipt()
-    now = clock.now()
-    async with write_transaction():
-        # The window is checked again inside the transaction, against the same clock (V3).
-        if (
-            phase_of(
-                await Cycle.select(*[getattr(Cycle, f) for f in (*DATE_FIELDS, "closed_early_at")])
-                .where(Cycle.id == cycle_id)
-                .first(),
-                now,
-            )
-            != "voting"
-        ):
-            raise Conflict("Voting is not open in this cycle.")
-        rows = await raw(
-            "INSERT INTO pb_ballot (pot, voter_key, receipt, content, version, cast_at) VALUES ({}, {}, {}, {}, 1, {}) "
-            "ON CONFLICT (pot, voter_key) DO UPDATE SET content = excluded.content, receipt = excluded.receipt, "
-            "version = pb_ballot.version + 1, cast_at = excluded.cast_at WHERE pb_ballot.content <> excluded.content "
-            "RETURNING receipt, version",
-            pot_id,
-            key,
-            receipt,
-            content,
-            now,
-        )
-        changed = bool(rows)
-        if not rows:
-            rows = await raw(
-                "SELECT receipt, version FROM pb_ballot WHERE pot = {} AND voter_key = {}",
-                pot_id,
-                key,
-            )
-        await raw(
-            'INSERT INTO pb_voter_record (cycle, pot, "user", district_code) VALUES ({}, {}, {}, {}) '
-            'ON CONFLICT (pot, "user") DO NOTHING',
-            cycle_id,
-            pot_id,
-            user.id,
-            user.district_code or "",
-        )
-    result = CastReceipt(rows[0]["receipt"], rows[0]["version"], changed)
-    if changed:
-        await _mail_receipt(user, cycle, pot, result)
+    if user is None:
+        raise Unauthenticated("Please log in to continue.")
+    loop = asyncio.get_running_loop()
+    job = _CastJob(user, cycle_id, pot_id, choice, loop.create_future())
+    state = _writers.get(loop)
+    if state is None:
+        state = _writers[loop] = _WriterState()
+    state.queue.append(job)
+    if not state.busy:
+        state.busy = True
+        state.task = loop.create_task(_drain(state))
+    result: CastReceipt = await asyncio.shield(job.future)
+    if result.changed:
+        await _mail_receipt(user, job.cycle or {}, job.pot or {}, result)
     return result
+
+
+async def _drain(state: _WriterState) -> None:
+    try:
+        while state.queue:
+            batch, state.queue = state.queue[:MAX_BATCH], state.queue[MAX_BATCH:]
+            try:
+                await _write_batch(batch)
+            except Exception:  # noqa: BLE001 - one bad cast must not sink the others: retry alone
+                for job in batch:
+                    if job.future.done():
+                        continue
+                    try:
+                        await _write_batch([job])
+                    except Exception as exc:  # noqa: BLE001 - reported to that request only
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+    finally:
+        state.busy = False
+
+
+async def _write_batch(batch: list[_CastJob]) -> None:
+    """Write a group of casts in one transaction; resolve each future only after COMMIT."""
+    outcomes: list[tuple[_CastJob, CastReceipt | DomainError]] = []
+    secret = get_settings().secret_key
+    async with _workers_take_turns(), write_transaction():
+        now = clock.now()
+        contexts: dict[tuple[int, int], tuple[dict, dict, dict[int, int]] | DomainError] = {}
+        for job in batch:
+            try:
+                ctx = contexts.get((job.cycle_id, job.pot_id))
+                if ctx is None:
+                    try:
+                        ctx = await _cast_context(job.cycle_id, job.pot_id, now)
+                    except DomainError as exc:
+                        ctx = exc
+                    contexts[(job.cycle_id, job.pot_id)] = ctx
+                if isinstance(ctx, DomainError):
+                    raise ctx
+                cycle, pot, costs = ctx
+                job.cycle, job.pot = cycle, pot
+                if not may_vote_in(job.user, pot):
+                    raise NotAllowed("Only verified residents of this pot's area can vote in it.")
+                content = canonical_json(
+                    validate_ballot(rules_of(cycle), pot["amount"], costs, job.choice)
+                )
+                outcomes.append(
+                    (
+                        job,
+                        await _store_ballot(
+                            job, content, voter_key(secret, job.user.id, job.pot_id), now
+                        ),
+                    )
+                )
+            except DomainError as exc:
+                outcomes.append((job, exc))
+    for job, outcome in outcomes:
+        if job.future.done():
+            continue
+        if isinstance(outcome, DomainError):
+            job.future.set_exception(outcome)
+        else:
+            job.future.set_result(outcome)
+
+
+@contextlib.asynccontextmanager
+async def _workers_take_turns() -> AsyncIterator[None]:
+    """On SQLite, queue ballot writers of all server processes on a file lock.
+
+    SQLite's own busy handler makes a waiting process sleep and poll (up to 100 ms a
+    time), so with two workers one can starve for a second or more; a kernel file lock
+    wakes the next writer as soon as the lock is free. PostgreSQL needs nothing here.
+    """
+    if is_postgres():
+        yield
+        return
+    global _lock_fd
+    if _lock_fd is None:
+        path = get_settings().var_dir / "pb-ballot-writer.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _lock_fd
+    await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_lock_fd: int | None = None
+
+
+async def _cast_context(
+    cycle_id: int, pot_id: int, now: dt.datetime
+) -> tuple[dict, dict, dict[int, int]]:
+    """Cycle, pot and ballot costs, read inside the writing transaction (404/409 checks, V3)."""
+    pot = await Pot.select().where((Pot.id == pot_id) & (Pot.cycle == cycle_id)).first()
+    if pot is None:
+        raise NotFoundError("We could not find that budget pot.")
+    cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
+    if cycle is None:
+        raise NotFoundError("We could not find that budgeting cycle.")
+    if phase_of(cycle, now) != "voting":
+        raise Conflict("Voting is not open in this cycle.")
+    if cycle["rules_frozen_at"] is None:
+        await _freeze(cycle_id, cycle)
+        cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
+    return cycle, pot, await _ballot_costs(pot_id, cycle["rules_frozen_at"])
+
+
+async def _store_ballot(job: _CastJob, content: str, key: str, now: dt.datetime) -> CastReceipt:
+    rows = await raw(
+        "INSERT INTO pb_ballot (pot, voter_key, receipt, content, version, cast_at) VALUES ({}, {}, {}, {}, 1, {}) "
+        "ON CONFLICT (pot, voter_key) DO UPDATE SET content = excluded.content, receipt = excluded.receipt, "
+        "version = pb_ballot.version + 1, cast_at = excluded.cast_at WHERE pb_ballot.content <> excluded.content "
+        "RETURNING receipt, version",
+        job.pot_id,
+        key,
+        new_receipt(),
+        content,
+        now,
+    )
+    changed = bool(rows)
+    if not rows:
+        rows = await raw(
+            "SELECT receipt, version FROM pb_ballot WHERE pot = {} AND voter_key = {}",
+            job.pot_id,
+            key,
+        )
+    await raw(
+        'INSERT INTO pb_voter_record (cycle, pot, "user", district_code) VALUES ({}, {}, {}, {}) '
+        'ON CONFLICT (pot, "user") DO NOTHING',
+        job.cycle_id,
+        job.pot_id,
+        job.user.id,
+        job.user.district_code or "",
+    )
+    return CastReceipt(rows[0]["receipt"], rows[0]["version"], changed)
 
 
 async def _mail_receipt(user: CurrentUser, cycle: dict, pot: dict, receipt: CastReceipt) -> None:
