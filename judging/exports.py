@@ -7,17 +7,18 @@ files reproduces the official winners.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Sequence
 from typing import Any
 
 from judging import services
 from portal import audit, clock
-from portal.connector.exports import escape_cell
+
+# One CSV/XLSX writer for every export, formula-like cells made inert (S19).
+from portal.connector.exports import _csv_bytes as csv_bytes
+from portal.connector.exports import _xlsx_bytes as xlsx_bytes
 from portal.errors import NotFoundError
 
 WINNER_COLUMNS = (
@@ -39,34 +40,6 @@ FILE_NAMES = (
     "conflicts.csv",
     "manifest.json",
 )
-
-
-def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
-    """CSV with formula-like cells made inert (S19)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([escape_cell(v) for v in row])
-    return buffer.getvalue().encode("utf-8")
-
-
-def xlsx_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "winners"
-    sheet.append(list(header))
-    for row_number, row in enumerate(rows, start=2):
-        for column_number, value in enumerate(row, start=1):
-            cell = sheet.cell(row=row_number, column=column_number)
-            cell.value = escape_cell(value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def _json(value: Any) -> bytes:

@@ -1367,13 +1367,13 @@ async def approve_selection(official_id: int, selection_id: int) -> bool:
             final=final,
         )
         if final:
-            await _enqueue_award_batch(selection_id)
+            await _enqueue_award_batch(selection_id, official_id)
     if final:
         await _notify_outcome(selection_id)
     return final
 
 
-async def _enqueue_award_batch(selection_id: int) -> None:
+async def _enqueue_award_batch(selection_id: int, official_id: int) -> None:
     """The one place that hands the awards to the connector's outbox (inside the approval transaction)."""
     payload = await award_batch_payload(selection_id)
     try:
@@ -1385,7 +1385,13 @@ async def _enqueue_award_batch(selection_id: int) -> None:
         # The connector's outbox is not part of this build; the signed file export remains the channel.
         await audit.record("challenge.award_batch.not_queued", subject=f"selection:{selection_id}")
         return
-    await enqueue("award", payload)
+    await enqueue(
+        "award",
+        payload,
+        title=payload["source"]["cycle"],
+        source=f"selection:{selection_id}",
+        actor_id=official_id,
+    )
     await audit.record(
         "challenge.award_batch.queued",
         subject=f"selection:{selection_id}",
