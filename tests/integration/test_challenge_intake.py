@@ -266,3 +266,28 @@ async def test_valid_numbers_for_many_organizations(startup):
         )
         assert response.status_code == 303
     assert await Organization.count() == 3
+
+
+async def test_errors_and_pages_come_in_korean(app, users):
+    from tests.integration.test_challenge_setup import logged_in
+
+    korean = await users.create(roles=["startup"], language="ko")
+    async with logged_in(app, korean) as c:
+        page = await c.get("/challenge/organization")
+        assert "기관 등록" in page.text and "사업자등록번호" in page.text
+        bad = await c.post_form(
+            "/challenge/organization",
+            {
+                "name": "X",
+                "registration_number": "220-81-62518",
+                "size": "startup",
+                "founding_year": "2021",
+            },
+        )
+        assert "검증 번호" in field_error(bad)
+        api = await c.send_json(
+            "POST",
+            "/api/v1/challenge/entries",
+            {"title": "x", "category": "welfare", "sector": "public"},
+        )
+        assert api.status_code == 404 and "찾을 수 없습니다" in api.json()["detail"]
