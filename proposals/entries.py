@@ -379,7 +379,7 @@ async def update_entry(user_id: int, entry_id: int, form: EntryForm) -> None:
         edition = await _edition(entry["edition"])
         _check_not_frozen(edition)
         current = await Entry.select(Entry.status).where(Entry.id == entry_id).first()
-        if current["status"] not in ("draft", "submitted"):
+        if current["status"] not in ("draft", "submitted", "withdrawn"):
             raise Conflict("This entry can no longer be edited.")
         await Entry.update(
             {**{getattr(Entry, k): v for k, v in values.items()}, Entry.updated_at: clock.now()}

@@ -128,6 +128,18 @@ async def test_conflicts_declared_and_detected_block_assignment(app, official, s
     assert register[(declaring.id, challenge.entries[0])] == "investment"
     assert register[(colleague.id, challenge.entries[1])] == "same-email-domain"
     assert register[(holder.id, challenge.entries[2])] == "holding"
+    await OrganizationMember.insert(
+        OrganizationMember(
+            organization=org_of[challenge.entries[3]],
+            user=others[0].id,
+            role="member",
+            joined_at=clock.now(),
+        )
+    )
+    register = {
+        (j, e): kind for j, e, kind in await services.conflict_register(challenge.edition_id)
+    }
+    assert register[(others[0].id, challenge.entries[3])] == "same-organization"
     pool = [declaring.id, colleague.id, holder.id] + [o.id for o in others]
     await set_pool(challenge, pool, per_entry=3)
     made = await official.post_form(
