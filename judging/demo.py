@@ -341,6 +341,8 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         f"  2026 edition: {len(submitted)} submitted entries from {org_count} organizations; evaluation round fully"
         " scored, final round half scored. Officials: run the selection at /officials/challenge.",
         "  2027 edition: intake open; startup@demo.hangang.kr belongs to Hangang Robotics and can submit.",
+        "  Conflicts: declared (judge, judge4, judge9), a holding (judge2), and detected by email domain"
+        " (judge7@hangang-robotics.kr; judge@demo.hangang.kr shares demo.hangang.kr with the demo startup).",
         "  Extra judge accounts (same password as above):",
         *judge_lines,
     ]

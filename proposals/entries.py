@@ -25,6 +25,7 @@ from judging.tables import (
     Organization,
     OrganizationInvitation,
     OrganizationMember,
+    ScreeningDecision,
 )
 from portal import accounts, audit, clock, i18n
 from portal.db import write_transaction
@@ -549,3 +550,14 @@ def read_attachment(row: dict[str, Any]) -> bytes:
     if not path.is_file():
         raise NotFoundError("We could not find that page.")
     return path.read_bytes()
+
+
+async def screening_of(entry_id: int) -> list[dict[str, Any]]:
+    """The gate decisions on an entry, shown to its organization once screening is done."""
+    return (
+        await ScreeningDecision.select(
+            ScreeningDecision.gate, ScreeningDecision.passed, ScreeningDecision.reason
+        )
+        .where(ScreeningDecision.entry == entry_id)
+        .order_by(ScreeningDecision.id)
+    )

@@ -168,6 +168,7 @@ class StartupPages(Controller):
         user = current_user(request)
         assert user is not None
         attachments = await entries.attachments_of(entry["id"]) if entry else []
+        screening = await entries.screening_of(entry["id"]) if entry else []
         extra.setdefault("form", entry or {})
         return page(
             request,
@@ -180,6 +181,7 @@ class StartupPages(Controller):
             sectors=SECTORS,
             organizations=await entries.my_organizations(user.id),
             attachments=attachments,
+            screening=screening,
             flash=request.session.pop("flash", None),
             **extra,
         )

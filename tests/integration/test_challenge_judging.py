@@ -59,7 +59,7 @@ async def test_screening_gates_decide_status_and_notify_the_organization(officia
     assert any("No AI in it" in mail.body for mail in development_outbox.sent)
     await relogin(startup)
     entry_page = await startup.get(f"/challenge/entries/{second}")
-    assert "Screened out" in entry_page.text
+    assert "Screened out" in entry_page.text and "No AI in it" in entry_page.text
 
 
 async def test_conflicts_declared_and_detected_block_assignment(app, official, startup, users):
