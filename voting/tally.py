@@ -827,7 +827,7 @@ class _Run:
                 elif same:
                     stride, pause = same * 2, 1
                 else:
-                    stride, wait, pause = 2, pause, min(pause * 2, 16)
+                    stride, wait, pause = 2, pause, min(pause * 2, 64)
                 following = per_voter + (same + 1) * increment
                 try:
                     nxt = run_pass(following, self.budget, result)
