@@ -381,3 +381,16 @@ async def test_same_key_in_flight_is_409_with_retry_after(city: RunningCity) -> 
     third = _signed_post(city, "/v1/allocation-batches", body, "in-flight:1")
     assert third.status_code == 200 and third.headers["idempotent-replayed"] == "true"
     assert third.json()["receipt_id"] == first[0].json()["receipt_id"]
+
+
+def test_fault_knobs_are_absent_unless_enabled(tmp_path: Path) -> None:
+    from litestar.testing import TestClient
+
+    from portal.connector.city_sim import create_city_app
+
+    app = create_city_app(
+        signing.parse_secrets(signing.new_secret()), tmp_path / "c.sqlite3", faults_enabled=False
+    )
+    with TestClient(app) as plain:
+        assert plain.post("/_faults", json={"fail_next": 1}).status_code == 404
+        assert plain.get("/_batches").status_code == 404
