@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import random
-import secrets
 import shutil
 import signal
 import socket
@@ -37,74 +35,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-# ---------------------------------------------------------------- seeding (runs in a child with the env set)
-
-
-async def seed(voters: int, projects: int) -> dict:
-    """A cycle in voting, ``projects`` projects in the city-wide pot, voters with live sessions."""
-    import portal  # noqa: F401
-    from portal import clock
-    from portal.db import write_transaction
-    from portal.passwords import hash_password
-    from portal.tables import SessionRecord, User
-    from voting.rules import BallotRules
-    from voting.testing import build_cycle
-
-    built = await build_cycle(
-        None,
-        rules=BallotRules(ballot_kind="approval", min_projects=1, max_projects=5),
-        city_amount=50_000_000_000,
-        project_costs=[1_000_000_000 + 100_000_000 * i for i in range(projects)],
-    )
-    password_hash = await hash_password(secrets.token_urlsafe(24))
-    now = clock.now()
-    codes = list(built.pots)
-    sessions = []
-    async with write_transaction():
-        for start in range(0, voters, 500):
-            rows = await User.insert(
-                *[
-                    User(
-                        email=f"voter{i}@bench.hangang.kr",
-                        display_name=f"Voter {i}",
-                        password_hash=password_hash,
-                        language="en",
-                        district_code=codes[i % len(codes)],
-                        roles="citizen",
-                        residency_verified=True,
-                        residency_verified_at=now,
-                        created_at=now,
-                    )
-                    for i in range(start, min(voters, start + 500))
-                ]
-            ).returning(User.id)
-            records = []
-            for row in rows:
-                key = secrets.token_hex(32)
-                data = {
-                    "uid": row["id"],
-                    "gen": 0,
-                    "stage": "full",
-                    "created": int(now.timestamp()),
-                    "seen": int(now.timestamp()),
-                }
-                records.append(
-                    SessionRecord(
-                        key=key,
-                        data=json.dumps(data).encode(),
-                        expires_at=now + dt.timedelta(hours=2),
-                    )
-                )
-                sessions.append(key)
-            await SessionRecord.insert(*records)
-    return {
-        "cycle": built.id,
-        "pot": built.city_pot,
-        "projects": built.projects[built.city_pot],
-        "sessions": sessions,
-    }
 
 
 # ---------------------------------------------------------------- the load generator (its own process)
@@ -318,7 +248,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.seed:
         sys.path.insert(0, str(REPO))
-        print(json.dumps(asyncio.run(seed(args.seed, 20))))
+        from voting.testing import seed_load
+
+        print(json.dumps(asyncio.run(seed_load(args.seed, 20))))
         return 0
     if args.drive:
         try:

@@ -107,3 +107,71 @@ async def build_cycle(
     for pot_id in [built.city_pot, *(built.pots[d] for d in districts)]:
         built.projects[pot_id] = await add_projects(cycle_id, pot_id, costs)
     return built
+
+
+async def seed_load(voters: int, projects: int) -> dict:
+    """A cycle in voting with ``projects`` projects in the city-wide pot and ``voters`` verified
+    voters, each with a ready session (inserted directly: thousands of argon2 logins would
+    dominate a benchmark). Returns the cycle, pot, project ids and session keys.
+    """
+    import json
+    import secrets
+
+    from portal.db import write_transaction
+    from portal.passwords import hash_password
+    from portal.tables import SessionRecord, User
+
+    built = await build_cycle(
+        None,
+        rules=BallotRules(ballot_kind="approval", min_projects=1, max_projects=5),
+        city_amount=50_000_000_000,
+        project_costs=[1_000_000_000 + 100_000_000 * i for i in range(projects)],
+    )
+    password_hash = await hash_password(secrets.token_urlsafe(24))
+    now = clock.now()
+    codes = list(built.pots)
+    sessions: list[str] = []
+    async with write_transaction():
+        for start in range(0, voters, 500):
+            rows = await User.insert(
+                *[
+                    User(
+                        email=f"voter{i}@load.hangang.kr",
+                        display_name=f"Voter {i}",
+                        password_hash=password_hash,
+                        language="en",
+                        district_code=codes[i % len(codes)],
+                        roles="citizen",
+                        residency_verified=True,
+                        residency_verified_at=now,
+                        created_at=now,
+                    )
+                    for i in range(start, min(voters, start + 500))
+                ]
+            ).returning(User.id)
+            records = []
+            for row in rows:
+                key = secrets.token_hex(32)
+                stamp = int(now.timestamp())
+                data = {
+                    "uid": row["id"],
+                    "gen": 0,
+                    "stage": "full",
+                    "created": stamp,
+                    "seen": stamp,
+                }
+                records.append(
+                    SessionRecord(
+                        key=key,
+                        data=json.dumps(data).encode(),
+                        expires_at=now + dt.timedelta(hours=2),
+                    )
+                )
+                sessions.append(key)
+            await SessionRecord.insert(*records)
+    return {
+        "cycle": built.id,
+        "pot": built.city_pot,
+        "projects": built.projects[built.city_pot],
+        "sessions": sessions,
+    }
