@@ -228,6 +228,13 @@ async def test_uploads_are_typed_by_content_and_served_as_downloads(startup, off
         files={"file": ("big.png", PNG + b"\x00" * (5 * 1024 * 1024), "image/png")},
     )
     assert big.status_code == 422 and "too large" in field_error(big)
+    huge = await startup.post(
+        url,
+        data={"_csrf_token": token},
+        files={"file": ("huge.pdf", PDF + b"\x00" * (11 * 1024 * 1024), "application/pdf")},
+    )
+    assert huge.status_code == 413
+    assert await Attachment.count() == 2
 
 
 async def test_user_text_is_escaped_on_pages(startup, official):
