@@ -6,6 +6,7 @@ real HTTP server (and sometimes a process to SIGKILL), not the in-process client
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import secrets
 import shutil
@@ -50,7 +51,9 @@ def fresh_database_url(work_dir: Path) -> str:
         finally:
             await conn.close()
 
-    asyncio.run(create())
+    # In a thread of its own: Playwright's sync API may already run an event loop in this one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, create()).result()
     return parts._replace(path=f"/{name}").geturl()
 
 
