@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+WARM_UP_SECONDS = 2.0
 PYTHON = sys.executable
 HANGANG = str(Path(PYTHON).parent / "hangang")
 
@@ -65,7 +66,10 @@ async def drive(port: int, plan: dict, seconds: float, concurrency: int, path_ki
     url = f"/api/v1/pb/cycles/{plan['cycle']}/pots/{plan['pot']}/ballot"
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    deadline = time.perf_counter() + seconds
+    warm_until = (
+        time.perf_counter() + WARM_UP_SECONDS
+    )  # first requests of each worker are not measured
+    deadline = warm_until + seconds
 
     def cast_request() -> bytes:
         chosen = random.sample(projects, random.randint(1, 5))
@@ -89,14 +93,15 @@ async def drive(port: int, plan: dict, seconds: float, concurrency: int, path_ki
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 conn = Conn(*await asyncio.open_connection("127.0.0.1", port))
                 continue
+            if started < warm_until:
+                continue
             latencies.append((time.perf_counter() - started) * 1000)
             if status != 200:
                 errors[str(status)] = errors.get(str(status), 0) + 1
         conn.writer.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - warm_until
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -107,6 +112,7 @@ async def drive(port: int, plan: dict, seconds: float, concurrency: int, path_ki
         "rate": len(latencies) / elapsed,
         "p50": pct(0.50),
         "p99": pct(0.99),
+        "max": latencies[-1] if latencies else 0.0,
         "errors": errors,
     }
 
@@ -175,7 +181,14 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict:
         port = free_port()
         log = open(var / "server.log", "w")
         server = subprocess.Popen(
-            [HANGANG, "serve", "--workers", "2", "--port", str(port)],
+            [
+                HANGANG,
+                "serve",
+                "--workers",
+                os.environ.get("BENCH_WORKERS", "2"),
+                "--port",
+                str(port),
+            ],
             env=env,
             cwd=REPO,
             stdout=log,
@@ -281,7 +294,7 @@ def main() -> int:
         )
         print(
             f"{engine:9} casts {cast['rate']:7.1f}/s  p50 {cast['p50']:6.1f} ms  p99 {cast['p99']:6.1f} ms  "
-            f"errors {sum(cast['errors'].values())} {cast['errors'] or ''}  ({cast['requests']} casts, "
+            f"max {cast['max']:6.0f} ms  errors {sum(cast['errors'].values())} {cast['errors'] or ''}  ({cast['requests']} casts, "
             f"{r['ballots_stored']} ballots stored)  | /healthz {health['rate']:7.1f}/s p99 {health['p99']:5.1f} ms"
             f"  -> {verdict} target >= {rate_target}/s, p99 < {p99_target} ms"
         )

@@ -473,12 +473,13 @@ async def _drain(state: _WriterState) -> None:
 
 async def _write_batch(batch: list[_CastJob]) -> None:
     """Write a group of casts in one transaction; resolve each future only after COMMIT."""
-    outcomes: list[tuple[_CastJob, CastReceipt | DomainError]] = []
+    outcomes: dict[int, CastReceipt | DomainError] = {}
     secret = get_settings().secret_key
     async with _workers_take_turns(), write_transaction():
         now = clock.now()
         contexts: dict[tuple[int, int], tuple[dict, dict, dict[int, int]] | DomainError] = {}
-        for job in batch:
+        ready: list[tuple[int, _CastJob, str, str]] = []  # (index, job, content, voter key)
+        for index, job in enumerate(batch):
             try:
                 ctx = contexts.get((job.cycle_id, job.pot_id))
                 if ctx is None:
@@ -496,23 +497,74 @@ async def _write_batch(batch: list[_CastJob]) -> None:
                 content = canonical_json(
                     validate_ballot(rules_of(cycle), pot["amount"], costs, job.choice)
                 )
-                outcomes.append(
-                    (
-                        job,
-                        await _store_ballot(
-                            job, content, voter_key(secret, job.user.id, job.pot_id), now
-                        ),
-                    )
-                )
+                ready.append((index, job, content, voter_key(secret, job.user.id, job.pot_id)))
             except DomainError as exc:
-                outcomes.append((job, exc))
-    for job, outcome in outcomes:
+                outcomes[index] = exc
+        if ready:
+            outcomes.update(await _store_ballots(ready, now))
+    for index, job in enumerate(batch):
+        outcome = outcomes[index]
         if job.future.done():
             continue
         if isinstance(outcome, DomainError):
             job.future.set_exception(outcome)
         else:
             job.future.set_result(outcome)
+
+
+async def _store_ballots(
+    ready: list[tuple[int, _CastJob, str, str]], now: dt.datetime
+) -> dict[int, CastReceipt]:
+    """Upsert the batch's ballots in as few statements as possible (inside the transaction).
+
+    Voters with one cast in the batch share one multi-row upsert; a voter who cast twice in
+    the same batch is written cast by cast, in order, so the later cast wins.
+    """
+    results: dict[int, CastReceipt] = {}
+    seen: dict[str, int] = {}
+    for _, _, _, key in ready:
+        seen[key] = seen.get(key, 0) + 1
+    singles = [item for item in ready if seen[item[3]] == 1]
+    if singles:
+        values = ", ".join("({}, {}, {}, {}, 1, {})" for _ in singles)
+        args: list[object] = []
+        for _, job, content, key in singles:
+            args += [job.pot_id, key, new_receipt(), content, now]
+        rows = await raw(
+            # Only placeholders are interpolated into these statements; every value is a parameter.
+            f"INSERT INTO pb_ballot (pot, voter_key, receipt, content, version, cast_at) VALUES {values} "  # noqa: S608
+            "ON CONFLICT (pot, voter_key) DO UPDATE SET content = excluded.content, receipt = excluded.receipt, "
+            "version = pb_ballot.version + 1, cast_at = excluded.cast_at WHERE pb_ballot.content <> excluded.content "
+            "RETURNING voter_key, receipt, version",
+            *args,
+        )
+        written = {r["voter_key"]: r for r in rows}
+        unchanged = [key for _, _, _, key in singles if key not in written]
+        if unchanged:
+            marks = ", ".join("{}" for _ in unchanged)
+            query = (
+                f"SELECT voter_key, receipt, version FROM pb_ballot WHERE voter_key IN ({marks})"  # noqa: S608
+            )
+            for r in await raw(query, *unchanged):
+                written[r["voter_key"]] = {**r, "unchanged": True}
+        for index, _, _, key in singles:
+            row = written[key]
+            results[index] = CastReceipt(
+                row["receipt"], row["version"], not row.get("unchanged", False)
+            )
+    for index, job, content, key in ready:
+        if seen[key] > 1:
+            results[index] = await _store_ballot(job, content, key, now)
+    values = ", ".join("({}, {}, {}, {})" for _ in ready)
+    args = []
+    for _, job, _, _ in ready:
+        args += [job.cycle_id, job.pot_id, job.user.id, job.user.district_code or ""]
+    await raw(
+        f'INSERT INTO pb_voter_record (cycle, pot, "user", district_code) VALUES {values} '  # noqa: S608
+        'ON CONFLICT (pot, "user") DO NOTHING',
+        *args,
+    )
+    return results
 
 
 @contextlib.asynccontextmanager
@@ -579,14 +631,6 @@ async def _store_ballot(job: _CastJob, content: str, key: str, now: dt.datetime)
             job.pot_id,
             key,
         )
-    await raw(
-        'INSERT INTO pb_voter_record (cycle, pot, "user", district_code) VALUES ({}, {}, {}, {}) '
-        'ON CONFLICT (pot, "user") DO NOTHING',
-        job.cycle_id,
-        job.pot_id,
-        job.user.id,
-        job.user.district_code or "",
-    )
     return CastReceipt(rows[0]["receipt"], rows[0]["version"], changed)
 
 
