@@ -66,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from portal.demo import load_demo
 
         print(_run(load_demo(force=False)))
+    print(f"Hangang Portal: open http://{args.host}:{args.port}", flush=True)
     uvicorn.run(
         "portal.app:create_app",
         factory=True,

@@ -50,5 +50,5 @@ async def load_demo(force: bool) -> str:
                 raise
             continue
         lines.extend(await module.load_demo(users))
-    lines.append("Open http://127.0.0.1:8000 and log in. For TOTP codes: python -c \"import pyotp;print(pyotp.TOTP('SECRET').now())\"")
+    lines.append("TOTP codes for the accounts above: python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"")
     return "\n".join(lines)

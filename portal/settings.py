@@ -71,16 +71,24 @@ class Settings:
             )
 
 
-def _development_secret(var_dir: Path) -> str:
-    """Generate a secret once and keep it under var/ so restarts keep sessions valid."""
-    path = var_dir / "secret_key"
+def _development_secret(var_dir: Path, name: str, make) -> str:
+    """Generate a secret once and keep it under var/, so restarts (and a city-sim started
+    from the same folder) see the same value."""
+    path = var_dir / name
     if path.exists():
         return path.read_text().strip()
     var_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
+    secret = make()
     path.write_text(secret)
     path.chmod(0o600)
     return secret
+
+
+def _new_city_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and base64 of 32 random bytes."""
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 @functools.cache
@@ -92,8 +100,12 @@ def get_settings() -> Settings:
     var_dir = Path(os.environ.get("HANGANG_VAR_DIR", "var")).resolve()
     database_url = os.environ.get("HANGANG_DATABASE_URL") or f"sqlite:///{var_dir / 'hangang.sqlite3'}"
     secret_key = os.environ.get("HANGANG_SECRET_KEY", "")
-    if not secret_key and env == "development":
-        secret_key = _development_secret(var_dir)
+    city_budget_secret = os.environ.get("HANGANG_CITY_BUDGET_SECRET", "")
+    if env == "development":
+        if not secret_key:
+            secret_key = _development_secret(var_dir, "secret_key", lambda: secrets.token_urlsafe(48))
+        if not city_budget_secret:
+            city_budget_secret = _development_secret(var_dir, "city_budget_secret", _new_city_secret)
     return Settings(
         env=env,
         database_url=database_url,
@@ -107,5 +119,5 @@ def get_settings() -> Settings:
         mail_from=os.environ.get("HANGANG_MAIL_FROM", "no-reply@hangang.example"),
         city_budget_url=os.environ.get("HANGANG_CITY_BUDGET_URL", "http://127.0.0.1:8900"),
         city_budget_key_id=os.environ.get("HANGANG_CITY_BUDGET_KEY_ID", "k1"),
-        city_budget_secret=os.environ.get("HANGANG_CITY_BUDGET_SECRET", ""),
+        city_budget_secret=city_budget_secret,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -63,7 +62,10 @@ def run_city_sim(args: argparse.Namespace) -> int:
     )
 
     try:
-        keys = signing.parse_secrets(os.environ.get("HANGANG_CITY_BUDGET_SECRET", ""))
+        # Through the portal's settings: in development both share the secret kept under var/.
+        from portal.settings import get_settings
+
+        keys = signing.parse_secrets(get_settings().city_budget_secret)
     except signing.SigningError as exc:
         return _fail(f"HANGANG_CITY_BUDGET_SECRET: {exc}")
     if not 0 < args.port < 65536:

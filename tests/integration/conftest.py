@@ -31,9 +31,18 @@ async def clean_database(migrated_database):
         names = ", ".join(f'"{t._meta.tablename}"' for t in tables)
         await raw(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     else:
-        await raw("PRAGMA foreign_keys=OFF")
-        for table in tables:
-            await raw(f'DELETE FROM "{table._meta.tablename}"')  # noqa: S608 - names come from our table classes
+        # One connection for the whole clean-up: the pragma is per connection.
+        from portal.piccolo_conf import DB
+
+        connection = await DB.get_connection()
+        try:
+            await connection.execute("PRAGMA foreign_keys=OFF")
+            for table in tables:
+                await connection.execute(f'DELETE FROM "{table._meta.tablename}"')  # noqa: S608 - our table names
+            await connection.commit()
+            await connection.execute("PRAGMA foreign_keys=ON")
+        finally:
+            await connection.close()
     from portal.mail import development_outbox
 
     development_outbox.sent.clear()

@@ -20,12 +20,37 @@ def _run(argv: list[str]) -> int:
 def test_city_sim_needs_a_secret(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from portal.settings import get_settings
+
+    # Production generates nothing: a missing or malformed secret is refused by name.
+    monkeypatch.setenv("HANGANG_ENV", "production")
     monkeypatch.delenv("HANGANG_CITY_BUDGET_SECRET", raising=False)
-    assert _run(["city-sim"]) == 2
-    assert "HANGANG_CITY_BUDGET_SECRET" in capsys.readouterr().err
-    monkeypatch.setenv("HANGANG_CITY_BUDGET_SECRET", "not-a-webhook-secret")
-    assert _run(["city-sim"]) == 2
-    assert "whsec_" in capsys.readouterr().err
+    get_settings.cache_clear()
+    try:
+        assert _run(["city-sim"]) == 2
+        assert "HANGANG_CITY_BUDGET_SECRET" in capsys.readouterr().err
+        monkeypatch.setenv("HANGANG_CITY_BUDGET_SECRET", "not-a-webhook-secret")
+        get_settings.cache_clear()
+        assert _run(["city-sim"]) == 2
+        assert "whsec_" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
+
+
+def test_development_generates_one_city_secret_shared_through_var(tmp_path, monkeypatch):
+    from portal.connector.signing import parse_secrets
+    from portal.settings import get_settings
+
+    monkeypatch.setenv("HANGANG_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("HANGANG_CITY_BUDGET_SECRET", raising=False)
+    get_settings.cache_clear()
+    try:
+        first = get_settings().city_budget_secret
+        get_settings.cache_clear()
+        assert get_settings().city_budget_secret == first  # a second process sees the same secret
+        assert parse_secrets(first) and (tmp_path / "city_budget_secret").exists()
+    finally:
+        get_settings.cache_clear()
 
 
 def test_city_sim_names_bad_port_and_envelope_file(
