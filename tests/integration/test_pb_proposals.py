@@ -223,3 +223,27 @@ async def test_image_upload_checked_by_magic_bytes_and_served_as_attachment(
     assert image.status_code == 200 and image.content == PNG
     assert image.headers["content-disposition"].startswith("attachment")
     assert image.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_s14_another_resident_cannot_edit_or_withdraw_a_proposal(
+    app, users, citizen, official
+):
+    built = await build_cycle(official.account.id, phase="proposals")
+    response = await submit(citizen, built.id, proposal_form(built.city_pot))
+    proposal_id = int(response.headers["location"].rsplit("/", 1)[1])
+    before = await Proposal.select().where(Proposal.id == proposal_id).first()
+    other = await users.create(district="11680", verified=True)
+    async with PortalClient.for_app(app) as c:
+        await c.login(other)
+        token = await c.csrf_token()
+        edit = await c.post(
+            f"/pb/proposals/{proposal_id}/edit",
+            data={
+                **proposal_form(built.city_pot, title="Hijacked proposal title"),
+                "_csrf_token": token,
+            },
+            files={"image": ("", b"", "application/octet-stream")},
+        )
+        assert edit.status_code == 403
+        assert (await c.post_form(f"/pb/proposals/{proposal_id}/withdraw")).status_code == 403
+    assert await Proposal.select().where(Proposal.id == proposal_id).first() == before
