@@ -27,7 +27,7 @@ from portal.schemas import (
     RegisterResponse,
     UserRead,
 )
-from portal.web import CurrentUser, current_user
+from portal.web import CurrentUser, signed_in_user
 
 ERRORS = {
     400: ResponseSpec(data_container=ErrorResponse, description="Malformed request or a field is not valid"),
@@ -102,8 +102,7 @@ class MeApi(Controller):
     @get("/", guards=[requires_login], responses=ERRORS)
     async def me(self, request: Request) -> UserRead:
         """The signed-in account (401 when anonymous)."""
-        user = current_user(request)
-        assert user is not None  # the guard ran
+        user = signed_in_user(request)
         return user_read(user)
 
 

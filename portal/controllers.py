@@ -28,7 +28,7 @@ from portal.auth import (
 )
 from portal.errors import DomainError, TooManyAttempts
 from portal.tables import ROLES, Notification, User
-from portal.web import back_to, context_of, current_user, page, safe_next
+from portal.web import back_to, context_of, current_user, page, safe_next, signed_in_user
 
 FormData = URLEncodedBody[dict[str, str]]
 
@@ -208,8 +208,7 @@ class ProfilePages(Controller):
     guards = [requires_login]
 
     async def _profile(self, request: Request, status_code: int = 200, **extra: Any) -> Template:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         notifications = await Notification.select().where(Notification.user == user.id).order_by(
             Notification.id, ascending=False
         ).limit(20)
@@ -222,8 +221,7 @@ class ProfilePages(Controller):
 
     @post("/")
     async def update_profile(self, request: Request, data: FormData) -> Template | Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         try:
             await accounts.update_profile(
                 user.id, data.get("display_name", ""), data.get("language", user.language), data.get("district_code") or None
@@ -236,8 +234,7 @@ class ProfilePages(Controller):
     @post("/password")
     async def change_password(self, request: Request, data: FormData) -> Template | Redirect:
         """Change the password; other sessions end, this one continues on a new id."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         try:
             row = await accounts.change_password(user.id, data.get("current_password", ""), data.get("new_password", ""))
         except DomainError as exc:
@@ -248,8 +245,7 @@ class ProfilePages(Controller):
 
     @post("/residency")
     async def claim_residency(self, request: Request, data: FormData) -> Template | Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         try:
             await accounts.claim_residency(user.id, data.get("identifier", "")[:64])
         except DomainError as exc:
@@ -261,8 +257,7 @@ class ProfilePages(Controller):
     async def mark_read(self, request: Request) -> Redirect:
         from portal import clock
 
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         await Notification.update({Notification.read_at: clock.now()}).where(
             (Notification.user == user.id) & Notification.read_at.is_null()
         )
@@ -289,16 +284,14 @@ class OfficialAccountPages(Controller):
 
     @post("/{user_id:int}/residency")
     async def set_residency(self, request: Request, user_id: FromPath[int], data: FormData) -> Redirect:
-        official = current_user(request)
-        assert official is not None
+        official = signed_in_user(request)
         await accounts.set_residency(official.id, user_id, data.get("verified") == "1")
         return back_to("/officials/accounts")
 
     @post("/resident-register", request_max_body_size=5 * 1024 * 1024)
     async def import_register(self, request: Request) -> Template | Redirect:
         """Import the city's CSV of salted identifier hashes (``identifier_hash,district_code``)."""
-        official = current_user(request)
-        assert official is not None
+        official = signed_in_user(request)
         form = await request.form()
         upload = form.get("file")
         text = ""
@@ -318,8 +311,7 @@ class OfficialAccountPages(Controller):
 
     @post("/{user_id:int}/roles", guards=[requires_admin])
     async def set_roles(self, request: Request, user_id: FromPath[int]) -> Redirect:
-        admin = current_user(request)
-        assert admin is not None
+        admin = signed_in_user(request)
         form = await request.form()
         await accounts.set_roles(admin.id, user_id, form.getall("roles") if hasattr(form, "getall") else [])
         return back_to("/officials/accounts")

@@ -71,6 +71,14 @@ def current_user(request: Request) -> CurrentUser | None:
     return context_of(request).user
 
 
+def signed_in_user(request: Request) -> CurrentUser:
+    """The account behind a guarded route (its guard already refused anonymous callers)."""
+    user = context_of(request).user
+    if user is None:
+        raise NotAuthorizedException()
+    return user
+
+
 def format_krw(amount: int | None) -> str:
     """Whole KRW with thousands separators."""
     if amount is None:
