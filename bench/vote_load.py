@@ -82,10 +82,20 @@ async def drive(port: int, plan: dict, seconds: float, concurrency: int, path_ki
 
     health = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
+    def me_request() -> bytes:
+        """A signed-in read (session and account lookups only): the floor under every cast."""
+        return f"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: hangang_session={random.choice(sessions)}\r\n\r\n".encode()
+
     async def worker() -> None:
         conn = Conn(*await asyncio.open_connection("127.0.0.1", port))
         while time.perf_counter() < deadline:
-            raw = cast_request() if path_kind == "cast" else health
+            raw = (
+                cast_request()
+                if path_kind == "cast"
+                else me_request()
+                if path_kind == "me"
+                else health
+            )
             started = time.perf_counter()
             try:
                 status, _ = await conn.request(raw)
@@ -200,7 +210,11 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict:
         plan_file = var / "plan.json"
         plan_file.write_text(json.dumps(plan))
         results = {}
-        for kind, seconds in (("cast", args.seconds), ("healthz", min(args.seconds, 10))):
+        for kind, seconds in (
+            ("cast", args.seconds),
+            ("me", min(args.seconds, 10)),
+            ("healthz", min(args.seconds, 10)),
+        ):
             out = subprocess.run(
                 [
                     PYTHON,
@@ -285,7 +299,7 @@ def main() -> int:
     )
     for engine in args.engines.split(","):
         r = run_engine(engine, args)
-        cast, health = r["cast"], r["healthz"]
+        cast, health, me = r["cast"], r["healthz"], r["me"]
         rate_target, p99_target = targets[engine]
         verdict = (
             "meets"
@@ -295,7 +309,7 @@ def main() -> int:
         print(
             f"{engine:9} casts {cast['rate']:7.1f}/s  p50 {cast['p50']:6.1f} ms  p99 {cast['p99']:6.1f} ms  "
             f"max {cast['max']:6.0f} ms  errors {sum(cast['errors'].values())} {cast['errors'] or ''}  ({cast['requests']} casts, "
-            f"{r['ballots_stored']} ballots stored)  | /healthz {health['rate']:7.1f}/s p99 {health['p99']:5.1f} ms"
+            f"{r['ballots_stored']} ballots stored)  | GET /api/v1/me {me['rate']:6.1f}/s p99 {me['p99']:6.1f} ms  | /healthz {health['rate']:7.1f}/s p99 {health['p99']:5.1f} ms"
             f"  -> {verdict} target >= {rate_target}/s, p99 < {p99_target} ms"
         )
     return 0
