@@ -258,3 +258,56 @@ async def test_ballot_page_without_javascript_casts_and_shows_receipt(citizen, o
     receipt_page = await citizen.get(response.headers["location"])
     receipt = (await citizen.get(BALLOT.format(c=built.id, p=built.city_pot))).json()["receipt"]
     assert receipt in receipt_page.text
+
+
+async def test_official_creates_a_cycle_with_population_split_pots(official, client):
+    form = {
+        "name": "Seoul PB 2028",
+        "fiscal_year": "2028",
+        "city_amount": "100,000,000,000",
+        "district_total": "400000000000",
+        "district_floor": "8000000000",
+        "proposals_open_at": "2027-03-01T09:00",
+        "proposals_close_at": "2027-04-01T09:00",
+        "voting_open_at": "2027-05-01T09:00",
+        "voting_close_at": "2027-05-15T18:00",
+        "publish_at": "2027-05-20T09:00",
+        "ballot_kind": "knapsack",
+        "min_projects": "1",
+        "results_rule": "equal-shares",
+        "tie_break": "city",
+        "categories": ["transportation", "climate"],
+    }
+    response = await official.post_form("/officials/pb/cycles", form)
+    assert response.status_code == 303, response.text
+    cycle = (await client.get("/api/v1/pb/cycles")).json()[0]
+    assert cycle["phase"] == "proposals" and cycle["categories"] == ["transportation", "climate"]
+    districts = [p for p in cycle["pots"] if p["district_code"]]
+    assert len(districts) == 25 and sum(p["amount"] for p in districts) == 400_000_000_000
+    assert min(p["amount"] for p in districts) >= 8_000_000_000
+    songpa = next(p for p in districts if p["district_code"] == "11710")  # most populous
+    jung = next(p for p in districts if p["district_code"] == "11140")  # least populous
+    assert songpa["amount"] > jung["amount"]
+    bad = await official.post_form(
+        "/officials/pb/cycles", {**form, "voting_open_at": "2027-03-15T09:00"}
+    )
+    assert bad.status_code == 422 and "order" in bad.text
+
+
+async def test_cumulative_ballot_page_without_javascript(citizen, official):
+    rules = BallotRules(ballot_kind="cumulative", total_points=10, max_points_per_project=5)
+    built = await build_cycle(official.account.id, rules=rules)
+    ids = built.projects[built.city_pot]
+    url = f"/pb/cycles/{built.id}/pots/{built.city_pot}/ballot"
+    page = await citizen.get(url)
+    assert f'name="points-{ids[0]}"' in page.text
+    too_many = await citizen.post_form(
+        url, {f"points-{ids[0]}": "5", f"points-{ids[1]}": "5", f"points-{ids[2]}": "3"}
+    )
+    assert too_many.status_code == 422 and "you have 10" in too_many.text
+    ok = await citizen.post_form(
+        url, {f"points-{ids[0]}": "4", f"points-{ids[1]}": "", f"points-{ids[2]}": "3"}
+    )
+    assert ok.status_code == 303
+    stored = (await citizen.get(BALLOT.format(c=built.id, p=built.city_pot))).json()
+    assert stored["points"] == {str(ids[0]): 4, str(ids[2]): 3}
