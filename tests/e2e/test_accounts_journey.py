@@ -8,6 +8,7 @@ import sys
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from tests.live import LiveServer
 
@@ -38,18 +39,18 @@ def test_register_login_switch_language_logout(page, live):
     page.get_by_label("Password").fill("maple leaves drift on the river")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/$"))
-    assert page.get_by_role("link", name="My account").is_visible()
+    expect(page.get_by_role("link", name="My account")).to_be_visible()
 
     page.get_by_role("button", name="한국어").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "ko"
-    assert page.get_by_role("link", name="내 계정").is_visible()
+    expect(page.get_by_role("link", name="내 계정")).to_be_visible()
     page.get_by_role("button", name="English").click()
-    assert page.get_by_role("link", name="My account").is_visible()
+    expect(page.get_by_role("link", name="My account")).to_be_visible()
 
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(re.compile(r"/$"))
-    assert page.get_by_role("navigation").get_by_role("link", name="Log in").is_visible()
+    expect(page.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
     page.goto(f"{live.url}/account")
     assert "/login" in page.url
 
@@ -72,4 +73,4 @@ def test_official_logs_in_with_totp(page, live):
     page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(r"/$"))
-    assert page.get_by_role("link", name="Officials").is_visible()
+    expect(page.get_by_role("link", name="Officials")).to_be_visible()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from tests.live import LiveServer
 
@@ -93,7 +94,7 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
         page.get_by_label("Business registration number").fill("220-81-62517")
         page.get_by_label("Founding year").fill("2022")
         page.get_by_role("button", name="Register", exact=True).click()
-        assert page.get_by_text("Your organization is registered.").is_visible()
+        expect(page.get_by_text("Your organization is registered.")).to_be_visible()
         page.goto(f"{live.url}/challenge")
         page.get_by_role("link", name="Start an entry").click()
         page.get_by_label("Title").fill("Flood warning from river sensors")
@@ -114,7 +115,7 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
         deck.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
         page.get_by_label("PDF deck (up to 10 MB) or PNG/JPEG image").set_input_files(str(deck))
         page.get_by_role("button", name="Upload").click()
-        assert page.get_by_role("link", name="deck.pdf").is_visible()
+        expect(page.get_by_role("link", name="deck.pdf")).to_be_visible()
         page.get_by_role("button", name="Submit entry").click()
         assert page.locator("#entry-status").inner_text() == "Submitted"
 
@@ -125,7 +126,7 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
         conflicted.get_by_label("Organization").select_option(label="River AI (220-81-62517)")
         conflicted.get_by_label("Type").select_option("investment")
         conflicted.get_by_role("button", name="Declare conflict").click()
-        assert conflicted.get_by_text("Your conflict was declared.").is_visible()
+        expect(conflicted.get_by_text("Your conflict was declared.")).to_be_visible()
 
         # The deadline passes; officials screen the entry in and assign judges (setup through the services).
         ids = json.loads(
@@ -167,14 +168,14 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
         log_in(scorer, live, "scorer@example.kr", SECRETS["scorer"])
         scorer.goto(f"{live.url}/judging")
         scorer.locator("#next-entry").click()
-        assert scorer.get_by_text("Blind review: the organization is hidden").is_visible()
+        expect(scorer.get_by_text("Blind review: the organization is hidden")).to_be_visible()
         assert "River AI" not in scorer.content()
-        assert scorer.get_by_text("Transforms a daily-life problem").is_visible()
+        expect(scorer.get_by_text("Transforms a daily-life problem")).to_be_visible()
         for field in scorer.locator("input[type=number][name^=score_]").all():
             field.fill("8")
         assert scorer.locator("#weighted-total").inner_text() == "8.00"
         scorer.locator("#save-review").click()
-        assert scorer.get_by_text("Your review was saved.").is_visible()
+        expect(scorer.get_by_text("Your review was saved.")).to_be_visible()
 
         # Two different officials approve; then the winners download.
         first = fresh_page()
@@ -185,7 +186,7 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
         selection_url = first.url
         assert "Flood warning from river sensors" in first.content()
         first.locator("#approve-selection").click()
-        assert first.get_by_text("A second, different official must approve too.").is_visible()
+        expect(first.get_by_text("A second, different official must approve too.")).to_be_visible()
         assert first.get_by_role("link", name="winners.csv").count() == 0
         second = fresh_page()
         log_in(second, live, "official2@example.kr", SECRETS["official2"])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from portal.connector import exports, signing
 from portal.connector.testing import RunningCity, running_city
@@ -108,7 +109,7 @@ def test_official_follows_delivery_validates_exports_and_retries(
     assert city.accepted("journey-pb")[0]["receipt_id"] in page.content()
 
     page.get_by_role("button", name="Validate with the city system").click()
-    assert page.get_by_text("The city system validated this batch.").first.is_visible()
+    expect(page.get_by_text("The city system validated this batch.").first).to_be_visible()
     assert len(city.accepted("journey-pb")) == 1  # the dry run stored nothing
 
     with page.expect_download() as download:

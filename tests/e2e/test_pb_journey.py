@@ -10,6 +10,7 @@ import sys
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from tests.live import LiveServer
 
@@ -128,7 +129,7 @@ def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
     )
     page2.get_by_role("button", name="Close voting now").click()
     page2.wait_for_load_state()
-    assert page2.get_by_role("link", name="Open the results").is_visible()
+    expect(page2.get_by_role("link", name="Open the results")).to_be_visible()
 
     # 5. The results show the winners, and the receipt is in the published list.
     page.goto(f"{live.url}/pb/cycles/{cycle}/results/pots/{pot}")
