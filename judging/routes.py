@@ -82,6 +82,32 @@ def _named(reason: str, names: dict[str, str]) -> str:
     return reason
 
 
+# Words inside borderline reasons that are keys or English terms, translated with the reason.
+CATEGORY_LABELS = {
+    "transportation": "Transportation",
+    "welfare": "Welfare",
+    "climate": "Climate",
+    "disaster-response": "Disaster response",
+    "housing": "Housing",
+    "urban-planning": "Urban planning",
+    "other": "Other",
+}
+
+
+def borderline_reason(note: dict[str, Any]) -> str:
+    """A borderline reason in the reader's language (stored English text for older selections)."""
+    message = note.get("message")
+    if not message:
+        return note["reason"]
+    params = dict(note.get("params") or {})
+    if "step" in params:
+        params["step"] = i18n.gettext(params["step"])
+    if "category" in params:
+        label = CATEGORY_LABELS.get(params["category"])
+        params["category"] = i18n.gettext(label) if label else params["category"]
+    return i18n.gettext(message, **params)
+
+
 def _download(name: str, data: bytes) -> Response:
     media = exports.MEDIA_TYPES[name.rsplit(".", 1)[-1]]
     return Response(
@@ -470,11 +496,15 @@ class OfficialChallengePages(Controller):
             for r in result["ranking"]
         ]
         names = {p: f"«{titles[i]['title']}»" for p, i in entry_ids.items()}
+        # Officials know the organizations: show names instead of the export's pseudonyms.
+        for row in titles.values():
+            pseudonym = services.pseudonym("org", edition["id"], row["organization"])
+            names.setdefault(pseudonym, row["organization_name"])
         borderline = [
             {
                 **b,
                 "title": titles[entry_ids[b["entry_id"]]]["title"],
-                "reason": _named(b["reason"], names),
+                "reason": _named(borderline_reason(b), names),
             }
             for b in result["borderline"]
         ]

@@ -40,6 +40,52 @@ TIE_BREAK_STEPS = (
     "entry id",
 )
 BORDERLINE_SIZE = 5
+
+# Borderline reasons, one English message id per case (translated on the officials' pages).
+WHY_CATEGORY_MINIMUM = "needed to meet the minimum of %(min)s winners for category %(category)s"
+WHY_OUTRANKED_ONE = (
+    "%(count)s higher-ranked entry (%(names)s) could not take its place without breaking a quota"
+)
+WHY_OUTRANKED = (
+    "%(count)s higher-ranked entries (%(names)s) could not take its place without breaking a quota"
+)
+WHY_EVERY_ENTRY_WINS = "every entry wins"
+WHY_TIE_WITH_FIRST_OUT = (
+    "tied at %(score)s; decided by the tie-break on %(step)s against %(other)s, the first out"
+)
+WHY_ABOVE_FIRST_OUT = "score %(mine)s above the first entry out, %(other)s (%(theirs)s)"
+WHY_ORGANIZATION_HAS_WINNER = "organization %(organization)s already has a winner (%(winners)s)"
+WHY_ORGANIZATION_WINNER_STAYS_MAX = (
+    "organization %(organization)s already has a winner (%(winners)s), which cannot give way: "
+    "category quota max reached for %(category)s (%(max)s)"
+)
+WHY_ORGANIZATION_WINNER_STAYS_MIN = (
+    "organization %(organization)s already has a winner (%(winners)s), which cannot give way: "
+    "category %(category)s would fall below its minimum of %(min)s"
+)
+WHY_CATEGORY_FULL = "category quota max reached for %(category)s (%(max)s)"
+WHY_MINIMUMS_BLOCK = "no winner could make room without breaking a category minimum"
+WHY_ORGANIZATION_TIE = (
+    "organization %(organization)s already has a winner, %(winner)s: "
+    "tied at %(score)s; decided by the tie-break on %(step)s against %(winner)s"
+)
+WHY_ORGANIZATION_BELOW = (
+    "organization %(organization)s already has a winner, %(winner)s: "
+    "score %(mine)s below its score %(theirs)s"
+)
+WHY_CATEGORY_FULL_TIE = (
+    "category quota max reached for %(category)s (%(max)s); weakest there is %(winner)s: "
+    "tied at %(score)s; decided by the tie-break on %(step)s against %(winner)s"
+)
+WHY_CATEGORY_FULL_BELOW = (
+    "category quota max reached for %(category)s (%(max)s); weakest there is %(winner)s: "
+    "score %(mine)s below its score %(theirs)s"
+)
+WHY_TIE = "tied at %(score)s; decided by the tie-break on %(step)s against %(winner)s"
+WHY_BELOW_LAST_WINNER = "score %(mine)s below last winner %(theirs)s"
+WHY_BELOW_WEAKEST_PARTNER = (
+    "score %(mine)s below last winner %(theirs)s (%(winner)s, the weakest winner it could replace)"
+)
 _UNIT = 10**SCORE_DECIMALS
 
 
@@ -101,6 +147,10 @@ class BorderlineNote:
     rank: int
     score: float
     reason: str
+    # The reason as an English message id with %(name)s params, so pages can translate it;
+    # ``reason`` is that message filled in (the CLI and exports print it).
+    message: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -481,25 +531,36 @@ def _explain_borderline(
         cap = quota_of(c.category).max
         return cap is not None and per_category[c.category] >= cap
 
-    def category_blocker(incoming: Candidate, outgoing: Candidate) -> str:
-        """Why swapping two entries breaks a category quota ('' if it does not)."""
+    def category_blocker(
+        incoming: Candidate, outgoing: Candidate
+    ) -> tuple[str, dict[str, str]] | None:
+        """Which category quota a swap of two entries breaks (None if it breaks none)."""
         if incoming.category == outgoing.category:
-            return ""
+            return None
         if category_full(incoming):
-            return f"category quota max reached for {incoming.category} ({quota_of(incoming.category).max})"
+            return "max", {
+                "category": str(incoming.category),
+                "max": str(quota_of(incoming.category).max),
+            }
         low = quota_of(outgoing.category).min
         if per_category[outgoing.category] - 1 < low:
-            return f"category {outgoing.category} would fall below its minimum of {low}"
-        return ""
+            return "min", {"category": str(outgoing.category), "min": str(low)}
+        return None
 
     def swap_keeps_quotas(incoming: Candidate, outgoing: Candidate) -> bool:
         if category_blocker(incoming, outgoing):
             return False
         return incoming.organization == outgoing.organization or not org_full(incoming)
 
-    def won_by_tie(better: Candidate, worse: Candidate) -> str:
+    def tie(better: Candidate, worse: Candidate) -> dict[str, str]:
         shown, _ = _fmt_pair(better.score, worse.score)
-        return f"tied at {shown}; decided by the tie-break on {tie_break_step(better, worse, seed)}"
+        return {"score": shown, "step": tie_break_step(better, worse, seed)}
+
+    def note(c: Candidate, selected: bool, message: str, **params: str) -> BorderlineNote:
+        reason = message % params if params else message
+        return BorderlineNote(
+            c.entry_id, selected, rank_of[c.entry_id] + 1, c.score, reason, message, params
+        )
 
     notes: list[BorderlineNote] = []
     for c in winners[-BORDERLINE_SIZE:]:
@@ -507,63 +568,113 @@ def _explain_borderline(
         quota = quota_of(c.category)
         if outranked_by:
             if quota.min and per_category[c.category] <= quota.min:
-                reason = (
-                    f"needed to meet the minimum of {quota.min} winners for category {c.category}"
+                notes.append(
+                    note(
+                        c,
+                        True,
+                        WHY_CATEGORY_MINIMUM,
+                        min=str(quota.min),
+                        category=str(c.category),
+                    )
                 )
             else:
                 names = ", ".join(str(o.entry_id) for o in outranked_by[:3])
                 more = ", ..." if len(outranked_by) > 3 else ""
                 count = len(outranked_by)
-                reason = (
-                    f"{count} higher-ranked {'entry' if count == 1 else 'entries'} ({names}{more}) "
-                    "could not take its place without breaking a quota"
+                notes.append(
+                    note(
+                        c,
+                        True,
+                        WHY_OUTRANKED_ONE if count == 1 else WHY_OUTRANKED,
+                        count=str(count),
+                        names=names + more,
+                    )
                 )
         elif not others:
-            reason = "every entry wins"
+            notes.append(note(c, True, WHY_EVERY_ENTRY_WINS))
         else:
             first_out = others[0]
             if _units(c.score) == _units(first_out.score):
-                reason = f"{won_by_tie(c, first_out)} against {first_out.entry_id}, the first out"
+                notes.append(
+                    note(
+                        c,
+                        True,
+                        WHY_TIE_WITH_FIRST_OUT,
+                        other=str(first_out.entry_id),
+                        **tie(c, first_out),
+                    )
+                )
             else:
                 mine, theirs = _fmt_pair(c.score, first_out.score)
-                reason = f"score {mine} above the first entry out, {first_out.entry_id} ({theirs})"
-        notes.append(BorderlineNote(c.entry_id, True, rank_of[c.entry_id] + 1, c.score, reason))
+                notes.append(
+                    note(
+                        c,
+                        True,
+                        WHY_ABOVE_FIRST_OUT,
+                        mine=mine,
+                        other=str(first_out.entry_id),
+                        theirs=theirs,
+                    )
+                )
     for c in others[:BORDERLINE_SIZE]:
         partners = [w for w in winners if swap_keeps_quotas(c, w)]
         if not partners:
             if org_full(c):
                 mates = [w for w in winners if w.organization == c.organization]
-                reason = (
-                    f"organization {c.organization} already has a winner "
-                    f"({', '.join(str(w.entry_id) for w in mates)})"
-                )
+                mate_names = ", ".join(str(w.entry_id) for w in mates)
                 blocker = category_blocker(c, mates[-1])
+                message = WHY_ORGANIZATION_HAS_WINNER
+                extra: dict[str, str] = {}
                 if blocker:
-                    reason += f", which cannot give way: {blocker}"
+                    kind, extra = blocker
+                    message = (
+                        WHY_ORGANIZATION_WINNER_STAYS_MAX
+                        if kind == "max"
+                        else WHY_ORGANIZATION_WINNER_STAYS_MIN
+                    )
+                notes.append(
+                    note(
+                        c,
+                        False,
+                        message,
+                        organization=str(c.organization),
+                        winners=mate_names,
+                        **extra,
+                    )
+                )
             elif category_full(c):
-                reason = f"category quota max reached for {c.category} ({quota_of(c.category).max})"
+                notes.append(
+                    note(
+                        c,
+                        False,
+                        WHY_CATEGORY_FULL,
+                        category=str(c.category),
+                        max=str(quota_of(c.category).max),
+                    )
+                )
             else:
-                reason = "no winner could make room without breaking a category minimum"
+                notes.append(note(c, False, WHY_MINIMUMS_BLOCK))
+            continue
+        weakest = partners[-1]
+        tied = _units(c.score) == _units(weakest.score)
+        mine, theirs = _fmt_pair(c.score, weakest.score)
+        scores = tie(weakest, c) if tied else {"mine": mine, "theirs": theirs}
+        if org_full(c):
+            message = WHY_ORGANIZATION_TIE if tied else WHY_ORGANIZATION_BELOW
+            context = {"organization": str(c.organization)}
+        elif category_full(c):
+            message = WHY_CATEGORY_FULL_TIE if tied else WHY_CATEGORY_FULL_BELOW
+            context = {"category": str(c.category), "max": str(quota_of(c.category).max)}
         else:
-            weakest = partners[-1]
-            if org_full(c):
-                context = (
-                    f"organization {c.organization} already has a winner, {weakest.entry_id}: "
-                )
-            elif category_full(c):
-                context = (
-                    f"category quota max reached for {c.category} "
-                    f"({quota_of(c.category).max}); weakest there is {weakest.entry_id}: "
-                )
+            context = {}
+            if tied:
+                message = WHY_TIE
+            elif weakest is not winners[-1]:
+                message = WHY_BELOW_WEAKEST_PARTNER
             else:
-                context = ""
-            if _units(c.score) == _units(weakest.score):
-                reason = f"{context}{won_by_tie(weakest, c)} against {weakest.entry_id}"
-            else:
-                mine, theirs = _fmt_pair(c.score, weakest.score)
-                what = "last winner" if not context else "its score"
-                reason = f"{context}score {mine} below {what} {theirs}"
-                if not context and weakest is not winners[-1]:
-                    reason += f" ({weakest.entry_id}, the weakest winner it could replace)"
-        notes.append(BorderlineNote(c.entry_id, False, rank_of[c.entry_id] + 1, c.score, reason))
+                message = WHY_BELOW_LAST_WINNER
+        params = {**context, **scores}
+        if "%(winner)s" in message:
+            params["winner"] = str(weakest.entry_id)
+        notes.append(note(c, False, message, **params))
     return tuple(notes)

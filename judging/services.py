@@ -144,6 +144,8 @@ def rank_sheet(csv_text: str, *, method: str, quotas: dict[str, Any], seed: int)
                 "rank": b.rank,
                 "score": b.score,
                 "reason": b.reason,
+                "message": b.message,
+                "params": dict(b.params),
             }
             for b in result.selection.borderline
         ],

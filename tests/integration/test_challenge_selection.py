@@ -240,3 +240,19 @@ async def test_calibration_view_shows_three_methods(official, startup, users):
     assert page.status_code == 200
     for heading in ("Raw mean", "Z-score", "Additive model", "Disagreement", "Reviews"):
         assert heading in page.text
+
+
+async def test_borderline_reasons_are_translated_and_name_organizations(official, startup, users):
+    challenge = await _scored_challenge(official, startup, users, entries=10, winners=3)
+    selection_id = await services.run_selection(
+        official.account.id, challenge.edition_id, challenge.evaluation_round
+    )
+    notes = (await services.get_selection(selection_id))["result"]["borderline"]
+    assert notes and all(n["message"] and n["reason"] for n in notes)
+    await official.post_form("/language", {"language": "ko"})
+    korean = (await official.get(f"/officials/challenge/selections/{selection_id}")).text
+    table = korean.split("경계선")[1].split("</table>")[0]
+    for note in notes:
+        assert note["reason"] not in table  # no English reason on the Korean page
+    assert "점수" in table or "수상작" in table
+    assert "E-" not in table and "O-" not in table  # titles and names, not export pseudonyms

@@ -246,6 +246,40 @@ def test_borderline_covers_five_in_and_five_out_and_names_tie_breaks():
     )
 
 
+def test_borderline_reasons_are_message_ids_with_params_for_translation():
+    import random
+
+    from judging import selection as module
+
+    messages = {v for k, v in vars(module).items() if k.startswith("WHY_")}
+    seen: set[str] = set()
+    for seed in range(40):
+        rng = random.Random(seed)
+        pool = [
+            _c(
+                f"E{i:02d}",
+                round(rng.uniform(5, 9), 1),
+                category=rng.choice("abc"),
+                organization=f"O{rng.randrange(12)}",
+            )
+            for i in range(30)
+        ]
+        quotas = Quotas(
+            10,
+            {"a": CategoryQuota(rng.randrange(4), 5), "b": CategoryQuota(1, rng.choice((3, 9)))},
+            1,
+        )
+        try:
+            selection = select_winners(pool, quotas, seed=seed)
+        except SelectionError:
+            continue
+        for note in selection.borderline:
+            assert note.message in messages
+            assert note.reason == note.message % dict(note.params)
+            seen.add(note.message)
+    assert len(seen) >= 5  # the scenarios reach many of the cases
+
+
 @pytest.mark.parametrize(
     ("quotas", "message"),
     [
