@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from portal.auth import public, requires_login, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput
-from portal.web import back_to, current_user, page
+from portal.web import back_to, current_user, page, signed_in_user
 from proposals import services
 from proposals.tables import CATEGORIES
 from voting import services as voting
@@ -138,8 +138,7 @@ class ProposalPages(Controller):
     )
     async def submit(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
         """Submit a proposal (with an optional PNG or JPEG image)."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         values: dict[str, str] = {}
         try:
             data, image, values = await _form_input(request)
@@ -203,8 +202,7 @@ class ProposalPages(Controller):
     )
     async def edit(self, request: Request, proposal_id: FromPath[int]) -> Template | Redirect:
         """The author changes their proposal during intake."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         row = await services.get(proposal_id, user)
         values: dict[str, str] = {}
         try:
@@ -224,8 +222,7 @@ class ProposalPages(Controller):
 
     @post("/proposals/{proposal_id:int}/withdraw", guards=[requires_login])
     async def withdraw(self, request: Request, proposal_id: FromPath[int]) -> Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         await services.withdraw(user, proposal_id)
         request.session["flash"] = "Your proposal was withdrawn."
         return back_to(f"/pb/proposals/{proposal_id}")
@@ -262,8 +259,7 @@ class ProposalReviewPages(Controller):
     @post("/proposals/{proposal_id:int}/review")
     async def review(self, request: Request, proposal_id: FromPath[int]) -> Template | Redirect:
         """Feasible or not, with a reason and an optional revised cost."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         row = await services.get(proposal_id, user)
         form = await request.form()
         try:
@@ -287,8 +283,7 @@ class ProposalReviewPages(Controller):
     @post("/proposals/{proposal_id:int}/merge")
     async def merge(self, request: Request, proposal_id: FromPath[int]) -> Template | Redirect:
         """Merge a duplicate into another proposal of the same pot."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         row = await services.get(proposal_id, user)
         form = await request.form()
         try:

@@ -15,7 +15,7 @@ from portal.auth import public, requires_login, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput, NotFoundError
 from portal.schemas import ErrorResponse
-from portal.web import back_to, current_user, page
+from portal.web import back_to, current_user, page, signed_in_user
 from proposals.tables import CATEGORIES
 from voting import exports, services
 from voting.results import bar_chart_svg
@@ -198,8 +198,7 @@ class PbApi(Controller):
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> BallotRead:
         """The caller's own current ballot in this pot (404 when they have not voted)."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         ballot = await services.my_ballot(user, cycle_id, pot_id)
         if ballot is None:
             raise NotFoundError("You have not voted in this pot yet.")
@@ -280,8 +279,7 @@ class PbPages(Controller):
     async def _ballot_page(
         self, request: Request, cycle_id: int, pot_id: int, status_code: int = 200, **extra: Any
     ) -> Template:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         cycle = await services.get_cycle(cycle_id)
         pot = await services.get_pot(cycle_id, pot_id)
         projects = await services.projects_of(pot_id)
@@ -347,8 +345,7 @@ class PbPages(Controller):
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> Template:
         """The voter's receipt for their current ballot in a pot."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         cycle = await services.get_cycle(cycle_id)
         pot = await services.get_pot(cycle_id, pot_id)
         mine = await services.my_ballot(user, cycle_id, pot_id)
@@ -535,8 +532,7 @@ class OfficialPbPages(Controller):
     @post("/cycles")
     async def create(self, request: Request) -> Template | Redirect:
         """Create a cycle; district pots are entered or split by population with a floor."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         form = await request.form()
         try:
             categories = tuple(form.getall("categories")) if hasattr(form, "getall") else ()
@@ -596,8 +592,7 @@ class OfficialPbPages(Controller):
     @post("/cycles/{cycle_id:int}/rules")
     async def rules(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
         """Change the ballot rules (refused once voting opened)."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         form = await request.form()
         try:
             await services.update_rules(user.id, cycle_id, rules_from_form(form))
@@ -609,8 +604,7 @@ class OfficialPbPages(Controller):
     @post("/cycles/{cycle_id:int}/close")
     async def close(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
         """Close voting now, with a reason."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         form = await request.form()
         try:
             await services.close_early(user.id, cycle_id, form.get("reason", ""))
@@ -622,8 +616,7 @@ class OfficialPbPages(Controller):
     @post("/cycles/{cycle_id:int}/approve")
     async def approve(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
         """Approve the winners; the second official's approval sends them to the city."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         try:
             count = await services.approve_results(cycle_id, user.id)
         except DomainError as exc:
