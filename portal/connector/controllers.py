@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from portal import i18n
+from portal import clock, i18n
 from portal.auth import requires_official
 from portal.connector import services
 from portal.schemas import ErrorResponse
@@ -149,6 +149,8 @@ class ConnectorPages(Controller):
             request,
             "connector/batches.html",
             batches=batches,
+            failed=[b for b in batches if b.status == "failed"],
+            stuck=services.stuck_batches(batches, clock.now()),
             cycles=await services.cycles_open_for_envelopes(),
             flash=request.session.pop("flash", None),
         )

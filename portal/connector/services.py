@@ -45,6 +45,8 @@ ROUND_BASE_SECONDS = 30
 ROUND_CAP_SECONDS = 5 * 60
 LOOP_INTERVAL_SECONDS = 5.0
 OUTBOX_LOCK = "connector-outbox"
+# A batch still not delivered this long after its approval is shown to officials as an alert.
+STUCK_AFTER = dt.timedelta(hours=1)
 
 
 # ----------------------------------------------------------------------------- reads
@@ -109,6 +111,15 @@ async def list_batches(limit: int = 200) -> list[BatchView]:
     """Every outbox row, newest first."""
     rows = await OutboxBatch.select().order_by(OutboxBatch.id, ascending=False).limit(limit)
     return [_view(row) for row in rows]
+
+
+def stuck_batches(batches: list[BatchView], now: dt.datetime) -> list[BatchView]:
+    """Batches still pending or being retried more than ``STUCK_AFTER`` after their approval."""
+    return [
+        b
+        for b in batches
+        if b.status in ("pending", "delivering") and now - b.created_at >= STUCK_AFTER
+    ]
 
 
 async def get_batch(batch_pk: int) -> BatchView:

@@ -75,6 +75,8 @@ async def test_failed_batch_shows_reason_and_can_be_retried(official, city: Runn
     assert report.failed == ["page-failed:1"]
     detail = await official.get(f"/officials/connector/batches/{batch_pk}")
     assert "redirect" in detail.text and "Retry delivery" in detail.text
+    board = await official.get("/officials/connector/")
+    assert "These batches failed" in board.text
     response = await official.post_form(f"/officials/connector/batches/{batch_pk}/retry", {})
     assert response.status_code == 303
     assert (await services.deliver_due_batches(worker="test")).delivered == ["page-failed:1"]
@@ -197,3 +199,23 @@ async def test_the_server_delivery_loop_delivers_and_stops(city: RunningCity) ->
         await asyncio.wait_for(loop_task, timeout=10)
     assert row["status"] == "delivered"
     assert len(city.accepted("loop-pb")) == 1
+
+
+async def test_a_batch_waiting_over_an_hour_alerts_officials(official, city: RunningCity) -> None:
+    from portal import clock
+    from portal.connector.tables import OutboxBatch
+
+    waiting = await _enqueue("allocation", sample_allocation("page-stuck"))
+    board = await official.get("/officials/connector/")
+    assert 'id="delivery-alerts"' not in board.text  # just approved: no alarm yet
+    # Approved an hour ago (moving the clock would end the official's session).
+    await OutboxBatch.update({OutboxBatch.created_at: clock.now() - services.STUCK_AFTER}).where(
+        OutboxBatch.id == waiting
+    )
+    board = await official.get("/officials/connector/")
+    assert 'id="delivery-alerts"' in board.text
+    assert "waited more than an hour" in board.text
+    assert f'href="/officials/connector/batches/{waiting}"' in board.text
+    await services.deliver_due_batches(worker="test")
+    board = await official.get("/officials/connector/")
+    assert 'id="delivery-alerts"' not in board.text  # delivered: the alert is gone
