@@ -110,6 +110,9 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
         ),
         "conflicts.csv": csv_bytes(("judge_id", "entry_id", "type", "source"), conflicts),
     }
+    signed = _signed_bundle(files, selection_id, await audit.head())
+    if signed is not None:
+        return signed
     manifest = {
         "edition": edition["name"],
         "selection_id": selection_id,
@@ -122,6 +125,32 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
     }
     files["manifest.json"] = _json(manifest)
     return files
+
+
+def _signed_bundle(
+    files: dict[str, bytes], selection_id: int, audit_head: str
+) -> dict[str, bytes] | None:
+    """The files with a manifest signed by the city budget HMAC key, as the connector's exports,
+    so ``hangang verify-export`` checks them; None when no key is configured."""
+    from portal.connector.exports import build_bundle
+    from portal.connector.settings import load_city_settings
+
+    try:
+        settings = load_city_settings(require_url=False)
+    except ValueError:
+        return None
+    if not settings.keys:
+        return None
+    return build_bundle(
+        files,
+        settings.keys,
+        settings.key_id,
+        audit_head,
+        kind="ai50-selection",
+        batch_id=f"ai50-selection-{selection_id}",
+        revision=1,
+        created_at=clock.now(),
+    )
 
 
 def zip_files(files: dict[str, bytes]) -> bytes:

@@ -14,6 +14,8 @@ from openpyxl import load_workbook
 from judging import cli, services
 from judging.tables import Entry, Review, Selection
 from portal import clock
+from portal.connector.exports import verify_files
+from portal.connector.settings import load_city_settings
 from portal.tables import Notification
 from tests.integration.test_challenge_setup import (
     add_entries,
@@ -138,6 +140,9 @@ async def test_exported_score_sheet_replays_to_the_same_winners(
     manifest = json.loads(files["manifest.json"])
     for item in manifest["files"]:
         assert hashlib.sha256(files[item["name"]]).hexdigest() == item["sha256"]
+    # Signed like the connector's exports, so `hangang verify-export` checks the bundle.
+    keys = load_city_settings(require_url=False).keys
+    assert verify_files(files, keys)["kind"] == "ai50-selection"
     sheet = list(csv.DictReader(io.StringIO(files["scores.csv"].decode())))
     assert list(sheet[0]) == ["entry_id", "judge_id", "score", "category", "organization"]
     assert all(
