@@ -517,6 +517,7 @@ class OfficialChallengePages(Controller):
             ranking=ranking,
             borderline=borderline,
             approvals=await services.approvals_of(selection_id),
+            me=_me(request),
             files=exports.FILE_NAMES,
             flash=request.session.pop("flash", None),
             **extra,
@@ -568,6 +569,8 @@ class JudgePages(Controller):
     async def dashboard(self, request: Request) -> Template:
         """My assignments, progress, deadlines and the next entry to review."""
         rows = await services.judge_assignments(_me(request))
+        # Open rounds first: locked past rounds are history, not work.
+        rows.sort(key=lambda r: not r["open"])
         pending = [r for r in rows if not r["reviewed"] and r["open"]]
         return page(
             request,

@@ -78,8 +78,13 @@ async def test_two_different_officials_must_approve_before_exports(
     assert (
         await official.get(f"/officials/challenge/selections/{selection_id}/export/winners.csv")
     ).status_code == 404
+    waiting = await official.get(f"/officials/challenge/selections/{selection_id}")
+    assert 'id="awaiting-second-approval"' in waiting.text
+    assert 'id="approve-selection"' not in waiting.text  # no button the same official cannot use
     twice = await official.post_form(f"/officials/challenge/selections/{selection_id}/approve")
     assert twice.status_code == 409
+    other = await official2.get(f"/officials/challenge/selections/{selection_id}")
+    assert 'id="approve-selection"' in other.text
     assert (await Selection.select(Selection.status).first())["status"] == "proposed"
     assert (
         await official2.post_form(f"/officials/challenge/selections/{selection_id}/approve")
