@@ -58,8 +58,23 @@ def test_form_errors_and_signed_in_pages_have_no_wcag_violations(axe_page, live)
     axe_page.get_by_label("Password").fill(DEMO_PASSWORD)
     axe_page.get_by_role("button", name="Log in").click()
     axe_page.wait_for_url(re.compile(r"/$"))
+    # Pages found by following links as a citizen would: a cycle, a ballot, published results and a pot's results.
+    axe_page.goto(f"{live.url}/pb")
+    hrefs = [a.get_attribute("href") for a in axe_page.locator("main a").all()]
+    results = next(h for h in hrefs if h.endswith("/results"))
+    ballot = voting_cycle = None
+    for cycle in dict.fromkeys(h for h in hrefs if re.fullmatch(r"/pb/cycles/\d+", h or "")):
+        axe_page.goto(f"{live.url}{cycle}")
+        links = [a.get_attribute("href") or "" for a in axe_page.locator("main a").all()]
+        ballot = next((h for h in links if h.endswith("/ballot")), None)
+        if ballot:
+            voting_cycle = cycle
+            break
+    assert ballot, "the demo has a cycle in its voting phase"
+    axe_page.goto(f"{live.url}{results}")
+    pot_results = axe_page.locator("main table a").first.get_attribute("href")
     problems = {}
-    for path in CITIZEN_PAGES:
+    for path in [*CITIZEN_PAGES, voting_cycle, ballot, results, pot_results, "/challenge"]:
         axe_page.goto(f"{live.url}{path}")
         found = violations(axe_page)
         if found:
