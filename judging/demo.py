@@ -219,7 +219,8 @@ async def load_demo(users: dict[str, int]) -> list[str]:
                     target_users="Residents and district offices.",
                     category=category,
                     sector=("public", "public-interest", "private")[i % 3],
-                    districts=[GU[i % 25], GU[(i * 7) % 25]],
+                    # A set: for i = 0, 25, 50, ... both picks are the same district.
+                    districts=sorted({GU[i % 25], GU[(i * 7) % 25]}),
                     team="Four engineers and a designer.",
                     demo_url=f"https://demo{i + 1}.example.kr",
                     status=status,
