@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import weakref
 import zlib
 from collections.abc import AsyncIterator
@@ -37,6 +39,27 @@ def _write_lock() -> asyncio.Lock:
     return lock
 
 
+_writer_lock_fd: int | None = None
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_writers_take_turns() -> AsyncIterator[None]:
+    """Queue the writers of every process on one kernel file lock beside the database.
+
+    SQLite's own busy handler makes a waiting process sleep and poll (up to 100 ms at a
+    time), so with several workers one can starve for seconds; a file lock wakes the next
+    writer as soon as the previous one commits.
+    """
+    global _writer_lock_fd
+    if _writer_lock_fd is None:
+        _writer_lock_fd = os.open(f"{DB.path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    await asyncio.to_thread(fcntl.flock, _writer_lock_fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(_writer_lock_fd, fcntl.LOCK_UN)
+
+
 @contextlib.asynccontextmanager
 async def write_transaction(lock_key: str | None = None) -> AsyncIterator[None]:
     """Run a read-then-write unit of work atomically on either engine.
@@ -53,7 +76,7 @@ async def write_transaction(lock_key: str | None = None) -> AsyncIterator[None]:
                 await raw("SELECT pg_advisory_xact_lock({})", advisory_key(lock_key))
             yield
         return
-    async with _write_lock():
+    async with _write_lock(), _sqlite_writers_take_turns():
         async with DB.transaction(transaction_type=TransactionType.immediate):
             yield
 

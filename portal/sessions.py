@@ -23,6 +23,7 @@ from litestar.types import Empty, Message, ScopeSession
 from litestar.utils.dataclass import extract_dataclass_items
 
 from portal import clock
+from portal.db import write_transaction
 from portal.tables import SessionRecord
 
 ROTATE_FLAG = "_rotate"
@@ -38,11 +39,13 @@ class DatabaseStore(Store):
             value = value.encode()
         seconds = expires_in.total_seconds() if isinstance(expires_in, dt.timedelta) else (expires_in or 86400)
         expires_at = clock.now() + dt.timedelta(seconds=seconds)
-        updated = await SessionRecord.update({SessionRecord.data: value, SessionRecord.expires_at: expires_at}).where(
-            SessionRecord.key == key
-        ).returning(SessionRecord.id)
-        if not updated:
-            await SessionRecord.insert(SessionRecord(key=key, data=value, expires_at=expires_at))
+        # Through write_transaction so session writes queue with every other writer (SQLite).
+        async with write_transaction():
+            updated = await SessionRecord.update(
+                {SessionRecord.data: value, SessionRecord.expires_at: expires_at}
+            ).where(SessionRecord.key == key).returning(SessionRecord.id)
+            if not updated:
+                await SessionRecord.insert(SessionRecord(key=key, data=value, expires_at=expires_at))
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
         row = await SessionRecord.select(SessionRecord.data, SessionRecord.expires_at).where(
@@ -53,7 +56,8 @@ class DatabaseStore(Store):
         return bytes(row["data"])
 
     async def delete(self, key: str) -> None:
-        await SessionRecord.delete().where(SessionRecord.key == key)
+        async with write_transaction():
+            await SessionRecord.delete().where(SessionRecord.key == key)
 
     async def delete_all(self) -> None:
         await SessionRecord.delete(force=True)

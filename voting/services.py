@@ -6,15 +6,11 @@ The only place in ``voting`` with transactions. Time comes from ``portal.clock``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
-import os
 import time
 import weakref
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -475,7 +471,7 @@ async def _write_batch(batch: list[_CastJob]) -> None:
     """Write a group of casts in one transaction; resolve each future only after COMMIT."""
     outcomes: dict[int, CastReceipt | DomainError] = {}
     secret = get_settings().secret_key
-    async with _workers_take_turns(), write_transaction():
+    async with write_transaction():  # on SQLite: writers of all workers take turns on a file lock
         now = clock.now()
         contexts: dict[tuple[int, int], tuple[dict, dict, dict[int, int]] | DomainError] = {}
         ready: list[tuple[int, _CastJob, str, str]] = []  # (index, job, content, voter key)
@@ -565,33 +561,6 @@ async def _store_ballots(
         *args,
     )
     return results
-
-
-@contextlib.asynccontextmanager
-async def _workers_take_turns() -> AsyncIterator[None]:
-    """On SQLite, queue ballot writers of all server processes on a file lock.
-
-    SQLite's own busy handler makes a waiting process sleep and poll (up to 100 ms a
-    time), so with two workers one can starve for a second or more; a kernel file lock
-    wakes the next writer as soon as the lock is free. PostgreSQL needs nothing here.
-    """
-    if is_postgres():
-        yield
-        return
-    global _lock_fd
-    if _lock_fd is None:
-        path = get_settings().var_dir / "pb-ballot-writer.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    fd = _lock_fd
-    await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-_lock_fd: int | None = None
 
 
 async def _cast_context(
