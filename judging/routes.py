@@ -65,6 +65,9 @@ def parse_quotas(text: str) -> dict[str, Any]:
         value = json.loads(text or "{}")
     except json.JSONDecodeError:
         raise InvalidInput("Quotas must be a JSON object of categories.", field="quotas") from None
+    if not isinstance(value, dict):
+        # "[]" or "0" would otherwise slip through as "no quotas" and break later pages.
+        raise InvalidInput("Quotas must be a JSON object of categories.", field="quotas")
     return value
 
 

@@ -57,6 +57,8 @@ async def test_official_creates_an_edition_with_rounds_and_quotas(official):
         "/officials/challenge", {**form, "quotas": '{"transportation": {"min": 60, "max": 70}}'}
     )
     assert too_many.status_code == 422
+    not_an_object = await official.post_form("/officials/challenge", {**form, "quotas": "[]"})
+    assert not_an_object.status_code == 422 and "must be a JSON object" in not_an_object.text
     assert await Edition.count() == 0
     created = await official.post_form("/officials/challenge", form)
     assert created.status_code == 303
