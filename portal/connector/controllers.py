@@ -175,6 +175,7 @@ class ConnectorPages(Controller):
             request,
             "connector/batch.html",
             batch=batch,
+            stuck=bool(services.stuck_batches([batch], clock.now())),
             validation=validation,
             flash=request.session.pop("flash", None),
         )

@@ -216,6 +216,8 @@ async def test_a_batch_waiting_over_an_hour_alerts_officials(official, city: Run
     assert 'id="delivery-alerts"' in board.text
     assert "waited more than an hour" in board.text
     assert f'href="/officials/connector/batches/{waiting}"' in board.text
+    detail = await official.get(f"/officials/connector/batches/{waiting}")
+    assert 'id="stuck-alert"' in detail.text
     await services.deliver_due_batches(worker="test")
     board = await official.get("/officials/connector/")
     assert 'id="delivery-alerts"' not in board.text  # delivered: the alert is gone
