@@ -810,6 +810,9 @@ class OfficialChallengeApi(Controller):
             raise InvalidInput("Sort by email or missing.", field="sort")
         if sort == "email":
             rows.sort(key=lambda r: r.email)
+        elif sort == "missing":
+            # Most missing reviews first: the judges to chase.
+            rows.sort(key=lambda r: (-len(r.missing_entry_ids), r.email))
         return rows
 
 

@@ -352,6 +352,13 @@ async def test_officials_see_progress_send_reminders_and_reassign_a_lagging_judg
     )
     assert moved.status_code == 303
     assert not await Assignment.exists().where(Assignment.judge == lagging.id)
+    chase = (
+        await official.get(
+            f"/api/v1/challenge/officials/rounds/{challenge.evaluation_round}/progress?sort=missing"
+        )
+    ).json()
+    missing = [len(p["missing_entry_ids"]) for p in chase]
+    assert missing == sorted(missing, reverse=True) and missing[0] > missing[-1]
     per_entry = {}
     for a in await Assignment.select():
         per_entry.setdefault(a["entry"], set()).add(a["judge"])
