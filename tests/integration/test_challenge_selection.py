@@ -107,6 +107,8 @@ async def test_two_different_officials_must_approve_before_exports(
         {"winners": "4", "quotas": "{}", "max_per_organization": "1", "seed": "1"},
     )
     assert frozen.status_code == 409
+    listing = await official.get(f"/officials/challenge/{challenge.edition_id}/selections")
+    assert 'id="selection-approved"' in listing.text and "Run selection" not in listing.text
     edition_page = await official.get(f"/officials/challenge/{challenge.edition_id}")
     assert 'id="rules-frozen"' in edition_page.text and "Save rules" not in edition_page.text
 
