@@ -26,6 +26,7 @@ from judging.tables import (
     OrganizationInvitation,
     OrganizationMember,
     ScreeningDecision,
+    Selection,
 )
 from portal import accounts, audit, clock, i18n
 from portal.db import write_transaction
@@ -561,3 +562,25 @@ async def screening_of(entry_id: int) -> list[dict[str, Any]]:
         .where(ScreeningDecision.entry == entry_id)
         .order_by(ScreeningDecision.id)
     )
+
+
+async def challenge_outcomes(entry_ids: list[int]) -> dict[int, bool]:
+    """Entry id -> whether it won, for entries ranked in an approved selection (others are absent)."""
+    if not entry_ids:
+        return {}
+    editions = await Entry.select(Entry.edition).where(Entry.id.is_in(entry_ids))
+    rows = (
+        await Selection.select(Selection.result)
+        .output(load_json=True)
+        .where(
+            (Selection.status == "approved")
+            & Selection.edition.is_in(sorted({e["edition"] for e in editions}) or [0])
+        )
+    )
+    wanted = set(entry_ids)
+    outcome: dict[int, bool] = {}
+    for row in rows:
+        ranked: dict[str, int] = row["result"].get("entry_ids", {})
+        winners = {ranked[p] for p in row["result"].get("winners", [])}
+        outcome.update({i: i in winners for i in ranked.values() if i in wanted})
+    return outcome

@@ -148,10 +148,12 @@ class StartupPages(Controller):
         """My organization's entries with their status."""
         user = current_user(request)
         assert user is not None
+        mine = await entries.my_entries(user.id)
         return page(
             request,
             "challenge/entries.html",
-            entries=await entries.my_entries(user.id),
+            entries=mine,
+            outcomes=await entries.challenge_outcomes([e["id"] for e in mine]),
             editions=await _open_editions(),
             organizations=await entries.my_organizations(user.id),
             flash=request.session.pop("flash", None),
@@ -182,6 +184,9 @@ class StartupPages(Controller):
             organizations=await entries.my_organizations(user.id),
             attachments=attachments,
             screening=screening,
+            outcome=(await entries.challenge_outcomes([entry["id"]])).get(entry["id"])
+            if entry
+            else None,
             flash=request.session.pop("flash", None),
             **extra,
         )

@@ -101,6 +101,13 @@ async def test_two_different_officials_must_approve_before_exports(
         for n in await Notification.select().where(Notification.user == startup.account.id)
     ]
     assert any("one of the winners" in m for m in notes) and any("not selected" in m for m in notes)
+    # The startup also sees each entry's result on its pages.
+    mine = await startup.get("/challenge/entries")
+    assert "Winner" in mine.text and "Not selected" in mine.text
+    won = await Selection.select(Selection.result).output(load_json=True).first()
+    first = won["result"]["entry_ids"][won["result"]["winners"][0]]
+    entry_page = await startup.get(f"/challenge/entries/{first}")
+    assert 'id="entry-outcome"' in entry_page.text and "one of the winners" in entry_page.text
     # Rules cannot change once approved.
     frozen = await official.post_form(
         f"/officials/challenge/{challenge.edition_id}/rules",
