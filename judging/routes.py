@@ -521,6 +521,12 @@ class OfficialChallengePages(Controller):
             borderline=borderline,
             approvals=await services.approvals_of(selection_id),
             me=_me(request),
+            # Reviews the round still lacks: approving now would leave them out of the decision.
+            missing_reviews=sum(
+                len(r["missing"]) for r in await services.round_progress(selection["round"])
+            )
+            if selection["status"] == "proposed"
+            else 0,
             files=exports.FILE_NAMES,
             flash=request.session.pop("flash", None),
             **extra,

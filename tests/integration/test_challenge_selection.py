@@ -268,6 +268,11 @@ async def test_borderline_reasons_are_translated_and_name_organizations(official
     selection_id = await services.run_selection(
         official.account.id, challenge.edition_id, challenge.evaluation_round
     )
+    page = await official.get(f"/officials/challenge/selections/{selection_id}")
+    assert 'id="missing-reviews"' not in page.text  # every assigned review is in
+    await Review.delete().where(Review.id == (await Review.select(Review.id).first())["id"])
+    page = await official.get(f"/officials/challenge/selections/{selection_id}")
+    assert 'id="missing-reviews"' in page.text and "still missing in this round: 1." in page.text
     notes = (await services.get_selection(selection_id))["result"]["borderline"]
     assert notes and all(n["message"] and n["reason"] for n in notes)
     await official.post_form("/language", {"language": "ko"})
