@@ -209,9 +209,13 @@ class ProfilePages(Controller):
 
     async def _profile(self, request: Request, status_code: int = 200, **extra: Any) -> Template:
         user = signed_in_user(request)
-        notifications = await Notification.select().where(Notification.user == user.id).order_by(
-            Notification.id, ascending=False
-        ).limit(20)
+        notifications = (
+            await Notification.select()
+            .where(Notification.user == user.id)
+            .order_by(Notification.id, ascending=False)
+            .limit(20)
+            .output(load_json=True)  # params are rendered into the translated message
+        )
         flash = request.session.pop("flash", None)
         return page(request, "auth/profile.html", status_code=status_code, notifications=notifications, flash=flash, **extra)
 

@@ -645,3 +645,12 @@ class OfficialPbPages(Controller):
 
 
 ROUTE_HANDLERS = [PbApi, PbPages, OfficialPbPages]
+
+# The officials' hub lists these (title, path, description), translated.
+OFFICIAL_LINKS = [
+    (
+        "Participatory budgeting",
+        "/officials/pb",
+        "Cycles and pots, ballot rules, proposal review, closing, results, approvals and exports.",
+    ),
+]

@@ -92,3 +92,18 @@ async def test_profile_update_and_language(citizen):
     assert row == {"display_name": "New Name", "language": "ko", "residency_verified": True}
     page = await citizen.get("/account")
     assert '<html lang="ko">' in page.text
+
+
+async def test_profile_shows_notifications_with_parameters_in_the_readers_language(citizen):
+    from portal.accounts import notify
+
+    await notify(citizen.account.id, "Unknown role %(role)s.", "/account", role="<b>x</b>")
+    page = await citizen.get("/account")
+    assert page.status_code == 200
+    assert "Unknown role &lt;b&gt;x&lt;/b&gt;." in page.text
+
+
+async def test_officials_hub_links_every_domain(official):
+    page = await official.get("/officials")
+    for path in ("/officials/accounts", "/officials/pb", "/officials/challenge", "/officials/connector"):
+        assert f'href="{path}' in page.text, path
