@@ -25,7 +25,7 @@ from portal.api import ERRORS
 from portal.auth import requires_judge, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput, NotFoundError
-from portal.web import SEOUL, back_to, current_user, page
+from portal.web import SEOUL, back_to, page, signed_in_user
 from proposals import entries
 from proposals.entry_routes import ROUTE_HANDLERS as ENTRY_ROUTE_HANDLERS
 from proposals.entry_routes import attachment_response
@@ -72,8 +72,7 @@ def parse_quotas(text: str) -> dict[str, Any]:
 
 
 def _me(request: Request) -> int:
-    user = current_user(request)
-    assert user is not None  # the guard ran
+    user = signed_in_user(request)
     return user.id
 
 

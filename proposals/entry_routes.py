@@ -16,7 +16,7 @@ from portal.api import ERRORS
 from portal.auth import public, requires_startup
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput
-from portal.web import back_to, current_user, page
+from portal.web import back_to, page, signed_in_user
 from proposals import entries
 
 FormData = URLEncodedBody[dict[str, str]]
@@ -84,8 +84,7 @@ class StartupPages(Controller):
     async def _organization_page(
         self, request: Request, status_code: int = 200, **extra: Any
     ) -> Template:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         return page(
             request,
             "challenge/organization.html",
@@ -105,8 +104,7 @@ class StartupPages(Controller):
 
     @post("/organization")
     async def create_organization(self, request: Request, data: FormData) -> Template | Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         try:
             await entries.create_organization(
                 user.id,
@@ -126,8 +124,7 @@ class StartupPages(Controller):
     async def invite(
         self, request: Request, organization_id: RowId, data: FormData
     ) -> Template | Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         try:
             await entries.invite_member(user.id, organization_id, data.get("email", ""))
         except DomainError as exc:
@@ -137,8 +134,7 @@ class StartupPages(Controller):
 
     @post("/invitations/{invitation_id:int}/accept")
     async def accept(self, request: Request, invitation_id: RowId) -> Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         await entries.accept_invitation(user.id, user.email, invitation_id)
         request.session["flash"] = "You joined the organization."
         return back_to("/challenge/organization")
@@ -146,8 +142,7 @@ class StartupPages(Controller):
     @get("/entries")
     async def my_entries(self, request: Request) -> Template:
         """My organization's entries with their status."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         mine = await entries.my_entries(user.id)
         return page(
             request,
@@ -167,8 +162,7 @@ class StartupPages(Controller):
         status_code: int = 200,
         **extra: Any,
     ) -> Template:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         attachments = await entries.attachments_of(entry["id"]) if entry else []
         screening = await entries.screening_of(entry["id"]) if entry else []
         extra.setdefault("form", entry or {})
@@ -201,8 +195,7 @@ class StartupPages(Controller):
 
     @post("/entries")
     async def create_entry(self, request: Request) -> Template | Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         form = await request.form()
         edition_id = _int(form.get("edition_id"))
         edition = (
@@ -224,8 +217,7 @@ class StartupPages(Controller):
     @get("/entries/{entry_id:int}")
     async def entry(self, request: Request, entry_id: RowId) -> Template:
         """My entry: edit until the deadline, attachments, submit or withdraw."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         entry = await entries.entry_for_member(user.id, entry_id)
         edition = (
             await Edition.select()
@@ -237,8 +229,7 @@ class StartupPages(Controller):
 
     @post("/entries/{entry_id:int}")
     async def update_entry(self, request: Request, entry_id: RowId) -> Template | Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         entry = await entries.entry_for_member(user.id, entry_id)
         form = await request.form()
         try:
@@ -259,8 +250,7 @@ class StartupPages(Controller):
     async def _entry_action(
         self, request: Request, entry_id: int, action: Any, flash: str
     ) -> Template | Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         entry = await entries.entry_for_member(user.id, entry_id)
         try:
             await action(user.id, entry_id)
@@ -295,8 +285,7 @@ class StartupPages(Controller):
     @post("/entries/{entry_id:int}/attachments", request_max_body_size=entries.UPLOAD_BODY_LIMIT)
     async def upload(self, request: Request, entry_id: RowId) -> Template | Redirect:
         """Upload a PDF deck (up to 10 MB) or a PNG/JPEG image; the type is read from the content."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         entry = await entries.entry_for_member(user.id, entry_id)
         form = await request.form()
         upload = form.get("file")
@@ -322,16 +311,14 @@ class StartupPages(Controller):
     async def delete_attachment(
         self, request: Request, entry_id: RowId, attachment_id: RowId
     ) -> Redirect:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         await entries.remove_attachment(user.id, entry_id, attachment_id)
         request.session["flash"] = "The file was removed."
         return back_to(f"/challenge/entries/{entry_id}")
 
     @get("/entries/{entry_id:int}/attachments/{attachment_id:int}")
     async def download(self, request: Request, entry_id: RowId, attachment_id: RowId) -> Response:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         await entries.entry_for_member(user.id, entry_id)
         rows = [a for a in await entries.attachments_of(entry_id) if a["id"] == attachment_id]
         if not rows:
@@ -422,16 +409,14 @@ class EntryApi(Controller):
     @get("/entries", guards=[requires_startup], responses=ERRORS)
     async def list_entries(self, request: Request) -> list[EntryRead]:
         """My organizations' entries (never anyone else's)."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         ids = [e["id"] for e in await entries.my_entries(user.id)]
         return [entry_read(await entries.entry_for_member(user.id, i)) for i in ids]
 
     @post("/entries", guards=[requires_startup], status_code=HTTP_201_CREATED, responses=ERRORS)
     async def create(self, request: Request, data: JSONBody[EntryCreate]) -> EntryRead:
         """Save a draft for one of my organizations."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         entry_id = await entries.create_entry(
             user.id, data.organization_id, data.edition_id, _entry_form_of(data)
         )
@@ -439,8 +424,7 @@ class EntryApi(Controller):
 
     @get("/entries/{entry_id:int}", guards=[requires_startup], responses=ERRORS)
     async def read(self, request: Request, entry_id: RowId) -> EntryRead:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 
     @put("/entries/{entry_id:int}", guards=[requires_startup], responses=ERRORS)
@@ -448,8 +432,7 @@ class EntryApi(Controller):
         self, request: Request, entry_id: RowId, data: JSONBody[EntryWrite]
     ) -> EntryRead:
         """Edit until the intake deadline."""
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         await entries.update_entry(user.id, entry_id, _entry_form_of(data))
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 
@@ -460,8 +443,7 @@ class EntryApi(Controller):
         responses=ERRORS,
     )
     async def submit(self, request: Request, entry_id: RowId) -> EntryRead:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         await entries.submit_entry(user.id, entry_id)
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 
@@ -472,8 +454,7 @@ class EntryApi(Controller):
         responses=ERRORS,
     )
     async def withdraw(self, request: Request, entry_id: RowId) -> EntryRead:
-        user = current_user(request)
-        assert user is not None
+        user = signed_in_user(request)
         await entries.withdraw_entry(user.id, entry_id)
         return entry_read(await entries.entry_for_member(user.id, entry_id))
 

@@ -14,7 +14,7 @@ from portal import clock, i18n
 from portal.auth import requires_official
 from portal.connector import services
 from portal.schemas import ErrorResponse
-from portal.web import back_to, current_user, page
+from portal.web import back_to, page, signed_in_user
 
 FormData = URLEncodedBody[dict[str, str]]
 ERRORS = {
@@ -122,8 +122,7 @@ def _export_response(name: str, data: bytes) -> Response[bytes]:
 
 
 def _official_id(request: Request) -> int:
-    user = current_user(request)
-    assert user is not None  # the guard ran
+    user = signed_in_user(request)
     return user.id
 
 
