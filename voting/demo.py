@@ -150,7 +150,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         lines.append(
             f"  {file_name}: {projects} projects, {ballots} ballots, costs x{scale:,} -> KRW"
         )
-    await services.get_cycle(open_id)  # voting is open: freeze the rules now
+    await services.advance_cycle(open_id)  # voting is open: its rules are frozen
 
     next_id, next_pots = await _cycle(
         "Seoul PB 2027", 2027, now - 2 * DAY, official, BallotRules(ballot_kind="knapsack")

@@ -13,6 +13,9 @@ from dataclasses import asdict, dataclass
 from portal.errors import InvalidInput
 
 PHASES = ("proposals", "review", "voting", "closed", "published")
+# The stored lifecycle of a cycle; each state follows the one before it and nothing else.
+CYCLE_STATES = ("proposals", "review", "voting", "closed", "approved")
+NEXT_STATE = {"proposals": "review", "review": "voting", "voting": "closed", "closed": "approved"}
 BALLOT_KINDS = ("approval", "knapsack", "cumulative")
 RESULT_RULES = ("greedy", "greedy-threshold", "equal-shares")
 TIE_BREAKS = ("city", "pabutools")
@@ -63,6 +66,32 @@ class Schedule:
         if now < self.voting_open_at:
             return "review"
         return "voting"
+
+    def due_state(self, now: dt.datetime) -> str:
+        """The lifecycle state the schedule has reached at ``now`` ("approved" needs two officials)."""
+        phase = self.phase(now)
+        return "closed" if phase == "published" else phase
+
+    def starts(self, state: str) -> dt.datetime:
+        """When the schedule enters ``state`` (voting ends at an early close, if any)."""
+        if state == "closed" and self.closed_early_at is not None:
+            return min(self.closed_early_at, self.voting_close_at)
+        return {
+            "proposals": self.proposals_open_at,
+            "review": self.proposals_close_at,
+            "voting": self.voting_open_at,
+            "closed": self.voting_close_at,
+        }[state]
+
+
+def states_between(current: str, target: str) -> list[str]:
+    """The states entered, in order, going from ``current`` forward to ``target`` (empty if not behind)."""
+    steps: list[str] = []
+    state = current
+    while CYCLE_STATES.index(state) < CYCLE_STATES.index(target):
+        state = NEXT_STATE[state]
+        steps.append(state)
+    return steps
 
 
 @dataclass(frozen=True)

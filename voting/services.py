@@ -6,6 +6,7 @@ The only place in ``voting`` with transactions. Time comes from ``portal.clock``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -32,6 +33,7 @@ from proposals.tables import CATEGORIES, Proposal
 from voting import results as results_mod
 from voting.rules import (
     CITY_WIDE_CODE,
+    NEXT_STATE,
     BallotChoice,
     BallotRules,
     Schedule,
@@ -39,6 +41,7 @@ from voting.rules import (
     canonical_json,
     new_receipt,
     split_by_population,
+    states_between,
     validate_ballot,
     voter_key,
 )
@@ -95,13 +98,10 @@ def pot_name(pot: dict[str, Any], language: str | None = None) -> str:
 
 
 async def get_cycle(cycle_id: int) -> dict[str, Any]:
-    """One cycle; freezes its rules the first time it is read in or after voting (V3)."""
+    """One cycle as stored (a read never moves its state; see ``advance_cycle``)."""
     cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
     if cycle is None:
         raise NotFoundError("We could not find that budgeting cycle.")
-    if cycle["rules_frozen_at"] is None and phase_of(cycle) not in ("proposals", "review"):
-        await freeze_rules(cycle_id)
-        cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
     return cycle
 
 
@@ -113,8 +113,6 @@ async def list_cycles() -> list[dict[str, Any]]:
     for pot in pots:
         by_cycle.setdefault(pot["cycle"], []).append(pot)
     for cycle in cycles:
-        if cycle["rules_frozen_at"] is None and phase_of(cycle) not in ("proposals", "review"):
-            await freeze_rules(cycle["id"])
         cycle["pots"] = sorted(
             by_cycle.get(cycle["id"], []),
             key=lambda p: (p["district_code"] is not None, p["district_code"] or ""),
@@ -294,17 +292,20 @@ async def create_cycle(official_id: int | None, data: CycleInput) -> int:
             name=name,
             total=total,
         )
+        # Dates already past (a cycle entered late) are walked through now, each step audited.
+        await _advance(await Cycle.select().where(Cycle.id == cycle_id).first(), official_id)
     return cycle_id
 
 
 async def update_rules(official_id: int, cycle_id: int, rules: BallotRules) -> None:
     """Change the ballot and results rules; refused once voting has opened (V3)."""
     rules.check()
+    await advance_cycle(cycle_id, official_id)  # a change at the opening instant meets frozen rules
     async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
         cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
         if cycle is None:
             raise NotFoundError("We could not find that budgeting cycle.")
-        if cycle["rules_frozen_at"] is not None or phase_of(cycle) not in ("proposals", "review"):
+        if cycle["state"] not in ("proposals", "review"):
             raise Conflict("The ballot rules are frozen once voting opens.", field="ballot_kind")
         old = {name: cycle[name] for name in RULE_FIELDS}
         await Cycle.update(rules.as_dict()).where(Cycle.id == cycle_id)
@@ -319,11 +320,12 @@ async def update_rules(official_id: int, cycle_id: int, rules: BallotRules) -> N
 
 async def update_pot_amounts(official_id: int, cycle_id: int, amounts: dict[int, int]) -> None:
     """Set pot amounts (whole KRW) before voting opens."""
+    await advance_cycle(cycle_id, official_id)
     async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
         cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
         if cycle is None:
             raise NotFoundError("We could not find that budgeting cycle.")
-        if cycle["rules_frozen_at"] is not None or phase_of(cycle) not in ("proposals", "review"):
+        if cycle["state"] not in ("proposals", "review"):
             raise Conflict("The pots are frozen once voting opens.", field="amount")
         for pot_id, amount in amounts.items():
             if amount < 0:
@@ -338,37 +340,122 @@ async def update_pot_amounts(official_id: int, cycle_id: int, amounts: dict[int,
         )
 
 
-async def freeze_rules(cycle_id: int) -> None:
-    """Record the rules and pot amounts as they stand when voting opens; later changes are refused."""
-    async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
-        cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
-        if cycle is not None and cycle["rules_frozen_at"] is None:
-            await _freeze(cycle_id, cycle)
+# ---------------------------------------------------------------- lifecycle
+# proposals -> review -> voting -> closed -> approved (voting.rules.CYCLE_STATES). The schedule
+# says when each step is due; the step itself is taken here, by an official's action or by the
+# housekeeping step (``advance_due_cycles``), never by a page read. Every step is audited.
 
 
-async def _freeze(cycle_id: int, cycle: dict[str, Any]) -> None:
-    """The freeze itself, inside the caller's transaction."""
-    pots = await Pot.select(Pot.id, Pot.district_code, Pot.amount).where(Pot.cycle == cycle_id)
+async def _enter(
+    cycle: dict[str, Any], state: str, actor_id: int | None, at: dt.datetime, **details: Any
+) -> dict[str, Any]:
+    """Take one step of the lifecycle inside the caller's transaction; returns the updated row."""
+    if NEXT_STATE.get(cycle["state"]) != state:
+        raise Conflict("This step does not follow from the cycle's current phase.")
+    values: dict[Any, Any] = {Cycle.state: state, Cycle.state_changed_at: at}
+    if state == "voting":
+        values.update(await _rules_snapshot(cycle, at))
+    await Cycle.update(values).where(Cycle.id == cycle["id"])
+    await audit.record(
+        "pb.cycle.state",
+        actor_id=actor_id,
+        subject=f"pb-cycle:{cycle['id']}",
+        old=cycle["state"],
+        new=state,
+        at=at,
+        **details,
+    )
+    return await Cycle.select().where(Cycle.id == cycle["id"]).first()
+
+
+async def _rules_snapshot(cycle: dict[str, Any], at: dt.datetime) -> dict[Any, Any]:
+    """Freezing the rules is the step into voting: the rules and pot amounts as they stand."""
+    pots = await Pot.select(Pot.id, Pot.amount).where(Pot.cycle == cycle["id"])
     snapshot = {
         "rules": {name: cycle[name] for name in RULE_FIELDS},
         "pots": {str(p["id"]): p["amount"] for p in pots},
     }
-    await Cycle.update(
-        {Cycle.rules_frozen_at: clock.now(), Cycle.frozen_rules: canonical_json(snapshot)}
-    ).where(Cycle.id == cycle_id)
-    await audit.record("pb.rules.frozen", subject=f"pb-cycle:{cycle_id}", rules=snapshot["rules"])
+    await audit.record(
+        "pb.rules.frozen", subject=f"pb-cycle:{cycle['id']}", rules=snapshot["rules"], at=at
+    )
+    return {Cycle.rules_frozen_at: at, Cycle.frozen_rules: canonical_json(snapshot)}
 
 
-async def close_early(official_id: int, cycle_id: int, reason: str) -> None:
-    """End voting now, with a recorded reason."""
-    reason = reason.strip()
-    if not 5 <= len(reason) <= 1000:
-        raise InvalidInput("Give a reason of 5 to 1000 characters.", field="reason")
+async def _advance(cycle: dict[str, Any], actor_id: int | None = None) -> dict[str, Any]:
+    """Take every step the schedule has made due, in order, inside the caller's transaction.
+
+    Each step is dated when the schedule made it due (not when it was noticed), and never
+    before the cycle existed: rules that could not change after voting opened were frozen then.
+    """
+    schedule = schedule_of(cycle)
+    for state in states_between(cycle["state"], schedule.due_state(clock.now())):
+        at = max(schedule.starts(state), cycle["created_at"])
+        cycle = await _enter(cycle, state, actor_id, at, by="schedule")
+    return cycle
+
+
+async def advance_cycle(cycle_id: int, actor_id: int | None = None) -> str:
+    """Bring one cycle up to the state its schedule has reached; returns that state."""
     async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
         cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
         if cycle is None:
             raise NotFoundError("We could not find that budgeting cycle.")
-        if is_closed(cycle):
+        return (await _advance(cycle, actor_id))["state"]
+
+
+async def advance_due_cycles() -> int:
+    """The housekeeping step: move every cycle whose schedule has moved on. Returns the steps taken."""
+    now = clock.now()
+    steps = 0
+    for cycle in await Cycle.select().where(Cycle.state.not_in(["closed", "approved"])):
+        behind = states_between(cycle["state"], schedule_of(cycle).due_state(now))
+        if behind:
+            await advance_cycle(cycle["id"])
+            steps += len(behind)
+    return steps
+
+
+LIFECYCLE_INTERVAL_SECONDS = 60
+
+
+async def lifecycle_loop(stop: asyncio.Event) -> None:
+    """The scheduled step: every minute, take the lifecycle steps the cycles' dates have made due."""
+    while not stop.is_set():
+        try:
+            steps = await advance_due_cycles()
+            if steps:
+                log.info("pb lifecycle took %s scheduled steps", steps)
+        except Exception:  # noqa: BLE001 - a busy database must not kill the worker
+            log.exception("pb lifecycle step failed; will retry")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=LIFECYCLE_INTERVAL_SECONDS)
+
+
+async def freeze_rules(cycle_id: int) -> None:
+    """Open voting if its time has come (freezing the rules is that step); kept for callers."""
+    await advance_cycle(cycle_id)
+
+
+async def _freeze(cycle_id: int, cycle: dict[str, Any]) -> None:
+    """The steps up to voting, inside the caller's transaction (a cast at the opening instant)."""
+    await _advance(cycle)
+
+
+async def close_early(official_id: int, cycle_id: int, reason: str) -> None:
+    """End voting now, with a recorded reason: only while voting is open."""
+    reason = reason.strip()
+    if not 5 <= len(reason) <= 1000:
+        raise InvalidInput("Give a reason of 5 to 1000 characters.", field="reason")
+    state = await advance_cycle(cycle_id, official_id)
+    if state in ("closed", "approved"):
+        raise Conflict("Voting in this cycle is already closed.", field="reason")
+    if state != "voting":
+        raise Conflict(
+            "Voting has not opened yet; only open voting can be closed early.", field="reason"
+        )
+    async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
+        cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
+        if cycle["state"] != "voting":  # closed meanwhile by another official
             raise Conflict("Voting in this cycle is already closed.", field="reason")
         now = clock.now()
         await Cycle.update({Cycle.closed_early_at: now, Cycle.close_reason: reason}).where(
@@ -380,6 +467,7 @@ async def close_early(official_id: int, cycle_id: int, reason: str) -> None:
             subject=f"pb-cycle:{cycle_id}",
             reason=reason,
         )
+        await _enter(cycle, "closed", official_id, now, by="official")
 
 
 # ---------------------------------------------------------------- ballots
@@ -830,8 +918,9 @@ async def approve_results(cycle_id: int, official_id: int) -> int:
 
     Returns the number of approvals. The outbox row is written in the same transaction (A5).
     """
+    await advance_cycle(cycle_id, official_id)
     cycle, _, _ = await results_of(cycle_id)
-    async with write_transaction(lock_key=f"pb-approve-{cycle_id}"):
+    async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
         existing = await ResultApproval.select(ResultApproval.official).where(
             ResultApproval.cycle == cycle_id
         )
@@ -839,6 +928,9 @@ async def approve_results(cycle_id: int, official_id: int) -> int:
             raise Conflict(
                 "You have already approved these results; a different official must approve them too."
             )
+        cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
+        if cycle["state"] != "closed":
+            raise Conflict("These results are already approved.")
         await ResultApproval.insert(
             ResultApproval(cycle=cycle_id, official=official_id, approved_at=clock.now())
         )
@@ -850,6 +942,7 @@ async def approve_results(cycle_id: int, official_id: int) -> int:
             approvals=count,
         )
         if count == 2:
+            cycle = await _enter(cycle, "approved", official_id, clock.now(), by="official")
             payload = await allocation_batch_payload(cycle_id)
             if payload is not None:
                 from portal.connector.services import enqueue_batch

@@ -50,6 +50,9 @@ class Cycle(Table, tablename="pb_cycle"):
     tie_seed = Integer(default=0)
     rules_frozen_at = Timestamptz(null=True, default=None)
     frozen_rules = Text(default="")  # canonical JSON snapshot taken when voting opened
+    # Lifecycle (voting.rules.CYCLE_STATES), moved only by voting.services' transitions.
+    state = Varchar(length=20, default="proposals")
+    state_changed_at = Timestamptz(null=True, default=None)
     created_by = ForeignKey(User, null=True, default=None)
     created_at = Timestamptz()
 

@@ -177,7 +177,7 @@ async def test_rules_are_frozen_once_voting_opens(official, official2):
     await official2.login(official2.account)
     assert (
         await official2.get(f"/officials/pb/cycles/{built.id}")
-    ).status_code == 200  # reading freezes
+    ).status_code == 200  # a read only: the refused change below takes the due step
     refused = await official.post_form(
         f"/officials/pb/cycles/{built.id}/rules", {**new_rules, "ballot_kind": "approval"}
     )
