@@ -67,9 +67,10 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
         ]
         for w in winners
     ]
-    sheet = await services.score_sheet(selection["round"])
-    sheet_text = sheet.csv_text()
-    quotas = services.quotas_document(edition)
+    # Everything the replay needs comes from the selection's own snapshot, never from the
+    # edition's current rules or reviews, so the replay reproduces the approved winners.
+    sheet_text = selection["sheet_csv"] or (await services.score_sheet(selection["round"])).csv_text()
+    quotas = selection["parameters"]["quotas"]
     approvals = await services.approvals_of(selection_id)
     register = await services.conflict_register(edition["id"])
     conflicts = sorted(
@@ -103,7 +104,7 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
                     for a in approvals
                 ],
                 "replay": (
-                    f"hangang challenge rank scores.csv --method {selection['method']} --winners {edition['winners']}"
+                    f"hangang challenge rank scores.csv --method {selection['method']} --winners {quotas['winners']}"
                     f" --quotas quotas.json --seed {selection['seed']} --json"
                 ),
             }

@@ -178,6 +178,82 @@ def assign_judges(
 # ---------------------------------------------------------------- editions and rounds
 
 
+# ---------------------------------------------------------------- lifecycles
+# Edition: open -> decided, the second official's approval of its winners. A decided edition's
+# rules, screening, rounds, assignments, reviews and results no longer change (V8).
+# Round: open until its deadline, then closed; approved once its edition is decided.
+# Selection: proposed -> approved (two officials); proposed -> stale (the rules or the score sheet
+# changed since it was computed: it cannot be approved); proposed | stale -> superseded (computed
+# again). Every step is audited.
+
+SELECTION_STEPS = frozenset(
+    {
+        ("proposed", "approved"),
+        ("proposed", "stale"),
+        ("proposed", "superseded"),
+        ("stale", "superseded"),
+    }
+)
+STALE_MESSAGES = {
+    "rules": "The edition's rules changed after this selection was computed; run the selection again before approving.",
+    "score-sheet": "The reviews changed after this selection was computed; run the selection again before approving.",
+}
+
+
+def round_state(rnd: dict[str, Any], edition: dict[str, Any]) -> str:
+    """``open`` until the deadline, then ``closed``; ``approved`` once the edition is decided."""
+    if edition["state"] == "decided":
+        return "approved"
+    return "open" if clock.now() < rnd["deadline"] else "closed"
+
+
+async def _require_undecided(edition_id: int, message: str) -> None:
+    """Refuse a change once the winners are approved; call inside the writing transaction."""
+    row = await Edition.select(Edition.state).where(Edition.id == edition_id).first()
+    if row is not None and row["state"] == "decided":
+        raise ConflictError(message)
+
+
+async def _selection_step(
+    selection: dict[str, Any], new: str, actor_id: int | None, **details: Any
+) -> None:
+    """Move a selection one step (inside the caller's transaction), audited."""
+    if (selection["status"], new) not in SELECTION_STEPS:
+        raise ConflictError("Only a proposed selection can be approved.")
+    values: dict[Any, Any] = {Selection.status: new}
+    if new == "stale":
+        values[Selection.stale_reason] = details["reason"]
+    await Selection.update(values).where(Selection.id == selection["id"])
+    await audit.record(
+        "challenge.selection.state",
+        actor_id=actor_id,
+        subject=f"selection:{selection['id']}",
+        old=selection["status"],
+        new=new,
+        **details,
+    )
+
+
+def _snapshot_rules(selection: dict[str, Any]) -> dict[str, Any]:
+    """The rules a selection was computed with: its quotas document and seed."""
+    return {"quotas": selection["parameters"]["quotas"], "seed": selection["seed"]}
+
+
+def _current_rules(edition: dict[str, Any]) -> dict[str, Any]:
+    return {"quotas": quotas_document(edition), "seed": edition["seed"]}
+
+
+async def _stale_reason(selection: dict[str, Any]) -> str:
+    """Why a selection no longer matches its edition ("" when it still does)."""
+    edition = await get_edition(selection["edition"])
+    if canonical(_snapshot_rules(selection)) != canonical(_current_rules(edition)):
+        return "rules"
+    sheet = await score_sheet(selection["round"])
+    if hashlib.sha256(sheet.csv_text().encode()).hexdigest() != selection["sheet_sha256"]:
+        return "score-sheet"
+    return ""
+
+
 @dataclass
 class EditionForm:
     name: str
@@ -305,10 +381,9 @@ async def update_edition_rules(
         raise InvalidInput("The seed must be a whole number from 0 to 2147483647.", field="seed")
     clean = validate_quotas(quotas, edition["categories"], winners)
     async with write_transaction(lock_key=f"challenge-edition-{edition_id}"):
-        if await Selection.exists().where(
-            (Selection.edition == edition_id) & (Selection.status == "approved")
-        ):
-            raise ConflictError("The winners are approved; the rules can no longer change.")
+        await _require_undecided(
+            edition_id, "The winners are approved; the rules can no longer change."
+        )
         await Edition.update(
             {
                 Edition.winners: winners,
@@ -334,6 +409,13 @@ async def update_edition_rules(
                 "max_per_organization": max_per_organization,
             },
         )
+        # A computed selection keeps the rules it was computed with; if they differ now it is stale.
+        current = _current_rules(await get_edition(edition_id))
+        for selection in await selections_of(edition_id):
+            if selection["status"] == "proposed" and canonical(
+                _snapshot_rules(selection)
+            ) != canonical(current):
+                await _selection_step(selection, "stale", official_id, reason="rules")
 
 
 async def get_edition(edition_id: int) -> dict[str, Any]:
@@ -379,7 +461,10 @@ async def update_round(
         judges = await User.select(User.id, User.roles).where(User.id.is_in(pool))
         if len(judges) != len(pool) or any("judge" not in r["roles"].split(",") for r in judges):
             raise InvalidInput("The judge pool may only hold judge accounts.", field="judge_pool")
-    async with write_transaction():
+    async with write_transaction(lock_key=f"challenge-edition-{current['edition']}"):
+        await _require_undecided(
+            current["edition"], "The winners are approved; this round can no longer change."
+        )
         await Round.update(
             {
                 Round.deadline: deadline,
@@ -451,6 +536,9 @@ async def decide_gate(official_id: int, entry_id: int, gate: str, passed: bool, 
     if entry["status"] not in ("submitted", "screened-in", "screened-out"):
         raise ConflictError("Only submitted entries are screened.")
     async with write_transaction(lock_key=f"challenge-entry-{entry_id}"):
+        await _require_undecided(
+            edition["id"], "The winners are approved; screening decisions can no longer change."
+        )
         await ScreeningDecision.delete().where(
             (ScreeningDecision.entry == entry_id) & (ScreeningDecision.gate == gate)
         )
@@ -612,7 +700,12 @@ async def declare_conflict(user_id: int, organization_id: int, kind: str, note: 
 
 
 async def _drop_conflicted_work(judge_id: int) -> None:
-    """Remove assignments and reviews that a (new) conflict forbids; call inside a transaction."""
+    """Remove assignments and reviews that a (new) conflict forbids; call inside a transaction.
+
+    Work in decided editions stays: what two officials approved never changes. A submitted review
+    removed here leaves its entry short of reviewers: ``coverage_gaps`` flags it on the round and
+    selection pages with a one-click reassignment.
+    """
     blocked = {
         entry_id
         for j, entry_id, _kind in await conflict_register(judge_ids=[judge_id])
@@ -620,18 +713,30 @@ async def _drop_conflicted_work(judge_id: int) -> None:
     }
     if not blocked:
         return
-    open_work = await Assignment.select(Assignment.id, Assignment.entry, Assignment.round).where(
-        (Assignment.judge == judge_id) & Assignment.entry.is_in(sorted(blocked))
-    )
+    open_work = await Assignment.select(
+        Assignment.id,
+        Assignment.entry,
+        Assignment.round,
+        Assignment.round.edition.state.as_alias("edition_state"),
+    ).where((Assignment.judge == judge_id) & Assignment.entry.is_in(sorted(blocked)))
+    open_work = [a for a in open_work if a["edition_state"] != "decided"]
     if open_work:
+        rounds = sorted({a["round"] for a in open_work})
+        entries = sorted({a["entry"] for a in open_work})
+        reviewed = await Review.select(Review.round, Review.entry).where(
+            (Review.judge == judge_id)
+            & Review.entry.is_in(entries)
+            & Review.round.is_in(rounds)
+        )
         await Assignment.delete().where(Assignment.id.is_in([a["id"] for a in open_work]))
         await Review.delete().where(
-            (Review.judge == judge_id) & Review.entry.is_in(sorted(blocked))
+            (Review.judge == judge_id) & Review.entry.is_in(entries) & Review.round.is_in(rounds)
         )
         await audit.record(
             "challenge.conflict.work_removed",
             subject=f"user:{judge_id}",
-            entries=sorted({a["entry"] for a in open_work}),
+            entries=entries,
+            reviews_removed=sorted([r["round"], r["entry"]] for r in reviewed),
         )
 
 
@@ -759,6 +864,7 @@ async def run_assignment(official_id: int, round_id: int) -> int:
         seed=edition["seed"],
     )
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
+        await _require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
         if await Review.exists().where(Review.round == round_id):
             raise ConflictError(
                 "Scoring has started in this round; adjust assignments by hand instead."
@@ -794,6 +900,7 @@ async def add_assignment(official_id: int, round_id: int, entry_id: int, judge_i
     if await is_conflicted(judge_id, entry_id):
         raise ConflictError("This judge has a conflict of interest with this entry.", field="judge")
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
+        await _require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
         if await Assignment.exists().where(
             (Assignment.round == round_id)
             & (Assignment.entry == entry_id)
@@ -819,7 +926,9 @@ async def add_assignment(official_id: int, round_id: int, entry_id: int, judge_i
 
 
 async def remove_assignment(official_id: int, round_id: int, entry_id: int, judge_id: int) -> None:
+    rnd = await get_round(round_id)
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
+        await _require_undecided(rnd["edition"], "The winners are approved; this round can no longer change.")
         if await Review.exists().where(
             (Review.round == round_id) & (Review.entry == entry_id) & (Review.judge == judge_id)
         ):
@@ -852,6 +961,7 @@ async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) ->
         .where(JudgeProfile.user.is_in(pool))
     }
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
+        await _require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
         current = await Assignment.select().where(Assignment.round == round_id)
         finished = [
             r["entry"]
@@ -906,6 +1016,121 @@ async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) ->
             moved=len(removed),
         )
     return len(removed)
+
+
+async def coverage_gaps(round_id: int) -> list[dict[str, Any]]:
+    """Screened-in entries with fewer judges than the round asks for, once assignment has run.
+
+    A late conflict declaration removes the judge's assignment (and submitted review): the entry
+    shows up here until an official assigns another judge.
+    """
+    rnd = await get_round(round_id)
+    if rnd["kind"] not in SCORING_KINDS:
+        return []
+    assigned = await Assignment.select(Assignment.entry).where(Assignment.round == round_id)
+    if not assigned:
+        return []
+    counts: dict[int, int] = defaultdict(int)
+    for a in assigned:
+        counts[a["entry"]] += 1
+    return [
+        {
+            "entry": e["id"],
+            "title": e["title"],
+            "have": counts.get(e["id"], 0),
+            "need": rnd["judges_per_entry"],
+        }
+        for e in await entries_of(rnd["edition"], ("screened-in",))
+        if counts.get(e["id"], 0) < rnd["judges_per_entry"]
+    ]
+
+
+async def fill_coverage_gap(official_id: int, round_id: int, entry_id: int) -> list[int]:
+    """Assign eligible judges to an entry short of reviewers, with the pool's assignment logic.
+
+    The missing places are handed over as if a departed judge had left them unfinished, so
+    ``reassign_unfinished`` gives them to the least-loaded judges without a conflict. Returns the
+    judges added.
+    """
+    rnd, edition = await _scoring_round(round_id)
+    gap = next((g for g in await coverage_gaps(round_id) if g["entry"] == entry_id), None)
+    if gap is None:
+        raise ConflictError("This entry already has all the judges the round asks for.")
+    pool = list(rnd["judge_pool"])
+    blocked = {(j, e) for j, e, _ in await conflict_register(edition["id"], pool)}
+    profiles = {
+        p["user"]: p
+        for p in await JudgeProfile.select()
+        .output(load_json=True)
+        .where(JudgeProfile.user.is_in(pool or [0]))
+    }
+    added: list[int] = []
+    async with write_transaction(lock_key=f"challenge-round-{round_id}"):
+        await _require_undecided(
+            edition["id"], "The winners are approved; this round can no longer change."
+        )
+        current = await Assignment.select().where(Assignment.round == round_id)
+        # Loads count within the pool; pairs a later-detected conflict forbids are not kept.
+        pairs = [
+            (a["judge"], a["entry"])
+            for a in current
+            if a["judge"] in pool and (a["judge"], a["entry"]) not in blocked
+        ]
+        taken = {a["judge"] for a in current if a["entry"] == entry_id}
+        categories = {
+            e["id"]: e["category"]
+            for e in await Entry.select(Entry.id, Entry.category).where(
+                Entry.id.is_in(sorted({e for _j, e in pairs} | {entry_id}))
+            )
+        }
+        judges = [
+            assignment.Judge(j, frozenset((profiles.get(j) or {}).get("expertise") or []))
+            for j in pool
+        ]
+        for _ in range(gap["need"] - gap["have"]):
+            departed = -1  # a stand-in judge (no account has this id) holding the place to fill
+            try:
+                result = assignment.reassign_unfinished(
+                    [*pairs, (departed, entry_id)],
+                    departed,
+                    [],
+                    [assignment.Entry(e, c) for e, c in categories.items()],
+                    [*judges, assignment.Judge(departed, frozenset())],
+                    conflicts=blocked,
+                    seed=edition["seed"],
+                    require_connected=False,
+                )
+            except assignment.AssignmentInfeasible:
+                break
+            new = [
+                j
+                for j, e in set(result.pairs) - set(pairs)
+                if e == entry_id and j != departed and j not in taken
+            ]
+            if not new:
+                break
+            pairs.append((new[0], entry_id))
+            taken.add(new[0])
+            added.append(new[0])
+        if not added:
+            raise ConflictError(
+                "No eligible judge in the pool can review this entry: add judges to the pool."
+            )
+        now = clock.now()
+        await Assignment.insert(
+            *[
+                Assignment(round=round_id, entry=entry_id, judge=j, source="manual", created_at=now)
+                for j in added
+            ]
+        )
+        await audit.record(
+            "challenge.assignment.gap_filled",
+            actor_id=official_id,
+            subject=f"round:{round_id}",
+            entry=entry_id,
+            judges=added,
+        )
+    return added
 
 
 async def round_assignments(round_id: int) -> list[dict[str, Any]]:
@@ -1096,6 +1321,7 @@ async def save_review(
     async with write_transaction(lock_key=f"challenge-review-{round_id}-{entry_id}-{judge_id}"):
         if clock.now() >= rnd["deadline"]:
             raise NotAllowed("The round deadline has passed; scores are locked.")
+        await _require_undecided(rnd["edition"], "The winners are approved; scores are locked.")
         old = await my_review(judge_id, round_id, entry_id)
         new_values = {
             "scores": scores,
@@ -1269,15 +1495,14 @@ async def run_selection(
         raise InvalidInput(
             "The selection is not possible: %(reason)s", field="quotas", reason=str(exc)
         ) from None
-    sheet_sha = hashlib.sha256(sheet.csv_text().encode()).hexdigest()
+    sheet_text = sheet.csv_text()
+    sheet_sha = hashlib.sha256(sheet_text.encode()).hexdigest()
     async with write_transaction(lock_key=f"challenge-edition-{edition_id}"):
-        if await Selection.exists().where(
-            (Selection.edition == edition_id) & (Selection.status == "approved")
-        ):
-            raise ConflictError("The winners are already approved.")
-        await Selection.update({Selection.status: "superseded"}).where(
-            (Selection.edition == edition_id) & (Selection.status == "proposed")
-        )
+        await _require_undecided(edition_id, "The winners are already approved.")
+        for earlier in await selections_of(edition_id):
+            if earlier["status"] in ("proposed", "stale"):
+                await _selection_step(earlier, "superseded", official_id)
+        # The snapshot: exactly the rules, quotas, seed and score sheet this selection uses.
         selection = Selection(
             edition=edition_id,
             round=round_id,
@@ -1291,6 +1516,7 @@ async def run_selection(
             },
             result={**outcome, "entry_ids": sheet.entry_ids},
             sheet_sha256=sheet_sha,
+            sheet_csv=sheet_text,
             status="proposed",
             computed_by=official_id,
             computed_at=clock.now(),
@@ -1341,13 +1567,29 @@ async def approvals_of(selection_id: int) -> list[dict[str, Any]]:
 async def approve_selection(official_id: int, selection_id: int) -> bool:
     """Record one official's approval; the second different official makes it final (V8).
 
-    The final approval writes the award batch to the connector's outbox in the same transaction (A5).
-    Returns True when the selection became approved.
+    A selection whose edition rules or score sheet changed since it was computed is marked stale
+    and refused. The final approval decides the edition and writes the award batch to the
+    connector's outbox in the same transaction (A5). Returns True when the selection became approved.
     """
-    async with write_transaction(lock_key=f"challenge-selection-{selection_id}"):
+    selection = await get_selection(selection_id)
+    if selection["status"] == "proposed":
+        reason = await _stale_reason(selection)
+        if reason:
+            async with write_transaction(lock_key=f"challenge-edition-{selection['edition']}"):
+                current = await get_selection(selection_id)
+                if current["status"] == "proposed":
+                    await _selection_step(current, "stale", official_id, reason=reason)
+    async with write_transaction(lock_key=f"challenge-edition-{selection['edition']}"):
         selection = await get_selection(selection_id)
+        if selection["status"] == "stale":
+            raise ConflictError(
+                STALE_MESSAGES.get(selection["stale_reason"], STALE_MESSAGES["rules"])
+            )
+        if selection["status"] == "approved":
+            raise ConflictError("The winners are already approved.")
         if selection["status"] != "proposed":
             raise ConflictError("Only a proposed selection can be approved.")
+        await _require_undecided(selection["edition"], "The winners are already approved.")
         approvals = await approvals_of(selection_id)
         if any(a["official"] == official_id for a in approvals):
             raise ConflictError(
@@ -1358,10 +1600,6 @@ async def approve_selection(official_id: int, selection_id: int) -> bool:
             SelectionApproval(selection=selection_id, official=official_id, approved_at=now)
         )
         final = len({a["official"] for a in approvals} | {official_id}) >= 2
-        if final:
-            await Selection.update(
-                {Selection.status: "approved", Selection.approved_at: now}
-            ).where(Selection.id == selection_id)
         await audit.record(
             "challenge.selection.approved",
             actor_id=official_id,
@@ -1369,6 +1607,21 @@ async def approve_selection(official_id: int, selection_id: int) -> bool:
             final=final,
         )
         if final:
+            await _selection_step(selection, "approved", official_id)
+            await Selection.update({Selection.approved_at: now}).where(
+                Selection.id == selection_id
+            )
+            await Edition.update({Edition.state: "decided", Edition.decided_at: now}).where(
+                Edition.id == selection["edition"]
+            )
+            await audit.record(
+                "challenge.edition.state",
+                actor_id=official_id,
+                subject=f"edition:{selection['edition']}",
+                old="open",
+                new="decided",
+                selection=selection_id,
+            )
             await _enqueue_award_batch(selection_id, official_id)
     if final:
         await _notify_outcome(selection_id)

@@ -25,6 +25,8 @@ SECTORS = ("public", "public-interest", "private")
 ROUND_KINDS = ("screening", "evaluation", "final")
 ORGANIZATION_SIZES = ("startup", "SME")
 ENTRY_STATUSES = ("draft", "submitted", "withdrawn", "screened-in", "screened-out")
+EDITION_STATES = ("open", "decided")
+SELECTION_STATES = ("proposed", "stale", "approved", "superseded")
 CONFLICT_TYPES = ("employment", "investment", "family", "advisory", "other")
 DETECTED_CONFLICT_TYPES = ("same-organization", "same-email-domain", "holding")
 DEFAULT_GATES = (
@@ -52,6 +54,10 @@ class Edition(Table, tablename="challenge_edition"):
     blind_review = Boolean(default=True)
     created_by = ForeignKey(User, on_delete=OnDelete.cascade)
     created_at = Timestamptz()
+    # open | decided (EDITION_STATES): decided when two officials approved the winners; then the
+    # rules, screening, rounds, reviews and results no longer change.
+    state = Varchar(length=12, default="open")
+    decided_at = Timestamptz(null=True, default=None)
 
 
 class Round(Table, tablename="challenge_round"):
@@ -197,7 +203,11 @@ class Selection(Table, tablename="challenge_selection"):
     parameters = JSON(default="{}")
     result = JSON(default="{}")
     sheet_sha256 = Varchar(length=64)
-    status = Varchar(length=12, default="proposed")  # proposed | approved | superseded
+    sheet_csv = Text(default="")  # the exact score sheet it was computed from (exports, replay)
+    # SELECTION_STATES: proposed -> approved; proposed -> stale (rules or sheet changed since);
+    # proposed | stale -> superseded (computed again).
+    status = Varchar(length=12, default="proposed")
+    stale_reason = Varchar(length=20, default="")  # rules | score-sheet
     computed_by = ForeignKey(User, on_delete=OnDelete.cascade)
     computed_at = Timestamptz()
     approved_at = Timestamptz(null=True, default=None)
