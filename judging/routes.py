@@ -322,6 +322,8 @@ class OfficialChallengePages(Controller):
             "judging/officials/round.html",
             status_code=status_code,
             round=rnd,
+            round_state=services.round_state(rnd, edition),
+            gaps=await services.coverage_gaps(round_id),
             edition=edition,
             judges=await services.all_judges(),
             progress=await services.round_progress(round_id),
@@ -411,6 +413,18 @@ class OfficialChallengePages(Controller):
                 _me(request), round_id, parse_int(data.get("judge"), "judge")
             ),
             "%(n)s unreviewed entries were moved to other judges.",
+        )
+
+    @post("/rounds/{round_id:int}/coverage/{entry_id:int}")
+    async def fill_gap(
+        self, request: Request, round_id: RowId, entry_id: RowId
+    ) -> Template | Redirect:
+        """One click: assign an eligible judge to an entry short of reviewers (a coverage gap)."""
+        return await self._round_action(
+            request,
+            round_id,
+            lambda: services.fill_coverage_gap(_me(request), round_id, entry_id),
+            "Another judge was assigned to the entry.",
         )
 
     @post("/rounds/{round_id:int}/remind")
@@ -519,6 +533,12 @@ class OfficialChallengePages(Controller):
             ranking=ranking,
             borderline=borderline,
             approvals=await services.approvals_of(selection_id),
+            gaps=await services.coverage_gaps(selection["round"])
+            if selection["status"] in ("proposed", "stale")
+            else [],
+            stale_message=services.STALE_MESSAGES.get(selection["stale_reason"], "")
+            if selection["status"] == "stale"
+            else "",
             me=_me(request),
             # Reviews the round still lacks: approving now would leave them out of the decision.
             missing_reviews=sum(
