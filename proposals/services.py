@@ -232,6 +232,12 @@ async def review(
         raise InvalidInput("Give a reason of 5 to 2000 characters.", field="reason")
     if revised_cost is not None and revised_cost <= 0:
         raise InvalidInput("Enter the revised cost in whole won.", field="revised_cost")
+    if revised_cost is not None:
+        pot = await voting.get_pot(row["cycle"], row["pot"])
+        if revised_cost > pot["amount"]:
+            raise InvalidInput(
+                "The revised cost is more than the pot's whole budget.", field="revised_cost"
+            )
     status = "feasible" if feasible else "infeasible"
     async with write_transaction():
         await Proposal.update(

@@ -11,6 +11,7 @@ import json
 from portal import clock
 from portal.tables import AuditEvent
 from portal.web import format_datetime
+from proposals.tables import Proposal
 from voting import services
 from voting.tables import Cycle
 from voting.testing import build_cycle
@@ -100,3 +101,26 @@ async def test_second_approval_is_the_step_to_approved(app, users, official, off
         ("voting", "closed"),
         ("closed", "approved"),
     ]
+
+
+async def test_a_revised_cost_must_fit_the_pot(official):
+    built = await build_cycle(official.account.id, phase="review", city_amount=15_600_000_000)
+    proposal = built.projects[built.city_pot][0]
+    url = f"/officials/pb/proposals/{proposal}/review"
+    form = {"decision": "feasible", "reason": "Costed by the city office"}
+    too_much = await official.post_form(url, {**form, "revised_cost": "99999999999999"})
+    assert too_much.status_code == 422
+    assert (
+        f'<p class="error" id="cost-{proposal}-error">The revised cost is more than the pot&#39;s'
+        in too_much.text
+    )
+    row = await Proposal.select(Proposal.revised_cost).where(Proposal.id == proposal).first()
+    assert row["revised_cost"] is None
+    await official.post_form("/language", {"language": "ko"})
+    korean = await official.post_form(url, {**form, "revised_cost": "99999999999999"})
+    assert korean.status_code == 422 and "수정 사업비가 해당 예산 전체보다 많습니다." in korean.text
+    await official.post_form("/language", {"language": "en"})
+    whole_pot = await official.post_form(url, {**form, "revised_cost": "15600000000"})
+    assert whole_pot.status_code == 303
+    row = await Proposal.select(Proposal.revised_cost).where(Proposal.id == proposal).first()
+    assert row["revised_cost"] == 15_600_000_000
