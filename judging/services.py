@@ -40,7 +40,7 @@ from judging.tables import (
 from portal import accounts, audit, clock
 from portal.db import write_transaction
 from portal.errors import Conflict as ConflictError
-from portal.errors import InvalidInput, NotAllowed, NotFoundError
+from portal.errors import DomainError, InvalidInput, NotAllowed, NotFoundError
 from portal.settings import get_settings
 from portal.tables import User
 
@@ -207,11 +207,13 @@ def round_state(rnd: dict[str, Any], edition: dict[str, Any]) -> str:
     return "open" if clock.now() < rnd["deadline"] else "closed"
 
 
-async def _require_undecided(edition_id: int, message: str) -> None:
+async def _require_undecided(
+    edition_id: int, message: str, error: type[DomainError] = ConflictError
+) -> None:
     """Refuse a change once the winners are approved; call inside the writing transaction."""
     row = await Edition.select(Edition.state).where(Edition.id == edition_id).first()
     if row is not None and row["state"] == "decided":
-        raise ConflictError(message)
+        raise error(message)
 
 
 async def _selection_step(
@@ -1321,7 +1323,10 @@ async def save_review(
     async with write_transaction(lock_key=f"challenge-review-{round_id}-{entry_id}-{judge_id}"):
         if clock.now() >= rnd["deadline"]:
             raise NotAllowed("The round deadline has passed; scores are locked.")
-        await _require_undecided(rnd["edition"], "The winners are approved; scores are locked.")
+        # Locked scores answer 403 as after the deadline (the review API's documented answer).
+        await _require_undecided(
+            rnd["edition"], "The winners are approved; scores are locked.", NotAllowed
+        )
         old = await my_review(judge_id, round_id, entry_id)
         new_values = {
             "scores": scores,

@@ -131,7 +131,7 @@ async def test_approved_decisions_are_frozen_screening_rounds_and_reviews(
         await services.save_review(
             review["judge"], review["round"], review["entry"], scores(10), {}, 5
         )
-    assert refused.value.status_code == 409
+    assert refused.value.status_code == 403  # as after the deadline: scores are locked
     assert (await Review.select().where(Review.id == review["id"]).first())[
         "scores"
     ] == review["scores"]
