@@ -395,12 +395,27 @@ async def _advance(cycle: dict[str, Any], actor_id: int | None = None) -> dict[s
 
 
 async def advance_cycle(cycle_id: int, actor_id: int | None = None) -> str:
-    """Bring one cycle up to the state its schedule has reached; returns that state."""
+    """Bring one cycle up to the state its schedule has reached; returns that state.
+
+    Closing counts the votes at once, so that reading the results never has to write them.
+    """
     async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
         cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
         if cycle is None:
             raise NotFoundError("We could not find that budgeting cycle.")
-        return (await _advance(cycle, actor_id))["state"]
+        before = cycle["state"]
+        state = (await _advance(cycle, actor_id))["state"]
+    if state == "closed" and before != "closed":
+        await _count_votes(cycle_id, actor_id)
+    return state
+
+
+async def _count_votes(cycle_id: int, actor_id: int | None) -> None:
+    """Store the result runs right after the close (the close itself is already committed)."""
+    try:
+        await compute_results(cycle_id, actor_id)
+    except Exception:  # noqa: BLE001 - the first results read computes them instead
+        log.exception("counting after the close failed", extra={"cycle": cycle_id})
 
 
 async def advance_due_cycles() -> int:
@@ -468,6 +483,7 @@ async def close_early(official_id: int, cycle_id: int, reason: str) -> None:
             reason=reason,
         )
         await _enter(cycle, "closed", official_id, now, by="official")
+    await _count_votes(cycle_id, official_id)
 
 
 # ---------------------------------------------------------------- ballots

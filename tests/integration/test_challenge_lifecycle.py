@@ -135,6 +135,12 @@ async def test_approved_decisions_are_frozen_screening_rounds_and_reviews(
     assert (await Review.select().where(Review.id == review["id"]).first())[
         "scores"
     ] == review["scores"]
+    # A conflict declared after the decision is recorded, and the approved reviews stay.
+    organization = (
+        await Entry.select(Entry.organization).where(Entry.id == review["entry"]).first()
+    )["organization"]
+    await services.declare_conflict(review["judge"], organization, "advisory", "")
+    assert await Review.exists().where(Review.id == review["id"])
     recompute = await official.post_form(
         f"/officials/challenge/{challenge.edition_id}/selections",
         {"round": str(challenge.evaluation_round), "method": "additive"},

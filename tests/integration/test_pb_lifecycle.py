@@ -13,7 +13,7 @@ from portal.tables import AuditEvent
 from portal.web import format_datetime
 from proposals.tables import Proposal
 from voting import services
-from voting.tables import Cycle
+from voting.tables import Cycle, ResultRun
 from voting.testing import build_cycle
 
 
@@ -49,6 +49,7 @@ async def test_close_voting_now_is_refused_outside_voting_and_intake_stays_open(
     assert closed.status_code == 303
     row = await Cycle.select().where(Cycle.id == built.id).first()
     assert row["state"] == "closed" and row["closed_early_at"] is not None
+    assert await ResultRun.count() == 2 * 26  # counted by the close, not by a later read
     assert await _steps(built.id) == [
         ("proposals", "review"),
         ("review", "voting"),
