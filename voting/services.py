@@ -388,8 +388,10 @@ async def _advance(cycle: dict[str, Any], actor_id: int | None = None) -> dict[s
     before the cycle existed: rules that could not change after voting opened were frozen then.
     """
     schedule = schedule_of(cycle)
-    for state in states_between(cycle["state"], schedule.due_state(clock.now())):
-        at = max(schedule.starts(state), cycle["created_at"])
+    now = clock.now()
+    for state in states_between(cycle["state"], schedule.due_state(now)):
+        # (an early close can make a step due before its own date: never date it in the future)
+        at = min(max(schedule.starts(state), cycle["created_at"]), now)
         cycle = await _enter(cycle, state, actor_id, at, by="schedule")
     return cycle
 
@@ -854,7 +856,11 @@ async def current_runs(cycle_id: int) -> list[dict[str, Any]]:
 
 
 async def results_of(cycle_id: int) -> tuple[dict, list[dict], list[dict]]:
-    """(cycle, pots, runs) after close; computes the runs the first time (404 before close)."""
+    """(cycle, pots, runs) after close (404 before).
+
+    The close counts the votes; only a cycle closed by its dates before the scheduled step ran
+    gets its runs computed here.
+    """
     cycle = await get_cycle(cycle_id)
     _require_closed(cycle)
     runs = await current_runs(cycle_id)
