@@ -113,9 +113,9 @@ async def mix_pending(pot_ids: list[int] | None = None) -> dict[int, int]:
     return mixed
 
 
-async def ballot_mixer_loop(stop: asyncio.Event) -> None:
-    """Mix pots with new or replaced ballots every few seconds until the server stops."""
-    interval = get_settings().ballot_mix_seconds
+async def ballot_mixer_loop(stop: asyncio.Event, interval: float | None = None) -> None:
+    """Mix pots with new or replaced ballots every ``interval`` seconds until the server stops."""
+    interval = interval or get_settings().ballot_mix_seconds
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
