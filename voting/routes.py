@@ -424,6 +424,19 @@ class PbPages(Controller):
         page_no: FromQuery[int] = 1,
     ) -> Template:
         """Every counted receipt of a pot, so each voter can check theirs (V6)."""
+        return await self._receipts_page(request, cycle_id, pot_id, q, page_no)
+
+    @post("/cycles/{cycle_id:int}/results/pots/{pot_id:int}/receipts", guards=[public])
+    async def check_receipt(
+        self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
+    ) -> Template:
+        """The same check with the receipt in the form body: a URL with it would reach access logs."""
+        form = await request.form()
+        return await self._receipts_page(request, cycle_id, pot_id, form.get("q"), 1)
+
+    async def _receipts_page(
+        self, request: Request, cycle_id: int, pot_id: int, q: str | None, page_no: int
+    ) -> Template:
         await services.results_of(cycle_id)
         pot = await services.get_pot(cycle_id, pot_id)
         cycle = await services.get_cycle(cycle_id)
