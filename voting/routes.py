@@ -317,14 +317,22 @@ class PbPages(Controller):
             **extra,
         )
 
-    @get("/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot", guards=[requires_login], opt=BALLOT_REQUEST)
+    @get(
+        "/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot",
+        guards=[requires_login],
+        opt=BALLOT_REQUEST,
+    )
     async def ballot_form(
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> Template:
         """The ballot of one pot, filled with the voter's current choice."""
         return await self._ballot_page(request, cycle_id, pot_id)
 
-    @post("/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot", guards=[requires_login], opt=BALLOT_REQUEST)
+    @post(
+        "/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot",
+        guards=[requires_login],
+        opt=BALLOT_REQUEST,
+    )
     async def cast(
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> Template | Redirect:
@@ -347,7 +355,11 @@ class PbPages(Controller):
         # No flash in the session: the session row must not change when someone votes.
         return back_to(f"/pb/cycles/{cycle_id}/pots/{pot_id}/receipt?stored=1")
 
-    @get("/cycles/{cycle_id:int}/pots/{pot_id:int}/receipt", guards=[requires_login], opt=BALLOT_REQUEST)
+    @get(
+        "/cycles/{cycle_id:int}/pots/{pot_id:int}/receipt",
+        guards=[requires_login],
+        opt=BALLOT_REQUEST,
+    )
     async def receipt(
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> Template:
