@@ -17,15 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 
 from portal.db import is_postgres, raw, write_transaction
 from portal.settings import get_settings
-from voting.rules import new_ballot_id
 
 log = logging.getLogger("hangang.voting.mixer")
-_CHUNK = 200
-_shuffle = random.SystemRandom().shuffle
 
 
 async def _signature(pot_id: int) -> tuple[int, int]:
@@ -67,31 +63,30 @@ async def mix_pot(pot_id: int, *, force: bool = False) -> int:
         last = await raw("SELECT ballots, versions FROM pb_ballot_mix WHERE pot = {}", pot_id)
         if not force and last and (int(last[0]["ballots"]), int(last[0]["versions"])) == signature:
             return 0
-        rows = await raw(
-            "SELECT pot, voter_key, receipt, content, version, cast_at FROM pb_ballot WHERE pot = {}",
+        # The shuffle and the new ids are drawn by the database (its own random source): no row
+        # crosses into Python, so the pause stays short for large pots.
+        postgres = is_postgres()
+        drop = "ON COMMIT DROP " if postgres else ""
+        random_id = (
+            "(floor(random() * 9223372036854775806))::bigint + 1"
+            if postgres
+            else "(random() & 9223372036854775807)"
+        )
+        # New ids drawn here and the order drawn below are independent of each other.
+        await raw(
+            f"CREATE TEMP TABLE pb_mix {drop}AS "  # noqa: S608 - no values interpolated
+            f"SELECT {random_id} AS id, voter_key, receipt, content, version, cast_at "
+            "FROM pb_ballot WHERE pot = {}",
             pot_id,
         )
-        _shuffle(rows)
         await raw("DELETE FROM pb_ballot WHERE pot = {}", pot_id)
-        for start in range(0, len(rows), _CHUNK):
-            chunk = rows[start : start + _CHUNK]
-            values = ", ".join("({}, {}, {}, {}, {}, {}, {})" for _ in chunk)
-            args: list[object] = []
-            for row in chunk:
-                args += [
-                    new_ballot_id(),
-                    row["pot"],
-                    row["voter_key"],
-                    row["receipt"],
-                    row["content"],
-                    row["version"],
-                    row["cast_at"],
-                ]
-            await raw(
-                "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at) "  # noqa: S608
-                f"VALUES {values}",
-                *args,
-            )
+        await raw(
+            "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at) "
+            "SELECT id, {}, voter_key, receipt, content, version, cast_at FROM pb_mix ORDER BY random()",
+            pot_id,
+        )
+        if not postgres:
+            await raw("DROP TABLE temp.pb_mix")
         # The turnout counts were last written by some cast's transaction: rewrite them too.
         await raw("UPDATE pb_voter_record SET voters = voters WHERE pot = {}", pot_id)
         await raw(
@@ -100,7 +95,7 @@ async def mix_pot(pot_id: int, *, force: bool = False) -> int:
             pot_id,
             *signature,
         )
-    return len(rows)
+    return signature[0]
 
 
 async def mix_pending(pot_ids: list[int] | None = None) -> dict[int, int]:

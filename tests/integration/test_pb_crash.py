@@ -134,6 +134,7 @@ async def test_sigkill_during_a_ballot_storm_loses_no_acknowledged_ballot():
     suite_url = os.environ["HANGANG_DATABASE_URL"]
     folder = Path(tempfile.mkdtemp(prefix="hangang-crash-"))
     env = dict(os.environ, HANGANG_VAR_DIR=str(folder / "var"), HANGANG_ENV="development")
+    env["HANGANG_BALLOT_MIX_SECONDS"] = "1"  # the mixer rewrites the pot during the storm
     postgres = suite_url.startswith(("postgres://", "postgresql://"))
     database_url = (
         await _create_postgres_database(suite_url)
