@@ -37,11 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_mix_ballots(args: argparse.Namespace) -> int:
     from portal.commands import _run, migrate
-    from voting.mixer import mix_pending
+    from voting.mixer import forget_write_order, mix_pending
 
     async def run() -> dict[int, int]:
         await migrate()
-        return await mix_pending()
+        mixed = await mix_pending()
+        await forget_write_order()
+        return mixed
 
     mixed = _run(run())
     print(f"Mixed {len(mixed)} pots ({sum(mixed.values())} ballots).")
