@@ -40,6 +40,7 @@ BACKGROUND_TASKS = (
     "portal.housekeeping:housekeeping_loop",
     "portal.connector.services:delivery_loop",
     "voting.services:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
+    "voting.mixer:ballot_mixer_loop",
 )
 
 DEFAULT_BODY_LIMIT = 256 * 1024  # upload routes raise their own limit (S16)

@@ -27,6 +27,8 @@ from portal.db import write_transaction
 from portal.tables import SessionRecord
 
 ROTATE_FLAG = "_rotate"
+# Route option: the request reads the session but never writes it (no "seen", no flash, no expiry).
+SESSION_UNTOUCHED = "session_untouched"
 _LOADED_ID = "_hangang_session_id"
 _LOADED_DATA = "_hangang_session_raw"
 
@@ -107,6 +109,10 @@ class RotatingSessionBackend(ServerSideSessionBackend):
                     "Set-Cookie", Cookie(value="", key=self.config.key, expires=0, **cookie_params).to_header(header="")
                 )
             return
+
+        handler = scope.get("route_handler")
+        if handler is not None and handler.opt.get(SESSION_UNTOUCHED) and loaded_id and not scope_session.get(ROTATE_FLAG):
+            return  # e.g. a ballot cast: its time must not land in the session row (docs/pb.md)
 
         rotate = bool(scope_session.pop(ROTATE_FLAG, False))
         session_id = loaded_id

@@ -37,6 +37,7 @@ class Settings:
     city_budget_secret: str
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
+    ballot_mix_seconds: float = 60.0  # how often the ballot mixer looks for new ballots (voting/mixer.py)
 
     @property
     def is_production(self) -> bool:
@@ -120,4 +121,5 @@ def get_settings() -> Settings:
         city_budget_url=os.environ.get("HANGANG_CITY_BUDGET_URL", "http://127.0.0.1:8900"),
         city_budget_key_id=os.environ.get("HANGANG_CITY_BUDGET_KEY_ID", "k1"),
         city_budget_secret=city_budget_secret,
+        ballot_mix_seconds=float(os.environ.get("HANGANG_BALLOT_MIX_SECONDS", "60")),
     )

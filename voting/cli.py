@@ -1,4 +1,4 @@
-"""PB commands for the ``hangang`` CLI: ``hangang tally FILE.pb --rule ...``."""
+"""PB commands for the ``hangang`` CLI: ``hangang tally FILE.pb --rule ...``, ``hangang mix-ballots``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,29 @@ from voting.tally import (
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the voting commands to the ``hangang`` parser."""
     add_tally_command(subparsers)
+    mix = subparsers.add_parser(
+        "mix-ballots",
+        help="mix every pot whose ballots changed now (the server does it every minute)",
+        description="Rewrite the ballots of every pot that changed since its last mix in shuffled "
+        "order under new random ids, as the server's mixer does (docs/pb.md). Run it before a "
+        "backup or a database copy leaves the server.",
+    )
+    mix.set_defaults(handler=cmd_mix_ballots)
+
+
+def cmd_mix_ballots(args: argparse.Namespace) -> int:
+    from portal.commands import _run, migrate
+    from voting.mixer import forget_write_order, mix_pending
+
+    async def run() -> dict[int, int]:
+        await migrate()
+        mixed = await mix_pending()
+        await forget_write_order()
+        return mixed
+
+    mixed = _run(run())
+    print(f"Mixed {len(mixed)} pots ({sum(mixed.values())} ballots).")
+    return 0
 
 
 def add_tally_command(subparsers: argparse._SubParsersAction) -> None:

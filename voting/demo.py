@@ -22,7 +22,7 @@ from portal.db import write_transaction
 from proposals.tables import Proposal
 from voting import services
 from voting.pabulib import PbFile, read_pb
-from voting.rules import BallotRules, canonical_json, new_receipt
+from voting.rules import BallotRules, ballot_day, canonical_json, new_receipt
 from voting.tables import Ballot, Pot
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pabulib"
@@ -82,7 +82,7 @@ async def _import_rows(
             receipt=new_receipt(),
             content=canonical_json({"project_ids": sorted(id_map[p] for p in ballot)}),
             version=1,
-            cast_at=now,
+            cast_at=ballot_day(now),
         )
         for ballot in pb.ballots
     ]

@@ -4,12 +4,12 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from voting.tables import Ballot, Cycle, Pot, ResultApproval, ResultRun, VoterRecord
+from voting.tables import Ballot, BallotMix, Cycle, Pot, ResultApproval, ResultRun, VoterRecord
 
 APP_CONFIG = AppConfig(
     app_name="voting",
     migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "voting"),
-    table_classes=[Cycle, Pot, Ballot, VoterRecord, ResultRun, ResultApproval],
+    table_classes=[Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval],
     migration_dependencies=["portal.piccolo_app"],
     commands=[],
 )

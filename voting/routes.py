@@ -15,6 +15,7 @@ from portal.auth import public, requires_login, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput, NotFoundError
 from portal.schemas import ErrorResponse
+from portal.sessions import SESSION_UNTOUCHED
 from portal.web import back_to, current_user, page, signed_in_user
 from proposals.tables import CATEGORIES
 from voting import exports, services
@@ -34,6 +35,8 @@ from voting.schemas import (
     RuleResult,
 )
 
+# Ballot requests read the session but never write it: no "seen", flash or expiry that dates a vote.
+BALLOT_REQUEST = {SESSION_UNTOUCHED: True}
 ERRORS = {
     400: ResponseSpec(data_container=ErrorResponse, description="Malformed body"),
     401: ResponseSpec(data_container=ErrorResponse, description="Not signed in"),
@@ -177,6 +180,7 @@ class PbApi(Controller):
         guards=[requires_login],
         status_code=200,
         responses=ERRORS,
+        opt=BALLOT_REQUEST,
     )
     async def cast(
         self,
@@ -192,7 +196,10 @@ class PbApi(Controller):
         return BallotReceipt(receipt=receipt.receipt, version=receipt.version)
 
     @get(
-        "/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot", guards=[requires_login], responses=ERRORS
+        "/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot",
+        guards=[requires_login],
+        responses=ERRORS,
+        opt=BALLOT_REQUEST,
     )
     async def my_ballot(
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
@@ -261,7 +268,7 @@ class PbPages(Controller):
         cycle = await services.get_cycle(cycle_id)
         pots = await services.pots_of(cycle_id)
         user = current_user(request)
-        voted = await services.pots_voted(user.id, cycle_id) if user else set()
+        voted = await services.pots_voted(user, cycle_id) if user else set()
         eligible = [p for p in pots if services.may_vote_in(user, p)]
         return page(
             request,
@@ -310,14 +317,22 @@ class PbPages(Controller):
             **extra,
         )
 
-    @get("/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot", guards=[requires_login])
+    @get(
+        "/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot",
+        guards=[requires_login],
+        opt=BALLOT_REQUEST,
+    )
     async def ballot_form(
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> Template:
         """The ballot of one pot, filled with the voter's current choice."""
         return await self._ballot_page(request, cycle_id, pot_id)
 
-    @post("/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot", guards=[requires_login])
+    @post(
+        "/cycles/{cycle_id:int}/pots/{pot_id:int}/ballot",
+        guards=[requires_login],
+        opt=BALLOT_REQUEST,
+    )
     async def cast(
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> Template | Redirect:
@@ -337,10 +352,14 @@ class PbPages(Controller):
                 errors=form_errors(exc),
                 form_choice=choice,
             )
-        request.session["flash"] = "Your ballot was stored. Keep your receipt."
-        return back_to(f"/pb/cycles/{cycle_id}/pots/{pot_id}/receipt")
+        # No flash in the session: the session row must not change when someone votes.
+        return back_to(f"/pb/cycles/{cycle_id}/pots/{pot_id}/receipt?stored=1")
 
-    @get("/cycles/{cycle_id:int}/pots/{pot_id:int}/receipt", guards=[requires_login])
+    @get(
+        "/cycles/{cycle_id:int}/pots/{pot_id:int}/receipt",
+        guards=[requires_login],
+        opt=BALLOT_REQUEST,
+    )
     async def receipt(
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> Template:
@@ -361,7 +380,9 @@ class PbPages(Controller):
             phase=services.phase_of(cycle),
             mine=mine,
             titles=titles,
-            flash=request.session.pop("flash", None),
+            flash="Your ballot was stored. Keep your receipt."
+            if request.query_params.get("stored") == "1"
+            else None,
         )
 
     @get("/cycles/{cycle_id:int}/results", guards=[public])
@@ -415,6 +436,19 @@ class PbPages(Controller):
         page_no: FromQuery[int] = 1,
     ) -> Template:
         """Every counted receipt of a pot, so each voter can check theirs (V6)."""
+        return await self._receipts_page(request, cycle_id, pot_id, q, page_no)
+
+    @post("/cycles/{cycle_id:int}/results/pots/{pot_id:int}/receipts", guards=[public])
+    async def check_receipt(
+        self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
+    ) -> Template:
+        """The same check with the receipt in the form body: a URL with it would reach access logs."""
+        form = await request.form()
+        return await self._receipts_page(request, cycle_id, pot_id, form.get("q"), 1)
+
+    async def _receipts_page(
+        self, request: Request, cycle_id: int, pot_id: int, q: str | None, page_no: int
+    ) -> Template:
         await services.results_of(cycle_id)
         pot = await services.get_pot(cycle_id, pot_id)
         cycle = await services.get_cycle(cycle_id)

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -21,6 +22,7 @@ RESULT_RULES = ("greedy", "greedy-threshold", "equal-shares")
 TIE_BREAKS = ("city", "pabutools")
 RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: easy to read aloud
 CITY_WIDE_CODE = "11000"  # Seoul Metropolitan Government, for the city-wide pot in pushes
+SEOUL = zoneinfo.ZoneInfo("Asia/Seoul")
 
 
 def canonical_json(value: object) -> str:
@@ -184,6 +186,17 @@ def new_receipt() -> str:
     """A tracker code like ``K7QF-2M9X-P4RT`` (about 59 random bits)."""
     raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def new_ballot_id() -> int:
+    """A random positive 63-bit ballot id: the id says nothing about when or in what order."""
+    return secrets.randbits(63) or 1
+
+
+def ballot_day(moment: dt.datetime) -> dt.datetime:
+    """The start (in UTC) of the Seoul day of ``moment``: a ballot keeps no finer time."""
+    seoul = moment.astimezone(SEOUL)
+    return dt.datetime(seoul.year, seoul.month, seoul.day, tzinfo=SEOUL).astimezone(dt.UTC)
 
 
 def voter_key(secret: str, user_id: int, pot_id: int) -> str:

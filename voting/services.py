@@ -31,21 +31,24 @@ from portal.settings import get_settings
 from portal.web import CurrentUser
 from proposals.tables import CATEGORIES, Proposal
 from voting import results as results_mod
+from voting.mixer import mix_pending
 from voting.rules import (
     CITY_WIDE_CODE,
     NEXT_STATE,
     BallotChoice,
     BallotRules,
     Schedule,
+    ballot_day,
     ballots_sha256,
     canonical_json,
+    new_ballot_id,
     new_receipt,
     split_by_population,
     states_between,
     validate_ballot,
     voter_key,
 )
-from voting.tables import Ballot, Cycle, Pot, ResultApproval, ResultRun, VoterRecord
+from voting.tables import Ballot, Cycle, Pot, ResultApproval, ResultRun
 
 log = logging.getLogger("hangang.voting")
 RULE_FIELDS = (
@@ -620,21 +623,24 @@ async def _store_ballots(
     """Upsert the batch's ballots in as few statements as possible (inside the transaction).
 
     Voters with one cast in the batch share one multi-row upsert; a voter who cast twice in
-    the same batch is written cast by cast, in order, so the later cast wins.
+    the same batch is written cast by cast, in order, so the later cast wins. Nothing about
+    the voter is written beside the ballot: a first ballot only adds one to its district's
+    turnout count (a number shared by every voter of that district and pot).
     """
     results: dict[int, CastReceipt] = {}
+    day = ballot_day(now)  # a ballot keeps no time finer than the day
     seen: dict[str, int] = {}
     for _, _, _, key in ready:
         seen[key] = seen.get(key, 0) + 1
     singles = [item for item in ready if seen[item[3]] == 1]
     if singles:
-        values = ", ".join("({}, {}, {}, {}, 1, {})" for _ in singles)
+        values = ", ".join("({}, {}, {}, {}, {}, 1, {})" for _ in singles)
         args: list[object] = []
         for _, job, content, key in singles:
-            args += [job.pot_id, key, new_receipt(), content, now]
+            args += [new_ballot_id(), job.pot_id, key, new_receipt(), content, day]
         rows = await raw(
             # Only placeholders are interpolated into these statements; every value is a parameter.
-            f"INSERT INTO pb_ballot (pot, voter_key, receipt, content, version, cast_at) VALUES {values} "  # noqa: S608
+            f"INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at) VALUES {values} "  # noqa: S608
             "ON CONFLICT (pot, voter_key) DO UPDATE SET content = excluded.content, receipt = excluded.receipt, "
             "version = pb_ballot.version + 1, cast_at = excluded.cast_at WHERE pb_ballot.content <> excluded.content "
             "RETURNING voter_key, receipt, version",
@@ -656,16 +662,21 @@ async def _store_ballots(
             )
     for index, job, content, key in ready:
         if seen[key] > 1:
-            results[index] = await _store_ballot(job, content, key, now)
-    values = ", ".join("({}, {}, {}, {})" for _ in ready)
-    args = []
-    for _, job, _, _ in ready:
-        args += [job.cycle_id, job.pot_id, job.user.id, job.user.district_code or ""]
-    await raw(
-        f'INSERT INTO pb_voter_record (cycle, pot, "user", district_code) VALUES {values} '  # noqa: S608
-        'ON CONFLICT (pot, "user") DO NOTHING',
-        *args,
-    )
+            results[index] = await _store_ballot(job, content, key, day)
+    # Turnout: one more voter of this district in this pot, for each first ballot.
+    firsts: dict[tuple[int, int, str], int] = {}
+    for index, job, _, _ in ready:
+        if results[index].changed and results[index].version == 1:
+            slot = (job.cycle_id, job.pot_id, job.user.district_code or "")
+            firsts[slot] = firsts.get(slot, 0) + 1
+    if firsts:
+        values = ", ".join("({}, {}, {}, {})" for _ in firsts)
+        args = [value for slot, n in sorted(firsts.items()) for value in (*slot, n)]
+        await raw(
+            f"INSERT INTO pb_voter_record (cycle, pot, district_code, voters) VALUES {values} "  # noqa: S608
+            "ON CONFLICT (pot, district_code) DO UPDATE SET voters = pb_voter_record.voters + excluded.voters",
+            *args,
+        )
     return results
 
 
@@ -687,17 +698,18 @@ async def _cast_context(
     return cycle, pot, await _ballot_costs(pot_id, cycle["rules_frozen_at"])
 
 
-async def _store_ballot(job: _CastJob, content: str, key: str, now: dt.datetime) -> CastReceipt:
+async def _store_ballot(job: _CastJob, content: str, key: str, day: dt.datetime) -> CastReceipt:
     rows = await raw(
-        "INSERT INTO pb_ballot (pot, voter_key, receipt, content, version, cast_at) VALUES ({}, {}, {}, {}, 1, {}) "
+        "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at) VALUES ({}, {}, {}, {}, {}, 1, {}) "
         "ON CONFLICT (pot, voter_key) DO UPDATE SET content = excluded.content, receipt = excluded.receipt, "
         "version = pb_ballot.version + 1, cast_at = excluded.cast_at WHERE pb_ballot.content <> excluded.content "
         "RETURNING receipt, version",
+        new_ballot_id(),
         job.pot_id,
         key,
         new_receipt(),
         content,
-        now,
+        day,
     )
     changed = bool(rows)
     if not rows:
@@ -747,11 +759,24 @@ async def my_ballot(user: CurrentUser, cycle_id: int, pot_id: int) -> MyBallot |
     return MyBallot(row["receipt"], row["version"], row["cast_at"], json.loads(row["content"]))
 
 
-async def pots_voted(user_id: int, cycle_id: int) -> set[int]:
-    rows = await VoterRecord.select(VoterRecord.pot).where(
-        (VoterRecord.user == user_id) & (VoterRecord.cycle == cycle_id)
+async def pots_voted(user: CurrentUser, cycle_id: int) -> set[int]:
+    """The pots of a cycle the user has a ballot in, found by the keyed HMAC (no voter rows)."""
+    secret = get_settings().secret_key
+    keys = {
+        voter_key(secret, user.id, pot["id"]): pot["id"]
+        for pot in await pots_of(cycle_id)
+        if may_vote_in(user, pot)
+    }
+    if not keys:
+        return set()
+    pots = sorted(set(keys.values()))
+    rows = await raw(
+        f"SELECT voter_key FROM pb_ballot WHERE pot IN ({', '.join('{}' for _ in pots)}) "  # noqa: S608
+        f"AND voter_key IN ({', '.join('{}' for _ in keys)})",
+        *pots,
+        *keys,
     )
-    return {r["pot"] for r in rows}
+    return {keys[r["voter_key"]] for r in rows}
 
 
 # ---------------------------------------------------------------- results
@@ -788,6 +813,8 @@ async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[di
     """
     cycle = await get_cycle(cycle_id)
     _require_closed(cycle)
+    # Voting is over: mix the last ballots now rather than at the mixer's next round.
+    await mix_pending([p["id"] for p in await pots_of(cycle_id)])
     async with write_transaction(lock_key=f"pb-results-{cycle_id}"):
         for pot in await pots_of(cycle_id):
             data, contents = await _pot_input(cycle, pot)
@@ -894,7 +921,7 @@ async def turnout(cycle_id: int) -> list[dict[str, Any]]:
     per_pot = {r["pot"]: r["n"] for r in ballots}
     city = by_district.get(None)
     city_votes = await raw(
-        "SELECT district_code, COUNT(*) AS n FROM pb_voter_record WHERE pot = {} GROUP BY district_code",
+        "SELECT district_code, SUM(voters) AS n FROM pb_voter_record WHERE pot = {} GROUP BY district_code",
         city["id"] if city else 0,
     )
     city_by_district = {r["district_code"]: r["n"] for r in city_votes}

@@ -1,9 +1,11 @@
 """Participatory budgeting: cycles, pots, secret ballots, who voted, result runs and approvals.
 
-Secrecy (V5): ``Ballot`` rows carry no user id. ``VoterRecord`` says who voted in
-which pot and nothing about what. A ballot is found again for replacement through
-``Ballot.voter_key``, a keyed HMAC of (user id, pot id) with the server secret, so the
-two tables cannot be joined without that secret (see docs/pb.md).
+Secrecy (V5): ``Ballot`` rows carry no user id, a random id and no time finer than the day.
+A ballot is found again for replacement through ``Ballot.voter_key``, a keyed HMAC of
+(user id, pot id) with the server secret. Nothing per voter is written with a ballot:
+``VoterRecord`` holds only aggregate turnout counts, and the mixer (``voting.mixer``) rewrites
+each pot's ballots in shuffled order so that transaction ids and physical order say nothing
+about who cast them (see docs/pb.md).
 """
 
 from __future__ import annotations
@@ -65,24 +67,42 @@ class Pot(Table, tablename="pb_pot"):
     amount = BigInt()
 
 
+def _new_ballot_id() -> int:
+    from voting.rules import new_ballot_id
+
+    return new_ballot_id()
+
+
 class Ballot(Table, tablename="pb_ballot"):
     """What was voted, never by whom. One row per voter and pot, replaced in place."""
 
+    id = BigInt(primary_key=True, default=_new_ballot_id)  # random, never sequential
     pot = ForeignKey(Pot, index=True)
     voter_key = Varchar(length=64)  # HMAC(server secret, user id, pot id): not a user id
     receipt = Varchar(length=24, unique=True)
     content = Text()  # canonical JSON: {"project_ids": [...]} or {"points": {...}}
     version = Integer(default=1)
-    cast_at = Timestamptz()
+    cast_at = Timestamptz()  # the start of the (Seoul) day it was stored: never a finer time
 
 
 class VoterRecord(Table, tablename="pb_voter_record"):
-    """Who voted in which pot (turnout, eligibility), never what. No time, no ballot link."""
+    """Turnout: how many voters of a district voted in a pot. A count, never a person.
+
+    Incremented in the ballot's transaction when a voter's first ballot in the pot is stored.
+    """
 
     cycle = ForeignKey(Cycle, index=True)
     pot = ForeignKey(Pot)
-    user = ForeignKey(User)
-    district_code = Varchar(length=5, default="")  # the voter's district, for turnout
+    district_code = Varchar(length=5, default="")  # the voters' district
+    voters = Integer(default=0)
+
+
+class BallotMix(Table, tablename="pb_ballot_mix"):
+    """What a pot's ballots looked like at its last mix, so the mixer knows when to mix again."""
+
+    pot = ForeignKey(Pot, unique=True)
+    ballots = Integer(default=0)  # COUNT(*) of the pot's ballots when mixed
+    versions = BigInt(default=0)  # SUM(version): grows with every replacement
 
 
 class ResultRun(Table, tablename="pb_result_run"):

@@ -117,7 +117,7 @@ def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
     page.locator(f"#p-{setup['projects'][3]}").check()  # the 1 billion won project
     assert "Selected: 1,800,000,000 KRW" in page.locator("#running-total").inner_text()
     page.get_by_role("button", name="Cast my ballot").click()
-    page.wait_for_url(re.compile(r"/receipt$"))
+    page.wait_for_url(re.compile(r"/receipt\?stored=1$"))  # no flash in the session: the URL says it
     receipt = page.locator("#receipt-code").inner_text().strip()
     assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", receipt)
 

@@ -20,7 +20,7 @@ def hangang(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> s
 def test_help_lists_every_command():
     result = hangang("--help")
     assert result.returncode == 0
-    for command in ("serve", "migrate", "demo", "create-user", "audit", "tally", "challenge", "city-sim", "push", "verify-export"):
+    for command in ("serve", "migrate", "demo", "create-user", "audit", "tally", "challenge", "city-sim", "push", "verify-export", "mix-ballots"):
         assert command in result.stdout, command
 
 
@@ -68,3 +68,26 @@ def test_hash_residents_then_import_format(tmp_path):
     assert header == "identifier_hash,district_code"
     digest, district = line.split(",")
     assert len(digest) == 64 and district == "11680" and "1234567" not in result.stdout
+
+
+async def test_mix_ballots_rewrites_changed_pots_under_new_ids_and_keeps_every_ballot():
+    from voting.testing import build_cycle
+
+    built = await build_cycle(None)
+    rows = [
+        (n + 1, built.city_pot, f"key-{n}", f"AAAA-BBBB-CCC{n}", f'{{"project_ids":[{pid}]}}')
+        for n, pid in enumerate(built.projects[built.city_pot][:3])
+    ]
+    for row in rows:
+        await raw(
+            "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at) "
+            "VALUES ({}, {}, {}, {}, {}, 1, CURRENT_TIMESTAMP)",
+            *row,
+        )
+    result = hangang("mix-ballots")
+    assert result.returncode == 0, result.stderr
+    assert "Mixed 1 pots (3 ballots)." in result.stdout
+    after = await raw("SELECT id, voter_key, receipt, content FROM pb_ballot")
+    assert {(r["voter_key"], r["receipt"], r["content"]) for r in after} == {row[2:] for row in rows}
+    assert not {r["id"] for r in after} & {1, 2, 3}  # new random ids
+    assert "Mixed 0 pots (0 ballots)." in hangang("mix-ballots").stdout  # nothing changed since

@@ -122,6 +122,16 @@ async def test_v6_every_receipt_is_in_the_published_list(app, users, client, off
         f"/pb/cycles/{built.id}/results/pots/{built.city_pot}/receipts", params={"q": receipts[0]}
     )
     assert 'id="receipt-found"' in check.text
+    # The page's own search posts the receipt (a URL with it would reach access logs).
+    assert 'method="post" class="search"' in page.text
+    posted = await client.post_form(
+        f"/pb/cycles/{built.id}/results/pots/{built.city_pot}/receipts", {"q": receipts[1].lower()}
+    )
+    assert posted.status_code == 200 and 'id="receipt-found"' in posted.text
+    missing = await client.post_form(
+        f"/pb/cycles/{built.id}/results/pots/{built.city_pot}/receipts", {"q": "AAAA-BBBB-CCCC"}
+    )
+    assert missing.status_code == 200 and "is not in the list" in missing.text
 
 
 async def test_v5_ballot_rows_carry_no_user_id_and_exports_no_identity(app, users, official):
