@@ -209,6 +209,8 @@ async def test_s8_cookie_flags_in_development(client, users):
 async def test_s8_cookie_flags_in_production(monkeypatch, users):
     monkeypatch.setenv("HANGANG_ENV", "production")
     monkeypatch.setenv("HANGANG_BASE_URL", "https://portal.example.kr")
+    monkeypatch.setenv("HANGANG_AUDIT_KEY", "an-audit-key-for-the-production-test-0123456789")
+    monkeypatch.setenv("HANGANG_SMTP_HOST", "127.0.0.1")
     get_settings.cache_clear()
     try:
         from portal.app import create_app
