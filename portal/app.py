@@ -36,7 +36,11 @@ log = logging.getLogger("hangang")
 DOMAIN_ROUTE_MODULES = ("proposals.routes", "voting.routes", "judging.routes", "portal.connector.routes")
 
 # Background loops started with the server, as ``module:function(stop_event)``.
-BACKGROUND_TASKS = ("portal.housekeeping:housekeeping_loop", "portal.connector.services:delivery_loop")
+BACKGROUND_TASKS = (
+    "portal.housekeeping:housekeeping_loop",
+    "portal.accounts:password_reset_loop",
+    "portal.connector.services:delivery_loop",
+)
 
 DEFAULT_BODY_LIMIT = 256 * 1024  # upload routes raise their own limit (S16)
 
