@@ -26,6 +26,7 @@ from portal.controllers import (
     ProfilePages,
     PublicPages,
 )
+from portal.logs import install_log_hygiene
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
 from portal.web import EXCEPTION_HANDLERS, LanguageMiddleware, add_security_headers, template_engine
@@ -75,6 +76,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
     """Build the portal application (uvicorn calls this with ``--factory``)."""
     settings = get_settings()
     settings.check_safe_for_production()
+    install_log_hygiene()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
