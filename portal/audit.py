@@ -175,7 +175,7 @@ def _failure(count: int, row_id: int | None, problem: str) -> VerifyResult:
     return VerifyResult(False, count, row_id, problem)
 
 
-def _check_link(row: dict[str, Any], position: int, prev_hash: str, keyed_seen: bool, legacy_count: int) -> str:
+def _check_link(row: dict[str, Any], prev_hash: str, keyed_seen: bool, legacy_count: int) -> str:
     """Why this event breaks the chain, or "" when it holds."""
     details = row["details"]
     if isinstance(details, str):
@@ -211,7 +211,7 @@ async def verify_chain(anchors: list[dict[str, Any]] | None = None) -> VerifyRes
     legacy_count = 0
     heads: list[str] = []
     for position, row in enumerate(rows, start=1):
-        problem = _check_link(row, position, prev_hash, keyed_seen, legacy_count)
+        problem = _check_link(row, prev_hash, keyed_seen, legacy_count)
         if problem:
             return _failure(position - 1, row["id"], problem)
         if row["chain_version"] == LEGACY_UNKEYED:

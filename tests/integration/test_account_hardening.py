@@ -19,7 +19,7 @@ from portal.housekeeping import purge_stale_throttles
 from portal.mail import development_outbox
 from portal.settings import UnsafeSettingsError, get_settings
 from portal.tables import LoginThrottle, PasswordResetRequest, PasswordResetToken, User
-from tests.helpers import PortalClient, field_error
+from tests.helpers import PortalClient, field_error, use_production_settings
 
 PORTAL_DIR = str(Path(accounts.__file__).resolve().parent)
 
@@ -182,11 +182,7 @@ async def test_privileged_accounts_cannot_remove_totp(judge):
 
 
 async def test_language_cookie_is_secure_in_production(monkeypatch):
-    monkeypatch.setenv("HANGANG_ENV", "production")
-    monkeypatch.setenv("HANGANG_BASE_URL", "https://portal.example.kr")
-    monkeypatch.setenv("HANGANG_AUDIT_KEY", "an-audit-key-for-the-production-test-0123456789")
-    monkeypatch.setenv("HANGANG_SMTP_HOST", "127.0.0.1")
-    get_settings.cache_clear()
+    use_production_settings(monkeypatch)
     try:
         from portal.app import create_app
 
@@ -202,10 +198,7 @@ async def test_language_cookie_is_secure_in_production(monkeypatch):
 
 
 def test_production_creates_its_var_folder_or_says_why_not(monkeypatch, tmp_path):
-    monkeypatch.setenv("HANGANG_ENV", "production")
-    monkeypatch.setenv("HANGANG_BASE_URL", "https://portal.example.kr")
-    monkeypatch.setenv("HANGANG_AUDIT_KEY", "an-audit-key-for-the-production-test-0123456789")
-    monkeypatch.setenv("HANGANG_SMTP_HOST", "127.0.0.1")
+    use_production_settings(monkeypatch)
     try:
         monkeypatch.setenv("HANGANG_VAR_DIR", str(tmp_path / "new" / "var"))
         get_settings.cache_clear()
