@@ -111,7 +111,7 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
         ),
         "conflicts.csv": csv_bytes(("judge_id", "entry_id", "type", "source"), conflicts),
     }
-    signed = _signed_bundle(files, selection_id, await audit.head())
+    signed = _signed_bundle(files, selection_id, await audit.checkpoint())
     if signed is not None:
         return signed
     manifest = {
@@ -129,7 +129,7 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
 
 
 def _signed_bundle(
-    files: dict[str, bytes], selection_id: int, audit_head: str
+    files: dict[str, bytes], selection_id: int, anchor: audit.Checkpoint
 ) -> dict[str, bytes] | None:
     """The files with a manifest signed by the city budget HMAC key, as the connector's exports,
     so ``hangang verify-export`` checks them; None when no key is configured."""
@@ -146,11 +146,12 @@ def _signed_bundle(
         files,
         settings.keys,
         settings.key_id,
-        audit_head,
+        anchor.head,
         kind="ai50-selection",
         batch_id=f"ai50-selection-{selection_id}",
         revision=1,
         created_at=clock.now(),
+        audit_sequence=anchor.sequence,
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import hmac
 import io
+import logging
 import os
 import re
 import secrets
@@ -31,14 +34,36 @@ from portal.passwords import (
     password_problem,
     verify_password,
 )
+from portal.passwords import (
+    normalise as normalise_password,
+)
 from portal.settings import get_settings
-from portal.tables import ROLES, LoginThrottle, Notification, PasswordResetToken, ResidentHash, User
+from portal.tables import (
+    PRIVILEGED_ROLES,
+    ROLES,
+    LoginThrottle,
+    Notification,
+    PasswordResetRequest,
+    PasswordResetToken,
+    ResidentHash,
+    User,
+)
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}$")
 RESET_TOKEN_MINUTES = 30
 ACCOUNT_FREE_FAILURES = 5
 ADDRESS_FREE_FAILURES = 30
 MAX_BLOCK_SECONDS = 15 * 60
+# A client's (IP address's) failures are forgotten this long after its last one: a shared network
+# (a school, city hall's Wi-Fi) is not held back for a day by someone else's typos.
+ADDRESS_FAILURE_WINDOW = dt.timedelta(minutes=15)
+ACCOUNT_FAILURE_WINDOW = dt.timedelta(days=1)
+# Reset requests: at most this many per email address and per client in RESET_WINDOW.
+RESET_WINDOW = dt.timedelta(hours=1)
+RESET_PER_EMAIL = 5
+RESET_PER_CLIENT = 20
+RESET_DELIVERY_SECONDS = 1.0
+log = logging.getLogger("hangang.accounts")
 GENERIC_LOGIN_FAILURE = "The email or password is not correct."
 
 
@@ -210,7 +235,9 @@ async def record_failure(email: str, address: str) -> None:
     async with write_transaction():
         for key, free in ((f"account:{email}", ACCOUNT_FREE_FAILURES), (f"address:{address}", ADDRESS_FREE_FAILURES)):
             state = await _throttle_state(key)
-            failures = (state["failures"] if state else 0) + 1
+            window = ACCOUNT_FAILURE_WINDOW if key.startswith("account:") else ADDRESS_FAILURE_WINDOW
+            stale = state is not None and state["updated_at"] < now - window
+            failures = (state["failures"] if state and not stale else 0) + 1
             block = _block_seconds(failures, free)
             blocked_until = now + dt.timedelta(seconds=block) if block else None
             if state:
@@ -298,22 +325,64 @@ def totp_qr_data_uri(secret: str, email: str) -> str:
     return segno.make(uri, error="m").svg_data_uri(scale=4)
 
 
-async def enable_totp(user_id: int, secret: str, code: str) -> None:
-    step = None
-    code = code.strip()
-    totp = pyotp.TOTP(secret)
-    now = clock.now()
-    for drift in (0, -1, 1):
-        at = now + dt.timedelta(seconds=30 * drift)
-        if code.isdigit() and hmac.compare_digest(totp.at(at), code):
-            step = int(at.timestamp()) // 30
+async def _check_current_totp(row: dict[str, Any], current_code: str, address: str, field: str = "current_totp") -> int:
+    """The code from the app in use now (re-binding and removal need it); returns its time step."""
+    await check_throttle(row["email"], address)
+    step = _matching_step(row["totp_secret"] or "", current_code or "")
+    if step is None or step <= row["totp_last_step"]:
+        await record_failure(row["email"], address)
+        raise InvalidInput(
+            "Enter the current code from the authenticator app you use now.", field=field
+        )
+    return step
+
+
+async def enable_totp(user_id: int, secret: str, code: str, *, current_code: str = "", address: str = "") -> None:
+    """Bind a new authenticator app. Replacing one already bound needs a current code from it."""
+    row = await User.select().where(User.id == user_id).first()
+    if row is None:
+        raise Unauthenticated("Please log in to continue.")
+    if row["totp_enabled"]:
+        await _check_current_totp(row, current_code, address)
+    step = _matching_step(secret, code)
     if step is None:
         raise InvalidInput("The code is not correct. Check the time on your phone and try again.", field="totp")
     async with write_transaction():
         await User.update(
             {User.totp_secret: secret, User.totp_enabled: True, User.totp_last_step: step}
         ).where(User.id == user_id)
-        await audit.record("totp.enabled", actor_id=user_id, subject=f"user:{user_id}")
+        await audit.record(
+            "totp.replaced" if row["totp_enabled"] else "totp.enabled", actor_id=user_id, subject=f"user:{user_id}"
+        )
+
+
+async def disable_totp(user_id: int, password: str, current_code: str, address: str) -> None:
+    """Turn two-factor authentication off with the password and a current code.
+
+    Judges, officials and admins must keep it; a password shorter than the password-only minimum (S1)
+    must be changed first.
+    """
+    row = await User.select().where(User.id == user_id).first()
+    if row is None or not row["totp_enabled"]:
+        raise InvalidInput("Two-factor authentication is not on.", field="off_totp")
+    if set(row["roles"].split(",")) & set(PRIVILEGED_ROLES):
+        raise InvalidInput(
+            "Judges, officials and administrators must keep two-factor authentication on.", field="off_totp"
+        )
+    if not await verify_password(row["password_hash"], password):
+        raise InvalidInput("The current password is not correct.", field="off_password")
+    if len(normalise_password(password)) < MIN_LENGTH:
+        raise InvalidInput(
+            "Choose a password of at least %(min)s characters before turning two-factor authentication off.",
+            field="off_password",
+            min=MIN_LENGTH,
+        )
+    step = await _check_current_totp(row, current_code, address, field="off_totp")
+    async with write_transaction():
+        await User.update(
+            {User.totp_secret: None, User.totp_enabled: False, User.totp_last_step: step}
+        ).where(User.id == user_id)
+        await audit.record("totp.disabled", actor_id=user_id, subject=f"user:{user_id}")
 
 
 # ---------------------------------------------------------------- profile and passwords
@@ -357,33 +426,105 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def request_password_reset(email: str) -> None:
-    """Mail a one-time link if the account exists; the answer is the same either way (S5)."""
+def _email_key(email: str) -> str:
+    """Throttle key of an email address (hashed: the throttle table holds no addresses)."""
+    return "reset-email:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+async def _count_request(key: str, limit: int, now: dt.datetime) -> int:
+    """Count one request in ``key``'s window; returns the seconds to wait when over ``limit``, else 0."""
+    state = await _throttle_state(key)
+    if state is None or state["blocked_until"] is None or state["blocked_until"] <= now:
+        window_end = now + RESET_WINDOW
+        if state is None:
+            await LoginThrottle.insert(LoginThrottle(key=key, failures=1, blocked_until=window_end, updated_at=now))
+        else:
+            await LoginThrottle.update(
+                {LoginThrottle.failures: 1, LoginThrottle.blocked_until: window_end, LoginThrottle.updated_at: now}
+            ).where(LoginThrottle.key == key)
+        return 0
+    if state["failures"] >= limit:
+        return int((state["blocked_until"] - now).total_seconds()) + 1
+    await LoginThrottle.update(
+        {LoginThrottle.failures: LoginThrottle.failures + 1, LoginThrottle.updated_at: now}
+    ).where(LoginThrottle.key == key)
+    return 0
+
+
+async def request_password_reset(email: str, client: str) -> None:
+    """Queue a reset for the address; the answer and the work are the same whether or not it has an account (S5).
+
+    The request never looks the account up: it counts the request per address and per client and queues
+    one row. ``deliver_password_resets`` (a background loop) mails the link to known addresses.
+    """
     email = normalise_email(email)[:254]
-    row = await User.select(User.id, User.language).where(User.email == email).first()
-    if row is None:
-        return
-    token = secrets.token_urlsafe(32)
+    now = clock.now()
     async with write_transaction():
-        await PasswordResetToken.insert(
-            PasswordResetToken(
-                user=row["id"],
-                token_hash=_token_hash(token),
-                expires_at=clock.now() + dt.timedelta(minutes=RESET_TOKEN_MINUTES),
-            )
+        wait = max(
+            await _count_request(_email_key(email), RESET_PER_EMAIL, now),
+            await _count_request(f"reset-client:{client[:200]}", RESET_PER_CLIENT, now),
         )
-        await audit.record("password.reset_requested", actor_id=row["id"], subject=f"user:{row['id']}")
-    link = f"{get_settings().base_url}/password-reset/{token}"
-    await send_mail(
-        email,
-        i18n.translate("Reset your Hangang Portal password", row["language"]),
-        i18n.translate(
-            "Open this link within %(minutes)s minutes to choose a new password: %(link)s\nIf you did not ask for this, ignore this mail.",
-            row["language"],
-            minutes=RESET_TOKEN_MINUTES,
-            link=link,
-        ),
-    )
+        if not wait:
+            await PasswordResetRequest.insert(PasswordResetRequest(email=email, requested_at=now))
+    if wait:
+        minutes = max(1, (wait + 59) // 60)
+        raise TooManyAttempts(
+            "Too many reset requests for this address or from this network. Try again in %(minutes)s minutes.",
+            retry_after=wait,
+            field="email",
+            minutes=minutes,
+        )
+
+
+async def deliver_password_resets(limit: int = 50) -> int:
+    """Turn queued requests into one-time links for known addresses; unknown ones are dropped. Returns rows handled."""
+    links: list[tuple[str, str, str]] = []
+    async with write_transaction():
+        queued = await PasswordResetRequest.select(PasswordResetRequest.id).order_by(PasswordResetRequest.id).limit(limit)
+        if not queued:
+            return 0
+        # DELETE ... RETURNING claims the rows, so two workers never mail the same request.
+        claimed = await PasswordResetRequest.delete().where(
+            PasswordResetRequest.id.is_in([row["id"] for row in queued])
+        ).returning(PasswordResetRequest.email)
+        for request in claimed:
+            row = await User.select(User.id, User.language).where(User.email == request["email"]).first()
+            if row is None:
+                continue
+            token = secrets.token_urlsafe(32)
+            await PasswordResetToken.insert(
+                PasswordResetToken(
+                    user=row["id"],
+                    token_hash=_token_hash(token),
+                    expires_at=clock.now() + dt.timedelta(minutes=RESET_TOKEN_MINUTES),
+                )
+            )
+            await audit.record("password.reset_requested", actor_id=row["id"], subject=f"user:{row['id']}")
+            links.append((request["email"], row["language"], token))
+    for email, language, token in links:
+        link = f"{get_settings().base_url}/password-reset/{token}"
+        await send_mail(
+            email,
+            i18n.translate("Reset your Hangang Portal password", language),
+            i18n.translate(
+                "Open this link within %(minutes)s minutes to choose a new password: %(link)s\nIf you did not ask for this, ignore this mail.",
+                language,
+                minutes=RESET_TOKEN_MINUTES,
+                link=link,
+            ),
+        )
+    return len(claimed)
+
+
+async def password_reset_loop(stop: asyncio.Event) -> None:
+    """Deliver queued reset requests every second until the server stops."""
+    while not stop.is_set():
+        try:
+            await deliver_password_resets()
+        except Exception:  # noqa: BLE001 - a busy database must not kill the worker; the rows stay queued
+            log.exception("password reset delivery failed; will retry")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=RESET_DELIVERY_SECONDS)
 
 
 async def reset_token_valid(token: str) -> bool:

@@ -26,6 +26,7 @@ from portal.controllers import (
     ProfilePages,
     PublicPages,
 )
+from portal.logs import install_log_hygiene
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
 from portal.web import EXCEPTION_HANDLERS, LanguageMiddleware, add_security_headers, template_engine
@@ -38,6 +39,7 @@ DOMAIN_ROUTE_MODULES = ("proposals.routes", "voting.routes", "judging.routes", "
 # Background loops started with the server, as ``module:function(stop_event)``.
 BACKGROUND_TASKS = (
     "portal.housekeeping:housekeeping_loop",
+    "portal.accounts:password_reset_loop",
     "portal.connector.services:delivery_loop",
     "voting.services:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
     "voting.mixer:ballot_mixer_loop",
@@ -76,6 +78,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
     """Build the portal application (uvicorn calls this with ``--factory``)."""
     settings = get_settings()
     settings.check_safe_for_production()
+    install_log_hygiene()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; its handler returns the process exit code."""
+    from portal.logs import install_log_hygiene
+
+    install_log_hygiene()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

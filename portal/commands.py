@@ -1,4 +1,4 @@
-"""The portal's own commands: serve, migrate, demo, create-user, audit verify, hash-residents."""
+"""The portal's own commands: serve, migrate, demo, create-user, audit verify and anchor, hash-residents."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ async def migrate() -> None:
     result = await run_forwards("all")
     if not result.success:
         raise SystemExit(f"Migration failed: {result.message}")
+    from portal.audit import seal_legacy_chain
+
+    # Events chained before the audit key existed are sealed by a first keyed event (docs/security.md).
+    await seal_legacy_chain()
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -114,14 +118,48 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from portal.audit import verify_chain
+    """Walk the keyed chain; with ``--anchors`` also compare it with signed checkpoints."""
+    from pathlib import Path
 
-    result = _run(verify_chain())
+    from portal.audit import read_anchors, verify_chain
+
+    anchors = None
+    if args.anchors:
+        path = Path(args.anchors)
+        if not path.is_file():
+            print(f"no anchor file at {path}", file=sys.stderr)
+            return 2
+        anchors = read_anchors(path)
+    result = _run(verify_chain(anchors))
     if result.ok:
-        print(f"ok {result.events} events")
+        suffix = f", {result.anchors} anchors match" if anchors is not None else ""
+        print(f"ok {result.events} events{suffix}")
         return 0
-    print(f"broken at event {result.broken_at} (after {result.events} good events): {result.problem}")
+    if result.broken_at is not None:
+        print(f"broken at event {result.broken_at} (after {result.events} good events): {result.problem}")
+    else:
+        print(f"not ok ({result.events} events): {result.problem}")
     return 1
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    """Append a signed checkpoint of the chain's head to an append-only file (after checking the chain)."""
+    from pathlib import Path
+
+    from portal.audit import append_anchor, default_anchor_file, verify_chain
+
+    path = Path(args.file) if args.file else default_anchor_file()
+
+    async def verify_then_anchor():
+        result = await verify_chain()
+        return result, (await append_anchor(path) if result.ok else None)
+
+    result, anchor = _run(verify_then_anchor())
+    if anchor is None:
+        print(f"not anchored: the chain does not verify: {result.problem}", file=sys.stderr)
+        return 1
+    print(f"anchored event {anchor['sequence']} head {anchor['head']} at {anchor['at']} in {path}")
+    return 0
 
 
 def cmd_hash_residents(args: argparse.Namespace) -> int:
@@ -166,7 +204,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     audit = subparsers.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    audit_sub.add_parser("verify", help="walk the hash chain").set_defaults(handler=cmd_audit_verify)
+    verify = audit_sub.add_parser("verify", help="walk the keyed hash chain (and compare it with anchors)")
+    verify.add_argument("--anchors", metavar="FILE", help="anchor file written by 'hangang audit anchor'")
+    verify.set_defaults(handler=cmd_audit_verify)
+    anchor = audit_sub.add_parser("anchor", help="append a signed checkpoint (sequence, head, time) to a file")
+    anchor.add_argument("--file", metavar="F", help="anchor file (default: VAR_DIR/audit-anchors.jsonl)")
+    anchor.set_defaults(handler=cmd_audit_anchor)
 
     hashing = subparsers.add_parser("hash-residents", help="prepare a resident register CSV (salted hashes)")
     hashing.add_argument("file", help="CSV with identifier,district_code")

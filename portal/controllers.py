@@ -27,6 +27,7 @@ from portal.auth import (
     requires_pending_login,
 )
 from portal.errors import DomainError, TooManyAttempts
+from portal.settings import get_settings
 from portal.tables import ROLES, Notification, User
 from portal.web import back_to, context_of, current_user, page, safe_next, signed_in_user
 
@@ -56,7 +57,12 @@ class PublicPages(Controller):
         if user:
             await accounts.set_language(user.id, language)
         response = back_to(safe_next(data.get("next")))
-        response.cookies.append(Cookie(key=LANGUAGE_COOKIE, value=language, max_age=365 * 86400, samesite="lax", httponly=True))
+        response.cookies.append(
+            Cookie(
+                key=LANGUAGE_COOKIE, value=language, max_age=365 * 86400, samesite="lax", httponly=True,
+                secure=get_settings().cookies_secure,
+            )
+        )
         return response
 
 
@@ -145,7 +151,8 @@ class AccountPages(Controller):
         secret = request.session.get("totp_setup") or accounts.new_totp_secret()
         request.session["totp_setup"] = secret
         return page(
-            request, "auth/totp_setup.html", secret=secret, qr=accounts.totp_qr_data_uri(secret, row["email"])
+            request, "auth/totp_setup.html", secret=secret, qr=accounts.totp_qr_data_uri(secret, row["email"]),
+            replacing=bool(ctx.user and ctx.user.totp_enabled),
         )
 
     @post("/account/totp/setup", guards=[requires_pending_login])
@@ -158,13 +165,18 @@ class AccountPages(Controller):
         if not secret or not user_id:
             return back_to("/account/totp/setup")
         try:
-            await accounts.enable_totp(user_id, secret, data.get("totp", ""))
+            await accounts.enable_totp(
+                user_id, secret, data.get("totp", ""),
+                current_code=data.get("current_totp", ""), address=client_address(request),
+            )
         except DomainError as exc:
             row = await User.select(User.email).where(User.id == user_id).first()
             return page(
                 request, "auth/totp_setup.html", status_code=exc.status_code, errors=form_errors(exc),
                 secret=secret, qr=accounts.totp_qr_data_uri(secret, row["email"]),
+                replacing=bool(ctx.user and ctx.user.totp_enabled),
             )
+        request.session.pop("totp_setup", None)
         row = await User.select().where(User.id == user_id).first()
         target = request.session.get("next") or "/account"
         begin_session(request.session, row, STAGE_FULL)
@@ -181,8 +193,15 @@ class AccountPages(Controller):
 
     @post("/password-reset", guards=[public])
     async def reset_request(self, request: Request, data: FormData) -> Template:
-        """Always the same answer, whether or not the address has an account."""
-        await accounts.request_password_reset(data.get("email", ""))
+        """Always the same answer, whether or not the address has an account (rate-limited per address and client)."""
+        try:
+            await accounts.request_password_reset(data.get("email", ""), client_address(request))
+        except DomainError as exc:
+            return page(
+                request, "auth/reset_request.html", status_code=exc.status_code, errors=form_errors(exc),
+                form={"email": data.get("email", "")[:254]},
+                headers_retry=exc.retry_after if isinstance(exc, TooManyAttempts) else None,
+            )
         return page(request, "auth/reset_request.html", sent=True)
 
     @get("/password-reset/{token:str}", guards=[public])
@@ -245,6 +264,19 @@ class ProfilePages(Controller):
             return await self._profile(request, exc.status_code, errors=form_errors(exc))
         begin_session(request.session, row, STAGE_FULL)
         request.session["flash"] = "Your password was changed."
+        return back_to("/account")
+
+    @post("/totp/remove")
+    async def remove_totp(self, request: Request, data: FormData) -> Template | Redirect:
+        """Turn two-factor authentication off: needs the password and a current code."""
+        user = signed_in_user(request)
+        try:
+            await accounts.disable_totp(
+                user.id, data.get("off_password", ""), data.get("off_totp", ""), client_address(request)
+            )
+        except DomainError as exc:
+            return await self._profile(request, exc.status_code, errors=form_errors(exc))
+        request.session["flash"] = "Two-factor authentication is off."
         return back_to("/account")
 
     @post("/residency")

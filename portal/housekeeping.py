@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 
 from portal import clock
@@ -16,9 +15,17 @@ log = logging.getLogger("hangang.housekeeping")
 
 
 async def purge_stale_throttles() -> int:
-    """Forget failure counters a day after their last failure (no permanent lockout)."""
-    cutoff = clock.now() - dt.timedelta(days=1)
-    rows = await LoginThrottle.delete().where(LoginThrottle.updated_at < cutoff).returning(LoginThrottle.id)
+    """Forget counters once they no longer count (no permanent lockout): an account's a day after its
+    last failure, a client's minutes after its last failure, a reset window once it has ended."""
+    from portal.accounts import ACCOUNT_FAILURE_WINDOW, ADDRESS_FAILURE_WINDOW
+
+    now = clock.now()
+    account_rows = LoginThrottle.key.like("account:%")
+    stale_account = account_rows & (LoginThrottle.updated_at < now - ACCOUNT_FAILURE_WINDOW)
+    stale_client = LoginThrottle.key.like("address:%") & (LoginThrottle.updated_at < now - ADDRESS_FAILURE_WINDOW)
+    stale_client &= LoginThrottle.blocked_until.is_null() | (LoginThrottle.blocked_until < now)
+    ended_window = LoginThrottle.key.like("reset-%") & (LoginThrottle.blocked_until < now)
+    rows = await LoginThrottle.delete().where(stale_account | stale_client | ended_window).returning(LoginThrottle.id)
     return len(rows)
 
 

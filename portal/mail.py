@@ -1,17 +1,30 @@
-"""Outgoing email through one interface: the log in development, SMTP when configured."""
+"""Outgoing email through one interface: SMTP when configured, a development outbox folder otherwise.
+
+Mail bodies carry reset links and ballot receipts, so no sender ever writes a body to the log (A7):
+the log gets the recipient and the subject only. In development the whole message is kept as an
+``.eml`` file under ``var/outbox/`` for the developer to open; production refuses to start without
+SMTP settings (``Settings.check_safe_for_production``).
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import smtplib
 from dataclasses import dataclass, field
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
 
 import anyio
 
+from portal import clock
 from portal.settings import get_settings
 
 log = logging.getLogger("hangang.mail")
+OUTBOX_FOLDER = "outbox"
+OUTBOX_KEEP = 200  # a long-running dev server must not fill the disk
 
 
 @dataclass
@@ -21,17 +34,58 @@ class OutgoingMail:
     body: str
 
 
+def _message(mail: OutgoingMail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = get_settings().mail_from
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message.set_content(mail.body)
+    return message
+
+
 @dataclass
 class MailOutbox:
-    """Development sender: keeps mails in memory and writes them to the log."""
+    """Development sender: writes each mail to ``var/outbox/*.eml`` (readable by the developer only).
+
+    ``sent`` keeps the last mails of this process in memory too, for tests that run in it.
+    """
 
     sent: list[OutgoingMail] = field(default_factory=list)
 
+    @property
+    def folder(self) -> Path:
+        return get_settings().var_dir / OUTBOX_FOLDER
+
     async def send(self, mail: OutgoingMail) -> None:
         self.sent.append(mail)
-        del self.sent[:-200]  # a long-running dev server must not grow without bound
-        # Never the body: it can hold a receipt (which finds a ballot's content) or a reset link.
-        log.info("mail to=%s subject=%s", mail.to, mail.subject)
+        del self.sent[:-OUTBOX_KEEP]
+        path = await anyio.to_thread.run_sync(self._write, mail)
+        log.info("mail to=%s subject=%s kept in %s", mail.to, mail.subject, path.name)
+
+    def _write(self, mail: OutgoingMail) -> Path:
+        folder = self.folder
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        name = f"{clock.now():%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.eml"
+        path = folder / name
+        path.touch(mode=0o600)
+        path.write_bytes(_message(mail).as_bytes())
+        for old in sorted(folder.glob("*.eml"))[:-OUTBOX_KEEP]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def read(self) -> list[OutgoingMail]:
+        """The mails in the outbox folder, oldest first (what a developer would open)."""
+        mails = []
+        for path in sorted(self.folder.glob("*.eml")):
+            message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+            body = message.get_body(preferencelist=("plain",))
+            mails.append(OutgoingMail(str(message["To"]), str(message["Subject"]), body.get_content() if body else ""))
+        return mails
+
+    def clear(self) -> None:
+        self.sent.clear()
+        for path in self.folder.glob("*.eml"):
+            path.unlink(missing_ok=True)
 
 
 class SmtpSender:
@@ -41,11 +95,7 @@ class SmtpSender:
         settings = get_settings()
 
         def _send() -> None:
-            message = EmailMessage()
-            message["From"] = settings.mail_from
-            message["To"] = mail.to
-            message["Subject"] = mail.subject
-            message.set_content(mail.body)
+            message = _message(mail)
             with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
                 smtp.starttls()
                 if settings.smtp_user:
@@ -53,18 +103,25 @@ class SmtpSender:
                 smtp.send_message(message)
 
         await anyio.to_thread.run_sync(_send)
+        log.info("mail to=%s subject=%s sent over SMTP", mail.to, mail.subject)
 
 
 development_outbox = MailOutbox()
 
 
 def sender() -> MailOutbox | SmtpSender:
-    return SmtpSender() if get_settings().smtp_host else development_outbox
+    settings = get_settings()
+    if settings.smtp_host:
+        return SmtpSender()
+    if settings.is_production:
+        # Startup refuses this already; never fall back to a folder on a production host.
+        raise RuntimeError("HANGANG_SMTP_HOST is not set; production sends mail only over SMTP")
+    return development_outbox
 
 
 async def send_mail(to: str, subject: str, body: str) -> None:
-    """Send a mail; failures are logged, never raised into the user's request."""
+    """Send a mail; failures are logged (recipient and subject only), never raised into the user's request."""
     try:
         await sender().send(OutgoingMail(to=to, subject=subject, body=body))
-    except OSError:
-        log.exception("mail delivery failed to=%s subject=%s", to, subject)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.error("mail delivery failed to=%s subject=%s: %s", to, subject, type(exc).__name__)

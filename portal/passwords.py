@@ -48,6 +48,37 @@ def _only_known_words(letters: str, words: frozenset[str]) -> bool:
     return reachable[-1]
 
 
+KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+# A password is a sequence when at most this many characters do not follow from the one before.
+MAX_PATTERN_BREAKS = 2
+
+
+def _follows(previous: str, current: str) -> bool:
+    """True when ``current`` is what a sequence would type after ``previous``: the same character,
+    the next or previous code point (abc, 987), or the neighbour on a keyboard row (qwe, 890, 0 to 1)."""
+    if abs(ord(current) - ord(previous)) <= 1:
+        return True
+    for row in KEYBOARD_ROWS:
+        at = row.find(previous)
+        if at >= 0 and current in (row[(at + 1) % len(row)], row[at - 1]):
+            return True
+    return False
+
+
+def is_sequence_or_repeat(password: str) -> bool:
+    """Sequences and repeats (``1234567890123456``, ``abcdefghijklmnop``, ``123123123123123``,
+    ``qwertyuiopasdfgh``) are guessed as early as common passwords, whatever their length."""
+    text = password.lower()
+    breaks = sum(1 for previous, current in zip(text, text[1:], strict=False) if not _follows(previous, current))
+    if breaks <= MAX_PATTERN_BREAKS:
+        return True
+    # A short unit typed again and again (abcabc..., "passwordpassword"), a character or two aside.
+    for period in range(1, len(text) // 2 + 1):
+        if sum(text[i] != text[i - period] for i in range(period, len(text))) <= MAX_PATTERN_BREAKS:
+            return True
+    return False
+
+
 def password_problem(password: str, *, email: str = "", totp_enabled: bool = False) -> str | None:
     """Return why a new password is refused (an English message id), or None when it is fine."""
     password = normalise(password)
@@ -73,6 +104,8 @@ def password_problem(password: str, *, email: str = "", totp_enabled: bool = Fal
         return "This password is made of common or easily guessed words. Choose a longer phrase of your own."
     if len(set(lowered)) <= 2:
         return "This password repeats the same characters. Choose a longer phrase of your own."
+    if is_sequence_or_repeat(password):
+        return "This password is a sequence or a repeat (like 12345… or abcabc…). Choose a longer phrase of your own."
     return None
 
 

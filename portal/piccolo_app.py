@@ -8,6 +8,7 @@ from portal.tables import (
     AuditEvent,
     LoginThrottle,
     Notification,
+    PasswordResetRequest,
     PasswordResetToken,
     ResidentHash,
     SessionRecord,
@@ -17,7 +18,7 @@ from portal.tables import (
 APP_CONFIG = AppConfig(
     app_name="portal",
     migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "portal"),
-    table_classes=[User, SessionRecord, AuditEvent, PasswordResetToken, LoginThrottle, Notification, ResidentHash],
+    table_classes=[User, SessionRecord, AuditEvent, PasswordResetToken, PasswordResetRequest, LoginThrottle, Notification, ResidentHash],
     migration_dependencies=[],
     commands=[],
 )

@@ -35,6 +35,8 @@ class Settings:
     city_budget_url: str
     city_budget_key_id: str
     city_budget_secret: str
+    # Keys the audit chain (A6); never stored in the database, so a database writer cannot re-chain.
+    audit_key: str = ""
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     ballot_mix_seconds: float = 60.0  # how often the ballot mixer looks for new ballots (voting/mixer.py)
@@ -66,10 +68,32 @@ class Settings:
             problems.append("HANGANG_BASE_URL must be an https:// address (cookies are Secure)")
         if os.environ.get("HANGANG_DEBUG", "") == "1":
             problems.append("HANGANG_DEBUG=1 is not allowed in production")
+        if len(self.audit_key) < 32:
+            problems.append(
+                "HANGANG_AUDIT_KEY must be set to at least 32 random characters, kept outside the database"
+            )
+        if not self.smtp_host:
+            problems.append(
+                "HANGANG_SMTP_HOST must be set: production sends mail (password resets, receipts) only over SMTP"
+            )
+        var_problem = var_dir_problem(self.var_dir)
+        if var_problem:
+            problems.append(var_problem)
         if problems:
             raise UnsafeSettingsError(
                 "Refusing to start in production: " + "; ".join(problems) + "."
             )
+
+
+def var_dir_problem(var_dir: Path) -> str | None:
+    """Create the var folder if needed; say plainly why not when it cannot be created or written."""
+    try:
+        var_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"HANGANG_VAR_DIR {var_dir} cannot be created ({exc.strerror or exc}); create it or point HANGANG_VAR_DIR elsewhere"
+    if not os.access(var_dir, os.W_OK | os.X_OK):
+        return f"HANGANG_VAR_DIR {var_dir} is not writable by this user; fix its owner or point HANGANG_VAR_DIR elsewhere"
+    return None
 
 
 def _development_secret(var_dir: Path, name: str, make) -> str:
@@ -102,7 +126,10 @@ def get_settings() -> Settings:
     database_url = os.environ.get("HANGANG_DATABASE_URL") or f"sqlite:///{var_dir / 'hangang.sqlite3'}"
     secret_key = os.environ.get("HANGANG_SECRET_KEY", "")
     city_budget_secret = os.environ.get("HANGANG_CITY_BUDGET_SECRET", "")
+    audit_key = os.environ.get("HANGANG_AUDIT_KEY", "")
     if env == "development":
+        if not audit_key:
+            audit_key = _development_secret(var_dir, "audit_key", lambda: secrets.token_urlsafe(48))
         if not secret_key:
             secret_key = _development_secret(var_dir, "secret_key", lambda: secrets.token_urlsafe(48))
         if not city_budget_secret:
@@ -122,4 +149,5 @@ def get_settings() -> Settings:
         city_budget_key_id=os.environ.get("HANGANG_CITY_BUDGET_KEY_ID", "k1"),
         city_budget_secret=city_budget_secret,
         ballot_mix_seconds=float(os.environ.get("HANGANG_BALLOT_MIX_SECONDS", "60")),
+        audit_key=audit_key,
     )

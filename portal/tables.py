@@ -58,6 +58,8 @@ class AuditEvent(Table, tablename="portal_audit_event"):
     details = JSON(default="{}")
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64)
+    # 1: unkeyed SHA-256 (events written before the audit key existed); 2: HMAC under HANGANG_AUDIT_KEY.
+    chain_version = Integer(default=1)
 
 
 class PasswordResetToken(Table, tablename="portal_password_reset"):
@@ -67,6 +69,14 @@ class PasswordResetToken(Table, tablename="portal_password_reset"):
     token_hash = Varchar(length=64, unique=True, index=True)
     expires_at = Timestamptz()
     used_at = Timestamptz(null=True, default=None)
+
+
+class PasswordResetRequest(Table, tablename="portal_password_reset_request"):
+    """A queued reset request: the request path writes the same row for known and unknown addresses
+    (no timing difference, S5); a background loop mails the link to known ones and deletes the row."""
+
+    email = Varchar(length=254)
+    requested_at = Timestamptz()
 
 
 class LoginThrottle(Table, tablename="portal_login_throttle"):

@@ -111,3 +111,14 @@ def field_error(response: httpx.Response) -> str:
         return (body.get("errors") or [{}])[0].get("message", body.get("detail", ""))
     match = re.search(r'class="error"[^>]*>([^<]+)<', response.text)
     return match.group(1) if match else ""
+
+
+def use_production_settings(monkeypatch) -> None:
+    """Settings that pass production's start checks (the caller clears ``get_settings``'s cache after)."""
+    from portal.settings import get_settings
+
+    monkeypatch.setenv("HANGANG_ENV", "production")
+    monkeypatch.setenv("HANGANG_BASE_URL", "https://portal.example.kr")
+    monkeypatch.setenv("HANGANG_AUDIT_KEY", "an-audit-key-for-the-production-test-0123456789")
+    monkeypatch.setenv("HANGANG_SMTP_HOST", "127.0.0.1")
+    get_settings.cache_clear()

@@ -219,8 +219,13 @@ def build_bundle(
     batch_id: str,
     revision: int,
     created_at: datetime,
+    audit_sequence: int | None = None,
 ) -> dict[str, bytes]:
-    """Return the files plus a signed ``manifest.json``."""
+    """Return the files plus a signed ``manifest.json``.
+
+    ``source.audit_head`` (with ``audit_sequence``, the number of events up to that head) anchors the
+    portal's audit chain outside the database: ``hangang audit verify`` can later be checked against it.
+    """
     for name in files:
         if not _SAFE_NAME.match(name) or name == MANIFEST:
             raise ValueError(f"cannot export a file named {name!r}")
@@ -231,6 +236,7 @@ def build_bundle(
         "revision": revision,
         "created_at": created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "audit_head": audit_head,
+        "source": {"system": "hangang-portal", "audit_head": audit_head, "audit_sequence": audit_sequence},
         "key_id": key_id,
         "files": [
             {"name": name, "sha256": signing.sha256_hex(data), "bytes": len(data)}

@@ -619,15 +619,17 @@ async def export_bundle(batch_pk: int) -> tuple[str, bytes]:
     except ValueError as exc:
         raise Conflict("Exports cannot be signed: %(reason)s", reason=str(exc)) from exc
     payload = _json(row["payload"])
+    anchor = await audit.checkpoint()
     bundle = exports.build_bundle(
         exports.batch_files(row["kind"], payload),
         settings.keys,
         settings.key_id,
-        await audit.head(),
+        anchor.head,
         row["kind"],
         row["batch_id"],
         row["revision"],
         clock.now(),
+        audit_sequence=anchor.sequence,
     )
     return f"{row['batch_id']}-r{row['revision']}.zip", exports.zip_bundle(bundle)
 

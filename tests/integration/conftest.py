@@ -45,7 +45,7 @@ async def clean_database(migrated_database):
             await connection.close()
     from portal.mail import development_outbox
 
-    development_outbox.sent.clear()
+    development_outbox.clear()
     yield
     clock.reset()
 

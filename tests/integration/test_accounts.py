@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from portal import clock
+from portal import accounts, clock
 from portal.mail import development_outbox
 from portal.tables import User
 from tests.helpers import DEFAULT_PASSWORD, field_error
@@ -56,11 +56,17 @@ async def test_registration_form_rerenders_with_field_error_and_keeps_input(clie
     assert field_error(response) == "올바른 이메일 주소를 입력하세요."  # the browser asks for Korean
 
 
+async def reset_link_from_outbox(client, email: str) -> str:
+    """Ask for a reset, let the queue deliver it, and read the link from the outbox folder (var/outbox/*.eml)."""
+    await client.post_form("/password-reset", {"email": email})
+    assert await accounts.deliver_password_resets() == 1
+    mail = [m for m in development_outbox.read() if m.to == email][-1]
+    return re.search(r"/password-reset/(\S+)", mail.body).group(1)
+
+
 async def test_password_reset_link_works_once_and_expires(client, users):
     account = await users.create(email="reset@example.kr")
-    await client.post_form("/password-reset", {"email": account.email})
-    mail = development_outbox.sent[-1]
-    token = re.search(r"/password-reset/(\S+)", mail.body).group(1)
+    token = await reset_link_from_outbox(client, account.email)
     new_password = "a brand new phrase for my account"
     response = await client.post_form(f"/password-reset/{token}", {"password": new_password})
     assert response.status_code == 303
@@ -69,8 +75,7 @@ async def test_password_reset_link_works_once_and_expires(client, users):
     login = await client.send_json("POST", "/api/v1/auth/login", {"email": account.email, "password": new_password})
     assert login.status_code == 200
 
-    await client.post_form("/password-reset", {"email": account.email})
-    token = re.search(r"/password-reset/(\S+)", development_outbox.sent[-1].body).group(1)
+    token = await reset_link_from_outbox(client, account.email)
     clock.advance(dt.timedelta(minutes=31))
     expired = await client.post_form(f"/password-reset/{token}", {"password": "yet another phrase to remember"})
     assert expired.status_code == 422

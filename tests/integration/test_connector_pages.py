@@ -95,6 +95,13 @@ async def test_download_of_the_signed_export_verifies(
     (tmp_path / "b.zip").write_bytes(response.content)
     manifest = exports.verify_bundle(tmp_path / "b.zip", signing.parse_secrets(city.secret))
     assert {f["name"] for f in manifest["files"]} == {"awards.csv", "awards.xlsx", "awards.json"}
+    # The signed manifest anchors the audit chain where it stood: its head at that count of events (A6).
+    from portal import audit
+
+    chain = await audit.verify_chain()
+    source = manifest["source"]
+    assert chain.ok and source["audit_sequence"] == chain.events > 0
+    assert source["audit_head"] == chain.heads[source["audit_sequence"] - 1] == manifest["audit_head"]
     names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
     assert "manifest.json" in names
 

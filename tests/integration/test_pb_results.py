@@ -263,3 +263,8 @@ async def test_v8_two_different_officials_approve_then_the_push_is_enqueued(
     assert sum(int(i["amount"]) for i in payload["items"]) == int(payload["totals"]["amount"])
     assert {i["district"]["code"] for i in payload["items"]} == {"11000"}
     assert len(payload["approvals"]) == 2
+    # The push body anchors the audit chain: its head is a link of the verified chain (A6).
+    from portal import audit
+
+    chain = await audit.verify_chain()
+    assert chain.ok and payload["source"]["audit_head"] in chain.heads

@@ -17,7 +17,7 @@ from portal.db import raw, write_transaction
 from portal.passwords import HASHER
 from portal.settings import get_settings
 from portal.tables import AuditEvent, SessionRecord, User
-from tests.helpers import DEFAULT_PASSWORD, PortalClient, field_error
+from tests.helpers import DEFAULT_PASSWORD, PortalClient, field_error, use_production_settings
 
 
 def client_from(app, address: str = "127.0.0.1") -> PortalClient:
@@ -207,9 +207,7 @@ async def test_s8_cookie_flags_in_development(client, users):
 
 
 async def test_s8_cookie_flags_in_production(monkeypatch, users):
-    monkeypatch.setenv("HANGANG_ENV", "production")
-    monkeypatch.setenv("HANGANG_BASE_URL", "https://portal.example.kr")
-    get_settings.cache_clear()
+    use_production_settings(monkeypatch)
     try:
         from portal.app import create_app
 

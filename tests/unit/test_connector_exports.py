@@ -32,6 +32,7 @@ def _bundle(kind: str, payload: dict) -> dict[str, bytes]:
         payload["batch_id"],
         payload["revision"],
         datetime(2026, 11, 28, tzinfo=UTC),
+        audit_sequence=42,
     )
 
 
@@ -102,6 +103,8 @@ def test_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
     folder = _write(tmp_path, "allocation", sample_allocation())
     manifest = exports.verify_bundle(folder, KEYS)
     assert manifest["audit_head"] == HEAD
+    # The audit-chain anchor, inside the signed part of the manifest (A6).
+    assert manifest["source"] == {"system": "hangang-portal", "audit_head": HEAD, "audit_sequence": 42}
     assert {f["name"] for f in manifest["files"]} == {
         "allocations.csv",
         "datapackage.json",
