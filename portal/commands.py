@@ -33,6 +33,23 @@ async def migrate() -> None:
     result = await run_forwards("all")
     if not result.success:
         raise SystemExit(f"Migration failed: {result.message}")
+    await adopt_local_uploads()
+
+
+async def adopt_local_uploads() -> None:
+    """Move uploads that older versions kept under this host's var/uploads into the database."""
+    from piccolo.conf.apps import Finder
+
+    from portal import storage
+    from portal.settings import get_settings
+
+    Finder().get_table_classes()  # imports every domain's tables, which declare their file columns
+    folder = get_settings().var_dir / "uploads"
+    moved, unreferenced = await storage.adopt_local_uploads(folder)
+    if moved:
+        print(f"Moved {moved} uploaded files from {folder} into the database.")
+    if unreferenced:
+        print(f"{unreferenced} files in {folder} belong to no row (replaced images); they can be deleted.")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
