@@ -22,7 +22,6 @@ from piccolo.columns import Column
 
 from portal import clock
 from portal.errors import NotFoundError
-from portal.piccolo_conf import DB
 from portal.tables import StoredFile
 
 log = logging.getLogger("hangang.storage")
@@ -117,6 +116,8 @@ async def put(owner: str, content: bytes, file_type: FileType) -> str:
         content: the bytes, already checked by the caller (type, size).
         file_type: from ``detect_type(content)``.
     """
+    from portal.piccolo_conf import DB  # here: piccolo_conf imports the domains, which import us
+
     if not DB.transaction_exists():
         # Outside a transaction a crash could keep the file without its row, or the row without it.
         raise RuntimeError("storage.put must run inside the owning row's write transaction")
