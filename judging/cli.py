@@ -35,6 +35,7 @@ from judging.selection import (
     candidates_from_calibration,
     select_winners,
 )
+from portal import backup
 
 REQUIRED_COLUMNS = ("entry_id", "judge_id", "score")
 OPTIONAL_COLUMNS = ("category", "organization")
@@ -333,6 +334,14 @@ def challenge_group(subparsers: argparse._SubParsersAction) -> argparse._SubPars
 
     parser.set_defaults(handler=show_help)
     return group
+
+
+@backup.counted
+async def entry_count() -> backup.Counts:
+    """Printed after ``hangang restore``."""
+    from judging.tables import Entry
+
+    return [("challenge entries", await Entry.count())]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

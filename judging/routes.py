@@ -248,7 +248,7 @@ class OfficialChallengePages(Controller):
         row = await Attachment.select().where(Attachment.id == attachment_id).first()
         if row is None:
             raise NotFoundError("We could not find that page.")
-        return attachment_response(row)
+        return await attachment_response(row)
 
     async def _screening_page(
         self, request: Request, edition_id: int, status_code: int = 200, **extra: Any
@@ -722,7 +722,7 @@ class JudgePages(Controller):
         row = await Attachment.select().where(Attachment.id == attachment_id).first()
         if row is None or not await services.judge_may_read_entry(_me(request), row["entry"]):
             raise NotFoundError("We could not find that page.")
-        return attachment_response(row)
+        return await attachment_response(row, blind_name=await services.blind_attachment_name(row))
 
 
 def blind_read(view: dict[str, Any]) -> BlindEntryRead:

@@ -25,6 +25,7 @@ from judging.tables import (
     DEFAULT_GATES,
     ROUND_KINDS,
     Assignment,
+    Attachment,
     Conflict,
     Edition,
     Entry,
@@ -1278,6 +1279,22 @@ async def judge_may_read_entry(judge_id: int, entry_id: int) -> bool:
         (Assignment.entry == entry_id) & (Assignment.judge == judge_id)
     )
     return assigned and not await is_conflicted(judge_id, entry_id)
+
+
+async def blind_attachment_name(attachment: dict[str, Any]) -> str:
+    """A judge's download name: the entry's pseudonym (plus the file's position when there are
+    several), never the uploader's file name, which can name the company in a blind review."""
+    entry = await Entry.select(Entry.edition).where(Entry.id == attachment["entry"]).first()
+    name = pseudonym("entry", entry["edition"], attachment["entry"])
+    siblings = [
+        a["id"]
+        for a in await Attachment.select(Attachment.id)
+        .where(Attachment.entry == attachment["entry"])
+        .order_by(Attachment.id)
+    ]
+    if len(siblings) > 1:
+        name += f"-{siblings.index(attachment['id']) + 1}"
+    return name
 
 
 async def my_review(judge_id: int, round_id: int, entry_id: int) -> dict[str, Any] | None:

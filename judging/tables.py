@@ -10,6 +10,7 @@ from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestampt
 from piccolo.columns.base import OnDelete  # cascade everywhere: tests empty tables in any order
 from piccolo.table import Table
 
+from portal import storage
 from portal.tables import User
 
 CATEGORIES = (
@@ -127,15 +128,18 @@ class Entry(Table, tablename="challenge_entry"):
 
 
 class Attachment(Table, tablename="challenge_attachment"):
-    """An uploaded file, typed by its magic bytes and stored under a random name."""
+    """An uploaded file of an entry: its bytes are in portal.storage, typed by their magic bytes."""
 
     entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
     kind = Varchar(length=10)  # pdf | png | jpeg
     original_name = Varchar(length=200)
-    stored_name = Varchar(length=80, unique=True)
+    stored_name = Varchar(length=80, unique=True)  # the file's id in portal.storage
     size = Integer()
     sha256 = Varchar(length=64)
     uploaded_at = Timestamptz()
+
+
+storage.references(Attachment.stored_name)
 
 
 class ScreeningDecision(Table, tablename="challenge_screening_decision"):

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import sys
+from pathlib import Path
 
 from portal.tables import ROLES
 
@@ -37,6 +38,23 @@ async def migrate() -> None:
 
     # Events chained before the audit key existed are sealed by a first keyed event (docs/security.md).
     await seal_legacy_chain()
+    await adopt_local_uploads()
+
+
+async def adopt_local_uploads() -> None:
+    """Move uploads that older versions kept under this host's var/uploads into the database."""
+    from piccolo.conf.apps import Finder
+
+    from portal import storage
+    from portal.settings import get_settings
+
+    Finder().get_table_classes()  # imports every domain's tables, which declare their file columns
+    folder = get_settings().var_dir / "uploads"
+    moved, unreferenced = await storage.adopt_local_uploads(folder)
+    if moved:
+        print(f"Moved {moved} uploaded files from {folder} into the database.")
+    if unreferenced:
+        print(f"{unreferenced} files in {folder} belong to no row (replaced images); they can be deleted.")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -162,6 +180,41 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the whole database (uploads included) to a new file."""
+    from portal.backup import BackupError, backup_database
+    from portal.settings import get_settings
+
+    try:
+        print(backup_database(get_settings().database_url, Path(args.dest)))
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore into an empty database, then check the audit chain and print what came back."""
+    from portal.audit import verify_chain
+    from portal.backup import BackupError, restore_database, restored_counts
+    from portal.settings import get_settings
+
+    try:
+        print(_run(restore_database(get_settings().database_url, Path(args.src))))
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    _run(migrate())  # a backup of an older version gets this version's schema
+    result = _run(verify_chain())
+    if result.ok:
+        print(f"audit verify: ok {result.events} events")
+    else:
+        print(f"audit verify: broken at event {result.broken_at} (after {result.events} good events): {result.problem}")
+    for label, count in _run(restored_counts()):
+        print(f"{label}: {count}")
+    return 0 if result.ok else 1
+
+
 def cmd_hash_residents(args: argparse.Namespace) -> int:
     """Turn ``identifier,district_code`` lines into the salted register the portal imports."""
     import csv
@@ -210,6 +263,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     anchor = audit_sub.add_parser("anchor", help="append a signed checkpoint (sequence, head, time) to a file")
     anchor.add_argument("--file", metavar="F", help="anchor file (default: VAR_DIR/audit-anchors.jsonl)")
     anchor.set_defaults(handler=cmd_audit_anchor)
+
+    backup = subparsers.add_parser("backup", help="copy the database, uploads included, to a new file (docs/operations.md)")
+    backup.add_argument("dest", metavar="DEST", help="the backup file to create (must not exist)")
+    backup.set_defaults(handler=cmd_backup)
+    restore = subparsers.add_parser("restore", help="restore a backup into an empty database, verify the audit log, print counts")
+    restore.add_argument("src", metavar="SRC", help="a file written by `hangang backup`")
+    restore.set_defaults(handler=cmd_restore)
 
     hashing = subparsers.add_parser("hash-residents", help="prepare a resident register CSV (salted hashes)")
     hashing.add_argument("file", help="CSV with identifier,district_code")

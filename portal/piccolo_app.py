@@ -12,13 +12,17 @@ from portal.tables import (
     PasswordResetToken,
     ResidentHash,
     SessionRecord,
+    StoredFile,
     User,
 )
 
 APP_CONFIG = AppConfig(
     app_name="portal",
     migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "portal"),
-    table_classes=[User, SessionRecord, AuditEvent, PasswordResetToken, PasswordResetRequest, LoginThrottle, Notification, ResidentHash],
+    table_classes=[
+        User, SessionRecord, AuditEvent, PasswordResetToken, PasswordResetRequest,
+        LoginThrottle, Notification, ResidentHash, StoredFile,
+    ],
     migration_dependencies=[],
     commands=[],
 )

@@ -48,6 +48,18 @@ class SessionRecord(Table, tablename="portal_session"):
     expires_at = Timestamptz(index=True)
 
 
+class StoredFile(Table, tablename="portal_file"):
+    """An uploaded file's bytes, written in the transaction of the row that owns it (see docs/storage.md)."""
+
+    file_id = Varchar(length=80, unique=True, index=True)  # random; the owning row keeps it
+    owner = Varchar(length=100, index=True)  # e.g. "challenge-entry:12", for operators
+    kind = Varchar(length=10)  # a kind of portal.storage.FILE_TYPES, detected from the content
+    size = Integer()
+    sha256 = Varchar(length=64)
+    content = Bytea()
+    created_at = Timestamptz()
+
+
 class AuditEvent(Table, tablename="portal_audit_event"):
     """One link of the append-only, hash-chained audit log (A1)."""
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -28,7 +26,7 @@ from judging.tables import (
     ScreeningDecision,
     Selection,
 )
-from portal import accounts, audit, clock, i18n
+from portal import accounts, audit, clock, i18n, storage
 from portal.db import write_transaction
 from portal.districts import DISTRICTS
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
@@ -42,14 +40,6 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_ATTACHMENTS = 10
 UPLOAD_BODY_LIMIT = MAX_PDF_BYTES + 64 * 1024  # the multipart envelope around a full-size deck
 
-# Type by content, never by name (S18).
-MAGIC = (
-    (b"%PDF-", "pdf", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "png", "image/png"),
-    (b"\xff\xd8\xff", "jpeg", "image/jpeg"),
-)
-MEDIA_TYPES = {kind: media for _, kind, media in MAGIC}
-EXTENSIONS = {"pdf": "pdf", "png": "png", "jpeg": "jpg"}
 
 TEXT_LIMITS = {
     "title": 200,
@@ -465,12 +455,12 @@ async def my_entries(user_id: int) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- attachments (S18)
 
 
-def sniff_kind(content: bytes) -> str:
-    """The file type from its first bytes; anything but PDF, PNG or JPEG is refused."""
-    for magic, kind, _media in MAGIC:
-        if content.startswith(magic):
-            return kind
-    raise InvalidInput("Only PDF decks and PNG or JPEG images are accepted.", field="file")
+def sniff_type(content: bytes) -> storage.FileType:
+    """The file type from its first bytes (S18); anything but PDF, PNG or JPEG is refused."""
+    file_type = storage.detect_type(content)
+    if file_type is None or file_type.kind not in ("pdf", "png", "jpeg"):
+        raise InvalidInput("Only PDF decks and PNG or JPEG images are accepted.", field="file")
+    return file_type
 
 
 def safe_display_name(name: str) -> str:
@@ -480,32 +470,24 @@ def safe_display_name(name: str) -> str:
     return base[:200] or "file"
 
 
-def upload_dir() -> Path:
-    path = get_settings().var_dir / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 async def add_attachment(user_id: int, entry_id: int, filename: str, content: bytes) -> int:
-    """Store an upload under a random name outside the web root, typed by its magic bytes."""
+    """Store an upload with its row in one transaction, typed by its magic bytes."""
     entry = await entry_for_member(user_id, entry_id)
-    kind = sniff_kind(content)
-    limit = MAX_PDF_BYTES if kind == "pdf" else MAX_IMAGE_BYTES
+    file_type = sniff_type(content)
+    limit = MAX_PDF_BYTES if file_type.kind == "pdf" else MAX_IMAGE_BYTES
     if len(content) > limit:
         raise InvalidInput(
             "The file is too large (at most %(mb)s MB).", field="file", mb=limit // (1024 * 1024)
         )
-    stored_name = f"{secrets.token_hex(16)}.{EXTENSIONS[kind]}"
     async with write_transaction():
         _check_not_frozen(await _edition(entry["edition"]))
         if await Attachment.count().where(Attachment.entry == entry_id) >= MAX_ATTACHMENTS:
             raise Conflict("An entry can have at most %(n)s attachments.", n=MAX_ATTACHMENTS)
-        (upload_dir() / stored_name).write_bytes(content)
         attachment = Attachment(
             entry=entry_id,
-            kind=kind,
+            kind=file_type.kind,
             original_name=safe_display_name(filename),
-            stored_name=stored_name,
+            stored_name=await storage.put(f"challenge-entry:{entry_id}", content, file_type),
             size=len(content),
             sha256=hashlib.sha256(content).hexdigest(),
             uploaded_at=clock.now(),
@@ -515,13 +497,14 @@ async def add_attachment(user_id: int, entry_id: int, filename: str, content: by
             "challenge.attachment.added",
             actor_id=user_id,
             subject=f"entry:{entry_id}",
-            kind=kind,
+            kind=file_type.kind,
             size=len(content),
         )
     return attachment.id
 
 
 async def remove_attachment(user_id: int, entry_id: int, attachment_id: int) -> None:
+    """Remove an attachment and its file in one transaction."""
     entry = await entry_for_member(user_id, entry_id)
     async with write_transaction():
         _check_not_frozen(await _edition(entry["edition"]))
@@ -533,24 +516,19 @@ async def remove_attachment(user_id: int, entry_id: int, attachment_id: int) -> 
         if row is None:
             raise NotFoundError("We could not find that page.")
         await Attachment.delete().where(Attachment.id == attachment_id)
+        await storage.delete(row["stored_name"])
         await audit.record(
             "challenge.attachment.removed", actor_id=user_id, subject=f"entry:{entry_id}"
         )
-    (upload_dir() / row["stored_name"]).unlink(missing_ok=True)
 
 
 async def attachments_of(entry_id: int) -> list[dict[str, Any]]:
     return await Attachment.select().where(Attachment.entry == entry_id).order_by(Attachment.id)
 
 
-def read_attachment(row: dict[str, Any]) -> bytes:
-    """The stored bytes; the stored name is ours (random hex), never the uploader's."""
-    if not re.fullmatch(r"[0-9a-f]{32}\.(pdf|png|jpg)", row["stored_name"]):
-        raise NotFoundError("We could not find that page.")
-    path = upload_dir() / row["stored_name"]
-    if not path.is_file():
-        raise NotFoundError("We could not find that page.")
-    return path.read_bytes()
+async def read_attachment(row: dict[str, Any]) -> storage.StoredContent:
+    """The stored file; its id is ours (random hex), never the uploader's name."""
+    return await storage.get(row["stored_name"])
 
 
 async def screening_of(entry_id: int) -> list[dict[str, Any]]:

@@ -32,16 +32,23 @@ ENTRY_TEXT_FIELDS = (
 )
 
 
-def attachment_response(row: dict[str, Any]) -> Response:
-    """Always a download, never rendered inline (S18); nosniff comes from the global headers."""
-    content = entries.read_attachment(row)
-    fallback = f"attachment-{row['id']}.{entries.EXTENSIONS[row['kind']]}"
-    disposition = (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(row['original_name'])}"
-    )
+async def attachment_response(row: dict[str, Any], *, blind_name: str | None = None) -> Response:
+    """Always a download, never rendered inline (S18), typed by the detected content.
+
+    Judges get ``blind_name`` plus the type's extension and nothing of the uploader's file
+    name (it can name the company); startups and officials also get the original name.
+    """
+    stored = await entries.read_attachment(row)
+    if blind_name:
+        disposition = f'attachment; filename="{stored.download_name(blind_name)}"'
+    else:
+        fallback = stored.download_name(f"attachment-{row['id']}")
+        disposition = (
+            f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(row['original_name'])}"
+        )
     return Response(
-        content=content,
-        media_type=entries.MEDIA_TYPES[row["kind"]],
+        content=stored.content,
+        media_type=stored.file_type.media_type,
         headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
     )
 
@@ -323,7 +330,7 @@ class StartupPages(Controller):
         rows = [a for a in await entries.attachments_of(entry_id) if a["id"] == attachment_id]
         if not rows:
             raise InvalidInput("We could not find that file.", field="file", status_code=404)
-        return attachment_response(rows[0])
+        return await attachment_response(rows[0])
 
 
 def _int(value: Any) -> int:

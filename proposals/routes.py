@@ -175,12 +175,13 @@ class ProposalPages(Controller):
     async def image(self, request: Request, proposal_id: FromPath[int]) -> Response:
         """The proposal's image, as a download (never rendered inline from our origin)."""
         row = await services.get(proposal_id, current_user(request))
-        body, media_type = services.read_image(row["image_name"] or "")
+        stored = await services.read_image(row["image_name"])
+        name = stored.download_name(f"proposal-{proposal_id}")
         return Response(
-            content=body,
-            media_type=media_type,
+            content=stored.content,
+            media_type=stored.file_type.media_type,
             headers={
-                "Content-Disposition": f'attachment; filename="proposal-{proposal_id}.{row["image_name"].rsplit(".", 1)[1]}"',
+                "Content-Disposition": f'attachment; filename="{name}"',
                 "X-Content-Type-Options": "nosniff",
             },
         )

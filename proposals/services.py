@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from portal import accounts, audit, clock
+from portal import accounts, audit, clock, storage
 from portal.db import write_transaction
 from portal.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFoundError
-from portal.settings import get_settings
 from portal.web import CurrentUser
 from proposals.tables import CATEGORIES, Proposal
 from voting import services as voting
@@ -98,7 +95,7 @@ async def submit(
         raise InvalidInput(
             "The estimated cost is more than the pot's whole budget.", field="estimated_cost"
         )
-    image_name = save_image(image) if image else None
+    image_type = checked_image(image) if image else None
     now = clock.now()
     async with write_transaction():
         rows = await Proposal.insert(
@@ -106,12 +103,17 @@ async def submit(
                 cycle=cycle_id,
                 pot=data.pot_id,
                 author=user.id,
-                image_name=image_name,
                 created_at=now,
                 updated_at=now,
                 **fields,
             )
         ).returning(Proposal.id)
+        if image and image_type:
+            # The image commits with its proposal, so every host can serve it at once.
+            image_name = await storage.put(f"pb-proposal:{rows[0]['id']}", image, image_type)
+            await Proposal.update({Proposal.image_name: image_name}).where(
+                Proposal.id == rows[0]["id"]
+            )
         await audit.record(
             "pb.proposal.submitted", actor_id=user.id, subject=f"pb-proposal:{rows[0]['id']}"
         )
@@ -151,9 +153,13 @@ async def edit(
         raise InvalidInput(
             "The estimated cost is more than the pot's whole budget.", field="estimated_cost"
         )
-    if image:
-        fields["image_name"] = save_image(image)
-    async with write_transaction():
+    image_type = checked_image(image) if image else None
+    async with write_transaction(lock_key=f"pb-proposal:{proposal_id}"):
+        if image and image_type:
+            # A replaced image is deleted with the edit, not left behind.
+            before = await Proposal.select(Proposal.image_name).where(Proposal.id == proposal_id).first()
+            await storage.delete(before["image_name"] if before else None)
+            fields["image_name"] = await storage.put(f"pb-proposal:{proposal_id}", image, image_type)
         await Proposal.update({**fields, "pot": data.pot_id, "updated_at": clock.now()}).where(
             Proposal.id == proposal_id
         )
@@ -319,43 +325,16 @@ async def merge(official_id: int, proposal_id: int, into_id: int, reason: str) -
 # ---------------------------------------------------------------- images
 
 
-def uploads_dir() -> Path:
-    folder = get_settings().var_dir / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def image_type(data: bytes) -> str | None:
-    """PNG or JPEG by magic bytes, whatever the file was called."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    return None
-
-
-def save_image(data: bytes) -> str:
-    """Store an image under a random name outside the web root; returns the name."""
+def checked_image(data: bytes) -> storage.FileType:
+    """PNG or JPEG by magic bytes, whatever the file was called, at most 2 MB."""
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidInput("The image can be at most 2 MB.", field="image")
-    kind = image_type(data)
-    if kind is None:
+    file_type = storage.detect_type(data)
+    if file_type is None or file_type.kind not in ("png", "jpeg"):
         raise InvalidInput("The image must be a PNG or JPEG file.", field="image")
-    name = f"{secrets.token_hex(16)}.{'png' if kind == 'png' else 'jpg'}"
-    (uploads_dir() / name).write_bytes(data)
-    return name
+    return file_type
 
 
-def read_image(name: str) -> tuple[bytes, str]:
-    """An uploaded image by its stored name (names are ours: hex plus a fixed extension)."""
-    stem, _, ext = name.partition(".")
-    if (
-        len(stem) != 32
-        or any(c not in "0123456789abcdef" for c in stem)
-        or ext not in ("png", "jpg")
-    ):
-        raise NotFoundError("We could not find that file.")
-    path = uploads_dir() / name
-    if not path.exists():
-        raise NotFoundError("We could not find that file.")
-    return path.read_bytes(), "image/png" if ext == "png" else "image/jpeg"
+async def read_image(image_name: str | None) -> storage.StoredContent:
+    """A proposal's image by its file id (ids are ours: random hex plus the type's extension)."""
+    return await storage.get(image_name or "")

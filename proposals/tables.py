@@ -9,6 +9,7 @@ from __future__ import annotations
 from piccolo.columns import BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
+from portal import storage
 from portal.tables import User
 from voting.tables import Cycle, Pot
 
@@ -37,7 +38,7 @@ class Proposal(Table, tablename="pb_proposal"):
     estimated_cost = BigInt()
     revised_cost = BigInt(null=True, default=None)
     location = Varchar(length=200, default="")
-    image_name = Varchar(length=64, null=True, default=None)  # random stored file name
+    image_name = Varchar(length=64, null=True, default=None)  # the image's id in portal.storage
     status = Varchar(length=20, default="submitted", index=True)
     review_reason = Text(default="")
     reviewed_by = ForeignKey(User, null=True, default=None)
@@ -45,3 +46,6 @@ class Proposal(Table, tablename="pb_proposal"):
     merged_into = Integer(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+
+
+storage.references(Proposal.image_name)

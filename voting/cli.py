@@ -8,6 +8,7 @@ import sys
 import time
 from fractions import Fraction
 
+from portal import backup
 from voting.pabulib import PabulibError, format_number, read_pb
 from voting.tally import (
     EXTRA_RULES,
@@ -48,6 +49,19 @@ def cmd_mix_ballots(args: argparse.Namespace) -> int:
     mixed = _run(run())
     print(f"Mixed {len(mixed)} pots ({sum(mixed.values())} ballots).")
     return 0
+
+
+@backup.counted
+async def ballots_per_pot() -> backup.Counts:
+    """Printed after ``hangang restore``: ballots in each pot that has any."""
+    from piccolo.query.functions.aggregate import Count
+
+    from voting.tables import Ballot
+
+    rows = await Ballot.select(Ballot.pot, Count()).group_by(Ballot.pot).order_by(Ballot.pot)
+    return [("ballots", sum(r["count"] for r in rows))] + [
+        (f"ballots in pot {r['pot']}", r["count"]) for r in rows
+    ]
 
 
 def add_tally_command(subparsers: argparse._SubParsersAction) -> None:

@@ -119,7 +119,9 @@ def _co_supporters(data: PotInput, loser: int, winners: set[int]) -> list[list[i
         chosen = {int(p) for p in (b.get("points") or b.get("project_ids") or [])}
         if loser in chosen:
             shared.update(chosen & winners)
-    return [[pid, n] for pid, n in shared.most_common(3)]
+    # Ties by project id, not by the order the database returns ballots in (which a restore
+    # or a reshuffle changes): the same ballots always give the same explanation.
+    return [[pid, n] for pid, n in sorted(shared.items(), key=lambda item: (-item[1], item[0]))[:3]]
 
 
 def _outcome_json(

@@ -8,6 +8,7 @@ from judging.tables import Attachment, Entry, Organization
 from portal import clock
 from portal.mail import development_outbox
 from portal.settings import get_settings
+from portal.tables import StoredFile
 from tests.helpers import field_error
 from tests.integration.test_challenge_setup import PDF, PNG, add_entries, make_edition, valid_brn
 
@@ -213,9 +214,13 @@ async def test_uploads_are_typed_by_content_and_served_as_downloads(startup, off
     rows = await Attachment.select().order_by(Attachment.id)
     assert [r["kind"] for r in rows] == ["pdf", "png"]
     assert rows[0]["original_name"] == "passwd.pdf" and rows[1]["original_name"] == "x.png"
-    uploads = get_settings().var_dir / "uploads"
-    for row in rows:
-        assert "/" not in row["stored_name"] and (uploads / row["stored_name"]).is_file()
+    # The bytes are in the database (every host sees them), nothing under the local var/.
+    stored = await StoredFile.select(StoredFile.file_id, StoredFile.kind, StoredFile.owner)
+    assert sorted((f["file_id"], f["kind"]) for f in stored) == sorted(
+        (r["stored_name"], r["kind"]) for r in rows
+    )
+    assert {f["owner"] for f in stored} == {f"challenge-entry:{entry['id']}"}
+    assert not any((get_settings().var_dir / "uploads" / r["stored_name"]).exists() for r in rows)
     assert not (get_settings().var_dir.parent / "etc").exists()
     download = await startup.get(f"{url}/{rows[0]['id']}")
     assert download.status_code == 200 and download.content == PDF

@@ -167,7 +167,7 @@ async def test_conflicted_judge_sees_nothing_of_the_entry(app, official, startup
     await startup.post(
         f"/challenge/entries/{target}/attachments",
         data={"_csrf_token": token},
-        files={"file": ("deck.pdf", PDF, "application/pdf")},
+        files={"file": ("Org 0 pitch deck.pdf", PDF, "application/pdf")},
     )
     await close_and_screen_in(challenge)
     await relogin(official, startup)
@@ -225,7 +225,16 @@ async def test_conflicted_judge_sees_nothing_of_the_entry(app, official, startup
             await c.get(f"/api/v1/challenge/rounds/{challenge.evaluation_round}/entries/{target}")
         ).json()
         assert body["organization_name"] is None and "team" not in body
-        assert (await c.get(f"/judging/attachments/{attachment_id}")).status_code == 200
+        download = await c.get(f"/judging/attachments/{attachment_id}")
+        assert download.status_code == 200 and download.content == PDF
+        # The download is named by the entry's pseudonym and the detected type, never the
+        # uploader's file name (which names the company here).
+        blind = services.pseudonym("entry", challenge.edition_id, target)
+        assert download.headers["content-disposition"] == f'attachment; filename="{blind}.pdf"'
+        assert download.headers["content-type"].startswith("application/pdf")
+    # Officials still see the original name.
+    named = await official.get(f"/officials/challenge/attachments/{attachment_id}")
+    assert named.status_code == 200 and "Org%200%20pitch%20deck.pdf" in named.headers["content-disposition"]
 
 
 async def test_judge_cannot_score_an_unassigned_entry(app, official, startup, users):
