@@ -84,3 +84,45 @@ def test_a_literal_percent_renders_once_in_templates_and_in_code():
     assert rendered.endswith("(%)") and "%%" not in rendered
     assert i18n.translate(label, "ko").endswith("(%)")
     assert i18n.translate("Spend at least %(pct)s%% of it.", "en", pct=5) == "Spend at least 5% of it."
+
+
+def _messages_passed_to(*names: str) -> dict[str, str]:
+    """String literals given to these calls (notifications, quota reasons), with where they are."""
+    import ast
+
+    from portal.settings import TEMPLATES_DIR
+
+    found: dict[str, str] = {}
+    root = TEMPLATES_DIR.parent
+    for folder in ("portal", "judging", "proposals", "voting"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name not in names:
+                    continue
+                for arg in node.args:
+                    for text in _strings(arg):
+                        if not text.startswith("/"):
+                            found[text] = f"{path.relative_to(root)}:{node.lineno}"
+    return found
+
+
+def _strings(node) -> list[str]:
+    """A literal argument, or both branches of ``"a" if x else "b"``."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _strings(node.body) + _strings(node.orelse)
+    return []
+
+
+def test_every_notification_and_quota_reason_has_a_korean_translation():
+    korean = i18n._catalog("ko")
+    messages = _messages_passed_to("notify", "notify_and_mail", "QuotaInfeasible")
+    assert len(messages) >= 20  # the subjects and texts of every notification, and every quota reason
+    missing = {text: where for text, where in messages.items() if text not in korean}
+    assert not missing, missing
