@@ -102,3 +102,17 @@ async def test_assignment_source_and_upload_limit_are_translated(official, start
     entry_page = await startup.get(f"/challenge/entries/{draft}")
     limit = re.search(r'data-too-large="([^"]*)"', entry_page.text)
     assert limit and HANGUL.search(limit.group(1)) and "10" in limit.group(1)
+
+
+async def test_roles_are_named_in_korean_on_the_accounts_page(app, users):
+    from tests.helpers import PortalClient
+
+    admin = await users.create(roles=["admin", "official"], language="ko")
+    await users.create(roles=["judge"], email="judge-ko@example.kr")
+    async with PortalClient.for_app(app) as client:
+        await client.login(admin)
+        page = await client.get("/officials/accounts")
+    assert page.status_code == 200
+    row = re.search(r"judge-ko@example.kr</td>.*?<td>.*?<td>([^<]*)", page.text, re.S)
+    assert row and row.group(1).strip() == "심사위원"
+    assert "> 관리자</label>" in page.text and "> admin</label>" not in page.text
