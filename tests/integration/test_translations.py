@@ -116,3 +116,23 @@ async def test_roles_are_named_in_korean_on_the_accounts_page(app, users):
     row = re.search(r"judge-ko@example.kr</td>.*?<td>.*?<td>([^<]*)", page.text, re.S)
     assert row and row.group(1).strip() == "심사위원"
     assert "> 관리자</label>" in page.text and "> admin</label>" not in page.text
+
+
+async def test_results_say_points_for_cumulative_ballots_and_explain_in_korean(app, users, client, official):
+    from tests.integration.test_pb_results import _vote_and_close
+
+    rules = BallotRules(ballot_kind="cumulative", total_points=10, max_points_per_project=5, results_rule="greedy")
+    built, _ = await _vote_and_close(app, users, official, rules=rules, voters=3)
+    clock.advance(dt.timedelta(days=30))
+    path = f"/pb/cycles/{built.id}/results/pots/{built.city_pot}"
+    english = await client.get(path)
+    assert english.status_code == 200
+    assert "Points per project" in english.text and "Votes per project" not in english.text
+    assert re.findall(r'<th class="num">(Points|Votes)</th>', english.text) == ["Points", "Points"]
+    client.headers["accept-language"] = "ko"
+    korean = await client.get(path)
+    steps = re.findall(r"<details><summary>단계별 설명 \(집계 엔진\)</summary>\s*<ul>(.*?)</ul>", korean.text, re.S)
+    assert steps, korean.text
+    lines = re.findall(r"<li>(.*?)</li>", steps[0])
+    assert all(HANGUL.search(line) for line in lines) and "Project 1" in steps[0]
+    assert not re.search(r"\b(funded|skipped|budget)\b", steps[0])
