@@ -31,6 +31,10 @@ async def test_korean_officials_open_every_pb_cycle_page(official):
         page = await official.get(path)
         assert page.status_code == 200, path
     assert "예산 비율(%)" in page.text and "(%%)" not in page.text
+    # The errors that re-render the page: approving before the close, closing without a reason.
+    for action, form in (("approve", {}), ("close", {"reason": ""})):
+        refused = await official.post_form(f"/officials/pb/cycles/{built.id}/{action}", form)
+        assert 400 <= refused.status_code < 500 and "예산 비율(%)" in refused.text, action
 
 
 async def test_a_failed_gate_is_told_in_the_readers_language_with_the_gates_name(official, startup):
