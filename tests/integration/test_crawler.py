@@ -56,7 +56,6 @@ HTML_ATTRIBUTES = frozenset(
 )
 # A quoted value followed directly by another attribute: ``value="x"required``.
 GLUED_AFTER_QUOTE = re.compile(r"""=\s*("[^"]*"|'[^']*')(?=[^\s/>])""")
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
 LATIN_RUN = re.compile(r"[A-Za-z][^\uac00-\ud7a3]*[A-Za-z.!?:)]|[A-Za-z]")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]")
 TEXT_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
