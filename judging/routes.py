@@ -19,7 +19,7 @@ from judging.schemas import (
     ReviewWrite,
     RowId,
 )
-from judging.tables import CATEGORIES, CONFLICT_TYPES, Attachment
+from judging.tables import CATEGORIES, CATEGORY_LABELS, CONFLICT_TYPES, Attachment
 from portal import clock, i18n
 from portal.api import ERRORS
 from portal.auth import requires_judge, requires_official
@@ -82,18 +82,6 @@ def _named(reason: str, names: dict[str, str]) -> str:
         if pseudonym in reason:
             reason = reason.replace(pseudonym, title)
     return reason
-
-
-# Words inside borderline reasons that are keys or English terms, translated with the reason.
-CATEGORY_LABELS = {
-    "transportation": "Transportation",
-    "welfare": "Welfare",
-    "climate": "Climate",
-    "disaster-response": "Disaster response",
-    "housing": "Housing",
-    "urban-planning": "Urban planning",
-    "other": "Other",
-}
 
 
 def borderline_reason(note: dict[str, Any]) -> str:

@@ -90,7 +90,16 @@ _UNIT = 10**SCORE_DECIMALS
 
 
 class QuotaInfeasible(ValueError):
-    """No selection satisfies the quotas; the message names the constraint that fails."""
+    """No selection satisfies the quotas; the message names the constraint that fails.
+
+    ``message`` is an English catalog id with ``%(name)s`` placeholders and ``params`` its values
+    (``category`` a category key), so a page can say it in the reader's language.
+    """
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
 
 
 class SelectionError(ValueError):
@@ -271,16 +280,25 @@ def _check_quotas(pool: Sequence[Candidate], quotas: Quotas) -> None:
     if quotas.max_per_organization is not None and quotas.max_per_organization < 1:
         raise QuotaInfeasible("max_per_organization must be at least 1")
     if wanted > len(pool):
-        raise QuotaInfeasible(f"{wanted} winners asked for but only {len(pool)} entries compete")
+        raise QuotaInfeasible(
+            "%(wanted)s winners asked for but only %(pool)s entries compete", wanted=wanted, pool=len(pool)
+        )
     for name, quota in sorted(quotas.categories.items()):
         if quota.min < 0 or (quota.max is not None and quota.max < 0):
-            raise QuotaInfeasible(f"category {name}: min and max must not be negative")
+            raise QuotaInfeasible("category %(category)s: min and max must not be negative", category=name)
         if quota.max is not None and quota.min > quota.max:
-            raise QuotaInfeasible(f"category {name}: min {quota.min} is above max {quota.max}")
+            raise QuotaInfeasible(
+                "category %(category)s: min %(min)s is above max %(max)s",
+                category=name,
+                min=quota.min,
+                max=quota.max,
+            )
     minimums = sum(q.min for q in quotas.categories.values())
     if minimums > wanted:
         raise QuotaInfeasible(
-            f"the category minimums add up to {minimums}, more than the {wanted} winners"
+            "the category minimums add up to %(minimums)s, more than the %(wanted)s winners",
+            minimums=minimums,
+            wanted=wanted,
         )
     capacity = 0
     by_category: dict[str | None, list[Candidate]] = {}
@@ -290,8 +308,10 @@ def _check_quotas(pool: Sequence[Candidate], quotas: Quotas) -> None:
         members = by_category.get(name, [])
         if quota.min > len(members):
             raise QuotaInfeasible(
-                f"category {name} needs at least {quota.min} winners but has only "
-                f"{len(members)} entries"
+                "category %(category)s needs at least %(min)s winners but has only %(count)s entries",
+                category=name,
+                min=quota.min,
+                count=len(members),
             )
         orgs = Counter(c.organization for c in members if c.organization is not None)
         reachable = sum(_org_limit(quotas, n) for n in orgs.values()) + sum(
@@ -299,8 +319,12 @@ def _check_quotas(pool: Sequence[Candidate], quotas: Quotas) -> None:
         )
         if quota.min > reachable:
             raise QuotaInfeasible(
-                f"category {name} needs at least {quota.min} winners but its entries allow only "
-                f"{reachable} under the limit of {quotas.max_per_organization} per organization"
+                "category %(category)s needs at least %(min)s winners but its entries allow only"
+                " %(reachable)s under the limit of %(limit)s per organization",
+                category=name,
+                min=quota.min,
+                reachable=reachable,
+                limit=quotas.max_per_organization,
             )
     for name, members in by_category.items():
         quota = quotas.categories.get(name) if name is not None else None
@@ -308,7 +332,9 @@ def _check_quotas(pool: Sequence[Candidate], quotas: Quotas) -> None:
         capacity += min(limit, len(members))
     if capacity < wanted:
         raise QuotaInfeasible(
-            f"the category maximums allow at most {capacity} winners, fewer than the {wanted} asked for"
+            "the category maximums allow at most %(capacity)s winners, fewer than the %(wanted)s asked for",
+            capacity=capacity,
+            wanted=wanted,
         )
 
 
@@ -473,8 +499,11 @@ def _max_score_flow(ranked: Sequence[Candidate], quotas: Quotas) -> set[Hashable
     sent = network.min_cost_flow(source, sink, wanted, order)
     if sent < wanted:
         raise QuotaInfeasible(
-            f"only {sent} winners can be chosen under the category maximums and the limit of "
-            f"{quotas.max_per_organization} per organization, fewer than the {wanted} asked for"
+            "only %(sent)s winners can be chosen under the category maximums and the limit of"
+            " %(limit)s per organization, fewer than the %(wanted)s asked for",
+            sent=sent,
+            limit=quotas.max_per_organization,
+            wanted=wanted,
         )
     short = [
         f"{name} ({network.capacity[arc ^ 1]} of {low})"
@@ -483,8 +512,8 @@ def _max_score_flow(ranked: Sequence[Candidate], quotas: Quotas) -> set[Hashable
     ]
     if short:
         raise QuotaInfeasible(
-            "the category minimums cannot all be met together with the other quotas: "
-            + ", ".join(short)
+            "the category minimums cannot all be met together with the other quotas: %(short)s",
+            short=", ".join(short),
         )
     return {ranked[i].entry_id for i, arc in enumerate(entry_arcs) if network.capacity[arc] == 0}
 

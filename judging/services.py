@@ -21,8 +21,10 @@ from typing import Any
 from judging import assignment, calibration, rubric
 from judging.tables import (
     CATEGORIES,
+    CATEGORY_LABELS,
     CONFLICT_TYPES,
     DEFAULT_GATES,
+    GATE_LABELS,
     ROUND_KINDS,
     Assignment,
     Attachment,
@@ -38,7 +40,7 @@ from judging.tables import (
     Selection,
     SelectionApproval,
 )
-from portal import accounts, audit, clock
+from portal import accounts, audit, clock, i18n
 from portal.db import write_transaction
 from portal.errors import Conflict as ConflictError
 from portal.errors import DomainError, InvalidInput, NotAllowed, NotFoundError
@@ -587,9 +589,18 @@ async def _notify_organization(
         message = 'Your entry "%(title)s" did not pass screening. Reasons: %(reasons)s'
         params = {
             "title": entry["title"],
-            "reasons": "; ".join(
-                f"{g}: {decided[g]['reason']}" for g in gates if not decided[g]["passed"]
-            ),
+            # Translated when read, in the reader's language (see accounts.notification_text).
+            "reasons": [
+                {
+                    "message": "%(gate)s: %(reason)s",
+                    "params": {
+                        "gate": {"message": GATE_LABELS.get(g, g)},
+                        "reason": decided[g]["reason"],
+                    },
+                }
+                for g in gates
+                if not decided[g]["passed"]
+            ],
         }
     for member in members:
         await accounts.notify_and_mail(
@@ -1515,7 +1526,7 @@ async def run_selection(
         outcome = rank_sheet(sheet.csv_text(), method=method, quotas=quotas, seed=edition["seed"])
     except ValueError as exc:
         raise InvalidInput(
-            "The selection is not possible: %(reason)s", field="quotas", reason=str(exc)
+            "The selection is not possible: %(reason)s", field="quotas", reason=_reason_in_words(exc)
         ) from None
     sheet_text = sheet.csv_text()
     sheet_sha = hashlib.sha256(sheet_text.encode()).hexdigest()
@@ -1554,6 +1565,20 @@ async def run_selection(
             winners=len(outcome["winners"]),
         )
     return selection.id
+
+
+def _reason_in_words(exc: ValueError) -> str:
+    """Why the quotas cannot be met, in the reader's language (a category by its label)."""
+    from judging.selection import QuotaInfeasible
+
+    # The ranking re-raises quota problems as score sheet errors, with the original as the cause.
+    quota = exc if isinstance(exc, QuotaInfeasible) else exc.__cause__
+    if not isinstance(quota, QuotaInfeasible):
+        return str(exc)
+    params = dict(quota.params)
+    if params.get("category") in CATEGORY_LABELS:
+        params["category"] = i18n.translate(CATEGORY_LABELS[str(params["category"])])
+    return i18n.translate(quota.message, **params)
 
 
 async def get_selection(selection_id: int) -> dict[str, Any]:

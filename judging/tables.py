@@ -36,6 +36,22 @@ DEFAULT_GATES = (
     "ai-solution",
     "personal-data-protection",
 )
+# English labels (catalog ids) for keys that code, not a template, puts into sentences.
+CATEGORY_LABELS = {
+    "transportation": "Transportation",
+    "welfare": "Welfare",
+    "climate": "Climate",
+    "disaster-response": "Disaster response",
+    "housing": "Housing",
+    "urban-planning": "Urban planning",
+    "other": "Other",
+}
+GATE_LABELS = {
+    "eligible-organization": "Eligible organization",
+    "complete-entry": "Complete entry",
+    "ai-solution": "AI solution",
+    "personal-data-protection": "Personal data protection",
+}
 
 
 class Edition(Table, tablename="challenge_edition"):

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -646,12 +647,26 @@ async def notify(user_id: int, message: str, link: str = "", **params: Any) -> N
     )
 
 
+def notification_text(message: str, params: Mapping[str, Any], language: str) -> str:
+    """A notification in ``language``. A param may itself be a message to translate,
+    ``{"message": ..., "params": {...}}``, or a list of them (joined with "; ")."""
+
+    def value(param: Any) -> Any:
+        if isinstance(param, Mapping) and "message" in param:
+            return notification_text(param["message"], param.get("params") or {}, language)
+        if isinstance(param, list):
+            return "; ".join(str(value(item)) for item in param)
+        return param
+
+    return i18n.translate(message, language, **{name: value(p) for name, p in params.items()})
+
+
 async def notify_and_mail(user_id: int, subject: str, message: str, link: str = "", **params: Any) -> None:
     """Notify in the app and by mail, both in the reader's language."""
     await notify(user_id, message, link, **params)
     row = await User.select(User.email, User.language).where(User.id == user_id).first()
     if row:
-        body = i18n.translate(message, row["language"], **params)
+        body = notification_text(message, params, row["language"])
         if link:
             body += "\n\n" + get_settings().base_url + link
         await send_mail(row["email"], i18n.translate(subject, row["language"], **params), body)

@@ -235,6 +235,10 @@ class ProfilePages(Controller):
             .limit(20)
             .output(load_json=True)  # params are rendered into the translated message
         )
+        language = context_of(request).language
+        for note in notifications:
+            params = note["params"] if isinstance(note["params"], dict) else {}
+            note["text"] = accounts.notification_text(note["message"], params, language)
         flash = request.session.pop("flash", None)
         return page(request, "auth/profile.html", status_code=status_code, notifications=notifications, flash=flash, **extra)
 

@@ -42,6 +42,14 @@ async def load_demo(force: bool) -> str:
         )
         extra = f"  TOTP secret {secret}" if secret else ""
         lines.append(f"  {email:32} {','.join(roles):18}{extra}")
+    lines.extend(await load_domain_demos(users))
+    lines.append("TOTP codes for the accounts above: python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"")
+    return "\n".join(lines)
+
+
+async def load_domain_demos(users: dict[str, int]) -> list[str]:
+    """Each domain's demo data for the accounts in ``users`` (keys as in DEMO_ACCOUNTS); the crawler test reuses it."""
+    lines: list[str] = []
     for name in DOMAIN_DEMO_MODULES:
         try:
             module = importlib.import_module(name)
@@ -50,5 +58,4 @@ async def load_demo(force: bool) -> str:
                 raise
             continue
         lines.extend(await module.load_demo(users))
-    lines.append("TOTP codes for the accounts above: python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"")
-    return "\n".join(lines)
+    return lines

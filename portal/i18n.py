@@ -40,13 +40,22 @@ def _catalog(language: str) -> dict[str, str]:
 
 
 def translate(message: str, language: str | None = None, **params: Any) -> str:
-    """Translate ``message`` into ``language`` (default: the request's) and fill ``%(name)s`` params."""
-    language = language or current_language.get()
-    text = message if language == "en" else _catalog(language).get(message, message)
-    return text % params if params else text
+    """Translate ``message`` into ``language`` (default: the request's) and fill ``%(name)s`` params.
+
+    Catalogs write a literal ``%`` as ``%%`` (templates %-format every string), so it is formatted here too.
+    """
+    text = _lookup(message, language or current_language.get())
+    return text % params if params or "%%" in text else text
+
+
+def _lookup(message: str, language: str) -> str:
+    return message if language == "en" else _catalog(language).get(message, message)
 
 
 def gettext(message: str, **params: Any) -> str:
+    """The templates' ``_()``: without params the text is returned unformatted, since Jinja %-formats it."""
+    if not params:
+        return _lookup(message, current_language.get())
     return translate(message, **params)
 
 

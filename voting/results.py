@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from voting.tally import Outcome, Project, compute_outcome, explain
+from voting.tally import Outcome, Project, compute_outcome, explain, explanation_steps, fill_step
 
 ENGINE_RULES = {
     "greedy": "greedy",
@@ -180,10 +180,34 @@ def _outcome_json(
         "selected": selected,
         "total_cost": int(outcome.total_cost) if outcome else 0,
         "projects": projects,
-        "explanation": explain(outcome)
+        "explanation": explain(outcome) if outcome else [NO_BALLOTS],
+        # The same, for pages to translate and to name projects by title (see explanation_lines).
+        "explanation_steps": [
+            {"message": message, "params": params} for message, params in explanation_steps(outcome)
+        ]
         if outcome
-        else ["No ballots were cast in this pot: nothing is funded."],
+        else [{"message": NO_BALLOTS, "params": {}}],
     }
+
+
+NO_BALLOTS = "No ballots were cast in this pot: nothing is funded."
+
+
+def explanation_lines(
+    outcome: Mapping, titles: Mapping[int, str], translate: Callable[[str], str]
+) -> list[str]:
+    """The engine's explanation with each message through ``translate`` and projects named by title.
+
+    Runs computed before the steps were stored keep their stored English lines.
+    """
+    steps = outcome.get("explanation_steps")
+    if steps is None:
+        return list(outcome.get("explanation", []))
+
+    def title(pid: str) -> str:
+        return titles.get(int(pid), pid) if pid.isdigit() else pid
+
+    return [fill_step(translate(step["message"]), step["params"], title) for step in steps]
 
 
 def bar_chart_svg(

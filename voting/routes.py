@@ -19,7 +19,7 @@ from portal.sessions import SESSION_UNTOUCHED
 from portal.web import back_to, current_user, page, signed_in_user
 from proposals.tables import CATEGORIES
 from voting import exports, services
-from voting.results import bar_chart_svg
+from voting.results import bar_chart_svg, explanation_lines
 from voting.rules import BallotChoice, BallotRules
 from voting.schemas import (
     BallotCast,
@@ -412,7 +412,11 @@ class PbPages(Controller):
         pot_runs = sorted((r for r in runs if r["pot"] == pot_id), key=lambda r: not r["official"])
         titles = {pid: t["title"] for pid, t in (await services.titles_of(cycle_id)).items()}
         main = pot_runs[0]["outcome"]
-        chart = bar_chart_svg(main["projects"], titles, i18n.gettext("votes"))
+        for run in pot_runs:
+            run["explanation"] = explanation_lines(run["outcome"], titles, i18n.gettext)
+        # Cumulative ballots give points, not votes: every label says which.
+        points = services.rules_of(cycle).ballot_kind == "cumulative"
+        chart = bar_chart_svg(main["projects"], titles, i18n.gettext("points" if points else "votes"))
         return page(
             request,
             "voting/pot_results.html",
@@ -423,6 +427,7 @@ class PbPages(Controller):
             main=main,
             titles=titles,
             chart=chart,
+            points=points,
             receipts_count=main["voters"],
         )
 

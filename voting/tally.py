@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import numbers
 import random
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain
@@ -296,65 +296,116 @@ def compare_by_popularity(
 
 
 def explain(outcome: Outcome, names: Mapping[str, str] | None = None) -> list[str]:
-    """The outcome in plain English sentences, one per step (for the CLI and the web page)."""
+    """The outcome in plain English sentences, one per step (for the CLI): projects as "id (name)"."""
     names = names or {}
 
     def label(pid: str) -> str:
         return f"{pid} ({names[pid]})" if pid in names else pid
 
-    lines = [
-        f"Rule {outcome.rule}, satisfaction {outcome.sat}, ties broken by {outcome.tie_break}"
-        + (f" (seed {outcome.seed})" if outcome.seed is not None else "")
-        + f"; budget {_show(outcome.budget)}."
-    ]
+    return [fill_step(message, params, label) for message, params in explanation_steps(outcome)]
+
+
+def fill_step(
+    message: str, params: Mapping[str, object], label: Callable[[str], str]
+) -> str:
+    """One step's sentence with its projects named by ``label`` (``message`` may be a translation)."""
+    values = dict(params)
+    if "project" in values:
+        values["project"] = label(str(values["project"]))
+    if "projects" in values:
+        values["projects"] = ", ".join(label(str(p)) for p in values["projects"])  # type: ignore[attr-defined]
+    return message % values
+
+
+def explanation_steps(outcome: Outcome) -> list[tuple[str, dict[str, object]]]:
+    """The outcome step by step as (English message, values): the messages are catalog ids, so a page
+    translates them; projects are ids under ``project`` / ``projects``, named by whoever shows them."""
+    steps: list[tuple[str, dict[str, object]]] = []
+    rules = {"rule": outcome.rule, "sat": outcome.sat, "tie_break": outcome.tie_break, "budget": _show(outcome.budget)}
+    if outcome.seed is not None:
+        steps.append(
+            (
+                "Rule %(rule)s, satisfaction %(sat)s, ties broken by %(tie_break)s (seed %(seed)s); budget %(budget)s.",
+                {**rules, "seed": outcome.seed},
+            )
+        )
+    else:
+        steps.append(("Rule %(rule)s, satisfaction %(sat)s, ties broken by %(tie_break)s; budget %(budget)s.", rules))
     if outcome.excluded:
-        lines.append("Left out before counting: " + ", ".join(map(label, outcome.excluded)) + ".")
+        steps.append(("Left out before counting: %(projects)s.", {"projects": list(outcome.excluded)}))
     if outcome.voter_budget is not None:
-        lines.append(
-            f"Equal Shares gave each voter {_show(outcome.voter_budget)} to spend"
-            f" ({outcome.passes} pass{'es' if outcome.passes != 1 else ''})."
+        steps.append(
+            (
+                "Equal Shares gave each voter %(share)s to spend (%(passes)s pass)."
+                if outcome.passes == 1
+                else "Equal Shares gave each voter %(share)s to spend (%(passes)s passes).",
+                {"share": _show(outcome.voter_budget), "passes": outcome.passes},
+            )
         )
     for s in outcome.steps:
-        pid = label(s.project_id)
+        values: dict[str, object] = {
+            "project": s.project_id,
+            "cost": _show(s.cost),
+            "score": _show(s.score),
+            "left": _show(s.remaining_budget),
+        }
         if s.reason == "free":
-            lines.append(f"{pid} costs nothing and has supporters: funded first.")
+            steps.append(("%(project)s costs nothing and has supporters: funded first.", values))
         elif s.reason == "bought":
-            lines.append(
-                f"Round {s.round}: {pid} funded for {_show(s.cost)}; each of its {s.supporters}"
-                f" supporters paid at most {_show(s.price_per_supporter)}"
-                + (
-                    f" ({s.supporters_paid_all} gave all they had left)"
+            values.update(
+                round=s.round,
+                supporters=s.supporters,
+                price=_show(s.price_per_supporter),
+                paid_all=s.supporters_paid_all,
+            )
+            steps.append(
+                (
+                    "Round %(round)s: %(project)s funded for %(cost)s; each of its %(supporters)s supporters"
+                    " paid at most %(price)s (%(paid_all)s gave all they had left)."
                     if s.supporters_paid_all
-                    else ""
+                    else "Round %(round)s: %(project)s funded for %(cost)s; each of its %(supporters)s supporters"
+                    " paid at most %(price)s.",
+                    values,
                 )
-                + "."
             )
         elif s.reason == "fits":
-            lines.append(
-                f"{pid} (score {_show(s.score)}) costs {_show(s.cost)} and fits: funded,"
-                f" {_show(s.remaining_budget)} left."
-            )
+            steps.append(("%(project)s (score %(score)s) costs %(cost)s and fits: funded, %(left)s left.", values))
         elif s.reason == "does-not-fit":
-            lines.append(
-                f"{pid} (score {_show(s.score)}) costs {_show(s.cost)}, more than the"
-                f" {_show(s.remaining_budget)} left: skipped."
+            steps.append(
+                ("%(project)s (score %(score)s) costs %(cost)s, more than the %(left)s left: skipped.", values)
             )
         elif s.reason == "stopped":
-            lines.append(
-                f"{pid} (score {_show(s.score)}) does not fit in the {_show(s.remaining_budget)}"
-                " left: counting stops here (no skipping)."
+            steps.append(
+                (
+                    "%(project)s (score %(score)s) does not fit in the %(left)s left:"
+                    " counting stops here (no skipping).",
+                    values,
+                )
             )
     for f in outcome.shortfalls:
-        tail = " (funded afterwards by the greedy completion)" if f.funded_later else ""
-        lines.append(
-            f"{label(f.project_id)} not funded by Equal Shares: its {f.supporters} supporters had"
-            f" {_show(f.money_left)} left, it costs {_show(f.cost)}{tail}."
+        values = {
+            "project": f.project_id,
+            "supporters": f.supporters,
+            "left": _show(f.money_left),
+            "cost": _show(f.cost),
+        }
+        steps.append(
+            (
+                "%(project)s not funded by Equal Shares: its %(supporters)s supporters had %(left)s left,"
+                " it costs %(cost)s (funded afterwards by the greedy completion)."
+                if f.funded_later
+                else "%(project)s not funded by Equal Shares: its %(supporters)s supporters had %(left)s left,"
+                " it costs %(cost)s.",
+                values,
+            )
         )
-    lines.append(
-        f"Funded {len(outcome.selected)} projects for {_show(outcome.total_cost)}"
-        f" of {_show(outcome.budget)}."
+    steps.append(
+        (
+            "Funded %(count)s projects for %(total)s of %(budget)s.",
+            {"count": len(outcome.selected), "total": _show(outcome.total_cost), "budget": _show(outcome.budget)},
+        )
     )
-    return lines
+    return steps
 
 
 def _show(value: Number | float | None) -> str:

@@ -25,7 +25,7 @@
       input.addEventListener("change", function () {
         var max = parseInt(input.dataset.maxBytes, 10);
         if (input.files.length && input.files[0].size > max) {
-          input.setCustomValidity("too large");
+          input.setCustomValidity(input.dataset.tooLarge);  // translated by the page
           input.reportValidity();
         } else { input.setCustomValidity(""); }
       });
