@@ -369,7 +369,7 @@ async def close_early(official_id: int, cycle_id: int, reason: str) -> None:
         if cycle is None:
             raise NotFoundError("We could not find that budgeting cycle.")
         if is_closed(cycle):
-            raise Conflict("Voting in this cycle is already closed.", field="reason")
+            raise Conflict("Voting in this cycle is already closed.")
         now = clock.now()
         await Cycle.update({Cycle.closed_early_at: now, Cycle.close_reason: reason}).where(
             Cycle.id == cycle_id
