@@ -331,7 +331,9 @@ def image_type(data: bytes) -> str | None:
 def save_image(data: bytes) -> str:
     """Store an image under a random name outside the web root; returns the name."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidInput("The image can be at most 2 MB.", field="image")
+        raise InvalidInput(
+            "The file is too large (at most %(mb)s MB).", field="image", mb=MAX_IMAGE_BYTES // (1024 * 1024)
+        )
     kind = image_type(data)
     if kind is None:
         raise InvalidInput("The image must be a PNG or JPEG file.", field="image")
