@@ -333,6 +333,8 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     if status == 401 and not _is_api(request):
         return Redirect(path=f"/login?next={request.url.path}", status_code=303)  # type: ignore[return-value]
     message = _STATUS_MESSAGES.get(status)
+    if status == 403 and exc.detail == "CSRF token verification failed":
+        message = "The form expired. Please submit it again."  # not a permission problem: see portal.refill
     if message is None:
         message = "Something went wrong on our side. Please try again later."
     headers = dict(exc.headers or {}) if exc.headers else None
