@@ -191,6 +191,7 @@ class Form:
     enctype: str
     fields: list[Field] = field(default_factory=list)
     page: str = ""
+    kind: str = ""  # the form's data-kind (a ballot's kind), so each kind of ballot is a form of its own
 
     def values(self) -> list[tuple[str, str]]:
         """What submitting the form untouched sends (checked boxes, selected options, typed text)."""
@@ -239,7 +240,7 @@ class _FormParser(HTMLParser):
             if a.get("method", "get").lower() == "post":
                 action = urljoin(self.base, a.get("action") or self.base)
                 self._form = Form(urlsplit(action).path + (f"?{urlsplit(action).query}" if urlsplit(action).query else ""),
-                                  a.get("enctype", ""), page=self.base)
+                                  a.get("enctype", ""), page=self.base, kind=a.get("data-kind", ""))
             return
         form = self._form
         if form is None:
@@ -312,3 +313,8 @@ def parse_forms(html: str, url: str) -> list[Form]:
 def route_of(path: str) -> str:
     """A form's action with its ids replaced, so one form per route is fuzzed (not one per row)."""
     return re.sub(r"/\d+(?=/|$|\?)", "/{id}", path.split("?")[0])
+
+
+def form_key(form: Form) -> str:
+    """One form per route and kind (an approval, a knapsack and a cumulative ballot are three forms)."""
+    return f"{route_of(form.action)} {form.kind}".strip()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.helpers import PortalClient
-from tests.pages import ROLES, Form, build_site, page_urls, parse_page, route_of
+from tests.pages import ROLES, Form, build_site, form_key, page_urls, parse_page
 
 pytestmark = pytest.mark.slow
 
@@ -184,7 +184,7 @@ async def test_every_form_survives_bad_input(app, users):
                 if response.status_code != 200 or "text/html" not in response.headers.get("content-type", ""):
                     continue
                 for form in parse_page(response.text, url).forms:
-                    key = route_of(form.action)
+                    key = form_key(form)
                     if key not in forms or forms[key] == (role, None) or forms[key][1].page == url and forms[key][0] == role:
                         forms[key] = (role, form)  # the last of a list: never the signed-in person's own row
         ordered = sorted(forms.values(), key=lambda rf: (bool(FINAL_ACTIONS.search(rf[1].action)), ROLES.index(rf[0])))
