@@ -25,7 +25,7 @@ from portal.api import ERRORS
 from portal.auth import requires_judge, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput, NotFoundError
-from portal.web import SEOUL, back_to, page, signed_in_user
+from portal.web import SEOUL, back_to, page, parse_whole_number, signed_in_user
 from proposals import entries
 from proposals.entry_routes import ROUTE_HANDLERS as ENTRY_ROUTE_HANDLERS
 from proposals.entry_routes import attachment_response
@@ -51,10 +51,7 @@ def local_input(moment: dt.datetime) -> str:
 def parse_int(value: str | None, field: str, default: int | None = None) -> int:
     if (value is None or value == "") and default is not None:
         return default
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise InvalidInput("Enter a whole number.", field=field) from None
+    number = parse_whole_number(value, field) or 0
     if not -(2**31) < number < 2**31:
         raise InvalidInput("Enter a whole number.", field=field)
     return number

@@ -27,6 +27,7 @@ from portal.controllers import (
     PublicPages,
 )
 from portal.logs import install_log_hygiene
+from portal.refill import KeepTypedMiddleware
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
 from portal.web import EXCEPTION_HANDLERS, LanguageMiddleware, add_security_headers, template_engine
@@ -118,7 +119,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             OfficialHub,
             *[handler for module in domain_modules for handler in module.ROUTE_HANDLERS],
         ],
-        middleware=[sessions.middleware, LanguageMiddleware()],
+        middleware=[sessions.middleware, LanguageMiddleware(), KeepTypedMiddleware()],
         stores={"sessions": DatabaseStore()},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -11,6 +11,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Scope
 
 from portal import clock, i18n
+from portal.refill import keep_draft_through_login
 from portal.sessions import ROTATE_FLAG
 from portal.settings import get_settings
 from portal.tables import PRIVILEGED_ROLES, User
@@ -79,6 +80,8 @@ async def resolve_request_context(scope: Scope) -> RequestContext:
         idle = now - session.get("seen", 0) > settings.session_idle_minutes * 60
         expired = now - session.get("created", 0) > settings.session_absolute_hours * 3600
         row = None if (idle or expired) else await User.select().where(User.id == uid).first()
+        if idle or expired:
+            ctx.extra["expired_user_id"] = uid  # portal.refill keeps a filled form for this account only
         if row is None or row["session_generation"] != session.get("gen"):
             session.clear()
         elif session.get("stage") == STAGE_FULL:
@@ -103,10 +106,12 @@ def begin_session(session: dict[str, Any], user_row: dict[str, Any], stage: str)
     """Start (or advance) a login on a fresh session id (S7)."""
     now = int(clock.now().timestamp())
     created = session.get("created", now) if session.get("uid") == user_row["id"] else now
+    previous = dict(session)
     session.clear()
     session.update(
         uid=user_row["id"], gen=user_row["session_generation"], stage=stage, created=created, seen=now
     )
+    keep_draft_through_login(previous, session, user_row["id"])
     session[ROTATE_FLAG] = True
 
 

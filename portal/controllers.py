@@ -353,7 +353,7 @@ class OfficialAccountPages(Controller):
     async def set_roles(self, request: Request, user_id: FromPath[int]) -> Redirect:
         admin = signed_in_user(request)
         form = await request.form()
-        await accounts.set_roles(admin.id, user_id, form.getall("roles") if hasattr(form, "getall") else [])
+        await accounts.set_roles(admin.id, user_id, form.getall("roles", []))
         return back_to("/officials/accounts")
 
 

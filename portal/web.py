@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal import clock, i18n
 from portal.districts import DISTRICTS, district_name
-from portal.errors import DomainError, TooManyAttempts
+from portal.errors import DomainError, InvalidInput, TooManyAttempts
 from portal.settings import TEMPLATES_DIR, get_settings
 
 log = logging.getLogger("hangang.web")
@@ -77,6 +78,29 @@ def signed_in_user(request: Request) -> CurrentUser:
     if user is None:
         raise NotAuthorizedException()
     return user
+
+
+MAX_WHOLE_NUMBER = 10**15 - 1  # 1,000조: far above any budget, and inside every integer column of both engines
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+
+
+def parse_whole_number(value: Any, field: str, *, optional: bool = False) -> int | None:
+    """A whole number typed into a form (thousands separators allowed), or a 422 beside ``field``.
+
+    The one place forms parse integers and amounts: "1000.5", "1e9" and letters are refused with a message,
+    and so is a number too large to store (a 19-digit amount), instead of failing later in the database.
+    """
+    text = str(value if value is not None else "").replace(",", "").replace("_", "").strip()
+    if not text:
+        if optional:
+            return None
+        raise InvalidInput("Enter a whole number.", field=field)
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise InvalidInput("Enter a whole number.", field=field)
+    number = int(text)
+    if abs(number) > MAX_WHOLE_NUMBER:
+        raise InvalidInput("This number is too large.", field=field)
+    return number
 
 
 def format_krw(amount: int | None) -> str:
@@ -223,6 +247,8 @@ def error_response(
     token = i18n.current_language.set(language)
     try:
         detail = i18n.translate(message, language, **params)
+        # portal.refill shows a refused form's page again with this message beside the field.
+        request.scope["hangang_error"] = (errors[0]["message"] if errors else detail, errors[0]["field"] if errors else None)  # type: ignore[typeddict-unknown-key]
         if _is_api(request):
             body: dict[str, Any] = {"status_code": status_code, "detail": detail}
             if errors:
@@ -263,8 +289,8 @@ def handle_validation_error(request: Request, exc: ValidationException) -> Respo
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
-            key = str(item.get("key") or item.get("source") or "body")
             raw = str(item.get("message", ""))
+            key = _field_named_in(raw) or str(item.get("key") or item.get("source") or "body")
             if "required" in raw.lower() or "missing" in raw.lower():
                 text = i18n.translate("This field is required.", language)
             elif "unknown field" in raw.lower() or "object has no field" in raw.lower():
@@ -273,6 +299,20 @@ def handle_validation_error(request: Request, exc: ValidationException) -> Respo
                 text = i18n.translate("This value is not valid here.", language)
             errors.append({"field": key, "message": text})
     return error_response(request, 400, "The request is not valid. Check the fields and try again.", errors=errors)
+
+
+_AT_PATH = re.compile(r"- at `\$\.?([^`]*)`")
+_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+
+
+def _field_named_in(message: str) -> str | None:
+    """The body field a decoding error is about, e.g. ``project_ids[0]`` or ``email`` (not ``data``)."""
+    at = _AT_PATH.search(message)
+    named = _NAMED_FIELD.search(message)
+    path = at.group(1) if at else ""
+    if named:
+        return f"{path}.{named.group(1)}" if path else named.group(1)
+    return path or None
 
 
 _STATUS_MESSAGES = {
@@ -293,6 +333,8 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     if status == 401 and not _is_api(request):
         return Redirect(path=f"/login?next={request.url.path}", status_code=303)  # type: ignore[return-value]
     message = _STATUS_MESSAGES.get(status)
+    if status == 403 and exc.detail == "CSRF token verification failed":
+        message = "The form expired. Please submit it again."  # not a permission problem: see portal.refill
     if message is None:
         message = "Something went wrong on our side. Please try again later."
     headers = dict(exc.headers or {}) if exc.headers else None

@@ -342,7 +342,10 @@ async def entry_for_member(user_id: int, entry_id: int) -> dict[str, Any]:
 
 async def create_entry(user_id: int, organization_id: int, edition_id: int, form: EntryForm) -> int:
     """Save a new draft."""
-    await require_member(user_id, organization_id)
+    if await membership(user_id, organization_id) is None:
+        raise InvalidInput("Choose one of your organizations.", field="organization_id")
+    if not await Edition.exists().where(Edition.id == edition_id):
+        raise InvalidInput("Choose an edition that is open for entries.", field="edition_id")
     edition = await _edition(edition_id)
     _check_not_frozen(edition)
     values = _validated(form, edition["categories"])

@@ -289,7 +289,11 @@ class StartupPages(Controller):
             request, entry_id, entries.withdraw_entry, "Your entry was withdrawn."
         )
 
-    @post("/entries/{entry_id:int}/attachments", request_max_body_size=entries.UPLOAD_BODY_LIMIT)
+    @post(
+        "/entries/{entry_id:int}/attachments",
+        request_max_body_size=entries.UPLOAD_BODY_LIMIT,
+        opt={"upload_limit_mb": entries.MAX_PDF_BYTES // (1024 * 1024)},
+    )
     async def upload(self, request: Request, entry_id: RowId) -> Template | Redirect:
         """Upload a PDF deck (up to 10 MB) or a PNG/JPEG image; the type is read from the content."""
         user = signed_in_user(request)

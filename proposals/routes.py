@@ -11,27 +11,23 @@ from litestar.response import Redirect, Template
 from portal.auth import public, requires_login, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput
-from portal.web import back_to, current_user, page, signed_in_user
+from portal.web import back_to, current_user, page, parse_whole_number, signed_in_user
 from proposals import services
 from proposals.tables import CATEGORIES
 from voting import services as voting
 
-UPLOAD_LIMIT = 3 * 1024 * 1024
+# The body may hold a photo well over the image limit, so an oversized image is refused beside its field with
+# the form kept; only bodies over this get the bare 413 (shown again by portal.refill with the limit stated).
+UPLOAD_LIMIT = 12 * 1024 * 1024
+UPLOAD_OPT = {"upload_limit_mb": services.MAX_IMAGE_BYTES // (1024 * 1024)}
 
 
 def _int(value: Any, field: str, *, optional: bool = False) -> int | None:
-    text = str(value or "").replace(",", "").strip()
-    if not text and optional:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidInput("Enter a whole number.", field=field) from None
+    return parse_whole_number(value, field, optional=optional)
 
 
-async def _form_input(
-    request: Request,
-) -> tuple[services.ProposalInput, bytes | None, dict[str, str]]:
+async def _typed_values(request: Request) -> dict[str, str]:
+    """What the person typed into the proposal form, kept for showing it again."""
     form = await request.form()
     values = {
         k: form.get(k)
@@ -45,7 +41,11 @@ async def _form_input(
             "location",
         )
     }
-    values = {k: v if isinstance(v, str) else "" for k, v in values.items()}
+    return {k: v if isinstance(v, str) else "" for k, v in values.items()}
+
+
+async def _form_input(request: Request, values: dict[str, str]) -> tuple[services.ProposalInput, bytes | None]:
+    form = await request.form()
     upload = form.get("image")
     image = None
     if upload is not None and hasattr(upload, "read"):
@@ -59,7 +59,7 @@ async def _form_input(
         estimated_cost=_int(values["estimated_cost"], "estimated_cost") or 0,
         location=values["location"],
     )
-    return data, image, values
+    return data, image
 
 
 class ProposalPages(Controller):
@@ -135,13 +135,14 @@ class ProposalPages(Controller):
         "/cycles/{cycle_id:int}/proposals",
         guards=[requires_login],
         request_max_body_size=UPLOAD_LIMIT,
+        opt=UPLOAD_OPT,
     )
     async def submit(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
         """Submit a proposal (with an optional PNG or JPEG image)."""
         user = signed_in_user(request)
-        values: dict[str, str] = {}
+        values = await _typed_values(request)
         try:
-            data, image, values = await _form_input(request)
+            data, image = await _form_input(request, values)
             proposal_id = await services.submit(user, cycle_id, data, image)
         except DomainError as exc:
             return await self._form(
@@ -200,14 +201,15 @@ class ProposalPages(Controller):
         "/proposals/{proposal_id:int}/edit",
         guards=[requires_login],
         request_max_body_size=UPLOAD_LIMIT,
+        opt=UPLOAD_OPT,
     )
     async def edit(self, request: Request, proposal_id: FromPath[int]) -> Template | Redirect:
         """The author changes their proposal during intake."""
         user = signed_in_user(request)
         row = await services.get(proposal_id, user)
-        values: dict[str, str] = {}
+        values = await _typed_values(request)
         try:
-            data, image, values = await _form_input(request)
+            data, image = await _form_input(request, values)
             await services.edit(user, proposal_id, data, image)
         except DomainError as exc:
             return await self._form(
@@ -295,8 +297,11 @@ class ProposalReviewPages(Controller):
                 form.get("reason", ""),
             )
         except DomainError as exc:
+            errors = form_errors(exc)
+            if "reason" in errors:  # the merge form's reason, not the review form's
+                errors["merge_reason"] = errors.pop("reason")
             return await self._list(
-                request, row["cycle"], exc.status_code, errors=form_errors(exc), failed=proposal_id
+                request, row["cycle"], exc.status_code, errors=errors, failed=proposal_id
             )
         request.session["flash"] = "The proposals were merged and the author was notified."
         return back_to(f"/officials/pb/cycles/{row['cycle']}/proposals")

@@ -328,7 +328,9 @@ async def merge(official_id: int, proposal_id: int, into_id: int, reason: str) -
 def checked_image(data: bytes) -> storage.FileType:
     """PNG or JPEG by magic bytes, whatever the file was called, at most 2 MB."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidInput("The image can be at most 2 MB.", field="image")
+        raise InvalidInput(
+            "The file is too large (at most %(mb)s MB).", field="image", mb=MAX_IMAGE_BYTES // (1024 * 1024)
+        )
     file_type = storage.detect_type(data)
     if file_type is None or file_type.kind not in ("png", "jpeg"):
         raise InvalidInput("The image must be a PNG or JPEG file.", field="image")

@@ -16,7 +16,7 @@ from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput, NotFoundError
 from portal.schemas import ErrorResponse
 from portal.sessions import SESSION_UNTOUCHED
-from portal.web import back_to, current_user, page, signed_in_user
+from portal.web import back_to, current_user, page, parse_whole_number, signed_in_user
 from proposals.tables import CATEGORIES
 from voting import exports, services
 from voting.results import bar_chart_svg, explanation_lines
@@ -99,6 +99,8 @@ def _choice_from_body(data: BallotCast) -> BallotChoice:
     if data.points is not None:
         try:
             points = tuple((int(k), int(v)) for k, v in data.points.items())
+            if any(not 0 < k < 2**31 for k, _ in points):
+                raise ValueError
         except ValueError:
             raise InvalidInput("Points must be given per project id.", field="points") from None
     return BallotChoice(
@@ -234,12 +236,15 @@ def _ballot_choice_from_form(form: Any, kind: str) -> BallotChoice:
                 text = (form.get(key) or "").strip()
                 if not text:
                     continue
+                project = key.removeprefix("points-")
+                if not project.isdigit() or not 0 < int(project) < 2**31:
+                    raise InvalidInput("Choose projects from the list.", field="points")
                 try:
-                    points.append((int(key.removeprefix("points-")), int(text)))
+                    points.append((int(project), int(text)))
                 except ValueError:
                     raise InvalidInput("Points must be whole numbers.", field="points") from None
         return BallotChoice(points=tuple(points))
-    values = form.getall("project_ids") if hasattr(form, "getall") else []
+    values = form.getall("project_ids", [])
     try:
         return BallotChoice(project_ids=tuple(int(v) for v in values))
     except ValueError:
@@ -495,15 +500,7 @@ def _parse_dt(value: str, field: str) -> dt.datetime:
 
 
 def _parse_int(value: str | None, field: str, *, optional: bool = False) -> int | None:
-    text = (value or "").replace(",", "").replace("_", "").strip()
-    if not text:
-        if optional:
-            return None
-        raise InvalidInput("Enter a whole number.", field=field)
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidInput("Enter a whole number.", field=field) from None
+    return parse_whole_number(value, field, optional=optional)
 
 
 def rules_from_form(form: Any) -> BallotRules:
@@ -574,7 +571,7 @@ class OfficialPbPages(Controller):
         user = signed_in_user(request)
         form = await request.form()
         try:
-            categories = tuple(form.getall("categories")) if hasattr(form, "getall") else ()
+            categories = tuple(c for c in form.getall("categories", []) if c)
             data = services.CycleInput(
                 name=form.get("name", ""),
                 fiscal_year=_parse_int(form.get("fiscal_year"), "fiscal_year") or 0,

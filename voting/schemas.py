@@ -60,7 +60,10 @@ class ProjectRead(msgspec.Struct):
 class BallotCast(StrictStruct):
     """Approval and knapsack ballots send ``project_ids``; cumulative ballots send ``points``."""
 
-    project_ids: Annotated[list[int], msgspec.Meta(max_length=500)] | None = None
+    project_ids: (
+        Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]], msgspec.Meta(max_length=500)]
+        | None
+    ) = None
     points: (
         Annotated[
             dict[str, Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]],

@@ -182,7 +182,8 @@ async def test_startup_cannot_read_or_write_another_organizations_entry(
         "/api/v1/challenge/entries",
         _entry_body(challenge.edition_id, challenge.organizations[0]),
     )
-    assert refused.status_code == 404
+    # A 4xx naming the field (issue 9), the same for someone else's organization and for none at all (S14).
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "organization_id"
 
 
 async def test_uploads_are_typed_by_content_and_served_as_downloads(startup, official):
@@ -302,4 +303,4 @@ async def test_errors_and_pages_come_in_korean(app, users):
             "/api/v1/challenge/entries",
             {"title": "x", "category": "welfare", "sector": "public"},
         )
-        assert api.status_code == 404 and "찾을 수 없습니다" in api.json()["detail"]
+        assert api.status_code == 422 and "조직" in api.json()["errors"][0]["message"]

@@ -1,0 +1,414 @@
+"""Nothing typed is lost: a refused form comes back holding what the person sent.
+
+One place does this for every HTML form, whatever the controller re-rendered:
+
+* an answer of 4xx to a form POST gets the submitted values put back into the form(s) posting to that path;
+* when the answer is a bare error page (a conflict, a stale or missing CSRF token, a body over the upload
+  limit), the page the form was on (the same-origin ``Referer``) is rendered again with the values and the
+  message beside the form, and a fresh CSRF token;
+* a POST whose session expired keeps the values as a draft in the new session, tied to the account that
+  was signed in; after that account logs in again, the page shows the draft in its form.
+
+Passwords and other secrets are never put back or kept; ballots are never kept as drafts (ballot secrecy).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar.exceptions import HTTPException
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Empty as _EMPTY
+from litestar.utils.scope.state import ScopeState
+
+from portal import clock, i18n
+
+log = logging.getLogger("hangang.web")
+
+FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+SECRET_WORDS = ("password", "totp", "secret", "_csrf_token")
+DRAFT_KEY = "draft"
+DRAFT_MAX_AGE = 2 * 3600  # seconds: a draft older than this is dropped at login
+ERROR_SCOPE_KEY = "hangang_error"  # set by portal.web.error_response: (message, field)
+CSRF_FAILED = "CSRF token verification failed"
+EXPIRED_MESSAGE = "The form expired. Please submit it again."
+RESTORED_MESSAGE = "Your unsaved answers were kept while you signed in again. Check them and submit."
+TEXT_KINDS = {"text", "email", "number", "url", "tel", "search", "date", "datetime-local", "time", "month", "week", ""}
+
+Values = dict[str, list[str]]
+
+
+def is_secret(name: str) -> bool:
+    return any(word in name.lower() for word in SECRET_WORDS)
+
+
+def submitted_values(form: Any) -> Values:
+    """The text values of a parsed form (files, secrets and NUL bytes left out)."""
+    out: Values = {}
+    if not form:
+        return out
+    items = form.multi_items() if hasattr(form, "multi_items") else form.items()
+    for name, value in items:
+        if is_secret(name):
+            continue
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, str):
+                out.setdefault(name, []).append(item.replace("\x00", ""))
+    return out
+
+
+# ---------------------------------------------------------------- HTML rewriting
+
+
+@dataclass
+class _Control:
+    tag: str
+    attrs: list[tuple[str, str | None]]
+    start: int  # offset of "<"
+    end: int  # offset after ">"
+    content_end: int | None = None  # textarea: where "</textarea>" starts
+    close_end: int | None = None  # textarea/select: offset after the end tag
+    options: list[_Control] = field(default_factory=list)
+
+    def attr(self, name: str) -> str | None:
+        return next((v for k, v in self.attrs if k == name), None)
+
+
+class _Scanner(HTMLParser):
+    """Finds the controls of the forms posting to one path, with their source offsets."""
+
+    def __init__(self, source: str, action: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.action = action
+        self.line_starts = [0]
+        for i, ch in enumerate(source):
+            if ch == "\n":
+                self.line_starts.append(i + 1)
+        self.forms: list[tuple[int, list[_Control]]] = []  # (offset after <form ...>, controls)
+        self._controls: list[_Control] | None = None
+        self._open: _Control | None = None
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self.line_starts[line - 1] + column
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        start = self._offset()
+        end = start + len(self.get_starttag_text() or "")
+        if tag == "form":
+            action = dict(attrs).get("action") or ""
+            if (dict(attrs).get("method") or "").lower() == "post" and urlsplit(action).path == self.action:
+                self._controls = []
+                self.forms.append((end, self._controls))
+            return
+        if self._controls is None:
+            return
+        control = _Control(tag, attrs, start, end)
+        if tag in ("input", "textarea", "select") and control.attr("name"):
+            self._controls.append(control)
+            if tag != "input":
+                self._open = control
+        elif tag == "option" and self._open is not None and self._open.tag == "select":
+            self._open.options.append(control)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._controls = None
+        elif self._open is not None and tag == self._open.tag:
+            self._open.content_end = self._offset()
+            self._open.close_end = self._offset() + len(f"</{tag}>")
+            self._open = None
+
+
+def _tag(tag: str, attrs: list[tuple[str, str | None]]) -> str:
+    parts = [tag] + [k if v is None else f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs]
+    return "<" + " ".join(parts) + ">"
+
+
+def _with(attrs: list[tuple[str, str | None]], name: str, value: str | None, present: bool = True):
+    kept = [(k, v) for k, v in attrs if k != name]
+    return kept + [(name, value)] if present else kept
+
+
+def refill(
+    source: str,
+    action: str,
+    values: Values,
+    *,
+    message: str | None = None,
+    field_name: str | None = None,
+) -> str | None:
+    """``source`` with every form posting to ``action`` holding ``values`` (and ``message`` shown in it).
+
+    Returns None when the page has no such form.
+    """
+    scanner = _Scanner(source, action)
+    scanner.feed(source)
+    scanner.close()
+    if not scanner.forms:
+        return None
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
+    for form_end, controls in scanner.forms:
+        target_id = None
+        for control in controls:
+            name = control.attr("name") or ""
+            kind = (control.attr("type") or "").lower()
+            if field_name and name == field_name and control.attr("id") and target_id is None:
+                target_id = control.attr("id")
+            if is_secret(name) or kind in ("password", "hidden", "file", "submit", "button"):
+                continue
+            sent = values.get(name)
+            if control.tag == "input" and kind in ("checkbox", "radio"):
+                ticked = sent is not None and (control.attr("value") or "on") in sent
+                edits.append((control.start, control.end, _tag("input", _with(control.attrs, "checked", None, ticked))))
+            elif sent is None:
+                continue
+            elif control.tag == "input" and kind in TEXT_KINDS:
+                edits.append((control.start, control.end, _tag("input", _with(control.attrs, "value", sent[0]))))
+            elif control.tag == "textarea" and control.content_end is not None:
+                edits.append((control.end, control.content_end, html.escape(sent[0], quote=False)))
+            elif control.tag == "select":
+                known = [o.attr("value") for o in control.options]
+                if sent[0] in known:
+                    for option in control.options:
+                        chosen = option.attr("value") == sent[0]
+                        edits.append((option.start, option.end, _tag("option", _with(option.attrs, "selected", None, chosen))))
+        if message:
+            text = html.escape(message)
+            if target_id:
+                text = f'<a href="#{html.escape(target_id)}">{text}</a>'
+            edits.append((form_end, form_end, f'<div class="alert" role="alert"><p>{text}</p></div>'))
+    out = source
+    for start, end, replacement in sorted(edits, key=lambda e: e[0], reverse=True):
+        out = out[:start] + replacement + out[end:]
+    return out
+
+
+# ---------------------------------------------------------------- the middleware
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    return next((v for k, v in scope.get("headers", []) if k.lower() == name), b"")
+
+
+def _referer_path(scope: Scope) -> str | None:
+    """The page the form was on, when the browser says so and it is on this site."""
+    raw = _header(scope, b"referer").decode("latin-1")
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    host = _header(scope, b"host").decode("latin-1")
+    if parts.netloc and host and parts.netloc != host:
+        return None
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def _render_get(scope: Scope, target: str) -> tuple[int, list[tuple[bytes, bytes]], str] | None:
+    """Render another page of the app for the same browser (cookies included), in process."""
+    path, _, query = target.partition("?")
+    sub: dict[str, Any] = {k: scope[k] for k in ("type", "asgi", "http_version", "scheme", "server", "client", "root_path") if k in scope}
+    sub.update(
+        method="GET", path=path, raw_path=path.encode(), query_string=query.encode(), state={},
+        headers=[(k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"content-type", b"content-length")],
+    )
+    messages: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def collect(message: Message) -> None:
+        messages.append(message)
+
+    await scope["app"](sub, receive, collect)
+    start = next((m for m in messages if m["type"] == "http.response.start"), None)
+    if start is None or start["status"] != 200:
+        return None
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return start["status"], list(start.get("headers", [])), body.decode("utf-8", "replace")
+
+
+def _html_response_headers(headers: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[bytes, bytes]]:
+    kept = [(k, v) for k, v in headers if k.lower() not in (b"content-length",)]
+    return [*kept, (b"content-length", str(len(body)).encode())]
+
+
+class KeepTypedMiddleware(ASGIMiddleware):
+    """Refills refused forms, re-renders expired ones, and keeps drafts across a new login."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/api/"):
+            await next_app(scope, receive, send)
+            return
+        if scope["method"] == "GET":
+            await self._restore_draft(scope, receive, send, next_app)
+            return
+        content_type = _header(scope, b"content-type").split(b";")[0].strip().lower()
+        if scope["method"] != "POST" or content_type not in FORM_TYPES:
+            await next_app(scope, receive, send)
+            return
+        messages: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            messages.append(message)
+
+        try:
+            await next_app(scope, receive, hold)
+        except HTTPException as exc:
+            if exc.status_code == 403 and exc.detail == CSRF_FAILED:
+                message = i18n.translate(EXPIRED_MESSAGE, self._language(scope))
+            elif exc.status_code == 413:
+                text, params = self._too_large(scope)
+                message = i18n.translate(text, self._language(scope), **params)
+            else:
+                raise
+            if not await self._send_page_again(scope, send, exc.status_code, message, None, []):
+                raise
+            return
+        await self._answer(scope, send, messages)
+
+    @staticmethod
+    def _language(scope: Scope) -> str:
+        ctx = scope.get("hangang")  # type: ignore[call-overload]
+        return ctx.language if ctx is not None else i18n.DEFAULT_LANGUAGE
+
+    @staticmethod
+    def _too_large(scope: Scope) -> tuple[str, dict[str, Any]]:
+        """The upload limit of the route, stated (routes with uploads say it in ``opt``)."""
+        handler = scope.get("route_handler")
+        limit = getattr(handler, "opt", {}).get("upload_limit_mb") if handler is not None else None
+        if limit:
+            return "The file is too large (at most %(mb)s MB).", {"mb": limit}
+        return "The upload or request is too large.", {}
+
+    async def _answer(self, scope: Scope, send: Send, messages: list[Message]) -> None:
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        if start is None:
+            for message in messages:
+                await send(message)
+            return
+        status = start["status"]
+        headers = list(start.get("headers", []))
+        is_html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+        values = submitted_values(ScopeState.from_scope(scope).form if ScopeState.from_scope(scope).form is not _EMPTY else None)
+        if 300 <= status < 400:
+            self._keep_draft(scope, values, headers)
+            start["headers"] = headers
+        elif status >= 400 and is_html:
+            body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+            refilled = refill(body.decode("utf-8", "replace"), scope["path"], values)
+            if refilled is not None:
+                data = refilled.encode()
+                await send({**start, "headers": _html_response_headers(headers, data)})
+                await send({"type": "http.response.body", "body": data, "more_body": False})
+                return
+            error = scope.get(ERROR_SCOPE_KEY)  # type: ignore[call-overload]
+            if error and await self._send_page_again(scope, send, status, error[0], error[1], headers, values):
+                return
+        for message in messages:
+            await send(message)
+
+    async def _send_page_again(
+        self,
+        scope: Scope,
+        send: Send,
+        status: int,
+        message: str,
+        field_name: str | None,
+        headers: list[tuple[bytes, bytes]],
+        values: Values | None = None,
+    ) -> bool:
+        """Show the page the form was on again, refilled, with ``message``; False when that is not possible."""
+        target = _referer_path(scope)
+        if target is None:
+            return False
+        if values is None:
+            state = ScopeState.from_scope(scope).form
+            values = submitted_values(state if state is not _EMPTY else None)
+        rendered = await _render_get(scope, target)
+        if rendered is None:
+            return False
+        _, page_headers, source = rendered
+        refilled = refill(source, scope["path"], values, message=message, field_name=field_name)
+        if refilled is None:
+            return False
+        data = refilled.encode()
+        cookies = [(k, v) for k, v in [*headers, *page_headers] if k.lower() == b"set-cookie"]
+        others = [(k, v) for k, v in page_headers if k.lower() != b"set-cookie"]
+        await send({"type": "http.response.start", "status": status, "headers": _html_response_headers([*others, *cookies], data)})
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+        return True
+
+    # ------------------------------------------------------------ drafts across an expired session
+
+    @staticmethod
+    def _keep_draft(scope: Scope, values: Values, headers: list[tuple[bytes, bytes]]) -> None:
+        """The session expired under a filled form: keep it for the same account, and come back to its page."""
+        location = next((v.decode("latin-1") for k, v in headers if k.lower() == b"location"), "")
+        ctx = scope.get("hangang")  # type: ignore[call-overload]
+        owner = ctx.extra.get("expired_user_id") if ctx is not None else None
+        session = scope.get("session")
+        if not location.startswith("/login?next=") or owner is None or not isinstance(session, dict):
+            return
+        if "/ballot" in scope["path"]:
+            return  # ballot secrecy: a ballot's content is never stored against an account
+        page = _referer_path(scope) or scope["path"]
+        session[DRAFT_KEY] = {
+            "owner": owner, "page": page, "action": scope["path"], "values": values,
+            "saved_at": int(clock.now().timestamp()),
+        }
+        from urllib.parse import quote
+
+        headers[:] = [(k, v) for k, v in headers if k.lower() != b"location"]
+        headers.append((b"location", f"/login?next={quote(page, safe='/?=&')}".encode()))
+
+    async def _restore_draft(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        session = scope.get("session")
+        ctx = scope.get("hangang")  # type: ignore[call-overload]
+        draft = session.get(DRAFT_KEY) if isinstance(session, dict) else None
+        page = scope["path"] + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else "")
+        if not draft or ctx is None or ctx.user is None or draft.get("page") != page:
+            await next_app(scope, receive, send)
+            return
+        if draft.get("owner") != ctx.user.id:
+            await next_app(scope, receive, send)
+            return
+        session.pop(DRAFT_KEY, None)
+        messages: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            messages.append(message)
+
+        await next_app(scope, receive, hold)
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        refilled = None
+        if start is not None and start["status"] == 200:
+            message = i18n.translate(RESTORED_MESSAGE, ctx.language)
+            refilled = refill(body.decode("utf-8", "replace"), draft["action"], draft["values"], message=message)
+        if refilled is None:
+            for message in messages:
+                await send(message)
+            return
+        data = refilled.encode()
+        await send({**start, "headers": _html_response_headers(list(start.get("headers", [])), data)})
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+
+
+def keep_draft_through_login(old: dict[str, Any], new: dict[str, Any], user_id: int) -> None:
+    """At login, carry a draft over to the new session only for the account that wrote it, while fresh."""
+    draft = old.get(DRAFT_KEY)
+    if not draft or draft.get("owner") != user_id:
+        return
+    if clock.now().timestamp() - draft.get("saved_at", 0) > DRAFT_MAX_AGE:
+        return
+    new[DRAFT_KEY] = draft
+

@@ -1,0 +1,320 @@
+"""Page discovery shared by the crawler and the form fuzzer: small demo-like data, GET routes, forms.
+
+``build_site`` fills an empty database with a little of everything the demo has (accounts for every role,
+PB cycles in each phase with each ballot kind, proposals, a challenge edition taking entries and one being
+judged); ``page_urls`` turns every GET route the app registers into concrete paths using those ids;
+``parse_forms`` reads the POST forms of a page. Self-contained: it imports only the app's services and
+``tests.helpers``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from portal import clock
+from tests.helpers import Account, UserFactory
+
+ROLES = ("anonymous", "newcomer", "citizen", "startup", "judge", "official", "admin")
+
+# GET routes that are downloads, machine documents or plumbing, not pages with forms.
+SKIPPED_ROUTE_PREFIXES = ("/static/", "/schema", "/api/", "/healthz")
+PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+@dataclass
+class Site:
+    """The accounts and the ids a crawl fills path parameters with (one binding per consistent set)."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    bindings: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def build_site(users: UserFactory) -> Site:
+    """Demo-like data, small enough for a test: every page kind exists at least once."""
+    from judging import services as judging
+    from judging.tables import DEFAULT_GATES
+    from proposals import entries
+    from proposals.tables import Proposal
+    from voting.rules import BallotRules
+    from voting.testing import build_cycle
+
+    site = Site()
+    site.accounts = {
+        "newcomer": await users.create(["citizen"], district="11110", verified=False),
+        "citizen": await users.create(["citizen"], district="11680", verified=True),
+        "startup": await users.create(["startup", "citizen"], district="11680", verified=True),
+        "judge": await users.create(["judge"]),
+        "official": await users.create(["official"]),
+        "admin": await users.create(["admin", "official"]),
+    }
+    official = site.accounts["official"].id
+    startup = site.accounts["startup"].id
+    judge = site.accounts["judge"].id
+    now = clock.now()
+
+    # The challenge edition being judged: intake closed, entries screened in, judges assigned.
+    judged = await judging.create_edition(
+        official,
+        judging.EditionForm(
+            name="AI 50 Challenge judged", intake_opens_at=now - dt.timedelta(days=2),
+            intake_closes_at=now + dt.timedelta(hours=1), winners=2, quotas={}, max_per_organization=1, seed=7,
+        ),
+    )
+    judged_entries = []
+    for i, number in enumerate(("2218100019", "2228100026")):
+        org = await entries.create_organization(startup, f"Fuzz Org {i}", number, "startup", "2020")
+        entry_id = await entries.create_entry(startup, org, judged, _entry_form(entries, f"Judged entry {i}"))
+        await entries.submit_entry(startup, entry_id)
+        judged_entries.append((org, entry_id))
+    clock.advance(dt.timedelta(hours=2))
+    for _, entry_id in judged_entries:
+        for gate in DEFAULT_GATES:
+            await judging.decide_gate(official, entry_id, gate, True, "")
+    rounds = {r["kind"]: r for r in await judging.rounds_of(judged)}
+    evaluation = rounds["evaluation"]
+    await judging.update_round(official, evaluation["id"], evaluation["deadline"], 1, [judge])
+    await judging.run_assignment(official, evaluation["id"])
+    marks = {c["key"]: 6 for c in judging.default_rubric()}
+    for _, entry_id in judged_entries:
+        await judging.save_review(judge, evaluation["id"], entry_id, marks, {}, 3)
+    selection = await judging.run_selection(official, judged, evaluation["id"])
+
+    # The edition taking entries: the startup has a draft with an attachment.
+    now = clock.now()
+    open_edition = await judging.create_edition(
+        official,
+        judging.EditionForm(
+            name="AI 50 Challenge open", intake_opens_at=now - dt.timedelta(days=1),
+            intake_closes_at=now + dt.timedelta(days=20), winners=2, quotas={}, max_per_organization=1, seed=8,
+        ),
+    )
+    org, _ = judged_entries[0]
+    draft = await entries.create_entry(startup, org, open_edition, _entry_form(entries, "Draft entry"))
+    attachment = await entries.add_attachment(startup, draft, "plan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    await entries.invite_member(startup, org, site.accounts["citizen"].email)
+    from judging.tables import OrganizationInvitation
+
+    invitation = await OrganizationInvitation.select(OrganizationInvitation.id).first()
+
+    # PB: a cycle taking proposals (with one by the citizen), and one cycle in voting per ballot kind.
+    intake = await build_cycle(official, phase="proposals", name="Fuzz PB intake", project_costs=[1_000_000_000])
+    await Proposal.update({Proposal.status: "submitted", Proposal.author: site.accounts["citizen"].id}).where(
+        Proposal.cycle == intake.id
+    )
+    proposal = (await Proposal.select(Proposal.id).where(Proposal.cycle == intake.id).first())["id"]
+    kinds = {
+        "approval": BallotRules(ballot_kind="approval", min_projects=1, max_projects=3),
+        "knapsack": BallotRules(ballot_kind="knapsack"),
+        "cumulative": BallotRules(ballot_kind="cumulative", total_points=10, max_points_per_project=5),
+    }
+    site.bindings.append({"cycle_id": intake.id, "pot_id": intake.city_pot, "proposal_id": proposal})
+    for kind, rules in kinds.items():
+        built = await build_cycle(official, phase="voting", rules=rules, name=f"Fuzz PB {kind}")
+        site.bindings.append({"cycle_id": built.id, "pot_id": built.pots["11680"]})
+        site.bindings.append({"cycle_id": built.id, "pot_id": built.city_pot})
+
+    site.bindings.append(
+        {
+            "edition_id": judged, "entry_id": judged_entries[0][1], "round_id": evaluation["id"],
+            "organization_id": org, "invitation_id": invitation["id"],
+            "user_id": site.accounts["newcomer"].id,
+            "selection_id": selection,
+        }
+    )
+    site.bindings.append({"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment})
+    return site
+
+
+def _entry_form(entries: Any, title: str) -> Any:
+    return entries.EntryForm(
+        title=title, summary="Predicts bus arrivals.", problem="Waiting in the cold.",
+        ai_approach="Gradient boosting.", data_protection="Only aggregated GPS data.", target_users="Commuters.",
+        category="transportation", sector="public", districts=["11680"], team="Three engineers.",
+        demo_url="https://demo.example.kr",
+    )
+
+
+def get_routes(app: Any) -> list[str]:
+    """Every GET route template the app registers (pages only: no static files, schema or API)."""
+    found = []
+    for route in app.routes:
+        if "GET" in getattr(route, "methods", ()) and not route.path.startswith(SKIPPED_ROUTE_PREFIXES):
+            found.append(route.path)
+    return sorted(set(found))
+
+
+def fill(template: str, binding: dict[str, Any]) -> str | None:
+    """The route with its parameters taken from ``binding``; None when the binding lacks one."""
+    names = PARAM.findall(template)
+    if any(name not in binding for name in names):
+        return None
+    return PARAM.sub(lambda m: str(binding[m.group(1)]), template)
+
+
+def page_urls(app: Any, site: Site) -> list[str]:
+    """Concrete paths for every GET page route, one per binding that names all its parameters."""
+    urls: list[str] = []
+    for template in get_routes(app):
+        if "/exports/" in template or "/export/" in template or template.endswith(("/image", "/receipt")):
+            continue
+        candidates = [template] if not PARAM.search(template) else [fill(template, b) for b in site.bindings]
+        for url in candidates:
+            if url and url not in urls:
+                urls.append(url)
+    return urls
+
+
+# ---------------------------------------------------------------- forms
+
+
+@dataclass
+class Field:
+    """One control of a form, as the browser would submit it."""
+
+    name: str
+    kind: str  # text, number, email, password, hidden, checkbox, radio, select, textarea, file, date, ...
+    value: str = ""
+    checked: bool = False
+    options: list[str] = field(default_factory=list)
+    id: str = ""
+    invalid: bool = False
+
+
+@dataclass
+class Form:
+    action: str
+    enctype: str
+    fields: list[Field] = field(default_factory=list)
+    page: str = ""
+    kind: str = ""  # the form's data-kind (a ballot's kind), so each kind of ballot is a form of its own
+
+    def values(self) -> list[tuple[str, str]]:
+        """What submitting the form untouched sends (checked boxes, selected options, typed text)."""
+        out: list[tuple[str, str]] = []
+        for f in self.fields:
+            if f.kind in ("checkbox", "radio"):
+                if f.checked:
+                    out.append((f.name, f.value or "on"))
+            elif f.kind != "file":
+                out.append((f.name, f.value))
+        return out
+
+    @property
+    def names(self) -> list[str]:
+        seen: list[str] = []
+        for f in self.fields:
+            if f.name not in seen:
+                seen.append(f.name)
+        return seen
+
+
+class _FormParser(HTMLParser):
+    def __init__(self, base: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base = base
+        self.forms: list[Form] = []
+        self.ids: set[str] = set()
+        self.anchors: list[str] = []  # fragment links of error summaries
+        self._form: Form | None = None
+        self._select: Field | None = None
+        self._option: dict[str, Any] | None = None
+        self._textarea: Field | None = None
+        self._alert_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v or "") for k, v in attrs}
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "div" and "alert" in a.get("class", "").split():
+            self._alert_depth = 1
+        elif tag == "div" and self._alert_depth:
+            self._alert_depth += 1
+        if tag == "a" and self._alert_depth and a.get("href", "").startswith("#"):
+            self.anchors.append(a["href"][1:])
+        if tag == "form":
+            if a.get("method", "get").lower() == "post":
+                action = urljoin(self.base, a.get("action") or self.base)
+                self._form = Form(urlsplit(action).path + (f"?{urlsplit(action).query}" if urlsplit(action).query else ""),
+                                  a.get("enctype", ""), page=self.base, kind=a.get("data-kind", ""))
+            return
+        form = self._form
+        if form is None:
+            return
+        invalid = a.get("aria-invalid") == "true"
+        if tag == "input" and a.get("name") and "disabled" not in a:
+            kind = a.get("type", "text").lower()
+            if kind in ("submit", "button", "image", "reset"):
+                return
+            form.fields.append(Field(a["name"], kind, a.get("value", ""), "checked" in a, id=a.get("id", ""), invalid=invalid))
+        elif tag == "textarea" and a.get("name") and "disabled" not in a:
+            self._textarea = Field(a["name"], "textarea", "", id=a.get("id", ""), invalid=invalid)
+            form.fields.append(self._textarea)
+        elif tag == "select" and a.get("name") and "disabled" not in a:
+            self._select = Field(a["name"], "select", "", id=a.get("id", ""), invalid=invalid)
+            form.fields.append(self._select)
+        elif tag == "option" and self._select is not None:
+            self._option = {"value": a.get("value"), "selected": "selected" in a, "text": ""}
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._textarea.value += data
+        if self._option is not None:
+            self._option["text"] += data
+
+    def _close_option(self) -> None:
+        if self._option is not None and self._select is not None:
+            value = self._option["value"] if self._option["value"] is not None else self._option["text"].strip()
+            self._select.options.append(value)
+            if self._option["selected"] or len(self._select.options) == 1:
+                self._select.value = value
+            self._option = None
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div" and self._alert_depth:
+            self._alert_depth -= 1
+        if tag == "option":
+            self._close_option()
+        elif tag == "select":
+            self._close_option()
+            self._select = None
+        elif tag == "textarea":
+            if self._textarea is not None and self._textarea.value.startswith("\n"):
+                self._textarea.value = self._textarea.value[1:]  # HTML drops one leading newline
+            self._textarea = None
+        elif tag == "form" and self._form is not None:
+            self.forms.append(self._form)
+            self._form = None
+
+
+@dataclass
+class ParsedPage:
+    forms: list[Form]
+    ids: set[str]
+    error_anchors: list[str]
+
+
+def parse_page(html: str, url: str) -> ParsedPage:
+    """The POST forms of a page, every element id, and the targets of its error summary links."""
+    parser = _FormParser(url)
+    parser.feed(html)
+    parser.close()
+    return ParsedPage(parser.forms, parser.ids, parser.anchors)
+
+
+def parse_forms(html: str, url: str) -> list[Form]:
+    return parse_page(html, url).forms
+
+
+def route_of(path: str) -> str:
+    """A form's action with its ids replaced, so one form per route is fuzzed (not one per row)."""
+    return re.sub(r"/\d+(?=/|$|\?)", "/{id}", path.split("?")[0])
+
+
+def form_key(form: Form) -> str:
+    """One form per route and kind (an approval, a knapsack and a cumulative ballot are three forms)."""
+    return f"{route_of(form.action)} {form.kind}".strip()
