@@ -23,7 +23,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal import clock, i18n
+from portal import clock, i18n, money
 from portal.districts import DISTRICTS, district_name
 from portal.errors import DomainError, TooManyAttempts
 from portal.settings import TEMPLATES_DIR, get_settings
@@ -80,10 +80,10 @@ def signed_in_user(request: Request) -> CurrentUser:
 
 
 def format_krw(amount: int | None) -> str:
-    """Whole KRW with thousands separators."""
+    """Whole KRW, exact, with thousands separators (``1,234원`` / ``1,234 KRW``)."""
     if amount is None:
         return ""
-    return f"{int(amount):,} KRW" if i18n.current_language.get() == "en" else f"{int(amount):,}원"
+    return money.exact_krw(int(amount))
 
 
 def format_datetime(value: dt.datetime | None) -> str:
@@ -104,7 +104,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters["krw"] = format_krw
+    # Amounts: ``krw`` for pages (Korean in 억/만 units, the exact figure on hover), ``krw_text`` where
+    # only text fits (an <option>, an attribute), ``krw_exact`` where every won matters; ``number`` for
+    # votes, ballots, entries and voters. See portal/money.py.
+    env.filters["krw"] = money.krw_html
+    env.filters["krw_text"] = money.krw_text
+    env.filters["krw_exact"] = format_krw
+    env.filters["number"] = money.format_count
+    env.globals["read_krw"] = money.read_krw
     env.filters["kst"] = format_datetime
     env.globals["districts"] = DISTRICTS
     env.globals["district_name"] = lambda code: district_name(code, i18n.current_language.get())

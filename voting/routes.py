@@ -14,6 +14,7 @@ from portal import clock, i18n
 from portal.auth import public, requires_login, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput, NotFoundError
+from portal.money import krw_from_form
 from portal.schemas import ErrorResponse
 from portal.web import back_to, current_user, page, signed_in_user
 from proposals.tables import CATEGORIES
@@ -539,9 +540,9 @@ class OfficialPbPages(Controller):
             data = services.CycleInput(
                 name=form.get("name", ""),
                 fiscal_year=_parse_int(form.get("fiscal_year"), "fiscal_year") or 0,
-                city_amount=_parse_int(form.get("city_amount"), "city_amount") or 0,
-                district_total=_parse_int(form.get("district_total"), "district_total"),
-                district_floor=_parse_int(form.get("district_floor") or "0", "district_floor") or 0,
+                city_amount=krw_from_form(form.get("city_amount"), "city_amount") or 0,
+                district_total=krw_from_form(form.get("district_total"), "district_total"),
+                district_floor=krw_from_form(form.get("district_floor") or "0", "district_floor") or 0,
                 proposals_open_at=_parse_dt(form.get("proposals_open_at", ""), "proposals_open_at"),
                 proposals_close_at=_parse_dt(
                     form.get("proposals_close_at", ""), "proposals_close_at"
