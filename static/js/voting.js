@@ -11,7 +11,21 @@ document.addEventListener("DOMContentLoaded", () => {
   const korean = form.dataset.lang === "ko";
   const out = document.getElementById("running-total");
   const meter = document.getElementById("running-meter");
-  const won = (n) => (korean ? `${n.toLocaleString("ko-KR")}원` : `${n.toLocaleString("en-US")} KRW`);
+  // Korean amounts as the page writes them (portal/money.py, korean_krw): 억/만 units rounded to
+  // the nearest 만 won, "약" when rounding dropped something; English exact.
+  const koreanWon = (n) => {
+    const size = Math.abs(n);
+    if (size < 10000) return `${n.toLocaleString("ko-KR")}원`;
+    let man = Math.floor((size + 5000) / 10000);
+    const parts = [];
+    for (const [unit, step] of [["조", 1e8], ["억", 1e4], ["만", 1]]) {
+      const count = Math.floor(man / step);
+      man -= count * step;
+      if (count) parts.push(`${count.toLocaleString("ko-KR")}${unit}`);
+    }
+    return `${size % 10000 ? "약 " : ""}${n < 0 ? "-" : ""}${parts.join(" ")} 원`;
+  };
+  const won = (n) => (korean ? koreanWon(n) : `${n.toLocaleString("en-US")} KRW`);
 
   function update() {
     let text;
