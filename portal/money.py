@@ -110,6 +110,12 @@ def read_krw(text: object) -> int | None:
     return amount if abs(amount) <= MAX_KRW else None
 
 
+def echo_text(amount: int) -> str:
+    """The hint under a KRW field: "Reads as 2억 5,000만 원 (250,000,000원)"."""
+    shown, exact = krw_text(amount), exact_krw(amount)
+    return i18n.gettext("Reads as %(amount)s", amount=shown if shown == exact else f"{shown} ({exact})")
+
+
 def krw_from_form(value: object, field: str, *, optional: bool = False) -> int | None:
     """A KRW form field as whole won, or a translated error beside ``field``."""
     text = value if isinstance(value, str) else ""

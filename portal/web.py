@@ -112,6 +112,7 @@ def _environment() -> Environment:
     env.filters["krw_exact"] = format_krw
     env.filters["number"] = money.format_count
     env.globals["read_krw"] = money.read_krw
+    env.globals["krw_echo_text"] = money.echo_text
     env.filters["kst"] = format_datetime
     env.globals["districts"] = DISTRICTS
     env.globals["district_name"] = lambda code: district_name(code, i18n.current_language.get())

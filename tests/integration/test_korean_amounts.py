@@ -141,3 +141,19 @@ async def test_results_counts_have_separators_and_the_chart_scales(app, users, o
     svg = re.search(r"<svg class=\"chart\"[^>]*>", page.text).group(0)
     assert 'width="100%"' in svg and 'viewBox="0 0 360 ' in svg
     assert '<td class="num">1,234</td>' in overview.text  # ballots in the city-wide pot
+
+
+async def test_the_amount_api_says_what_a_typed_amount_reads_as(client):
+    read = await client.get("/api/v1/amounts/krw", params={"text": "２억 5천만원", "lang": "ko"})
+    assert read.status_code == 200
+    assert read.json() == {
+        "amount": 250_000_000,
+        "shown": "2억 5,000만 원",
+        "exact": "250,000,000원",
+        "echo": "입력한 금액: 2억 5,000만 원 (250,000,000원)",
+    }
+    english = (await client.get("/api/v1/amounts/krw", params={"text": "2억", "lang": "en"})).json()
+    assert english["echo"] == "Reads as 200,000,000 KRW"
+    for text in ("2억 반", "", "9" * 30):
+        bad = await client.get("/api/v1/amounts/krw", params={"text": text})
+        assert bad.status_code == 422 and field_error(bad), (text, bad.text)
