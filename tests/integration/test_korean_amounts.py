@@ -12,7 +12,8 @@ from portal import clock
 from proposals.tables import Proposal
 from tests.helpers import PortalClient, field_error
 from tests.integration.test_pb_proposals import proposal_form, submit
-from voting.rules import canonical_json, new_receipt
+from tests.integration.test_pb_results import _vote_and_close
+from voting.rules import BallotRules, canonical_json, new_receipt
 from voting.tables import Ballot, Cycle, Pot
 from voting.testing import build_cycle
 
@@ -157,3 +158,16 @@ async def test_the_amount_api_says_what_a_typed_amount_reads_as(client):
     for text in ("2억 반", "", "9" * 30):
         bad = await client.get("/api/v1/amounts/krw", params={"text": text})
         assert bad.status_code == 422 and field_error(bad), (text, bad.text)
+
+
+async def test_cumulative_results_say_points_not_votes(app, users, official):
+    rules = BallotRules(ballot_kind="cumulative", total_points=10, max_points_per_project=5)
+    built, _ = await _vote_and_close(app, users, official, rules=rules, voters=2)
+    clock.advance(dt.timedelta(days=30))
+    reader = await users.create(language="ko")
+    async with PortalClient.for_app(app) as korean:
+        await korean.login(reader)
+        page = await korean.get(f"/pb/cycles/{built.id}/results/pots/{built.city_pot}")
+    assert page.status_code == 200
+    assert "사업별 점수" in page.text and '<th class="num">점수</th>' in page.text
+    assert '<th class="num">득표</th>' not in page.text and "사업별 득표" not in page.text
