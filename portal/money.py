@@ -6,10 +6,10 @@ and won into text.
 How amounts are shown:
 
 * English pages: the exact figure, ``1,234,567,890 KRW`` (as before).
-* Korean pages, the way Seoul's budget pages write them: ``98억 4,579만 원``. Amounts of at least
-  1만 won are written in 조/억/만 units **rounded to the nearest 만 won** (half up); when that
-  rounding dropped something, the text starts with ``약`` ("about"), so a rounded figure is never
-  passed off as exact. Amounts below 1만 won are written exactly (``5,000원``).
+* Korean pages, the way Seoul's budget pages write them: ``98억 4,579만 원``. Amounts of 1억 won
+  or more are written in 조/억/만 units **rounded to the nearest 만 won** (half up): what is
+  dropped is under 5,000 won, less than 0.005% of the amount, as budget tables in 만 원 do.
+  Smaller amounts are written exactly, in 만 and won: ``450만 원``, ``456만 7,800원``, ``5,000원``.
 * The exact figure is always kept: in exports, and on the page as the ``<data value>`` of the
   amount and in its hover title.
 """
@@ -141,19 +141,21 @@ def exact_krw(amount: int, language: str | None = None) -> str:
 
 
 def korean_krw(amount: int) -> str:
-    """Seoul's budget style: ``98억 4,579만 원``, rounded to the nearest 만 won (see the module doc)."""
-    if abs(amount) < 10**4:
-        return f"{amount:,}원"
+    """Seoul's budget style: ``98억 4,579만 원`` (from 1억 up, rounded to the nearest 만 won; see the module doc)."""
     sign = "-" if amount < 0 else ""
     magnitude = abs(amount)
+    if magnitude < 10**4:
+        return f"{amount:,}원"
+    if magnitude < 10**8:  # exact: 만 and won
+        man, won = divmod(magnitude, 10**4)
+        return f"{sign}{man:,}만 {won:,}원" if won else f"{sign}{man:,}만 원"
     rounded = (magnitude + 5_000) // 10**4  # in 만 won, half up
     parts = []
     for unit, size in (("조", 10**8), ("억", 10**4), ("만", 1)):
         count, rounded = divmod(rounded, size)
         if count:
             parts.append(f"{count:,}{unit}")
-    about = "약 " if magnitude % 10**4 else ""
-    return f"{about}{sign}{' '.join(parts)} 원"
+    return f"{sign}{' '.join(parts)} 원"
 
 
 def krw_text(amount: int | None, language: str | None = None) -> str:

@@ -81,13 +81,17 @@ def test_form_fields_say_what_is_wrong_beside_the_field():
         (0, "0원"),
         (9_999, "9,999원"),
         (10_000, "1만 원"),
+        (15_000, "1만 5,000원"),
         (4_500_000, "450만 원"),
+        (4_567_800, "456만 7,800원"),
+        (99_999_999, "9,999만 9,999원"),
         (250_000_000, "2억 5,000만 원"),
         (9_845_790_000, "98억 4,579만 원"),
-        (9_845_794_999, "약 98억 4,579만 원"),
-        (9_845_795_000, "약 98억 4,580만 원"),
+        (9_845_794_999, "98억 4,579만 원"),
+        (9_845_795_000, "98억 4,580만 원"),
         (1_200_000_000_000, "1조 2,000억 원"),
-        (99_999_999_999_999, "약 100조 원"),
+        (99_999_999_999_999, "100조 원"),
+        (-250_000_000, "-2억 5,000만 원"),
     ],
 )
 def test_korean_pages_write_amounts_like_seouls_budget_pages(won, shown):
@@ -101,16 +105,15 @@ def test_exact_figures_read_back_unchanged(won, language):
 
 @given(amounts)
 def test_korean_unit_amounts_read_back_unchanged(won):
-    whole_man = won - won % 10_000 if won >= 0 else -(-won - -won % 10_000)
-    assert parse_krw(korean_krw(whole_man)) == whole_man
+    """Exact below 1억; from 1억 up, every amount in whole 만 won reads back unchanged."""
+    shown = won if abs(won) < 10**8 else won - won % 10_000 if won >= 0 else -(-won - -won % 10_000)
+    assert parse_krw(korean_krw(shown)) == shown
 
 
 @given(amounts)
-def test_rounded_korean_amounts_are_within_half_a_man_and_say_so(won):
-    shown = korean_krw(won)
-    read = parse_krw(shown.removeprefix("약 "))
-    assert abs(read - won) <= 5_000
-    assert shown.startswith("약 ") == (read != won)
+def test_large_korean_amounts_are_rounded_to_the_nearest_man(won):
+    read = parse_krw(korean_krw(won))
+    assert abs(read - won) <= 5_000 and read % 10_000 == 0 if abs(won) >= 10**8 else read == won
 
 
 @given(amounts)
