@@ -22,6 +22,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from markupsafe import Markup, escape
 
 from portal import clock, i18n, money
 from portal.districts import DISTRICTS, district_name
@@ -95,6 +96,16 @@ def format_datetime(value: dt.datetime | None) -> str:
     return value.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M KST")
 
 
+def datetime_html(value: dt.datetime | None) -> Markup:
+    """A moment on a page: Seoul time that never wraps at its hyphens, the exact UTC in ``datetime``."""
+    if value is None:
+        return Markup("")
+    moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return Markup(
+        f'<time class="nowrap" datetime="{moment.astimezone(dt.UTC).isoformat()}">{escape(format_datetime(value))}</time>'
+    )
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -113,7 +124,7 @@ def _environment() -> Environment:
     env.filters["number"] = money.format_count
     env.globals["read_krw"] = money.read_krw
     env.globals["krw_echo_text"] = money.echo_text
-    env.filters["kst"] = format_datetime
+    env.filters["kst"] = datetime_html
     env.globals["districts"] = DISTRICTS
     env.globals["district_name"] = lambda code: district_name(code, i18n.current_language.get())
     env.globals["current_language"] = i18n.current_language.get
