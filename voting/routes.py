@@ -602,6 +602,26 @@ class OfficialPbPages(Controller):
         request.session["flash"] = "The ballot rules were saved."
         return back_to(f"/officials/pb/cycles/{cycle_id}")
 
+    @post("/cycles/{cycle_id:int}/pots")
+    async def pot_amounts(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
+        """Change pot amounts before voting opens (each typed like any KRW amount: "120억")."""
+        user = signed_in_user(request)
+        form = await request.form()
+        try:
+            pot_ids = {p["id"] for p in await services.pots_of(cycle_id)}
+            amounts = {
+                pot_id: krw_from_form(form.get(f"amount-{pot_id}"), f"amount-{pot_id}") or 0
+                for pot_id in sorted(pot_ids)
+                if f"amount-{pot_id}" in form
+            }
+            await services.update_pot_amounts(user.id, cycle_id, amounts)
+        except DomainError as exc:
+            return await self._manage(
+                request, cycle_id, exc.status_code, errors=form_errors(exc), form={k: form.get(k) for k in form}
+            )
+        request.session["flash"] = "The pot amounts were saved."
+        return back_to(f"/officials/pb/cycles/{cycle_id}#pots-title")
+
     @post("/cycles/{cycle_id:int}/close")
     async def close(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
         """Close voting now, with a reason."""

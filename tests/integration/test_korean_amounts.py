@@ -171,3 +171,27 @@ async def test_cumulative_results_say_points_not_votes(app, users, official):
     assert page.status_code == 200
     assert "사업별 점수" in page.text and '<th class="num">점수</th>' in page.text
     assert '<th class="num">득표</th>' not in page.text and "사업별 득표" not in page.text
+
+
+async def test_pot_amounts_are_typed_in_korean_units_until_voting_opens(official):
+    built = await build_cycle(official.account.id, phase="proposals")
+    page = await official.get(f"/officials/pb/cycles/{built.id}")
+    assert f'name="amount-{built.city_pot}"' in page.text
+    wrong = await official.post_form(
+        f"/officials/pb/cycles/{built.id}/pots", {f"amount-{built.city_pot}": "120억 반"}
+    )
+    assert wrong.status_code == 422 and field_error(wrong).startswith("Enter an amount in won")
+    assert 'value="120억 반"' in wrong.text and f'href="#f-amount-{built.city_pot}"' in wrong.text
+    saved = await official.post_form(
+        f"/officials/pb/cycles/{built.id}/pots", {f"amount-{built.city_pot}": "１２０억"}
+    )
+    assert saved.status_code == 303
+    pot = await Pot.select(Pot.amount).where(Pot.id == built.city_pot).first()
+    assert pot["amount"] == 12_000_000_000
+    voting = await build_cycle(official.account.id, phase="voting", name="Voting now")
+    frozen = await official.get(f"/officials/pb/cycles/{voting.id}")
+    assert f'name="amount-{voting.city_pot}"' not in frozen.text
+    refused = await official.post_form(
+        f"/officials/pb/cycles/{voting.id}/pots", {f"amount-{voting.city_pot}": "1억"}
+    )
+    assert refused.status_code == 409
