@@ -63,8 +63,11 @@ asyncio.run(main())
 
 @pytest.fixture(scope="module")
 def live():
-    with LiveServer(demo=True) as server:
-        yield server
+    server = LiveServer(demo=True)
+    try:
+        yield server.start(timeout=180)  # loading the demo takes a while on a busy machine
+    finally:
+        server.cleanup()
 
 
 def run_setup(live: LiveServer) -> dict:
