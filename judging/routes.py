@@ -25,6 +25,7 @@ from portal.api import ERRORS
 from portal.auth import requires_judge, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput, NotFoundError
+from portal.money import krw_from_form
 from portal.web import SEOUL, back_to, page, parse_whole_number, signed_in_user
 from proposals import entries
 from proposals.entry_routes import ROUTE_HANDLERS as ENTRY_ROUTE_HANDLERS
@@ -151,7 +152,7 @@ class OfficialChallengePages(Controller):
                     data.get("max_per_organization"), "max_per_organization", 1
                 ),
                 seed=parse_int(data.get("seed"), "seed") if data.get("seed") else None,
-                award_amount=parse_int(data.get("award_amount"), "award_amount", 10_000_000),
+                award_amount=krw_from_form(data.get("award_amount") or "10000000", "award_amount") or 0,
             )
             edition_id = await services.create_edition(_me(request), form)
         except DomainError as exc:

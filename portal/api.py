@@ -5,10 +5,10 @@ from __future__ import annotations
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody
+from litestar.params import FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from portal import accounts, db, i18n
+from portal import accounts, db, i18n, money
 from portal.auth import (
     STAGE_FULL,
     begin_session,
@@ -20,6 +20,7 @@ from portal.auth import (
 )
 from portal.errors import NotAllowed, Unauthenticated
 from portal.schemas import (
+    AmountRead,
     ErrorResponse,
     Health,
     LoginRequest,
@@ -104,6 +105,18 @@ class MeApi(Controller):
         """The signed-in account (401 when anonymous)."""
         user = signed_in_user(request)
         return user_read(user)
+
+
+@get("/api/v1/amounts/krw", guards=[public], tags=["operations"], responses=ERRORS, opt={"skip_session": True})
+async def read_amount(text: FromQuery[str]) -> AmountRead:
+    """What a typed KRW amount ("2억 5천만", "250,000,000원", "２억") reads as; 422 when it is not one.
+
+    KRW form fields call this as the user types to say what the server will read.
+    """
+    amount = money.krw_from_form(text, "text") or 0  # never None: the field is not optional
+    return AmountRead(
+        amount=amount, shown=money.krw_text(amount), exact=money.exact_krw(amount), echo=money.echo_text(amount)
+    )
 
 
 @get("/healthz", guards=[public], tags=["operations"], opt={"skip_session": True})

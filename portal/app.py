@@ -18,7 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from portal import db
-from portal.api import AuthApi, MeApi, healthz
+from portal.api import AuthApi, MeApi, healthz, read_amount
 from portal.controllers import (
     AccountPages,
     OfficialAccountPages,
@@ -115,6 +115,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             AuthApi,
             MeApi,
             healthz,
+            read_amount,
             create_static_files_router(path="/static", directories=[STATIC_DIR], guards=[], opt={"skip_session": True}),
             OfficialHub,
             *[handler for module in domain_modules for handler in module.ROUTE_HANDLERS],

@@ -56,3 +56,12 @@ class ErrorResponse(msgspec.Struct):
 class Health(msgspec.Struct):
     status: str
     database: bool
+
+
+class AmountRead(msgspec.Struct):
+    """What a typed KRW amount reads as: whole won, as the page shows it, exactly, and the hint."""
+
+    amount: int
+    shown: str
+    exact: str
+    echo: str

@@ -23,8 +23,9 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from markupsafe import Markup, escape
 
-from portal import clock, i18n
+from portal import clock, i18n, money
 from portal.districts import DISTRICTS, district_name
 from portal.errors import DomainError, InvalidInput, TooManyAttempts
 from portal.settings import TEMPLATES_DIR, get_settings
@@ -104,10 +105,10 @@ def parse_whole_number(value: Any, field: str, *, optional: bool = False) -> int
 
 
 def format_krw(amount: int | None) -> str:
-    """Whole KRW with thousands separators."""
+    """Whole KRW, exact, with thousands separators (``1,234원`` / ``1,234 KRW``)."""
     if amount is None:
         return ""
-    return f"{int(amount):,} KRW" if i18n.current_language.get() == "en" else f"{int(amount):,}원"
+    return money.exact_krw(int(amount))
 
 
 def format_datetime(value: dt.datetime | None) -> str:
@@ -119,6 +120,16 @@ def format_datetime(value: dt.datetime | None) -> str:
     return value.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M KST")
 
 
+def datetime_html(value: dt.datetime | None) -> Markup:
+    """A moment on a page: Seoul time that never wraps at its hyphens, the exact UTC in ``datetime``."""
+    if value is None:
+        return Markup("")
+    moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return Markup(
+        f'<time class="nowrap" datetime="{moment.astimezone(dt.UTC).isoformat()}">{escape(format_datetime(value))}</time>'
+    )
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -128,8 +139,16 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters["krw"] = format_krw
-    env.filters["kst"] = format_datetime
+    # Amounts: ``krw`` for pages (Korean in 억/만 units, the exact figure on hover), ``krw_text`` where
+    # only text fits (an <option>, an attribute), ``krw_exact`` where every won matters; ``number`` for
+    # votes, ballots, entries and voters. See portal/money.py.
+    env.filters["krw"] = money.krw_html
+    env.filters["krw_text"] = money.krw_text
+    env.filters["krw_exact"] = format_krw
+    env.filters["number"] = money.format_count
+    env.globals["read_krw"] = money.read_krw
+    env.globals["krw_echo_text"] = money.echo_text
+    env.filters["kst"] = datetime_html
     env.globals["districts"] = DISTRICTS
     env.globals["district_name"] = lambda code: district_name(code, i18n.current_language.get())
     env.globals["current_language"] = i18n.current_language.get

@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 from portal.auth import public, requires_login, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput
+from portal.money import krw_from_form
 from portal.web import back_to, current_user, page, parse_whole_number, signed_in_user
 from proposals import services
 from proposals.tables import CATEGORIES
@@ -56,7 +57,7 @@ async def _form_input(request: Request, values: dict[str, str]) -> tuple[service
         summary=values["summary"],
         description=values["description"],
         category=values["category"],
-        estimated_cost=_int(values["estimated_cost"], "estimated_cost") or 0,
+        estimated_cost=krw_from_form(values["estimated_cost"], "estimated_cost") or 0,
         location=values["location"],
     )
     return data, image
@@ -274,7 +275,7 @@ class ProposalReviewPages(Controller):
                 proposal_id,
                 decision == "feasible",
                 form.get("reason", ""),
-                _int(form.get("revised_cost"), "revised_cost", optional=True),
+                krw_from_form(form.get("revised_cost"), "revised_cost", optional=True),
             )
         except DomainError as exc:
             return await self._list(

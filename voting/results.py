@@ -15,6 +15,7 @@ Approval and knapsack ballots are counted as approval sets with cost satisfactio
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -208,34 +209,47 @@ def explanation_lines(
         return titles.get(int(pid), pid) if pid.isdigit() else pid
 
     return [fill_step(translate(step["message"]), step["params"], title) for step in steps]
+def _shorten(title: str, limit: int = 52) -> str:
+    """``title`` cut to about ``limit`` half-width columns (a Hangul syllable takes two)."""
+    used = 0
+    for i, ch in enumerate(title):
+        used += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        if used > limit:
+            return title[:i] + "…"
+    return title
 
 
 def bar_chart_svg(
     projects: Sequence[dict], titles: Mapping[int, str], label_votes: str, max_bars: int = 30
 ) -> dict:
-    """Geometry for a server-rendered horizontal bar chart (the template draws it, escaping titles)."""
+    """Geometry for a server-rendered horizontal bar chart (the template draws it, escaping titles).
+
+    Each project's title sits on its own line above its bar, so the chart is narrow enough for a
+    phone: the template gives it a ``viewBox`` and lets it scale to the screen's width.
+    """
     shown = sorted(projects, key=lambda p: -p["votes"])[:max_bars]
     top = max((p["votes"] for p in shown), default=0) or 1
-    bar_h, gap, label_w, chart_w = 18, 6, 260, 360
+    label_h, bar_h, gap, chart_w, width = 16, 14, 10, 290, 360
+    row = label_h + bar_h + gap
     bars = []
     for i, p in enumerate(shown):
-        width = round(chart_w * p["votes"] / top)
         title = titles.get(p["id"], str(p["id"]))
         bars.append(
             {
-                "y": i * (bar_h + gap),
-                "width": max(width, 1),
-                "label": title if len(title) <= 38 else title[:37] + "…",
+                "y": i * row,
+                "bar_y": i * row + label_h,
+                "width": max(round(chart_w * p["votes"] / top), 1),
+                "label": _shorten(title),
+                "title": title,
                 "votes": p["votes"],
                 "selected": p["selected"],
             }
         )
     return {
         "bars": bars,
-        "height": max(len(bars) * (bar_h + gap), bar_h),
+        "height": max(len(bars) * row, row),
         "bar_h": bar_h,
-        "label_w": label_w,
         "chart_w": chart_w,
-        "width": label_w + chart_w + 80,
+        "width": width,
         "label_votes": label_votes,
     }

@@ -14,6 +14,7 @@ from portal import clock, i18n
 from portal.auth import public, requires_login, requires_official
 from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput, NotFoundError
+from portal.money import krw_from_form
 from portal.schemas import ErrorResponse
 from portal.sessions import SESSION_UNTOUCHED
 from portal.web import back_to, current_user, page, parse_whole_number, signed_in_user
@@ -575,9 +576,9 @@ class OfficialPbPages(Controller):
             data = services.CycleInput(
                 name=form.get("name", ""),
                 fiscal_year=_parse_int(form.get("fiscal_year"), "fiscal_year") or 0,
-                city_amount=_parse_int(form.get("city_amount"), "city_amount") or 0,
-                district_total=_parse_int(form.get("district_total"), "district_total"),
-                district_floor=_parse_int(form.get("district_floor") or "0", "district_floor") or 0,
+                city_amount=krw_from_form(form.get("city_amount"), "city_amount") or 0,
+                district_total=krw_from_form(form.get("district_total"), "district_total"),
+                district_floor=krw_from_form(form.get("district_floor") or "0", "district_floor") or 0,
                 proposals_open_at=_parse_dt(form.get("proposals_open_at", ""), "proposals_open_at"),
                 proposals_close_at=_parse_dt(
                     form.get("proposals_close_at", ""), "proposals_close_at"
@@ -636,6 +637,26 @@ class OfficialPbPages(Controller):
             return await self._manage(request, cycle_id, exc.status_code, errors=form_errors(exc))
         request.session["flash"] = "The ballot rules were saved."
         return back_to(f"/officials/pb/cycles/{cycle_id}")
+
+    @post("/cycles/{cycle_id:int}/pots")
+    async def pot_amounts(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
+        """Change pot amounts before voting opens (each typed like any KRW amount: "120억")."""
+        user = signed_in_user(request)
+        form = await request.form()
+        try:
+            pot_ids = {p["id"] for p in await services.pots_of(cycle_id)}
+            amounts = {
+                pot_id: krw_from_form(form.get(f"amount-{pot_id}"), f"amount-{pot_id}") or 0
+                for pot_id in sorted(pot_ids)
+                if f"amount-{pot_id}" in form
+            }
+            await services.update_pot_amounts(user.id, cycle_id, amounts)
+        except DomainError as exc:
+            return await self._manage(
+                request, cycle_id, exc.status_code, errors=form_errors(exc), form={k: form.get(k) for k in form}
+            )
+        request.session["flash"] = "The pot amounts were saved."
+        return back_to(f"/officials/pb/cycles/{cycle_id}#pots-title")
 
     @post("/cycles/{cycle_id:int}/close")
     async def close(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:

@@ -11,7 +11,27 @@ document.addEventListener("DOMContentLoaded", () => {
   const korean = form.dataset.lang === "ko";
   const out = document.getElementById("running-total");
   const meter = document.getElementById("running-meter");
-  const won = (n) => (korean ? `${n.toLocaleString("ko-KR")}원` : `${n.toLocaleString("en-US")} KRW`);
+  // Korean amounts as the page writes them (portal/money.py, korean_krw): exact below 1억
+  // ("456만 7,800원"), from 1억 up in 조/억/만 rounded to the nearest 만 won; English exact.
+  const koreanWon = (n) => {
+    const sign = n < 0 ? "-" : "";
+    const size = Math.abs(n);
+    if (size < 1e4) return `${n.toLocaleString("ko-KR")}원`;
+    if (size < 1e8) {
+      const man = Math.floor(size / 1e4);
+      const rest = size % 1e4;
+      return rest ? `${sign}${man.toLocaleString("ko-KR")}만 ${rest.toLocaleString("ko-KR")}원` : `${sign}${man.toLocaleString("ko-KR")}만 원`;
+    }
+    let man = Math.floor((size + 5000) / 1e4);
+    const parts = [];
+    for (const [unit, step] of [["조", 1e8], ["억", 1e4], ["만", 1]]) {
+      const count = Math.floor(man / step);
+      man -= count * step;
+      if (count) parts.push(`${count.toLocaleString("ko-KR")}${unit}`);
+    }
+    return `${sign}${parts.join(" ")} 원`;
+  };
+  const won = (n) => (korean ? koreanWon(n) : `${n.toLocaleString("en-US")} KRW`);
 
   function update() {
     let text;
