@@ -308,7 +308,9 @@ def verify_files(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str,
             matched |= hmac.compare_digest(candidate.encode(), wanted.encode())
     if not matched:
         raise ExportError(
-            "the manifest signature does not match the HMAC key (tampered, or another key)"
+            "the manifest signature does not match the key (the bundle names key id"
+            f" {str(manifest.get('key_id'))!r}): either this is not the key it was signed with,"
+            " or the bundle was changed"
         )
     listed = manifest.get("files")
     if not isinstance(listed, list):
