@@ -3,11 +3,13 @@ pots that sum to each cycle's total (docs/demo.md documents the mapping)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
 from pathlib import Path
 
+from portal import clock
 from proposals.tables import Proposal
 from voting import demo, services
 from voting.demo_projects import PROJECTS
@@ -70,3 +72,12 @@ async def test_demo_opens_one_cycle_per_ballot_kind_with_pots_that_sum_to_the_to
         assert page.status_code == 200
         title = (await services.projects_of(pot["id"]))[0].title
         assert title in html.unescape(page.text) and HANGUL.search(title)
+
+    # Once voting closes, each kind counts: the real ballots elect projects within the pot.
+    clock.advance(dt.timedelta(days=30))
+    for cycle in (c for c in cycles if c["phase"] == "voting"):
+        runs = await services.compute_results(cycle["id"], official.id)
+        pot = next(p for p in cycle["pots"] if p["district_code"] is None)
+        official_run = next(r for r in runs if r["official"] and r["pot"] == pot["id"])
+        assert official_run["outcome"]["selected"], cycle["name"]
+        assert 0 < official_run["outcome"]["total_cost"] <= pot["amount"]
