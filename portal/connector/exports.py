@@ -33,8 +33,6 @@ class ExportError(Exception):
     """A bundle that does not verify; the message names the first problem."""
 
 
-
-
 # ----------------------------------------------------------------------------- file builders
 
 ALLOCATION_FIELDS: tuple[tuple[str, str, str, str], ...] = (
