@@ -103,6 +103,11 @@ class Operation:
     responses: list[tuple[str, str]] = field(default_factory=list)
     needs_csrf: bool = False
 
+    @property
+    def path_parts(self) -> list[str]:
+        """The path cut after each "/", so a long path can wrap on a phone."""
+        return [part for part in self.path.replace("/", "/\n").split("\n") if part]
+
 
 def _type_of(schema: dict[str, Any]) -> str:
     """A short readable type: ``integer``, ``string (date-time)``, ``UserRead``, ``array of X``."""
