@@ -36,23 +36,46 @@ from portal.tables import User
 ENTRIES = 120
 EXTRA_JUDGES = 11  # plus the demo "judge" account: 12
 SEED = 20260
-WORDS_EN = ("Smart", "Safe", "Green", "Open", "Kind", "Fast", "Clear", "Calm", "Bright", "Shared")
-TOPICS = {
+# Names and texts are Korean (the portal's first language); English follows in brackets where a
+# reader of the English pages needs it (entry summaries).
+WORDS = ("스마트", "안전한", "그린", "열린", "따뜻한", "빠른", "맑은", "평온한", "밝은", "함께하는")
+ORG_KINDS = ("모빌리티", "케어", "기후", "안전", "주거", "시티", "데이터")
+TOPICS = {  # category: three (Korean, English) topics
     "transportation": (
-        "bus arrival prediction",
-        "bike-share rebalancing",
-        "crosswalk safety camera",
+        ("버스 도착 예측", "bus arrival prediction"),
+        ("공공자전거 재배치", "bike-share rebalancing"),
+        ("횡단보도 안전 카메라", "crosswalk safety camera"),
     ),
     "welfare": (
-        "elderly check-in calls",
-        "care worker scheduling",
-        "benefit eligibility assistant",
+        ("어르신 안부 전화", "elderly check-in calls"),
+        ("돌봄 인력 배치", "care worker scheduling"),
+        ("복지 수급 자격 안내", "benefit eligibility assistant"),
     ),
-    "climate": ("heat-wave shelter routing", "building energy forecasting", "urban tree health"),
-    "disaster-response": ("flood early warning", "landslide risk map", "evacuation chatbot"),
-    "housing": ("jeonse fraud detection", "public housing matching", "noise complaint triage"),
-    "urban-planning": ("pedestrian flow model", "parking demand forecast", "park usage analytics"),
-    "other": ("multilingual civil service bot", "library book recommender", "market price watch"),
+    "climate": (
+        ("폭염 쉼터 길 안내", "heat-wave shelter routing"),
+        ("건물 에너지 예측", "building energy forecasting"),
+        ("가로수 건강 진단", "urban tree health"),
+    ),
+    "disaster-response": (
+        ("침수 조기 경보", "flood early warning"),
+        ("산사태 위험 지도", "landslide risk map"),
+        ("대피 안내 챗봇", "evacuation chatbot"),
+    ),
+    "housing": (
+        ("전세 사기 탐지", "jeonse fraud detection"),
+        ("공공주택 매칭", "public housing matching"),
+        ("층간소음 민원 분류", "noise complaint triage"),
+    ),
+    "urban-planning": (
+        ("보행 흐름 모델", "pedestrian flow model"),
+        ("주차 수요 예측", "parking demand forecast"),
+        ("공원 이용 분석", "park usage analytics"),
+    ),
+    "other": (
+        ("다국어 민원 상담 봇", "multilingual civil service bot"),
+        ("도서관 책 추천", "library book recommender"),
+        ("전통시장 물가 감시", "market price watch"),
+    ),
 }
 GU = (
     "11110",
@@ -118,7 +141,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
                 email,
                 DEMO_PASSWORD,
                 ["judge"],
-                display_name=f"Judge {i}",
+                display_name=f"심사위원 {i}",
                 totp_secret=secret,
                 check_password=False,
             )
@@ -130,7 +153,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     edition_id = await services.create_edition(
         official,
         services.EditionForm(
-            name="AI 50 Challenge 2026",
+            name="AI 50 챌린지 2026",
             intake_opens_at=now - dt.timedelta(days=60),
             intake_closes_at=now - dt.timedelta(days=30),
             winners=50,
@@ -145,11 +168,8 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     # Organizations (about 95, some with two entries) and their founders.
     shared_hash = await hash_password(DEMO_PASSWORD)
     org_count = 95
-    org_names = [
-        f"{WORDS_EN[i % 10]} {['Mobility', 'Care', 'Climate', 'Safety', 'Homes', 'City', 'Data'][i % 7]} Lab {i + 1}"
-        for i in range(org_count)
-    ]
-    org_names[0] = "Hangang Robotics"
+    org_names = [f"{WORDS[i % 10]}{ORG_KINDS[i % 7]} 랩 {i + 1}" for i in range(org_count)]
+    org_names[0] = "한강로보틱스"
     async with write_transaction():
         founders = []
         for i in range(org_count):
@@ -157,7 +177,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             founders.append(
                 User(
                     email=f"founder@{slug}.kr",
-                    display_name=f"Founder {i + 1}",
+                    display_name=f"창업자 {i + 1}",
                     password_hash=shared_hash,
                     roles="startup",
                     language="ko",
@@ -203,7 +223,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         entry_rows = []
         for i in range(ENTRIES + 6):
             category = CATEGORIES[i % len(CATEGORIES)]
-            topic = TOPICS[category][i % 3]
+            topic, topic_en = TOPICS[category][i % 3]
             org = org_ids[i % org_count]
             status = "draft" if i >= ENTRIES + 3 else ("withdrawn" if i >= ENTRIES else "submitted")
             entry_rows.append(
@@ -211,17 +231,17 @@ async def load_demo(users: dict[str, int]) -> list[str]:
                     edition=edition_id,
                     organization=org,
                     created_by=founder_ids[i % org_count],
-                    title=f"{WORDS_EN[(i * 3) % 10]} {topic} #{i + 1}",
-                    summary=f"An AI service for {topic} in Seoul.",
-                    problem=f"Residents struggle with {topic}.",
-                    ai_approach="A model trained on open city data, reviewed by staff before acting.",
-                    data_protection="Only aggregated or pseudonymized data; no resident identities leave the city.",
-                    target_users="Residents and district offices.",
+                    title=f"{WORDS[(i * 3) % 10]} {topic} #{i + 1}",
+                    summary=f"서울의 {topic}을(를) 돕는 AI 서비스입니다. (An AI service for {topic_en} in Seoul.)",
+                    problem=f"주민들이 {topic} 문제로 불편을 겪고 있습니다.",
+                    ai_approach="서울 열린데이터로 학습한 모델이 제안하고, 담당 공무원이 확인한 뒤 실행합니다.",
+                    data_protection="집계되거나 가명 처리된 데이터만 씁니다. 주민 신원은 시 밖으로 나가지 않습니다.",
+                    target_users="서울 시민과 자치구청",
                     category=category,
                     sector=("public", "public-interest", "private")[i % 3],
                     # A set: for i = 0, 25, 50, ... both picks are the same district.
                     districts=sorted({GU[i % 25], GU[(i * 7) % 25]}),
-                    team="Four engineers and a designer.",
+                    team="엔지니어 4명과 디자이너 1명",
                     demo_url=f"https://demo{i + 1}.example.kr",
                     status=status,
                     created_at=now - dt.timedelta(days=45),
@@ -245,7 +265,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
                         entry=row["id"],
                         gate=gate,
                         passed=passed,
-                        reason="" if passed else "Rule-based, no AI component.",
+                        reason="" if passed else "규칙 기반 서비스로 AI 요소가 없습니다.",
                         decided_by=official,
                         decided_at=now - dt.timedelta(days=28),
                     )
@@ -261,7 +281,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             await JudgeProfile.insert(
                 JudgeProfile(
                     user=judge,
-                    affiliations=[f"University {n + 1}"],
+                    affiliations=[f"서울{n + 1}대학교"],
                     expertise=[CATEGORIES[n % 7], CATEGORIES[(n + 3) % 7]],
                     holdings=holdings,
                     updated_at=now,
@@ -272,14 +292,14 @@ async def load_demo(users: dict[str, int]) -> list[str]:
                 judge=judge_ids[0],
                 organization=org_ids[1],
                 kind="investment",
-                note="Seed investor",
+                note="시드 투자자",
                 declared_at=now,
             ),
             Conflict(
                 judge=judge_ids[4],
                 organization=org_ids[5],
                 kind="advisory",
-                note="Advisory board",
+                note="자문위원",
                 declared_at=now,
             ),
             Conflict(
@@ -328,7 +348,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     await services.create_edition(
         official,
         services.EditionForm(
-            name="AI 50 Challenge 2027",
+            name="AI 50 챌린지 2027",
             intake_opens_at=now - dt.timedelta(days=1),
             intake_closes_at=now + dt.timedelta(days=30),
             winners=50,
@@ -341,7 +361,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     lines += [
         f"  2026 edition: {len(submitted)} submitted entries from {org_count} organizations; evaluation round fully"
         " scored, final round half scored. Officials: run the selection at /officials/challenge.",
-        "  2027 edition: intake open; startup@demo.hangang.kr belongs to Hangang Robotics and can submit.",
+        "  2027 edition: intake open; startup@demo.hangang.kr belongs to 한강로보틱스 (Hangang Robotics) and can submit.",
         "  Conflicts: declared (judge, judge4, judge9), a holding (judge2), and detected by email domain"
         " (judge7@hangang-robotics.kr; judge@demo.hangang.kr shares demo.hangang.kr with the demo startup).",
         "  Extra judge accounts (same password as above):",

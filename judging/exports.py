@@ -18,8 +18,8 @@ from portal import audit, clock
 
 # One CSV/XLSX writer for every export, formula-like cells made inert (S19).
 from portal.connector.exports import _csv_bytes as csv_bytes
-from portal.connector.exports import _xlsx_bytes as xlsx_bytes
 from portal.errors import NotFoundError
+from portal.spreadsheet import SCORE, Column, as_number, xlsx_bytes
 
 WINNER_COLUMNS = (
     "rank",
@@ -29,6 +29,16 @@ WINNER_COLUMNS = (
     "registration_number",
     "category",
     "score",
+)
+# The XLSX headers (in the reader's language) of WINNER_COLUMNS.
+WINNER_SHEET = (
+    Column("rank", "Rank"),
+    Column("entry_id", "Entry ID"),
+    Column("title", "Title"),
+    Column("organization", "Organization"),
+    Column("registration_number", "Business registration number"),
+    Column("category", "Category"),
+    Column("score", "Score", SCORE),
 )
 FILE_NAMES = (
     "winners.csv",
@@ -84,7 +94,7 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
     )
     files: dict[str, bytes] = {
         "winners.csv": csv_bytes(WINNER_COLUMNS, rows),
-        "winners.xlsx": xlsx_bytes(WINNER_COLUMNS, rows),
+        "winners.xlsx": xlsx_bytes(WINNER_SHEET, [[*r[:-1], as_number(r[-1])] for r in rows], "winners"),
         "winners.json": _json([dict(zip(WINNER_COLUMNS, r, strict=True)) for r in rows]),
         "scores.csv": sheet_text.encode("utf-8"),
         "quotas.json": _json(quotas),

@@ -27,6 +27,7 @@ from portal.controllers import (
     PublicPages,
 )
 from portal.logs import install_log_hygiene
+from portal.openapi import ApiReferencePage, csrf_cookie_name, document_csrf, security_components
 from portal.refill import KeepTypedMiddleware
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
@@ -106,9 +107,10 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
     # Each domain may list its officials' pages as OFFICIAL_LINKS = [(label, path, description)].
     official_links = [link for module in domain_modules for link in getattr(module, "OFFICIAL_LINKS", [])]
     sessions = session_config(secure=settings.cookies_secure, absolute_hours=settings.session_absolute_hours)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             PublicPages,
+            ApiReferencePage,
             AccountPages,
             ProfilePages,
             OfficialAccountPages,
@@ -124,7 +126,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
         stores={"sessions": DatabaseStore()},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
-            cookie_name="__Host-csrftoken" if settings.cookies_secure else "csrftoken",
+            cookie_name=csrf_cookie_name(settings.cookies_secure),
             cookie_secure=settings.cookies_secure,
             cookie_samesite="lax",
             header_name="x-csrftoken",
@@ -136,8 +138,12 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             version="1.0.0",
             path="/schema",
             render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+            components=security_components(settings.cookies_secure, sessions.key),
             description="Participatory budgeting and the AI 50 Challenge. Errors share one shape: "
-            '`{"status_code", "detail", "errors": [{"field", "message"}]}` in the caller\'s language.',
+            '`{"status_code", "detail", "errors": [{"field", "message"}]}` in the caller\'s language. '
+            "Unsafe calls (POST, PUT, PATCH, DELETE) need the CSRF token: GET first, then send the "
+            "`csrftoken` cookie back and its value in the `x-csrftoken` header (see the csrfHeader "
+            "security scheme). A readable reference is served at /api-reference.",
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_send=[add_security_headers],
@@ -150,3 +156,5 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             log_exceptions="debug",
         ),
     )
+    document_csrf(app)
+    return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -72,12 +73,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def served_address(host: str, port: int) -> str:
+    """The address a browser on this machine reaches ``hangang serve --host --port`` at."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal in a URL
+    return f"http://{host}:{port}"
+
+
+def use_served_address(host: str, port: int) -> None:
+    """Mailed links point where the portal serves, unless HANGANG_BASE_URL says otherwise.
+
+    Set in the environment (not only in this process's settings) so uvicorn's workers read it too.
+    """
+    from portal.settings import get_settings
+
+    if not os.environ.get("HANGANG_BASE_URL"):
+        os.environ["HANGANG_BASE_URL"] = served_address(host, port)
+        get_settings.cache_clear()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Migrate as its own step (never inside the workers), then serve."""
     import uvicorn
 
     from portal.settings import UnsafeSettingsError, get_settings
 
+    use_served_address(args.host, args.port)
     try:
         get_settings().check_safe_for_production()
     except UnsafeSettingsError as exc:

@@ -24,6 +24,17 @@ DEMO_ACCOUNTS = [
     ("judge", "judge@demo.hangang.kr", ["judge"], None, False),
     ("admin", "admin@demo.hangang.kr", ["admin", "official"], None, False),
 ]
+# Korean names, as Seoul residents and staff would have (the demo reads Korean).
+DISPLAY_NAMES = {
+    "citizen": "김서준",
+    "citizen2": "이민지",
+    "newcomer": "박새봄",
+    "startup": "최한결",
+    "official": "정하늘",
+    "official2": "한도윤",
+    "judge": "오현우",
+    "admin": "윤지호",
+}
 
 
 async def load_demo(force: bool) -> str:
@@ -37,7 +48,7 @@ async def load_demo(force: bool) -> str:
     for key, email, roles, district, verified in DEMO_ACCOUNTS:
         secret = pyotp.random_base32() if set(roles) & {"judge", "official", "admin"} else None
         users[key] = await accounts.create_user(
-            email, DEMO_PASSWORD, roles, display_name=key.capitalize(), district_code=district,
+            email, DEMO_PASSWORD, roles, display_name=DISPLAY_NAMES[key], district_code=district,
             verified=verified, totp_secret=secret, check_password=False,
         )
         extra = f"  TOTP secret {secret}" if secret else ""

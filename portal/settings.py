@@ -109,6 +109,14 @@ def _development_secret(var_dir: Path, name: str, make) -> str:
     return secret
 
 
+def existing_development_secret(name: str) -> str:
+    """A development secret kept under var/ if one was ever made there, else ""; never creates one."""
+    if os.environ.get("HANGANG_ENV", "development") != "development":
+        return ""
+    path = Path(os.environ.get("HANGANG_VAR_DIR", "var")).resolve() / name
+    return path.read_text().strip() if path.is_file() else ""
+
+
 def _new_city_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` and base64 of 32 random bytes."""
     import base64

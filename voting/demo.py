@@ -1,11 +1,16 @@
-"""Demo PB data from real pabulib elections (tests/data/pabulib, see its PROVENANCE.md).
+"""Demo PB data: real pabulib elections (tests/data/pabulib, see its PROVENANCE.md) with Korean projects.
 
-* ``Seoul PB 2025`` (closed, results published and approved): the city-wide pot holds the
-  Wieliczka 2023 Green Budget election (64 projects, 6,586 ballots).
-* ``Seoul PB 2026`` (voting open): Gangnam-gu holds Warszawa 2023 Mokotów (81 projects,
-  11,067 ballots), Mapo-gu holds Warszawa 2025 Rembertów (34 projects, 989 ballots) and the
-  city-wide pot holds Assen 2024 (14 projects, 84 ballots).
-* ``Seoul PB 2027`` (proposals open): a few proposals by the demo citizen, for review.
+Every project of the imported files gets a Korean title and summary (``voting/demo_projects.py``,
+documented in docs/demo.md); the ballots are the real ones. Each cycle is city-wide: its pot holds
+one election and the 25 district pots hold 0 KRW, so the cycle total is the sum of its pots.
+
+* ``2025 서울 주민참여예산`` (approval; closed, results approved): Świecie 2023 (22 projects,
+  2,553 ballots).
+* Three cycles open for voting, one per ballot kind, so each can be tried:
+  approval (Warszawa 2025 Rembertów, 34 projects, 989 ballots), knapsack (Assen 2024, 14 projects;
+  the 72 of its 84 ballots that fit the pot) and cumulative (Toulouse 2019, 30 projects, 1,494
+  ballots of up to 3 points a project and 7 in all).
+* ``2027 서울 주민참여예산`` (proposals open): three proposals by the demo citizen, for review.
 
 Costs are scaled to KRW pots of billions of won (the factor is printed); ballots keep their
 exact choices. Imported ballots have no portal voter: their ``voter_key`` is random.
@@ -15,80 +20,126 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from portal import clock
 from portal.db import write_transaction
+from portal.districts import DISTRICTS
 from proposals.tables import Proposal
 from voting import services
+from voting.demo_projects import mapping_of
 from voting.pabulib import PbFile, read_pb
 from voting.rules import BallotRules, ballot_day, canonical_json, new_receipt
-from voting.tables import Ballot, Pot
+from voting.tables import Ballot
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pabulib"
 DAY = dt.timedelta(days=1)
+IMPORTED = "실제 참여예산 투표(pabulib)의 사업을 옮긴 데모 사업입니다. Imported from a real participatory budgeting election (pabulib)."
 
 
-def _category(text: str) -> str:
-    text = text.lower()
-    if "transit" in text or "road" in text or "transport" in text:
-        return "transportation"
-    if "green" in text or "environment" in text or "climate" in text:
-        return "climate"
-    if "welfare" in text or "health" in text or "education" in text or "social" in text:
-        return "welfare"
-    if "public space" in text or "urban" in text:
-        return "urban planning"
-    return "other"
+@dataclass(frozen=True)
+class DemoElection:
+    """One demo cycle: its name, the pabulib file in its city-wide pot, and its ballot rules."""
+
+    name: str
+    fiscal_year: int
+    started_days_ago: int  # proposals opened this long ago (voting opens on day 37, closes on day 54)
+    file_name: str
+    scale: int  # cost and budget factor to KRW
+    rules: BallotRules
 
 
-async def _import_election(
-    cycle_id: int, pot_id: int, file_name: str, scale: int, author: int | None
-) -> tuple[int, int]:
+PAST = DemoElection(
+    "2025 서울 주민참여예산", 2025, 400, "Poland_Swiecie_2023.pb", 10_000,
+    BallotRules(ballot_kind="approval", min_projects=1, max_projects=None, results_rule="equal-shares"),
+)
+VOTING = (
+    DemoElection(
+        "2026 서울 주민참여예산 · 찬성 투표", 2026, 40, "Poland_Warszawa_2025_Rembertow.pb", 10_000,
+        BallotRules(ballot_kind="approval", min_projects=1, max_projects=15, results_rule="greedy"),
+    ),
+    DemoElection(
+        "2026 서울 청년 아이디어 예산 · 예산 배분 투표", 2026, 40, "Netherlands_Assen_2024.pb", 100_000,
+        BallotRules(ballot_kind="knapsack", min_projects=1, results_rule="equal-shares"),
+    ),
+    DemoElection(
+        "2026 서울 생활환경 예산 · 점수 배분 투표", 2026, 40, "France_Toulouse_2019.pb", 10_000,
+        BallotRules(
+            ballot_kind="cumulative", total_points=7, max_points_per_project=3,
+            results_rule="greedy",
+        ),
+    ),
+)
+
+
+def _ballot_content(pb: PbFile, ballot, id_map: dict[str, int]) -> str:
+    """A pabulib ballot as the portal stores it: project ids, or points per project."""
+    if isinstance(ballot, dict):  # cumulative: {project id: points}
+        return canonical_json(
+            {"points": {str(id_map[p]): int(n) for p, n in sorted(ballot.items()) if n > 0}}
+        )
+    return canonical_json({"project_ids": sorted(id_map[p] for p in ballot)})
+
+
+def _fits(pb: PbFile, ballot, rules: BallotRules) -> bool:
+    """A knapsack ballot must fit the pot; the few real ballots that do not are left out."""
+    if rules.ballot_kind != "knapsack":
+        return True
+    return sum(pb.costs[p] for p in ballot) <= pb.budget
+
+
+async def _import_election(cycle_id: int, pot_id: int, election: DemoElection) -> tuple[int, int]:
     """Projects become feasible proposals, ballots become anonymous ballots; returns (projects, ballots)."""
-    pb = read_pb(DATA / file_name)
+    pb = read_pb(DATA / election.file_name)
     async with write_transaction():  # one commit: the demo loads in seconds, not a minute of fsyncs
-        return await _import_rows(cycle_id, pot_id, pb, file_name, scale, author)
+        return await _import_rows(cycle_id, pot_id, pb, election)
 
 
 async def _import_rows(
-    cycle_id: int, pot_id: int, pb: PbFile, file_name: str, scale: int, author: int | None
+    cycle_id: int, pot_id: int, pb: PbFile, election: DemoElection
 ) -> tuple[int, int]:
     now = clock.now()
+    korean = mapping_of(election.file_name)
     id_map: dict[str, int] = {}
     for row in pb.projects:
-        title = (row.get("name") or f"Project {row['project_id']}").strip()[:200]
+        pid = row["project_id"]
+        project = korean[pid]  # every project of a demo file has its Korean project
+        original = (row.get("name") or "").strip()
         inserted = await Proposal.insert(
             Proposal(
                 cycle=cycle_id,
                 pot=pot_id,
-                author=author,
-                title=title,
-                summary=(row.get("description") or title)[:500],
-                description=f"Imported from pabulib ({file_name}), project {row['project_id']}.",
-                category=_category(row.get("category", "")),
-                estimated_cost=int(pb.costs[row["project_id"]]) * scale,
+                author=None,
+                title=project.title_ko,
+                summary=project.summary_ko,
+                description=(
+                    f"{project.title_en}: {project.summary_en}\n\n"
+                    f"pabulib {election.file_name}, project {pid} ({original})"
+                ),
+                category=project.category,
+                estimated_cost=int(pb.costs[pid]) * election.scale,
                 status="feasible",
-                review_reason="Imported from a real participatory budgeting election (pabulib).",
+                review_reason=IMPORTED,
                 created_at=now,
                 updated_at=now,
             )
         ).returning(Proposal.id)
-        id_map[row["project_id"]] = inserted[0]["id"]
+        id_map[pid] = inserted[0]["id"]
     rows = [
         Ballot(
             pot=pot_id,
             voter_key=secrets.token_hex(32),
             receipt=new_receipt(),
-            content=canonical_json({"project_ids": sorted(id_map[p] for p in ballot)}),
+            content=_ballot_content(pb, ballot, id_map),
             version=1,
             cast_at=ballot_day(now),
         )
         for ballot in pb.ballots
+        if _fits(pb, ballot, election.rules)
     ]
     for start in range(0, len(rows), 400):
         await Ballot.insert(*rows[start : start + 400])
-    await Pot.update({Pot.amount: int(pb.budget) * scale}).where(Pot.id == pot_id)
     return len(id_map), len(rows)
 
 
@@ -102,77 +153,80 @@ def _dates(start: dt.datetime) -> dict[str, dt.datetime]:
     }
 
 
-async def _cycle(
-    name: str, year: int, start: dt.datetime, official: int, rules: BallotRules
-) -> tuple[int, dict]:
+async def _city_wide_cycle(election: DemoElection, official: int) -> tuple[int, int]:
+    """A cycle whose whole budget is its city-wide pot (the election's, scaled); returns (cycle, pot)."""
+    budget = int(read_pb(DATA / election.file_name).budget) * election.scale
     cycle_id = await services.create_cycle(
         official,
         services.CycleInput(
-            name=name,
-            fiscal_year=year,
-            city_amount=100_000_000_000,
-            district_total=400_000_000_000,
-            district_floor=8_000_000_000,
-            rules=rules,
-            **_dates(start),
+            name=election.name,
+            fiscal_year=election.fiscal_year,
+            city_amount=budget,
+            district_amounts={d.code: 0 for d in DISTRICTS},
+            rules=election.rules,
+            **_dates(clock.now() - election.started_days_ago * DAY),
         ),
     )
     pots = {p["district_code"]: p["id"] for p in await services.pots_of(cycle_id)}
-    return cycle_id, pots
+    return cycle_id, pots[None]
 
 
 async def load_demo(users: dict[str, int]) -> list[str]:
-    """Three cycles: one published, one in voting, one taking proposals."""
+    """A published cycle, one cycle in voting per ballot kind, and one taking proposals."""
     now = clock.now()
     official = users["official"]
-    rules = BallotRules(
-        ballot_kind="approval", min_projects=1, max_projects=15, results_rule="equal-shares"
-    )
 
-    past_id, past_pots = await _cycle("Seoul PB 2025", 2025, now - 400 * DAY, official, rules)
-    await _import_election(
-        past_id, past_pots[None], "Poland_Wieliczka_2023_Green_Budget.pb", 10_000, None
-    )
+    past_id, past_pot = await _city_wide_cycle(PAST, official)
+    await _import_election(past_id, past_pot, PAST)
     await services.compute_results(past_id, official)
     await services.approve_results(past_id, official)
     await services.approve_results(past_id, users["official2"])
-
-    open_id, open_pots = await _cycle("Seoul PB 2026", 2026, now - 40 * DAY, official, rules)
-    lines = [
-        f"PB demo: 'Seoul PB 2025' (published, cycle {past_id}), 'Seoul PB 2026' (voting, cycle {open_id})."
-    ]
-    for code, file_name, scale in (
-        ("11680", "Poland_Warszawa_2023_Mokotow.pb", 1_000),
-        ("11440", "Poland_Warszawa_2025_Rembertow.pb", 1_000),
-        (None, "Netherlands_Assen_2024.pb", 100_000),
-    ):
-        projects, ballots = await _import_election(open_id, open_pots[code], file_name, scale, None)
+    lines = ["PB demo (Korean projects on real pabulib ballots, see docs/demo.md):",
+             f"  '{PAST.name}' (published, cycle {past_id}): {PAST.file_name}"]
+    for election in VOTING:
+        cycle_id, pot_id = await _city_wide_cycle(election, official)
+        projects, ballots = await _import_election(cycle_id, pot_id, election)
+        await services.freeze_rules(cycle_id)  # voting is open: the rules are frozen
         lines.append(
-            f"  {file_name}: {projects} projects, {ballots} ballots, costs x{scale:,} -> KRW"
+            f"  '{election.name}' ({election.rules.ballot_kind}, voting, cycle {cycle_id}):"
+            f" {election.file_name}, {projects} projects, {ballots} ballots,"
+            f" costs x{election.scale:,} -> KRW"
         )
-    await services.advance_cycle(open_id)  # voting is open: its rules are frozen
 
-    next_id, next_pots = await _cycle(
-        "Seoul PB 2027", 2027, now - 2 * DAY, official, BallotRules(ballot_kind="knapsack")
+    next_id = await services.create_cycle(
+        official,
+        services.CycleInput(
+            name="2027 서울 주민참여예산",
+            fiscal_year=2027,
+            city_amount=100_000_000_000,
+            district_total=400_000_000_000,
+            district_floor=8_000_000_000,
+            rules=BallotRules(ballot_kind="knapsack"),
+            **_dates(now - 2 * DAY),
+        ),
     )
-    for title, summary, category, cost, pot in (
+    next_pots = {p["district_code"]: p["id"] for p in await services.pots_of(next_id)}
+    for title, summary, english, category, cost, pot in (
         (
-            "Heated bus shelters on Teheran-ro",
-            "Twelve bus shelters with heated benches and live arrival boards.",
+            "테헤란로 온열 버스정류장",
+            "버스정류장 12곳에 온열 의자와 실시간 도착 안내판을 설치합니다.",
+            "Heated bus shelters on Teheran-ro: twelve shelters with heated benches and live arrival boards.",
             "transportation",
             900_000_000,
             next_pots["11680"],
         ),
         (
-            "Flood sensors in Gangnam underpasses",
-            "Water-level sensors that close underpasses and alert drivers during heavy rain.",
+            "강남 지하차도 침수 감지기",
+            "폭우 때 수위를 감지해 지하차도를 막고 운전자에게 알리는 센서를 설치합니다.",
+            "Flood sensors in Gangnam underpasses: water-level sensors that close underpasses and alert drivers during heavy rain.",
             "disaster response",
             1_500_000_000,
             next_pots["11680"],
         ),
         (
-            "Shade trees along the Han river paths",
-            "Plant 2,000 trees to cool the riverside walking and cycling paths.",
+            "한강 산책로 그늘 나무 심기",
+            "한강 산책로와 자전거길에 나무 2,000그루를 심어 더위를 식힙니다.",
+            "Shade trees along the Han river paths: 2,000 trees to cool the riverside walking and cycling paths.",
             "climate",
             6_000_000_000,
             next_pots[None],
@@ -185,7 +239,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
                 author=users["citizen"],
                 title=title,
                 summary=summary,
-                description="",
+                description=english,
                 category=category,
                 estimated_cost=cost,
                 created_at=now,
@@ -193,6 +247,6 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             )
         )
     lines.append(
-        f"  'Seoul PB 2027' (proposals open, cycle {next_id}) has 3 proposals waiting for review."
+        f"  '2027 서울 주민참여예산' (proposals open, cycle {next_id}) has 3 proposals waiting for review."
     )
     return lines

@@ -13,13 +13,14 @@ import json
 import re
 from typing import Any
 
+from portal import i18n
 from portal.districts import district_name
 from portal.errors import NotFoundError
+from portal.spreadsheet import AMOUNT, Column, escape_cell, xlsx_bytes
 from voting import services
 from voting.pabulib import PbFile, format_pb
 from voting.results import ENGINE_RULES
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PB_RULE_NAMES = {
     "greedy": "greedy",
     "greedy-threshold": "greedy-threshold",
@@ -27,11 +28,7 @@ PB_RULE_NAMES = {
 }
 
 
-def safe_cell(value: Any) -> Any:
-    """Prefix text that starts like a formula with an apostrophe, so it stays text."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+safe_cell = escape_cell  # the name this module has always exported
 
 
 def _pb_text(value: str) -> str:
@@ -39,23 +36,27 @@ def _pb_text(value: str) -> str:
     return re.sub(r"[\r\n;]+", " ", value).strip()
 
 
+# Results columns: the CSV/JSON names (a contract) and the XLSX headers (the reader's language).
+RESULT_COLUMNS = (
+    Column("pot", "Pot"),
+    Column("district_code", "District code"),
+    Column("rule", "Results rule"),
+    Column("official_rule", "Official rule"),
+    Column("project_id", "Project ID"),
+    Column("title", "Title"),
+    Column("category", "Category"),
+    Column("cost_krw", "Cost (KRW)", AMOUNT),
+    Column("votes", "Votes", AMOUNT),
+    Column("selected", "Selected"),
+    Column("rank", "Rank"),
+)
+
+
 async def _result_rows(cycle_id: int) -> tuple[dict, list[str], list[list[Any]], dict]:
     cycle, pots, runs = await services.results_of(cycle_id)
     titles = await services.titles_of(cycle_id)
     by_pot = {p["id"]: p for p in pots}
-    header = [
-        "pot",
-        "district_code",
-        "rule",
-        "official_rule",
-        "project_id",
-        "title",
-        "category",
-        "cost_krw",
-        "votes",
-        "selected",
-        "rank",
-    ]
+    header = [column.key for column in RESULT_COLUMNS]
     rows = []
     for run in sorted(runs, key=lambda r: (r["pot"], not r["official"])):
         pot = by_pot[run["pot"]]
@@ -122,18 +123,16 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Korean text correctly
 
 
-def _xlsx(header: list[str], rows: list[list[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "results"
-    sheet.append(header)
+def _results_xlsx(rows: list[list[Any]], language: str) -> bytes:
+    """The results for people: pot names in the reader's language, yes/no as words, typed numbers."""
+    readable = []
     for row in rows:
-        sheet.append([safe_cell(v) for v in row])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+        row = list(row)
+        row[0] = services.pot_name({"district_code": row[1] or None}, language)
+        row[3] = row[3] == "yes"
+        row[9] = row[9] == "yes"
+        readable.append(row)
+    return xlsx_bytes(RESULT_COLUMNS, readable, "results", language)
 
 
 async def pot_pb(cycle_id: int, pot_id: int) -> str:
@@ -237,7 +236,7 @@ async def build_export(cycle_id: int, name: str) -> tuple[str, str, bytes]:
             return (
                 f"{stem}-results.xlsx",
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                _xlsx(header, rows),
+                _results_xlsx(rows, i18n.current_language.get()),
             )
         return (
             f"{stem}-results.json",

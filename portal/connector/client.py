@@ -38,6 +38,43 @@ PATHS: dict[str, str] = {"allocation": "/v1/allocation-batches", "award": "/v1/a
 DEFAULT_TIMEOUT = httpx.Timeout(10, connect=3)
 
 
+class CityAbsence:
+    """Development without a city system: say so once, not on every poll.
+
+    Connection refusals are logged at debug level after the first one, until the city answers
+    again. Production keeps a warning per failed exchange (an operator must see an outage).
+    """
+
+    said = False
+
+    @classmethod
+    def quiet(cls) -> bool:
+        """Whether connection failures are currently logged at debug level only."""
+        return cls.said
+
+    @classmethod
+    def connect_failed(cls, url: str) -> bool:
+        """Record a refused connection; True when it was already said (log it quietly)."""
+        from portal.settings import get_settings
+
+        if get_settings().is_production:
+            return False
+        if cls.said:
+            return True
+        cls.said = True
+        logger.warning(
+            "no city budget system answers at %s (development): approved batches wait in the"
+            " outbox and are retried; start `hangang city-sim` to receive them."
+            " Said once until the city answers.",
+            url,
+        )
+        return True
+
+    @classmethod
+    def answered(cls) -> None:
+        cls.said = False
+
+
 # ----------------------------------------------------------------------------- errors
 
 
@@ -265,7 +302,11 @@ class CityClient:
             latency = int((time.perf_counter() - started) * 1000)
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             attempts.append(Attempt(started_at, method, path, None, latency, error=reason))
-            logger.warning(
+            absent = isinstance(exc, httpx.ConnectError) and CityAbsence.connect_failed(
+                self.settings.base_url
+            )
+            logger.log(
+                logging.DEBUG if absent else logging.WARNING,
                 "city %s %s failed (%s) in %d ms, idempotency key %s",
                 method,
                 path,
@@ -284,6 +325,7 @@ class CityClient:
             raise _Retryable(reason, ambiguous=not isinstance(exc, httpx.ConnectError)) from exc
         latency = int((time.perf_counter() - started) * 1000)
         attempts.append(Attempt(started_at, method, path, response.status_code, latency))
+        CityAbsence.answered()
         logger.info(
             "city %s %s -> %d in %d ms, idempotency key %s",
             method,

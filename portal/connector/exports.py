@@ -21,24 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from portal.connector import signing
+from portal.spreadsheet import AMOUNT, SCORE, Column, as_number, escape_cell, xlsx_bytes
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "hangang-export/1"
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
-# Spreadsheet programs run cells that start with these as formulas (S19, OWASP CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(Exception):
     """A bundle that does not verify; the message names the first problem."""
-
-
-def escape_cell(value: Any) -> Any:
-    """Make a text cell inert in spreadsheets by prefixing ``'`` to formula-like text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 # ----------------------------------------------------------------------------- file builders
@@ -147,6 +139,21 @@ AWARD_COLUMNS = (
 )
 
 
+# The XLSX headers (in the reader's language) of AWARD_COLUMNS.
+AWARD_SHEET = (
+    Column("fiscal_year", "Fiscal year"),
+    Column("line_id", "Line ID"),
+    Column("award_code", "Award code"),
+    Column("title", "Title"),
+    Column("recipient_id", "Recipient ID"),
+    Column("recipient_name", "Recipient"),
+    Column("category", "Category"),
+    Column("amount", "Amount (KRW)", AMOUNT),
+    Column("rank", "Rank"),
+    Column("score", "Score", SCORE),
+)
+
+
 def _award_rows(payload: Mapping[str, Any]) -> list[list[Any]]:
     return [
         [
@@ -165,31 +172,14 @@ def _award_rows(payload: Mapping[str, Any]) -> list[list[Any]]:
     ]
 
 
-def _xlsx_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "awards"
-    sheet.append(list(header))
-    for row_number, row in enumerate(rows, start=2):
-        for column_number, value in enumerate(row, start=1):
-            cell = sheet.cell(row=row_number, column=column_number)
-            cell.value = escape_cell(value)
-            if isinstance(value, str):
-                # openpyxl would otherwise store "=..." as a formula.
-                cell.data_type = "s"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 def award_files(payload: Mapping[str, Any]) -> dict[str, bytes]:
     """Return the CSV, XLSX and JSON files of an award batch."""
     rows = _award_rows(payload)
     return {
         "awards.csv": _csv_bytes(AWARD_COLUMNS, rows),
-        "awards.xlsx": _xlsx_bytes(AWARD_COLUMNS, rows),
+        "awards.xlsx": xlsx_bytes(
+            AWARD_SHEET, [[*r[:-1], as_number(str(r[-1]))] for r in rows], "awards"
+        ),
         "awards.json": signing.canonical_json(dict(payload)),
     }
 
@@ -314,7 +304,9 @@ def verify_files(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str,
             matched |= hmac.compare_digest(candidate.encode(), wanted.encode())
     if not matched:
         raise ExportError(
-            "the manifest signature does not match the HMAC key (tampered, or another key)"
+            "the manifest signature does not match the key (the bundle names key id"
+            f" {str(manifest.get('key_id'))!r}): either this is not the key it was signed with,"
+            " or the bundle was changed"
         )
     listed = manifest.get("files")
     if not isinstance(listed, list):

@@ -24,6 +24,7 @@ from portal import audit, clock
 from portal.connector import exports, signing
 from portal.connector.client import (
     Attempt,
+    CityAbsence,
     CityClient,
     CityError,
     CityRefused,
@@ -548,7 +549,12 @@ async def delivery_loop(stop_event: asyncio.Event, interval: float = LOOP_INTERV
                     logger.error("city budget delivery is not configured: %s", report.problem)
                 last_problem = report.problem
                 if report.delivered or report.failed or report.retrying:
-                    logger.info("city budget delivery: %s", report.summary())
+                    quiet = not (report.delivered or report.failed) and CityAbsence.quiet()
+                    logger.log(
+                        logging.DEBUG if quiet else logging.INFO,
+                        "city budget delivery: %s",
+                        report.summary(),
+                    )
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round
                 logger.exception("city budget delivery round failed")
             try:

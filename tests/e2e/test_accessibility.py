@@ -13,7 +13,7 @@ from tests.live import LiveServer
 pytestmark = pytest.mark.e2e
 
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-PUBLIC_PAGES = ["/", "/register", "/login", "/password-reset", "/pb", "/challenge", "/no-such-page"]
+PUBLIC_PAGES = ["/", "/register", "/login", "/password-reset", "/pb", "/challenge", "/api-reference", "/no-such-page"]
 CITIZEN_PAGES = ["/account", "/pb"]
 
 

@@ -212,6 +212,8 @@ async def test_exported_score_sheet_replays_to_the_same_winners(
     workbook = load_workbook(io.BytesIO(files["winners.xlsx"]))
     for row in workbook.active.iter_rows(min_row=2, values_only=True):
         assert not str(row[2]).startswith("=")
+        assert isinstance(row[0], int) and isinstance(row[6], int | float)  # rank and score are numbers
+    assert workbook.active.cell(row=2, column=7).number_format == "0.000000"
     # The conflicts register and parameters are there; a judge cannot fetch any of it.
     assert files["conflicts.csv"].decode().startswith("judge_id,entry_id,type,source")
     assert params["seed"] == 7 and params["quotas"]["categories"] == quotas

@@ -229,6 +229,43 @@ async def test_s19_csv_and_xlsx_escape_formula_cells(app, users, official):
     assert "'@SUM(A1)" in values
 
 
+async def test_results_xlsx_has_typed_numbers_and_headers_in_the_readers_language(
+    app, users, official
+):
+    built, _ = await _vote_and_close(app, users, official)
+    clock.advance(dt.timedelta(days=30))
+    await official.login(official.account)
+    url = f"/officials/pb/cycles/{built.id}/exports/results.xlsx"
+    csv_header = (
+        (await official.get(url.replace(".xlsx", ".csv"))).content.decode("utf-8-sig").splitlines()[0]
+    )
+    assert csv_header == "pot,district_code,rule,official_rule,project_id,title,category,cost_krw,votes,selected,rank"
+
+    sheet = load_workbook(io.BytesIO((await official.get(url)).content)).active
+    header = [c.value for c in sheet[1]]
+    assert header == [
+        "Pot", "District code", "Results rule", "Official rule", "Project ID", "Title",
+        "Category", "Cost (KRW)", "Votes", "Selected", "Rank",
+    ]
+    rows = list(sheet.iter_rows(min_row=2))
+    assert rows
+    for row in rows:
+        cost, votes = row[7], row[8]
+        assert isinstance(cost.value, int) and cost.value > 0 and cost.number_format == "#,##0"
+        assert isinstance(votes.value, int) and votes.number_format == "#,##0"
+        assert isinstance(row[4].value, int)  # the project id, a number too
+        assert row[9].value in ("yes", "no")
+        assert row[0].value == ("City-wide" if row[1].value is None else row[0].value)
+
+    await official.post_form("/language", {"language": "ko"})
+    korean = load_workbook(io.BytesIO((await official.get(url)).content)).active
+    assert [c.value for c in korean[1]][7:10] == ["사업비(원)", "득표", "선정"]
+    assert {r[9].value for r in korean.iter_rows(min_row=2)} <= {"예", "아니요"}
+    assert all(isinstance(r[7].value, int) for r in korean.iter_rows(min_row=2))
+    csv_again = (await official.get(url.replace(".xlsx", ".csv"))).content.decode("utf-8-sig")
+    assert csv_again.splitlines()[0] == csv_header  # the CSV contract does not follow the language
+
+
 async def test_exports_are_for_officials_only(app, users, official, citizen):
     built, _ = await _vote_and_close(app, users, official, voters=1)
     clock.advance(dt.timedelta(days=30))

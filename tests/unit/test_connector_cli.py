@@ -87,3 +87,65 @@ def test_loopback_detection() -> None:
         and not is_loopback("10.1.2.3")
         and not is_loopback("city.example.kr")
     )
+
+
+def _signed_award(secret: str) -> dict[str, bytes]:
+    from datetime import UTC, datetime
+
+    from portal.connector import exports
+    from portal.connector.testing import sample_award
+
+    payload = sample_award()
+    return exports.build_bundle(
+        exports.batch_files("award", payload), signing.parse_secrets(secret), "k1", "head", "award",
+        payload["batch_id"], payload["revision"], datetime(2026, 11, 28, tzinfo=UTC),
+    )
+
+
+def test_verify_export_never_creates_a_key(tmp_path, monkeypatch, capsys):
+    """Outside the repository, with no key anywhere, it says so (exit 2) and writes nothing."""
+    from portal.connector import exports
+
+    secret = signing.new_secret()
+    bundle = _signed_award(secret)
+    folder = exports.write_bundle(tmp_path / "bundle", bundle)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("HANGANG_VAR_DIR", str(elsewhere / "var"))
+    monkeypatch.delenv("HANGANG_CITY_BUDGET_SECRET", raising=False)
+
+    assert _run(["verify-export", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "no key to check the signature with" in err and "--key" in err
+    assert list(elsewhere.iterdir()) == []  # no ./var/, no key files
+
+    assert _run(["verify-export", str(folder), "--key", secret]) == 0
+    assert capsys.readouterr().out == "ok\n"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(secret + "\n"))
+    assert _run(["verify-export", str(folder), "--key", "-"]) == 0
+    monkeypatch.setenv("HANGANG_CITY_BUDGET_SECRET", secret)  # from the settings' environment
+    assert _run(["verify-export", str(folder)]) == 0
+    capsys.readouterr()
+
+    other = signing.new_secret()
+    assert _run(["verify-export", str(folder), "--key", other]) == 1
+    captured = capsys.readouterr()
+    assert "signature does not match" in captured.out and "--key" in captured.err
+    assert _run(["verify-export", str(folder), "--key", "not-a-secret"]) == 2
+    assert "unusable" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_verify_export_reads_the_development_key_kept_under_var(tmp_path, monkeypatch, capsys):
+    from portal.connector import exports
+
+    secret = signing.new_secret()
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "city_budget_secret").write_text(secret)
+    monkeypatch.setenv("HANGANG_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("HANGANG_CITY_BUDGET_SECRET", raising=False)
+    bundle = _signed_award(secret)
+    folder = exports.write_bundle(tmp_path / "bundle", bundle)
+    assert _run(["verify-export", str(folder)]) == 0
+    assert "development key" in capsys.readouterr().err

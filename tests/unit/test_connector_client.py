@@ -260,3 +260,58 @@ async def test_retries_stop_within_the_time_budget(sleeps: Sleeps) -> None:
                 "allocation", sample_allocation()
             )
     assert route.call_count == 1 and sleeps.waits == []
+
+
+async def test_development_without_a_city_says_so_once(sleeps, tmp_path, monkeypatch) -> None:
+    """A refused connection is said once in development (until the city answers), every time in production."""
+    import dataclasses
+
+    from portal.connector.client import CityAbsence
+    from portal.connector.testing import running_city
+    from portal.settings import get_settings
+    from tests.live import free_port
+
+    nowhere = dataclasses.replace(SETTINGS, base_url=f"http://127.0.0.1:{free_port()}")  # nothing listens
+    http = build_http_client(nowhere)
+    client = CityClient(nowhere, http=http, policy=RetryPolicy(attempts=3, sleep=sleeps))
+    # Our own handler: the city server's uvicorn reconfigures logging, which detaches caplog's.
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    connector_log = logging.getLogger("portal.connector")
+    connector_log.addHandler(handler)
+    monkeypatch.setattr(connector_log, "level", logging.DEBUG)
+    CityAbsence.answered()
+
+    async def three_polls() -> list[logging.LogRecord]:
+        records.clear()
+        for _ in range(3):
+            with pytest.raises(CityUnavailable):
+                await client.push("allocation", sample_allocation())
+        return [r for r in records if r.levelno >= logging.WARNING]
+
+    try:
+        warnings = await three_polls()
+        assert [r.getMessage().split(": ")[0] for r in warnings] == [
+            f"no city budget system answers at {nowhere.base_url} (development)"
+        ]
+        assert sum("failed (ConnectError)" in r.getMessage() for r in records) == 9  # at debug
+        assert CityAbsence.quiet()
+        assert await three_polls() == []  # still absent: nothing more above debug
+
+        # The city answers once: a later outage is said again, once.
+        with running_city(tmp_path / "city.sqlite3") as city:
+            city_http = build_http_client(city.settings)
+            await CityClient(city.settings, http=city_http).push("allocation", sample_allocation())
+            await city_http.aclose()
+        assert not CityAbsence.quiet()
+        assert len(await three_polls()) == 1
+
+        production = dataclasses.replace(get_settings(), env="production")
+        monkeypatch.setattr("portal.settings.get_settings", lambda: production)
+        CityAbsence.answered()
+        assert len(await three_polls()) == 9  # an operator sees every failed exchange
+    finally:
+        CityAbsence.answered()
+        connector_log.removeHandler(handler)
+        await http.aclose()

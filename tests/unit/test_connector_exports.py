@@ -86,6 +86,8 @@ def test_award_csv_xlsx_json_escape_formulas(tmp_path: Path) -> None:
     title = sheet.cell(row=2, column=4)
     assert title.data_type == "s" and title.value.startswith("'=HYPERLINK")
     assert sheet.cell(row=2, column=8).value == 100_000_000
+    assert sheet.cell(row=2, column=8).number_format == "#,##0"
+    assert isinstance(sheet.cell(row=2, column=10).value, int | float)  # the score, a number
     assert (
         json.loads((folder / "awards.json").read_text())["items"][0]["title"]
         == payload["items"][0]["title"]

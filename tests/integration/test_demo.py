@@ -1,0 +1,83 @@
+"""The PB demo: Korean projects on the real pabulib ballots, one open cycle per ballot kind, and
+pots that sum to each cycle's total (docs/demo.md documents the mapping)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+from pathlib import Path
+
+from portal import clock
+from proposals.tables import Proposal
+from voting import demo, services
+from voting.demo_projects import PROJECTS
+from voting.pabulib import read_pb
+from voting.rules import BallotChoice, validate_ballot
+from voting.tables import Ballot
+
+HANGUL = re.compile("[가-힣]")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "demo.md"
+
+
+def test_every_project_of_each_demo_file_is_mapped_and_documented():
+    documented = DOCS.read_text()
+    for election in (demo.PAST, *demo.VOTING):
+        pb = read_pb(demo.DATA / election.file_name)
+        mapped = {row.project_id for row in PROJECTS[election.file_name]}
+        assert mapped == {row["project_id"] for row in pb.projects}, election.file_name
+        assert f"`{election.file_name}` → {election.name}" in documented
+        for row in PROJECTS[election.file_name]:
+            assert f"| {row.project_id} |" in documented and f"| {row.title_ko} | {row.title_en} |" in documented
+            assert HANGUL.search(row.title_ko) and HANGUL.search(row.summary_ko)
+            assert not HANGUL.search(row.title_en + row.summary_en)
+
+
+async def test_demo_opens_one_cycle_per_ballot_kind_with_pots_that_sum_to_the_total(users, citizen):
+    official, official2 = await users.create(["official"]), await users.create(["official"])
+    await demo.load_demo(
+        {"official": official.id, "official2": official2.id, "citizen": citizen.account.id}
+    )
+    cycles = await services.list_cycles()
+    assert sorted(c["ballot_kind"] for c in cycles if c["phase"] == "voting") == [
+        "approval", "cumulative", "knapsack",
+    ]
+    assert {c["phase"] for c in cycles} == {"published", "voting", "proposals"}
+    for cycle in cycles:
+        assert cycle["total_budget"] == sum(p["amount"] for p in cycle["pots"]) > 0, cycle["name"]
+
+    # The Korean UI reads Korean: every project title and summary, every cycle name.
+    assert all(HANGUL.search(c["name"]) for c in cycles)
+    proposals = await Proposal.select(Proposal.title, Proposal.summary)
+    assert proposals and all(HANGUL.search(p["title"] + p["summary"]) for p in proposals)
+    assert all(HANGUL.search(p["title"]) for p in proposals)
+
+    # The real ballots are valid ballots under their cycle's rules.
+    await citizen.post_form("/language", {"language": "ko"})
+    for cycle in (c for c in cycles if c["phase"] == "voting"):
+        rules = services.rules_of(cycle)
+        pot = next(p for p in cycle["pots"] if p["district_code"] is None)
+        costs = {p.id: p.cost for p in await services.projects_of(pot["id"])}
+        contents = [json.loads(b["content"]) for b in await Ballot.select(Ballot.content).where(Ballot.pot == pot["id"])]
+        assert contents
+        for content in contents:
+            if "points" in content:
+                choice = BallotChoice(points=tuple((int(k), n) for k, n in content["points"].items()))
+            else:
+                choice = BallotChoice(project_ids=tuple(content["project_ids"]))
+            validate_ballot(rules, pot["amount"], costs, choice)
+        # The demo citizen can open this ballot, in Korean.
+        page = await citizen.get(f"/pb/cycles/{cycle['id']}/pots/{pot['id']}/ballot")
+        assert page.status_code == 200
+        title = (await services.projects_of(pot["id"]))[0].title
+        assert title in html.unescape(page.text) and HANGUL.search(title)
+
+    # Once voting closes, each kind counts: the real ballots elect projects within the pot.
+    clock.advance(dt.timedelta(days=30))
+    for cycle in (c for c in cycles if c["phase"] == "voting"):
+        runs = await services.compute_results(cycle["id"], official.id)
+        pot = next(p for p in cycle["pots"] if p["district_code"] is None)
+        official_run = next(r for r in runs if r["official"] and r["pot"] == pot["id"])
+        assert official_run["outcome"]["selected"], cycle["name"]
+        assert 0 < official_run["outcome"]["total_cost"] <= pot["amount"]
