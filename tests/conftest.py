@@ -16,6 +16,8 @@ if not os.environ.get("HANGANG_DATABASE_URL"):
 os.environ["HANGANG_VAR_DIR"] = str(_TMP / "var")
 os.environ["HANGANG_ENV"] = "development"
 os.environ.setdefault("HANGANG_SECRET_KEY", "test-secret-key-that-is-long-enough-for-hmac-0123456789")
+# One audit key for the test process and every `hangang` it starts (restores verify the chain with it).
+os.environ.setdefault("HANGANG_AUDIT_KEY", "test-audit-key-kept-outside-the-database-0123456789")
 os.environ.setdefault("HANGANG_CITY_BUDGET_SECRET", "whsec_dGVzdC1zZWNyZXQtZm9yLXRoZS1jaXR5LWJ1ZGdldA==")
 
 import pytest  # noqa: E402
