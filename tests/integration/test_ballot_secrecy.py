@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -165,7 +166,9 @@ def _file_order(ballots, data: bytes, newest_first: bool):
 
 def make_file_attack(path: Path, newest_first: bool):
     def attack(ballots, user_rows, voters):
-        data = path.read_bytes() if path.exists() else b""
+        # Read by another process: closing our own descriptor on the database file would drop this
+        # process's POSIX locks, and another connection's close would then delete the live WAL.
+        data = subprocess.run(["cat", str(path)], capture_output=True, check=False).stdout if path.exists() else b""
         ordered = _file_order(ballots, data, newest_first)
         return {
             b["receipt"]: v
