@@ -164,11 +164,20 @@ def _file_order(ballots, data: bytes, newest_first: bool):
     return sorted(present, key=lambda b: sign * found[b["receipt"]])
 
 
+def _copy_of(path: Path) -> bytes:
+    """The file's bytes, read by another process as an attacker's copy would be.
+
+    Never opened here: closing any descriptor of a database file drops every POSIX lock this
+    process's SQLite connections hold on it (SQLite's documented pitfall), which corrupts the
+    locking between this process and the servers the next tests start.
+    """
+    result = subprocess.run(["cat", str(path)], capture_output=True, check=False)  # noqa: S607
+    return result.stdout if result.returncode == 0 else b""
+
+
 def make_file_attack(path: Path, newest_first: bool):
     def attack(ballots, user_rows, voters):
-        # Read by another process: closing our own descriptor on the database file would drop this
-        # process's POSIX locks, and another connection's close would then delete the live WAL.
-        data = subprocess.run(["cat", str(path)], capture_output=True, check=False).stdout if path.exists() else b""
+        data = _copy_of(path)
         ordered = _file_order(ballots, data, newest_first)
         return {
             b["receipt"]: v
