@@ -124,11 +124,25 @@ def test_access_log_redacts_reset_tokens_and_searched_receipts(caplog):
     install_log_hygiene()
     caplog.set_level(logging.DEBUG)
     access = logging.getLogger("uvicorn.access")
-    line = '%s - "%s %s HTTP/%s" %d'  # uvicorn's access-log format and arguments
-    access.info(line, "203.0.113.5:4711", "GET", "/password-reset/Zk3-secret_token", "1.1", 200)
-    access.info(line, "203.0.113.5:4711", "GET", "/pb/cycles/1/results/pots/2/receipts?page_no=1&q=W3SD-2QHT-PAHF", "1.1", 200)
+    # uvicorn's own logging config stops this logger propagating to the root: listen on it directly.
+    access.addHandler(caplog.handler)
+    try:
+        line = '%s - "%s %s HTTP/%s" %d'  # uvicorn's access-log format and arguments
+        access.info(line, "203.0.113.5:4711", "GET", "/password-reset/Zk3-secret_token", "1.1", 200)
+        access.info(line, "203.0.113.5:4711", "GET", "/pb/cycles/1/results/pots/2/receipts?page_no=1&q=W3SD-2QHT-PAHF", "1.1", 200)
+    finally:
+        access.removeHandler(caplog.handler)
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "Zk3-secret_token" not in text and "W3SD-2QHT-PAHF" not in text
     assert "/password-reset/[redacted]" in text and "receipts?page_no=1&q=[redacted]" in text
-    logging.getLogger("aiosqlite").debug("executing %s", "INSERT ... ['W3SD-2QHT-PAHF']")
+    driver = logging.getLogger("aiosqlite")
+    driver.setLevel(logging.DEBUG)  # an operator turning every logger up
+    driver.addHandler(caplog.handler)
+    try:
+        driver.debug("executing %s", "INSERT ... ['W3SD-2QHT-PAHF']")
+        driver.warning("a driver warning still gets through")
+    finally:
+        driver.removeHandler(caplog.handler)
+        driver.setLevel(logging.NOTSET)
+    assert "a driver warning still gets through" in caplog.text
     assert "executing" not in caplog.text  # a driver's parameter trace is dropped even at DEBUG
