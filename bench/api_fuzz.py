@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from tests.live import LiveServer  # noqa: E402
 
+from tests.integration.test_api_fuzz import SESSION_ENDING  # noqa: E402
+
 PASSWORD = "seven lanterns float past the bridge"
-# Operations that end the signed-in session: fuzzed only anonymously, so signed-in cases stay signed in.
-SESSION_ENDING = {"/logout", "/api/v1/auth/logout", "/account/password"}
 
 
 def signed_in_headers(live: LiveServer) -> dict[str, str]:
