@@ -25,9 +25,8 @@ import httpx  # noqa: E402
 import schemathesis  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from tests.live import LiveServer  # noqa: E402
-
 from tests.integration.test_api_fuzz import SESSION_ENDING  # noqa: E402
+from tests.live import LiveServer  # noqa: E402
 
 PASSWORD = "seven lanterns float past the bridge"
 
