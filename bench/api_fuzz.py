@@ -1,6 +1,6 @@
 """Long schemathesis run: every API operation against a real server, as anonymous and as a signed-in user.
 
-Usage: .venv/bin/python bench/api_fuzz.py [--signed-in 600] [--anonymous 300]
+Usage: .venv/bin/python bench/api_fuzz.py [--signed-in 600] [--anonymous 300] [--role signed-in|anonymous|both]
 
 CI runs the same fuzzing with a few examples per operation (tests/integration/test_api_fuzz.py); this
 script is the manual run with tens of thousands of cases. Prints cases and answers by status class per
@@ -25,6 +25,7 @@ import httpx  # noqa: E402
 import schemathesis  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
+from tests.integration.test_api_fuzz import SESSION_ENDING  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 
 PASSWORD = "seven lanterns float past the bridge"
@@ -49,17 +50,20 @@ def signed_in_headers(live: LiveServer) -> dict[str, str]:
 
 
 def run(operations: list, base_url: str, headers: dict[str, str] | None, examples: int) -> tuple[Counter, list[str]]:
+    import requests
+
     statuses: Counter[str] = Counter()
     failures: list[str] = []
+    session = requests.Session()
     for operation in operations:
-        if operation.path == "/api/v1/auth/logout" and headers:
-            continue  # would end the signed-in session half-way through the run
+        if operation.path in SESSION_ENDING and headers:
+            continue
 
         @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def exercise(case) -> None:
-            response = case.call(base_url=base_url, headers=headers)
+            response = case.call(base_url=base_url, headers=headers, session=session, allow_redirects=False)
             statuses[f"{response.status_code // 100}xx"] += 1
             statuses["cases"] += 1
             if response.status_code >= 500:
@@ -73,6 +77,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signed-in", type=int, default=600, help="examples per operation, signed in")
     parser.add_argument("--anonymous", type=int, default=300, help="examples per operation, anonymous")
+    parser.add_argument("--role", choices=("signed-in", "anonymous", "both"), default="both")
     args = parser.parse_args()
     with LiveServer() as live:
         schema = schemathesis.openapi.from_url(f"{live.url}/schema/openapi.json")
@@ -81,6 +86,8 @@ def main() -> int:
         started = time.monotonic()
         all_failures = []
         for role, role_headers, examples in (("signed-in", headers, args.signed_in), ("anonymous", None, args.anonymous)):
+            if args.role not in (role, "both"):
+                continue
             statuses, failures = run(operations, live.url, role_headers, examples)
             all_failures += failures
             print(f"{role:10} operations {len(operations)}  cases {statuses['cases']:6}  "
