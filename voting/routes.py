@@ -275,7 +275,8 @@ class PbPages(Controller):
         pots = await services.pots_of(cycle_id)
         user = current_user(request)
         voted = await services.pots_voted(user, cycle_id) if user else set()
-        eligible = [p for p in pots if services.may_vote_in(user, p)]
+        # A pot without money funds nothing: offer no ballot for it (the demo's district pots are 0 KRW).
+        eligible = [p for p in pots if p["amount"] > 0 and services.may_vote_in(user, p)]
         return page(
             request,
             "voting/cycle.html",

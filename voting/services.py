@@ -468,15 +468,15 @@ async def close_early(official_id: int, cycle_id: int, reason: str) -> None:
         raise InvalidInput("Give a reason of 5 to 1000 characters.", field="reason")
     state = await advance_cycle(cycle_id, official_id)
     if state in ("closed", "approved"):
-        raise Conflict("Voting in this cycle is already closed.", field="reason")
+        raise Conflict("Voting in this cycle is already closed.")
     if state != "voting":
         raise Conflict(
-            "Voting has not opened yet; only open voting can be closed early.", field="reason"
+            "Voting has not opened yet; only open voting can be closed early."
         )
     async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
         cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
         if cycle["state"] != "voting":  # closed meanwhile by another official
-            raise Conflict("Voting in this cycle is already closed.", field="reason")
+            raise Conflict("Voting in this cycle is already closed.")
         now = clock.now()
         await Cycle.update({Cycle.closed_early_at: now, Cycle.close_reason: reason}).where(
             Cycle.id == cycle_id

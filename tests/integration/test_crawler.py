@@ -107,6 +107,9 @@ START_TAG = re.compile(r"""<([a-zA-Z][a-zA-Z0-9-]*)((?:[^>"']|"[^"]*"|'[^']*')*)
 ANY_TAG = re.compile(r"""</?[a-zA-Z](?:[^>"']|"[^"]*"|'[^']*')*>|<!doctype[^>]*>""", re.I)
 ATTRIBUTE = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>"']+))?""")
 COMMENT = re.compile(r"<!--.*?-->", re.S)
+# Text that is not to be translated: what the page marks as English (the API reference's call
+# descriptions from the OpenAPI document) and code (field names, commands).
+DECLARED_ENGLISH = re.compile(r'<span lang="en">.*?</span>|<code>.*?</code>', re.S)
 HIDDEN_BODY = re.compile(r"<(script|style)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>.*?</\1\s*>", re.S | re.I)
 
 
@@ -148,7 +151,7 @@ class ScannedPage:
             elif name == "a" and values.get("href"):
                 page.links.append(values["href"])
             page.texts.extend(values[a] for a in TEXT_ATTRIBUTES if values.get(a))
-        visible = ANY_TAG.sub("\n", HIDDEN_BODY.sub("", text))
+        visible = ANY_TAG.sub("\n", DECLARED_ENGLISH.sub("", HIDDEN_BODY.sub("", text)))
         page.texts.extend(html.unescape(t) for t in visible.split("\n") if t.strip())
         return page
 
@@ -239,18 +242,23 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
             await client.__aenter__()
             await client.login(accounts[key])
             clients[role] = client
-    # The verified citizen votes in an approval ballot open in Gangnam (receipt pages have content).
+    # The verified citizen (a Gangnam resident) votes in an open approval ballot (receipt pages have
+    # content): the first pot of that cycle, city-wide or Gangnam's, that has projects on it.
     citizen = clients["verified citizen"]
     assert citizen is not None
     ballot = None
     for cycle in cycles:
         row = await voting.get_cycle(cycle)
         if voting.phase_of(row) == "voting" and voting.rules_of(row).ballot_kind == "approval":
-            pot = await Pot.select(Pot.id).where((Pot.cycle == cycle) & (Pot.district_code == "11680")).first()
-            if pot:
-                ballot = (cycle, pot["id"])
-                break
-    assert ballot, "the demo has no approval ballot open in Gangnam-gu"
+            for pot in await Pot.select(Pot.id).where(
+                (Pot.cycle == cycle) & ((Pot.district_code.is_null()) | (Pot.district_code == "11680"))
+            ):
+                if await Proposal.exists().where(Proposal.pot == pot["id"]):
+                    ballot = (cycle, pot["id"])
+                    break
+        if ballot:
+            break
+    assert ballot, "the demo has no approval ballot open to a Gangnam-gu resident"
     first = (await Proposal.select(Proposal.id).where(Proposal.pot == ballot[1]).first())["id"]
     cast = await citizen.send_json(
         "PUT", f"/api/v1/pb/cycles/{ballot[0]}/pots/{ballot[1]}/ballot", {"project_ids": [first]}

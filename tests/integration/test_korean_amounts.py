@@ -109,7 +109,7 @@ async def test_official_review_reads_a_revised_cost_in_korean_units(citizen, off
     row = await Proposal.select(Proposal.revised_cost).where(Proposal.id == proposal_id).first()
     assert row["revised_cost"] == 650_000_000
     page = await official.get(f"/officials/pb/cycles/{built.id}/proposals")
-    assert f'id="cost-{proposal_id}-echo"' in page.text and "650,000,000 KRW" in page.text
+    assert f'id="f-revised_cost-{proposal_id}-echo"' in page.text and "650,000,000 KRW" in page.text
 
 
 async def test_results_counts_have_separators_and_the_chart_scales(app, users, official):

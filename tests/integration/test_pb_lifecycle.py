@@ -112,7 +112,7 @@ async def test_a_revised_cost_must_fit_the_pot(official):
     too_much = await official.post_form(url, {**form, "revised_cost": "99999999999999"})
     assert too_much.status_code == 422
     assert (
-        f'<p class="error" id="cost-{proposal}-error">The revised cost is more than the pot&#39;s'
+        f'<p class="error" id="f-revised_cost-{proposal}-error">The revised cost is more than the pot&#39;s'
         in too_much.text
     )
     row = await Proposal.select(Proposal.revised_cost).where(Proposal.id == proposal).first()

@@ -126,12 +126,17 @@ def test_access_log_redacts_reset_tokens_and_searched_receipts(caplog):
     access = logging.getLogger("uvicorn.access")
     # uvicorn's own logging config stops this logger propagating to the root: listen on it directly.
     access.addHandler(caplog.handler)
+    # An earlier in-process uvicorn config may have disabled or raised this logger: undo that here.
+    was_disabled, was_level = access.disabled, access.level
+    access.disabled = False
+    access.setLevel(logging.INFO)
     try:
         line = '%s - "%s %s HTTP/%s" %d'  # uvicorn's access-log format and arguments
         access.info(line, "203.0.113.5:4711", "GET", "/password-reset/Zk3-secret_token", "1.1", 200)
         access.info(line, "203.0.113.5:4711", "GET", "/pb/cycles/1/results/pots/2/receipts?page_no=1&q=W3SD-2QHT-PAHF", "1.1", 200)
     finally:
         access.removeHandler(caplog.handler)
+        access.disabled, access.level = was_disabled, was_level
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "Zk3-secret_token" not in text and "W3SD-2QHT-PAHF" not in text
     assert "/password-reset/[redacted]" in text and "receipts?page_no=1&q=[redacted]" in text

@@ -31,7 +31,7 @@ async def test_korean_officials_open_every_pb_cycle_page(official):
         page = await official.get(path)
         assert page.status_code == 200, path
     assert "예산 비율(%)" in page.text and "(%%)" not in page.text
-    assert '<th>지역</th><th class="num">예산</th>' in page.text  # was "예산 | 예산"
+    assert '<th>예산</th><th class="num">예산</th>' not in page.text  # was "예산 | 예산"
     # The errors that re-render the page: approving before the close, closing without a reason.
     for action, form in (("approve", {}), ("close", {"reason": ""})):
         refused = await official.post_form(f"/officials/pb/cycles/{built.id}/{action}", form)
