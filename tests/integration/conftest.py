@@ -107,3 +107,14 @@ async def judge(app, users):
 async def startup(app, users):
     async for c in _signed_in(app, users, ["startup", "citizen"]):
         yield c
+
+
+@pytest.fixture
+async def connection_pool():
+    """PostgreSQL: a pool on this test's loop (the app runs on it too), as a server has; tests that send
+    thousands of requests would otherwise open a connection for every query."""
+    from portal import db
+
+    await db.start_pool()
+    yield
+    await db.close_pool()

@@ -167,9 +167,9 @@ async def test_dropped_connection_is_retried(city: RunningCity, client: CityClie
     city.faults(drop_next=1)
     outcome = await client.push("allocation", sample_allocation("dropped"))
     assert outcome.result == "accepted"
-    assert outcome.attempts[0].status is None and "RemoteProtocolError" in (
-        outcome.attempts[0].error or ""
-    )
+    # A connection closed before the reply reads as either error, depending on when the close lands.
+    error = outcome.attempts[0].error or ""
+    assert outcome.attempts[0].status is None and error.startswith(("RemoteProtocolError", "ReadError"))
     assert len(city.accepted("dropped")) == 1
 
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
-from portal import db, i18n
+from portal import i18n
 from tests.helpers import PortalClient, UserFactory
 
 # Roles as the issue names them, and the demo account that plays each one (None: not signed in).
@@ -410,14 +410,8 @@ async def crawl_as(
             await own.__aexit__(None, None, None)
 
 
-async def test_every_page_for_every_role_in_both_languages(app, users, capsys):
-    # PostgreSQL: a connection pool on this test's loop (the app runs on it too), as the server has;
-    # a new connection for each of some 20,000 queries would take minutes.
-    await db.start_pool()
-    try:
-        await crawl_everything(app, users, capsys)
-    finally:
-        await db.close_pool()
+async def test_every_page_for_every_role_in_both_languages(app, users, capsys, connection_pool):
+    await crawl_everything(app, users, capsys)
 
 
 async def crawl_everything(app, users: UserFactory, capsys) -> None:

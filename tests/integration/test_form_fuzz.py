@@ -165,7 +165,7 @@ async def still_signed_in(client: PortalClient) -> bool:
     return client.account is None or (await client.get("/account")).status_code == 200
 
 
-async def test_every_form_survives_bad_input(app, users):
+async def test_every_form_survives_bad_input(app, users, connection_pool):
     site = await build_site(users)
     urls = page_urls(app, site)
     async with PortalClient.for_app(app) as other:
