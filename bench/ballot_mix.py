@@ -22,8 +22,8 @@ import time
 async def main(ballots: int, rounds: int) -> None:
     from portal.commands import migrate
     from portal.db import is_postgres, raw
+    from voting.compute.rules import ballot_day, canonical_json, new_ballot_id, new_receipt
     from voting.mixer import mix_pot
-    from voting.rules import ballot_day, canonical_json, new_ballot_id, new_receipt
     from voting.testing import build_cycle
 
     await migrate()

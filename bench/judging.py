@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from judging.assignment import Entry, Judge, assign_judges  # noqa: E402
-from judging.calibration import calibrate  # noqa: E402
-from judging.selection import (  # noqa: E402
+from judging.compute.assignment import Entry, Judge, assign_judges  # noqa: E402
+from judging.compute.calibration import calibrate  # noqa: E402
+from judging.compute.selection import (  # noqa: E402
     CategoryQuota,
     Quotas,
     candidates_from_calibration,

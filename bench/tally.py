@@ -1,4 +1,4 @@
-"""Benchmark: voting.tally against pabutools 1.2.3 on large elections.
+"""Benchmark: voting.compute.tally against pabutools 1.2.3 on large elections.
 
 Usage: .venv/bin/python bench/tally.py [--pabutools-cap 40] [--ours-only] [--only NAME]
 
@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from voting.pabulib import PbFile, format_pb, read_pb  # noqa: E402
-from voting.tally import RULES, compute_outcome, warm_up  # noqa: E402
+from voting.compute.pabulib import PbFile, format_pb, read_pb  # noqa: E402
+from voting.compute.tally import RULES, compute_outcome, warm_up  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "pabulib"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from judging.calibration import (
+from judging.compute.calibration import (
     DEFAULT_METHOD,
     METHODS,
     Calibration,
@@ -25,8 +25,8 @@ from judging.calibration import (
     Review,
     calibrate,
 )
-from judging.rubric import MAX_SCORE, MIN_SCORE
-from judging.selection import (
+from judging.compute.rubric import MAX_SCORE, MIN_SCORE
+from judging.compute.selection import (
     CategoryQuota,
     QuotaInfeasible,
     Quotas,

@@ -21,12 +21,12 @@ from judging.schemas import (
 )
 from judging.tables import CATEGORIES, CATEGORY_LABELS, CONFLICT_TYPES, Attachment
 from portal import clock, i18n
-from portal.api import ERRORS
 from portal.auth import requires_judge, requires_official
-from portal.controllers import form_errors
+from portal.clock import SEOUL
 from portal.errors import DomainError, InvalidInput, NotFoundError
-from portal.money import krw_from_form
-from portal.web import SEOUL, back_to, page, parse_whole_number, signed_in_user
+from portal.web.forms import form_errors, krw_from_form, parse_whole_number
+from portal.web.openapi import ERRORS
+from portal.web.pages import back_to, page, signed_in_user
 from proposals import entries
 from proposals.entry_routes import ROUTE_HANDLERS as ENTRY_ROUTE_HANDLERS
 from proposals.entry_routes import attachment_response
@@ -839,10 +839,3 @@ ROUTE_HANDLERS = [
 ]
 
 # The officials' hub lists these (title, path, description), translated.
-OFFICIAL_LINKS = [
-    (
-        "AI 50 Challenge",
-        "/officials/challenge",
-        "Editions, screening, judges and conflicts, assignment, calibration, selection, approvals and exports.",
-    ),
-]

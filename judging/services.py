@@ -2,8 +2,8 @@
 calibration, selection, approvals and the award batch. The only place that writes the judging tables
 (entry intake is in ``proposals/entries.py``).
 
-Pure computation (assignment, calibration, selection, the rubric) lives in ``judging/assignment.py``,
-``judging/calibration.py``, ``judging/selection.py`` and ``judging/rubric.py``; this module feeds them
+Pure computation (assignment, calibration, selection, the rubric) lives in ``judging/compute/assignment.py``,
+``judging/compute/calibration.py``, ``judging/compute/selection.py`` and ``judging/compute/rubric.py``; this module feeds them
 plain data read from the database and stores what they return.
 """
 
@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from judging import assignment, calibration, rubric
+from judging.compute import assignment, calibration, rubric
 from judging.tables import (
     CATEGORIES,
     CATEGORY_LABELS,
@@ -164,7 +164,7 @@ def assign_judges(
     per_entry: int,
     seed: int = 0,
 ) -> list[tuple[int, int]]:
-    """(entry, judge) pairs from ``judging.assignment`` (min-cost flow, conflicts as hard blocks)."""
+    """(entry, judge) pairs from ``judging.compute.assignment`` (min-cost flow, conflicts as hard blocks)."""
     try:
         result = assignment.assign_judges(
             [assignment.Entry(e, category) for e, category in entries],
@@ -855,7 +855,7 @@ async def _scoring_round(round_id: int) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 async def run_assignment(official_id: int, round_id: int) -> int:
-    """Assign every screened-in entry to R judges of the pool (min-cost flow in ``judging.assignment``)."""
+    """Assign every screened-in entry to R judges of the pool (min-cost flow in ``judging.compute.assignment``)."""
     rnd, edition = await _scoring_round(round_id)
     pool = list(rnd["judge_pool"])
     if not pool:
@@ -1215,7 +1215,7 @@ async def send_reminders(official_id: int, round_id: int) -> int:
 
 
 def _kst(moment: dt.datetime) -> str:
-    from portal.web import format_datetime
+    from portal.clock import format_datetime
 
     return format_datetime(moment)
 
@@ -1569,7 +1569,7 @@ async def run_selection(
 
 def _reason_in_words(exc: ValueError) -> str:
     """Why the quotas cannot be met, in the reader's language (a category by its label)."""
-    from judging.selection import QuotaInfeasible
+    from judging.compute.selection import QuotaInfeasible
 
     # The ranking re-raises quota problems as score sheet errors, with the original as the cause.
     quota = exc if isinstance(exc, QuotaInfeasible) else exc.__cause__

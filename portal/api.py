@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -19,24 +18,18 @@ from portal.auth import (
     to_current_user,
 )
 from portal.errors import NotAllowed, Unauthenticated
+from portal.identity import CurrentUser
 from portal.schemas import (
     AmountRead,
-    ErrorResponse,
     Health,
     LoginRequest,
     RegisterRequest,
     RegisterResponse,
     UserRead,
 )
-from portal.web import CurrentUser, signed_in_user
-
-ERRORS = {
-    400: ResponseSpec(data_container=ErrorResponse, description="Malformed request or a field is not valid"),
-    401: ResponseSpec(data_container=ErrorResponse, description="Not signed in, or wrong credentials"),
-    403: ResponseSpec(data_container=ErrorResponse, description="Signed in but not allowed"),
-    422: ResponseSpec(data_container=ErrorResponse, description="A rule was broken; see errors"),
-    429: ResponseSpec(data_container=ErrorResponse, description="Too many attempts; see Retry-After"),
-}
+from portal.web import forms
+from portal.web.openapi import ERRORS
+from portal.web.pages import signed_in_user
 
 
 def user_read(user: CurrentUser) -> UserRead:
@@ -113,7 +106,7 @@ async def read_amount(text: FromQuery[str]) -> AmountRead:
 
     KRW form fields call this as the user types to say what the server will read.
     """
-    amount = money.krw_from_form(text, "text") or 0  # never None: the field is not optional
+    amount = forms.krw_from_form(text, "text") or 0  # never None: the field is not optional
     return AmountRead(
         amount=amount, shown=money.krw_text(amount), exact=money.exact_krw(amount), echo=money.echo_text(amount)
     )

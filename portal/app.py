@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -17,7 +16,8 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from portal import db
+from portal import db, manifest
+from portal.accounts import password_reset_loop
 from portal.api import AuthApi, MeApi, healthz, read_amount
 from portal.controllers import (
     AccountPages,
@@ -26,54 +26,31 @@ from portal.controllers import (
     ProfilePages,
     PublicPages,
 )
+from portal.housekeeping import housekeeping_loop
 from portal.logs import install_log_hygiene
-from portal.openapi import ApiReferencePage, csrf_cookie_name, document_csrf, security_components
-from portal.refill import KeepTypedMiddleware
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
-from portal.web import EXCEPTION_HANDLERS, LanguageMiddleware, add_security_headers, template_engine
+from portal.web.errors import EXCEPTION_HANDLERS
+from portal.web.openapi import (
+    ApiReferencePage,
+    csrf_cookie_name,
+    document_csrf,
+    security_components,
+)
+from portal.web.pages import LanguageMiddleware, add_security_headers, template_engine
+from portal.web.refill import KeepTypedMiddleware
 
 log = logging.getLogger("hangang")
 
-# Each domain lists its controllers in ``<domain>/routes.py`` as ``ROUTE_HANDLERS``.
-DOMAIN_ROUTE_MODULES = ("proposals.routes", "voting.routes", "judging.routes", "portal.connector.routes")
-
-# Background loops started with the server, as ``module:function(stop_event)``.
-BACKGROUND_TASKS = (
-    "portal.housekeeping:housekeeping_loop",
-    "portal.accounts:password_reset_loop",
-    "portal.connector.services:delivery_loop",
-    "voting.services:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
-    "voting.mixer:ballot_mixer_loop",
-)
+# The core's own loops; each domain adds its loops in its manifest.
+CORE_BACKGROUND_TASKS = (housekeeping_loop, password_reset_loop)
 
 DEFAULT_BODY_LIMIT = 256 * 1024  # upload routes raise their own limit (S16)
 
 
-def _domain_route_modules() -> list:
-    modules = []
-    for name in DOMAIN_ROUTE_MODULES:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return modules
-
-
-def _background_callables() -> list:
-    found = []
-    for spec in BACKGROUND_TASKS:
-        module_name, func_name = spec.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        if hasattr(module, func_name):
-            found.append(getattr(module, func_name))
-    return found
+def background_tasks() -> list:
+    """Every loop the server runs beside the requests: the core's, then each domain's."""
+    return [*CORE_BACKGROUND_TASKS, *manifest.background_tasks()]
 
 
 def create_app(*, run_background_tasks: bool = True) -> Litestar:
@@ -91,7 +68,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
         for problem in problems:
             log.warning("durability: %s", problem)
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(func(stop)) for func in (_background_callables() if run_background_tasks else [])]
+        tasks = [asyncio.create_task(func(stop)) for func in (background_tasks() if run_background_tasks else [])]
         try:
             yield
         finally:
@@ -103,9 +80,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
                     await task
             await db.close_pool()
 
-    domain_modules = _domain_route_modules()
-    # Each domain may list its officials' pages as OFFICIAL_LINKS = [(label, path, description)].
-    official_links = [link for module in domain_modules for link in getattr(module, "OFFICIAL_LINKS", [])]
+    official_links = [(link.label, link.path, link.description) for link in manifest.official_links()]
     sessions = session_config(secure=settings.cookies_secure, absolute_hours=settings.session_absolute_hours)
     app = Litestar(
         route_handlers=[
@@ -120,7 +95,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             read_amount,
             create_static_files_router(path="/static", directories=[STATIC_DIR], guards=[], opt={"skip_session": True}),
             OfficialHub,
-            *[handler for module in domain_modules for handler in module.ROUTE_HANDLERS],
+            *manifest.route_handlers(),
         ],
         middleware=[sessions.middleware, LanguageMiddleware(), KeepTypedMiddleware()],
         stores={"sessions": DatabaseStore()},

@@ -11,11 +11,11 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Scope
 
 from portal import clock, i18n
-from portal.refill import keep_draft_through_login
+from portal.identity import CurrentUser, RequestContext
 from portal.sessions import ROTATE_FLAG
 from portal.settings import get_settings
 from portal.tables import PRIVILEGED_ROLES, User
-from portal.web import CurrentUser, RequestContext
+from portal.web.refill import keep_draft_through_login
 
 STAGE_FULL = "full"  # fully signed in
 STAGE_TOTP = "totp"  # password accepted, waiting for the TOTP code

@@ -1,22 +1,15 @@
 """The `hangang` command line.
 
-Each domain contributes its subcommands through a ``register(subparsers)``
-function in its own ``cli`` module, listed in ``COMMAND_MODULES``; the
-portal's own commands (serve, migrate, demo, create-user, audit) live here.
+The portal's own commands (serve, migrate, demo, create-user, audit, backup) are in
+``portal.commands``; each domain adds its subcommands through the ``cli`` entry of its manifest.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-COMMAND_MODULES = (
-    "portal.commands",
-    "voting.cli",
-    "judging.cli",
-    "portal.connector.cli",
-)
+from portal import commands, manifest
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,14 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hangang Portal: participatory budgeting and the AI 50 Challenge.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # a domain that is not part of this build
-        module.register(subparsers)
+    commands.register(subparsers)
+    for register in manifest.cli_registrars():
+        register(subparsers)
     return parser
 
 

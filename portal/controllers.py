@@ -29,14 +29,10 @@ from portal.auth import (
 from portal.errors import DomainError, TooManyAttempts
 from portal.settings import get_settings
 from portal.tables import ROLES, Notification, User
-from portal.web import back_to, context_of, current_user, page, safe_next, signed_in_user
+from portal.web.forms import form_errors
+from portal.web.pages import back_to, context_of, current_user, page, safe_next, signed_in_user
 
 FormData = URLEncodedBody[dict[str, str]]
-
-
-def form_errors(exc: DomainError) -> dict[str, str]:
-    """A domain error as ``{field: translated message}`` for re-rendering a form."""
-    return {exc.field or "form": i18n.gettext(exc.message, **exc.params)}
 
 
 class PublicPages(Controller):

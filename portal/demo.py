@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pyotp
 
-from portal import accounts
+from portal import accounts, manifest
 from portal.tables import User
-
-# Each domain may add ``async def load_demo(users: dict[str, int]) -> list[str]`` in ``<domain>/demo.py``.
-DOMAIN_DEMO_MODULES = ("voting.demo", "proposals.demo", "judging.demo", "portal.connector.demo")
 
 DEMO_PASSWORD = "river lanterns over hangang bridge"  # long passphrase, shown once
 DEMO_ACCOUNTS = [
@@ -61,12 +56,6 @@ async def load_demo(force: bool) -> str:
 async def load_domain_demos(users: dict[str, int]) -> list[str]:
     """Each domain's demo data for the accounts in ``users`` (keys as in DEMO_ACCOUNTS); the crawler test reuses it."""
     lines: list[str] = []
-    for name in DOMAIN_DEMO_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        lines.extend(await module.load_demo(users))
+    for load_domain_demo in manifest.demo_loaders():
+        lines.extend(await load_domain_demo(users))
     return lines

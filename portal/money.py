@@ -23,7 +23,6 @@ from decimal import Decimal, InvalidOperation
 from markupsafe import Markup, escape
 
 from portal import i18n
-from portal.errors import InvalidInput
 
 # The largest amount a form accepts: 1,000조 won (Seoul's yearly budget is about 48조).
 MAX_KRW = 10**15
@@ -114,24 +113,6 @@ def echo_text(amount: int) -> str:
     """The hint under a KRW field: "Reads as 2억 5,000만 원 (250,000,000원)"."""
     shown, exact = krw_text(amount), exact_krw(amount)
     return i18n.gettext("Reads as %(amount)s", amount=shown if shown == exact else f"{shown} ({exact})")
-
-
-def krw_from_form(value: object, field: str, *, optional: bool = False) -> int | None:
-    """A KRW form field as whole won, or a translated error beside ``field``."""
-    text = value if isinstance(value, str) else ""
-    if not text.strip():
-        if optional:
-            return None
-        raise InvalidInput("Enter an amount in won, for example 250,000,000 or 2억 5천만.", field=field)
-    try:
-        amount = parse_krw(text)
-    except ValueError:
-        raise InvalidInput(
-            "Enter an amount in won, for example 250,000,000 or 2억 5천만.", field=field
-        ) from None
-    if abs(amount) > MAX_KRW:
-        raise InvalidInput("Enter an amount of at most %(max)s.", field=field, max=krw_text(MAX_KRW))
-    return amount
 
 
 def exact_krw(amount: int, language: str | None = None) -> str:

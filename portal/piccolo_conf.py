@@ -11,17 +11,12 @@ from urllib.parse import unquote, urlparse
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 
+from portal import manifest
 from portal.settings import get_settings
 from portal.sqlite_pool import PooledSQLiteEngine
 
-# Each domain is one Piccolo app; add a line when a domain gets tables.
-APPS = [
-    "portal.piccolo_app",
-    "proposals.piccolo_app",
-    "voting.piccolo_app",
-    "judging.piccolo_app",
-    "portal.connector.piccolo_app",
-]
+# The core's own Piccolo app; each domain's comes from its manifest (see portal.manifest).
+CORE_APPS = ["portal.piccolo_app"]
 
 
 def _engine_from_url(url: str):
@@ -42,19 +37,5 @@ def _engine_from_url(url: str):
     return PooledSQLiteEngine(path=path, timeout=30)
 
 
-def _registered_apps() -> list[str]:
-    """Apps whose module exists (domains land one by one)."""
-    import importlib.util
-
-    found = []
-    for name in APPS:
-        try:
-            if importlib.util.find_spec(name) is not None:
-                found.append(name)
-        except ModuleNotFoundError:
-            continue
-    return found
-
-
 DB = _engine_from_url(get_settings().database_url)
-APP_REGISTRY = AppRegistry(apps=_registered_apps())
+APP_REGISTRY = AppRegistry(apps=[*CORE_APPS, *manifest.piccolo_apps()])

@@ -27,13 +27,13 @@ from judging.tables import (
     Selection,
 )
 from portal import accounts, audit, clock, i18n, storage
+from portal.clock import format_datetime
 from portal.db import write_transaction
 from portal.districts import DISTRICTS
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
 from portal.mail import send_mail
 from portal.settings import get_settings
 from portal.tables import User
-from portal.web import format_datetime
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_BYTES = 5 * 1024 * 1024

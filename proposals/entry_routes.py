@@ -12,11 +12,11 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from judging.schemas import EditionRead, EntryCreate, EntryRead, EntryWrite, QueryId, RowId
 from judging.tables import ORGANIZATION_SIZES, SECTORS, Edition
-from portal.api import ERRORS
 from portal.auth import public, requires_startup
-from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput
-from portal.web import back_to, page, signed_in_user
+from portal.web.forms import form_errors
+from portal.web.openapi import ERRORS
+from portal.web.pages import back_to, page, signed_in_user
 from proposals import entries
 
 FormData = URLEncodedBody[dict[str, str]]

@@ -9,10 +9,9 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from portal.auth import public, requires_login, requires_official
-from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput
-from portal.money import krw_from_form
-from portal.web import back_to, current_user, page, parse_whole_number, signed_in_user
+from portal.web.forms import form_errors, krw_from_form, parse_whole_number
+from portal.web.pages import back_to, current_user, page, signed_in_user
 from proposals import services
 from proposals.tables import CATEGORIES
 from voting import services as voting

@@ -8,7 +8,7 @@ from typing import Any
 from portal import accounts, audit, clock, storage
 from portal.db import write_transaction
 from portal.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFoundError
-from portal.web import CurrentUser
+from portal.identity import CurrentUser
 from proposals.tables import CATEGORIES, Proposal
 from voting import services as voting
 

@@ -40,7 +40,7 @@ async def build_site(users: UserFactory) -> Site:
     from judging.tables import DEFAULT_GATES
     from proposals import entries
     from proposals.tables import Proposal
-    from voting.rules import BallotRules
+    from voting.compute.rules import BallotRules
     from voting.testing import build_cycle
 
     site = Site()

@@ -9,8 +9,8 @@ import time
 from fractions import Fraction
 
 from portal import backup
-from voting.pabulib import PabulibError, format_number, read_pb
-from voting.tally import (
+from voting.compute.pabulib import PabulibError, format_number, read_pb
+from voting.compute.tally import (
     EXTRA_RULES,
     RULES,
     SATISFACTIONS,

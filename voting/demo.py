@@ -28,9 +28,9 @@ from portal.db import write_transaction
 from portal.districts import DISTRICTS
 from proposals.tables import Proposal
 from voting import services
+from voting.compute.pabulib import PbFile, read_pb
+from voting.compute.rules import BallotRules, ballot_day, canonical_json, new_receipt
 from voting.demo_projects import mapping_of
-from voting.pabulib import PbFile, read_pb
-from voting.rules import BallotRules, ballot_day, canonical_json, new_receipt
 from voting.tables import Ballot
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pabulib"

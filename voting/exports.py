@@ -18,8 +18,8 @@ from portal.districts import district_name
 from portal.errors import NotFoundError
 from portal.spreadsheet import AMOUNT, Column, escape_cell, xlsx_bytes
 from voting import services
-from voting.pabulib import PbFile, format_pb
-from voting.results import ENGINE_RULES
+from voting.compute.pabulib import PbFile, format_pb
+from voting.compute.results import ENGINE_RULES
 
 PB_RULE_NAMES = {
     "greedy": "greedy",

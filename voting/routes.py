@@ -12,16 +12,15 @@ from litestar.response import Redirect, Template
 
 from portal import clock, i18n
 from portal.auth import public, requires_login, requires_official
-from portal.controllers import form_errors
 from portal.errors import DomainError, InvalidInput, NotFoundError
-from portal.money import krw_from_form
 from portal.schemas import ErrorResponse
 from portal.sessions import SESSION_UNTOUCHED
-from portal.web import back_to, current_user, page, parse_whole_number, signed_in_user
+from portal.web.forms import form_errors, krw_from_form, parse_whole_number
+from portal.web.pages import back_to, current_user, page, signed_in_user
 from proposals.tables import CATEGORIES
 from voting import exports, services
-from voting.results import bar_chart_svg, explanation_lines
-from voting.rules import BallotChoice, BallotRules
+from voting.compute.results import bar_chart_svg, explanation_lines
+from voting.compute.rules import BallotChoice, BallotRules
 from voting.schemas import (
     BallotCast,
     BallotRead,
@@ -490,7 +489,7 @@ class PbPages(Controller):
 
 def _parse_dt(value: str, field: str) -> dt.datetime:
     """A ``datetime-local`` value entered in Seoul time, stored in UTC."""
-    from portal.web import SEOUL
+    from portal.clock import SEOUL
 
     try:
         moment = dt.datetime.fromisoformat(value.strip())
@@ -524,7 +523,7 @@ def rules_from_form(form: Any) -> BallotRules:
 
 
 def _default_form() -> dict[str, str]:
-    from portal.web import SEOUL
+    from portal.clock import SEOUL
 
     today = (
         clock.now()
@@ -705,10 +704,3 @@ class OfficialPbPages(Controller):
 ROUTE_HANDLERS = [PbApi, PbPages, OfficialPbPages]
 
 # The officials' hub lists these (title, path, description), translated.
-OFFICIAL_LINKS = [
-    (
-        "Participatory budgeting",
-        "/officials/pb",
-        "Cycles and pots, ballot rules, proposal review, closing, results, approvals and exports.",
-    ),
-]

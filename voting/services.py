@@ -26,13 +26,12 @@ from portal.errors import (
     NotFoundError,
     Unauthenticated,
 )
+from portal.identity import CurrentUser
 from portal.mail import send_mail
 from portal.settings import get_settings
-from portal.web import CurrentUser
 from proposals.tables import CATEGORIES, Proposal
-from voting import results as results_mod
-from voting.mixer import mix_pending
-from voting.rules import (
+from voting.compute import results as results_mod
+from voting.compute.rules import (
     CITY_WIDE_CODE,
     NEXT_STATE,
     BallotChoice,
@@ -48,6 +47,7 @@ from voting.rules import (
     validate_ballot,
     voter_key,
 )
+from voting.mixer import mix_pending
 from voting.tables import Ballot, Cycle, Pot, ResultApproval, ResultRun
 
 log = logging.getLogger("hangang.voting")
@@ -343,8 +343,44 @@ async def update_pot_amounts(official_id: int, cycle_id: int, amounts: dict[int,
         )
 
 
+async def cycles_open_for_envelopes() -> list[dict[str, Any]]:
+    """PB cycles whose pots may still change (voting has not opened), newest first."""
+    return await (
+        Cycle.select(Cycle.id, Cycle.name, Cycle.fiscal_year)
+        .where(Cycle.rules_frozen_at.is_null())
+        .order_by(Cycle.id, ascending=False)
+        .limit(50)
+    )
+
+
+async def cycle_fiscal_year(cycle_id: int) -> int:
+    """The fiscal year a cycle spends (the city's envelopes are per year)."""
+    cycle = await Cycle.select(Cycle.fiscal_year).where(Cycle.id == cycle_id).first()
+    if cycle is None:
+        raise NotFoundError("We could not find that budgeting cycle.")
+    return cycle["fiscal_year"]
+
+
+async def set_district_pot_amounts(
+    official_id: int, cycle_id: int, amounts_by_district: dict[str, int]
+) -> dict[str, int]:
+    """Set district pots from amounts keyed by district code (the city's envelopes); returns what was set.
+
+    Goes through ``update_pot_amounts`` so the cycle total follows its pots.
+    """
+    pots = await Pot.select(Pot.id, Pot.district_code).where(Pot.cycle == cycle_id)
+    changed = {
+        pot["district_code"]: amounts_by_district[pot["district_code"]]
+        for pot in pots
+        if pot["district_code"] in amounts_by_district
+    }
+    by_pot = {pot["id"]: changed[pot["district_code"]] for pot in pots if pot["district_code"] in changed}
+    await update_pot_amounts(official_id, cycle_id, by_pot)
+    return changed
+
+
 # ---------------------------------------------------------------- lifecycle
-# proposals -> review -> voting -> closed -> approved (voting.rules.CYCLE_STATES). The schedule
+# proposals -> review -> voting -> closed -> approved (voting.compute.rules.CYCLE_STATES). The schedule
 # says when each step is due; the step itself is taken here, by an official's action or by the
 # housekeeping step (``advance_due_cycles``), never by a page read. Every step is audited.
 

@@ -52,7 +52,7 @@ class Cycle(Table, tablename="pb_cycle"):
     tie_seed = Integer(default=0)
     rules_frozen_at = Timestamptz(null=True, default=None)
     frozen_rules = Text(default="")  # canonical JSON snapshot taken when voting opened
-    # Lifecycle (voting.rules.CYCLE_STATES), moved only by voting.services' transitions.
+    # Lifecycle (voting.compute.rules.CYCLE_STATES), moved only by voting.services' transitions.
     state = Varchar(length=20, default="proposals")
     state_changed_at = Timestamptz(null=True, default=None)
     created_by = ForeignKey(User, null=True, default=None)
@@ -68,7 +68,7 @@ class Pot(Table, tablename="pb_pot"):
 
 
 def _new_ballot_id() -> int:
-    from voting.rules import new_ballot_id
+    from voting.compute.rules import new_ballot_id
 
     return new_ballot_id()
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from portal import clock
 from proposals.tables import Proposal
 from voting import services
-from voting.rules import BallotRules
+from voting.compute.rules import BallotRules
 
 DAY = dt.timedelta(days=1)
 

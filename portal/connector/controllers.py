@@ -14,7 +14,7 @@ from portal import clock, i18n
 from portal.auth import requires_official
 from portal.connector import services
 from portal.schemas import ErrorResponse
-from portal.web import back_to, page, signed_in_user
+from portal.web.pages import back_to, page, signed_in_user
 
 FormData = URLEncodedBody[dict[str, str]]
 ERRORS = {

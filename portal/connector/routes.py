@@ -3,10 +3,3 @@
 from portal.connector.controllers import ConnectorApi, ConnectorPages
 
 ROUTE_HANDLERS = [ConnectorPages, ConnectorApi]
-OFFICIAL_LINKS = [
-    (
-        "City budget deliveries",
-        "/officials/connector/",
-        "Deliveries of approved PB allocations and challenge awards to the city budget system, with signed file exports.",
-    )
-]

@@ -37,6 +37,7 @@ from portal.connector.settings import load_city_settings
 from portal.connector.tables import KINDS, OutboxAttempt, OutboxBatch
 from portal.db import write_transaction
 from portal.errors import Conflict, InvalidInput, NotFoundError
+from portal.manifest import domain_service
 
 logger = logging.getLogger("portal.connector")
 
@@ -652,51 +653,28 @@ async def pull_envelopes(fiscal_year: int, client: CityClient | None = None) -> 
 
 
 async def cycles_open_for_envelopes() -> list[dict[str, Any]]:
-    """PB cycles whose pots may still change (voting has not opened)."""
-    try:
-        from voting.tables import Cycle
-    except ModuleNotFoundError:
-        return []
-    return await (
-        Cycle.select(Cycle.id, Cycle.name, Cycle.fiscal_year)
-        .where(Cycle.rules_frozen_at.is_null())
-        .order_by(Cycle.id, ascending=False)
-        .limit(50)
-    )
+    """PB cycles whose pots may still change (voting has not opened); PB answers, through its manifest."""
+    return await domain_service("pb.cycles_open_for_envelopes")()
 
 
 async def apply_envelopes(
     cycle_id: int, actor_id: int, client: CityClient | None = None
 ) -> dict[str, int]:
-    """Set a PB cycle's district pot amounts from the city's envelopes; returns code -> amount set."""
-    from voting.tables import Cycle, Pot
+    """Set a PB cycle's district pot amounts from the city's envelopes; returns code -> amount set.
 
-    cycle = (
-        await Cycle.select(Cycle.fiscal_year, Cycle.rules_frozen_at)
-        .where(Cycle.id == cycle_id)
-        .first()
-    )
-    if cycle is None:
-        raise NotFoundError("No such cycle.")
-    envelopes = await pull_envelopes(cycle["fiscal_year"], client)
+    PB's own pot service writes the amounts (and the cycle total that follows them); the connector only
+    fetches the envelopes and records that they were applied.
+    """
+    fiscal_year = await domain_service("pb.cycle_fiscal_year")(cycle_id)
+    envelopes = await pull_envelopes(fiscal_year, client)
     amounts = {envelope.district_code: int(envelope.amount) for envelope in envelopes}
-    changed: dict[str, int] = {}
-    async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
-        frozen = await Cycle.select(Cycle.rules_frozen_at).where(Cycle.id == cycle_id).first()
-        if frozen and frozen["rules_frozen_at"] is not None:
-            raise Conflict("The pots are frozen once voting opens.")
-        pots = await Pot.select(Pot.id, Pot.district_code).where(Pot.cycle == cycle_id)
-        for pot in pots:
-            code = pot["district_code"]
-            if code and code in amounts:
-                await Pot.update({Pot.amount: amounts[code]}).where(Pot.id == pot["id"])
-                changed[code] = amounts[code]
-        await audit.record(
-            "connector.envelopes_applied",
-            actor_id=actor_id,
-            subject=f"pb-cycle:{cycle_id}",
-            fiscal_year=cycle["fiscal_year"],
-            districts=len(changed),
-            amount=sum(changed.values()),
-        )
+    changed = await domain_service("pb.set_district_pot_amounts")(actor_id, cycle_id, amounts)
+    await audit.record(
+        "connector.envelopes_applied",
+        actor_id=actor_id,
+        subject=f"pb-cycle:{cycle_id}",
+        fiscal_year=fiscal_year,
+        districts=len(changed),
+        amount=sum(changed.values()),
+    )
     return changed

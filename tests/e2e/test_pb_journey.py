@@ -74,7 +74,7 @@ def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
     secret = pyotp.random_base32()
     setup = run(
         live,
-        "from portal import accounts\nfrom voting.rules import BallotRules\nfrom voting.testing import build_cycle\n"
+        "from portal import accounts\nfrom voting.compute.rules import BallotRules\nfrom voting.testing import build_cycle\n"
         "async def main():\n"
         f"    await accounts.create_user('mina@example.kr', '{PASSWORD}', ['citizen'], district_code='11680', verified=True, language='en', check_password=False)\n"
         f"    official = await accounts.create_user('clerk@example.kr', '{PASSWORD}', ['official'], totp_secret='{secret}', language='en', check_password=False)\n"

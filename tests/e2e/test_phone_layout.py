@@ -36,7 +36,7 @@ SETUP = f"""
 import asyncio, json
 from portal import accounts
 from portal.tables import User
-from voting.rules import BallotRules
+from voting.compute.rules import BallotRules
 from voting.testing import add_projects, build_cycle
 
 async def main():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from portal.web import CSP
+from portal.web.pages import CSP
 
 
 class _Assets(HTMLParser):

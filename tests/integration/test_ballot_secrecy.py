@@ -39,8 +39,8 @@ from pathlib import Path
 from portal import clock
 from portal.db import is_postgres, raw
 from tests.helpers import PortalClient
+from voting.compute.rules import BallotRules
 from voting.mixer import ballot_mixer_loop, pots_to_mix
-from voting.rules import BallotRules
 from voting.testing import build_cycle
 
 VOTERS = 16  # half in Gangnam-gu (city-wide and Gangnam pots), half in Mapo-gu (city-wide pot)

@@ -126,21 +126,26 @@ async def test_unknown_batch_is_404(official) -> None:
 
 
 async def _cycle(frozen: bool = False) -> int:
+    import datetime as dt
+
     from portal import clock
     from voting.tables import Cycle, Pot
 
     now = clock.now()
+    day = dt.timedelta(days=1)
+    if frozen:  # voting opened yesterday: the pots are frozen
+        now -= 21 * day
     rows = await Cycle.insert(
         Cycle(
             name="Seoul PB 2027",
             fiscal_year=2027,
             total_budget=10_000_000_000,
-            proposals_open_at=now,
-            proposals_close_at=now,
-            voting_open_at=now,
-            voting_close_at=now,
-            publish_at=now,
-            rules_frozen_at=now if frozen else None,
+            proposals_open_at=now - day,
+            proposals_close_at=now + 10 * day,
+            voting_open_at=now + 20 * day,
+            voting_close_at=now + 30 * day,
+            publish_at=now + 40 * day,
+            rules_frozen_at=now + 20 * day if frozen else None,
             created_at=now,
         )
     ).returning(Cycle.id)
@@ -167,6 +172,8 @@ async def test_envelopes_set_the_district_pots(official, city: RunningCity) -> N
         p["district_code"]: p["amount"] for p in await Pot.select(Pot.district_code, Pot.amount)
     }
     assert pots == {None: 1, "11680": expected["11680"], "11110": expected["11110"], "99999": 1}
+    listed = {c["id"]: c for c in (await official.get("/api/v1/pb/cycles")).json()}
+    assert listed[cycle_id]["total_budget"] == sum(pots.values())  # the cycle total follows its pots
     board = await official.get("/officials/connector/")
     assert "Seoul PB 2027" in board.text.split("</title>")[1]  # offered in the envelope form
     assert "<section" not in board.text.split("</title>")[0]

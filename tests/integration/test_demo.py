@@ -12,9 +12,9 @@ from pathlib import Path
 from portal import clock
 from proposals.tables import Proposal
 from voting import demo, services
+from voting.compute.pabulib import read_pb
+from voting.compute.rules import BallotChoice, validate_ballot
 from voting.demo_projects import PROJECTS
-from voting.pabulib import read_pb
-from voting.rules import BallotChoice, validate_ballot
 from voting.tables import Ballot
 
 HANGUL = re.compile("[가-힣]")

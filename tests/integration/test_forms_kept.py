@@ -13,7 +13,7 @@ from portal import clock
 from proposals.tables import Proposal
 from tests.helpers import PortalClient
 from tests.pages import parse_page
-from voting.rules import BallotRules
+from voting.compute.rules import BallotRules
 from voting.testing import build_cycle
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

@@ -13,7 +13,7 @@ from proposals.tables import Proposal
 from tests.helpers import PortalClient, field_error
 from tests.integration.test_pb_proposals import proposal_form, submit
 from tests.integration.test_pb_results import _vote_and_close
-from voting.rules import BallotRules, canonical_json, new_receipt
+from voting.compute.rules import BallotRules, canonical_json, new_receipt
 from voting.tables import Ballot, Cycle, Pot
 from voting.testing import build_cycle
 

@@ -8,7 +8,7 @@ import datetime as dt
 from portal import clock
 from portal.mail import development_outbox
 from tests.helpers import PortalClient
-from voting.rules import BallotRules
+from voting.compute.rules import BallotRules
 from voting.tables import Ballot, Cycle, VoterRecord
 from voting.testing import build_cycle
 

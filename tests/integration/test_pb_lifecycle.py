@@ -9,8 +9,8 @@ import datetime as dt
 import json
 
 from portal import clock
+from portal.clock import format_datetime
 from portal.tables import AuditEvent
-from portal.web import format_datetime
 from proposals.tables import Proposal
 from voting import services
 from voting.tables import Cycle, ResultRun

@@ -13,10 +13,10 @@ from portal import clock
 from portal.db import is_postgres, raw
 from proposals.tables import Proposal
 from tests.helpers import PortalClient
-from voting.pabulib import parse_pb
-from voting.rules import BallotRules
+from voting.compute.pabulib import parse_pb
+from voting.compute.rules import BallotRules
+from voting.compute.tally import compute_outcome
 from voting.tables import Ballot, ResultRun
-from voting.tally import compute_outcome
 from voting.testing import build_cycle
 
 BALLOT = "/api/v1/pb/cycles/{c}/pots/{p}/ballot"

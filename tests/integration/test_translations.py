@@ -12,7 +12,7 @@ from portal.mail import development_outbox
 from portal.tables import Notification
 from tests.integration.test_challenge_selection import _scored_challenge
 from tests.integration.test_challenge_setup import add_entries, make_edition, relogin
-from voting.rules import BallotRules
+from voting.compute.rules import BallotRules
 from voting.testing import build_cycle
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

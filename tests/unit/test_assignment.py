@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from judging.assignment import (
+from judging.compute.assignment import (
     AssignmentInfeasible,
     Entry,
     Judge,
@@ -16,7 +16,7 @@ from judging.assignment import (
     assignment_problems,
     reassign_unfinished,
 )
-from judging.calibration import calibrate
+from judging.compute.calibration import calibrate
 
 CATEGORIES = ("transportation", "welfare", "climate")
 
@@ -222,7 +222,7 @@ def test_assignment_problems_reports_hand_edits_that_break_rules():
 
 
 def test_column_generation_gives_the_same_answer_as_the_full_program(monkeypatch):
-    import judging.assignment as assignment_module
+    import judging.compute.assignment as assignment_module
 
     # Single-expertise judges make the first restricted program miss pairs the optimum needs.
     entries = [Entry(f"E{i:03d}", CATEGORIES[i % 3]) for i in range(150)]

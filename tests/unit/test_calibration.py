@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from judging.calibration import (
+from judging.compute.calibration import (
     METHODS,
     CalibrationError,
     Review,
     calibrate,
     compare_methods,
 )
-from judging.rubric import DEFAULT_CRITERIA, RubricError, weighted_total
+from judging.compute.rubric import DEFAULT_CRITERIA, RubricError, weighted_total
 
 # The planted case: qualities E1 8, E2 6, E3 5, E4 3; offsets J1 +2, J2 0, J3 -2.
 PLANTED = [

@@ -73,7 +73,7 @@ def test_every_msgstr_formats_with_its_msgids_placeholders():
 
 
 def test_a_literal_percent_renders_once_in_templates_and_in_code():
-    from portal.web import JINJA_ENV
+    from portal.web.pages import JINJA_ENV
 
     label = "Least share of the pot a knapsack ballot spends, in percent"
     token = i18n.current_language.set("ko")

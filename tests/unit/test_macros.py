@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from portal.web import JINJA_ENV
+from portal.web.pages import JINJA_ENV
 
 FIELD = JINJA_ENV.from_string(
     '{% import "_macros.html" as m %}'

@@ -13,12 +13,12 @@ from portal.money import (
     exact_krw,
     format_count,
     korean_krw,
-    krw_from_form,
     krw_html,
     krw_text,
     parse_krw,
     read_krw,
 )
+from portal.web.forms import krw_from_form
 
 amounts = st.integers(min_value=-MAX_KRW, max_value=MAX_KRW)
 FULL_WIDTH = str.maketrans("0123456789,", "０１２３４５６７８９，")

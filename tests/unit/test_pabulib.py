@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pabutools.election import parse_pabulib
 
-from voting.pabulib import (
+from voting.compute.pabulib import (
     PabulibError,
     format_number,
     format_pb,
@@ -200,7 +200,7 @@ def test_pabutools_reads_what_we_write(tmp_path):
 
 
 def test_a_file_built_by_hand_validates_and_exports():
-    from voting.pabulib import PbFile
+    from voting.compute.pabulib import PbFile
 
     pb = PbFile(
         meta={"budget": "1000000000", "vote_type": "approval", "currency": "KRW"},

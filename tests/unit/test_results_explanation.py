@@ -6,7 +6,7 @@ import json
 import re
 
 from portal import i18n
-from voting.results import PotInput, explanation_lines, run_rule
+from voting.compute.results import PotInput, explanation_lines, run_rule
 
 TITLES = {11: "Shade trees on the river path", 12: "Heated bus shelters", 13: "Flood sensors"}
 

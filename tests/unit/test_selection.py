@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from judging.calibration import calibrate
-from judging.selection import (
+from judging.compute.calibration import calibrate
+from judging.compute.selection import (
     Candidate,
     CategoryQuota,
     QuotaInfeasible,
@@ -249,7 +249,7 @@ def test_borderline_covers_five_in_and_five_out_and_names_tie_breaks():
 def test_borderline_reasons_are_message_ids_with_params_for_translation():
     import random
 
-    from judging import selection as module
+    from judging.compute import selection as module
 
     messages = {v for k, v in vars(module).items() if k.startswith("WHY_")}
     seen: set[str] = set()

@@ -1,4 +1,4 @@
-"""Random elections: voting.tally against pabutools 1.2.3 itself, rule by rule."""
+"""Random elections: voting.compute.tally against pabutools 1.2.3 itself, rule by rule."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from pabutools.rules import (
     method_of_equal_shares,
 )
 
-from voting.tally import Project, TallyError, compute_outcome
+from voting.compute.tally import Project, TallyError, compute_outcome
 
 # HANGANG_TALLY_EXAMPLES=2000 for a long run; the default keeps the file well under a minute.
 EXAMPLES = int(os.environ.get("HANGANG_TALLY_EXAMPLES", "60"))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from voting.pabulib import read_pb
-from voting.tally import Outcome, compare_by_popularity, compute_outcome
+from voting.compute.pabulib import read_pb
+from voting.compute.tally import Outcome, compare_by_popularity, compute_outcome
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pabulib"
 REFERENCE = json.loads((DATA / "reference_outcomes.json").read_text(encoding="utf-8"))

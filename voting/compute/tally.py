@@ -5,7 +5,7 @@ far faster: see docs/rules.md for the rules, the satisfactions and the benchmark
 
 Calling it::
 
-    from voting.tally import Project, compute_outcome, explain
+    from voting.compute.tally import Project, compute_outcome, explain
 
     outcome = compute_outcome(
         [Project("1", 500_000_000), Project("2", 1_200_000_000)],   # id (str), cost (whole KRW)
@@ -47,7 +47,7 @@ Inputs:
 * ``excluded``: ids left out while ballots stay whole (pabutools' ``restrict``).
 * Errors in the inputs raise ``TallyError`` with a message naming the problem.
 
-Decisions are exact. Equal Shares runs in a compiled float64 kernel (voting/tally_kernel.py)
+Decisions are exact. Equal Shares runs in a compiled float64 kernel (voting/compute/tally_kernel.py)
 and every decision is checked against a bound on the rounding error; exact ties between prices
 known exactly are settled exactly, and any other decision too close to call makes the pass run
 again with exact fractions. Explanation figures for Equal Shares (prices, money left) are
@@ -67,7 +67,7 @@ from typing import Literal
 import numpy as np
 from scipy import sparse
 
-from voting.tally_kernel import CERTIFIED, UNCERTAIN, mes_rounds
+from voting.compute.tally_kernel import CERTIFIED, UNCERTAIN, mes_rounds
 
 Number = int | Fraction
 BallotType = Literal["approval", "cumulative", "ordinal"]

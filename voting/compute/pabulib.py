@@ -10,7 +10,7 @@ Usage::
     pb = parse_pb(text)              # or read_pb(path); raises PabulibError("line 12: ...")
     pb.budget, pb.vote_type, pb.costs, pb.ballots, pb.threshold
     text = format_pb(pb)             # parse_pb(format_pb(pb)) == pb
-    projects, budget, ballots, ballot_type = pb.election()   # inputs of voting.tally
+    projects, budget, ballots, ballot_type = pb.election()   # inputs of voting.compute.tally
 
 Numbers (costs, budget, points) are kept exact: an ``int`` when whole, else a ``Fraction``
 (``"1000.50"`` and ``"1000,50"`` both read as 2001/2, as in pabutools). Every row keeps its raw
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from voting.tally import Ballot, BallotType, Project
+from voting.compute.tally import Ballot, BallotType, Project
 
 SECTIONS = ("meta", "projects", "votes")
 VOTE_TYPES = ("approval", "choose-1", "cumulative", "scoring", "ordinal")
@@ -107,7 +107,7 @@ class PbFile:
 
     @property
     def ballot_type(self) -> BallotType:
-        """The ballot kind voting.tally uses: approval, cumulative (points) or ordinal."""
+        """The ballot kind voting.compute.tally uses: approval, cumulative (points) or ordinal."""
         kind = self.vote_type
         if kind in ("approval", "choose-1"):
             return "approval"

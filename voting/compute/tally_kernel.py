@@ -1,8 +1,8 @@
-"""Compiled inner loop of the Method of Equal Shares (float64, numba), used by voting.tally.
+"""Compiled inner loop of the Method of Equal Shares (float64, numba), used by voting.compute.tally.
 
 One call runs the rounds of one MES pass on flat arrays. Every decision it takes is checked
 against a bound on float rounding error; when one is too close to call it stops with
-``UNCERTAIN`` and voting.tally redoes the pass with exact fractions. Ties between prices that
+``UNCERTAIN`` and voting.compute.tally redoes the pass with exact fractions. Ties between prices that
 are known exactly (every supporter can pay an equal share: rho = cost / total satisfaction)
 are settled with ``exact_order``, the rank of each project's exact price computed with
 fractions beforehand.

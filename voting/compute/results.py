@@ -1,4 +1,4 @@
-"""Results of one pot with the engine (voting.tally), explained per project (pure, no I/O).
+"""Results of one pot with the engine (voting.compute.tally), explained per project (pure, no I/O).
 
 Rules as a cycle names them, and what runs in the engine:
 
@@ -20,7 +20,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from voting.tally import Outcome, Project, compute_outcome, explain, explanation_steps, fill_step
+from voting.compute.tally import (
+    Outcome,
+    Project,
+    compute_outcome,
+    explain,
+    explanation_steps,
+    fill_step,
+)
 
 ENGINE_RULES = {
     "greedy": "greedy",

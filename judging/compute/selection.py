@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from judging.calibration import SCORE_DECIMALS, Calibration
+from judging.compute.calibration import SCORE_DECIMALS, Calibration
 
 TIE_BREAK_STEPS = (
     "calibrated score",

@@ -12,12 +12,14 @@ from typing import Any
 
 from litestar import Controller, Litestar, Request, get
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Template
 from litestar.routes import HTTPRoute
 
 from portal.auth import public
-from portal.web import page
+from portal.schemas import ErrorResponse
+from portal.web.pages import page
 
 API_PREFIXES = ("/api/", "/healthz")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -189,3 +191,13 @@ class ApiReferencePage(Controller):
         if "api_reference" not in state:  # the document never changes while the app runs
             state["api_reference"] = reference_of(request.app.openapi_schema.to_schema())
         return page(request, "api_reference.html", reference=state["api_reference"])
+
+
+# The one map of error replies every /api/v1 operation documents (add codes per operation with `|`).
+ERRORS = {
+    400: ResponseSpec(data_container=ErrorResponse, description="Malformed request or a field is not valid"),
+    401: ResponseSpec(data_container=ErrorResponse, description="Not signed in, or wrong credentials"),
+    403: ResponseSpec(data_container=ErrorResponse, description="Signed in but not allowed"),
+    422: ResponseSpec(data_container=ErrorResponse, description="A rule was broken; see errors"),
+    429: ResponseSpec(data_container=ErrorResponse, description="Too many attempts; see Retry-After"),
+}

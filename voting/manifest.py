@@ -1,0 +1,27 @@
+"""Participatory budgeting's cycles, pots, ballots and results, as the portal loads them."""
+
+from portal.manifest import Manifest, OfficialLink
+
+MANIFEST = Manifest(
+    name="voting",
+    piccolo_app="voting.piccolo_app",
+    routes="voting.routes:ROUTE_HANDLERS",
+    official_links=(
+        OfficialLink(
+            "Participatory budgeting",
+            "/officials/pb",
+            "Cycles and pots, ballot rules, proposal review, closing, results, approvals and exports.",
+        ),
+    ),
+    demo="voting.demo:load_demo",
+    cli="voting.cli:register",
+    background_tasks=(
+        "voting.services:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
+        "voting.mixer:ballot_mixer_loop",
+    ),
+    provides={
+        "pb.cycles_open_for_envelopes": "voting.services:cycles_open_for_envelopes",
+        "pb.cycle_fiscal_year": "voting.services:cycle_fiscal_year",
+        "pb.set_district_pot_amounts": "voting.services:set_district_pot_amounts",
+    },
+)
