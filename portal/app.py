@@ -37,7 +37,7 @@ from portal.web.openapi import (
     document_csrf,
     security_components,
 )
-from portal.web.pages import LanguageMiddleware, add_security_headers, template_engine
+from portal.web.pages import JINJA_ENV, LanguageMiddleware, add_security_headers, template_engine
 from portal.web.refill import KeepTypedMiddleware
 
 log = logging.getLogger("hangang")
@@ -80,6 +80,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
                     await task
             await db.close_pool()
 
+    JINJA_ENV.globals.update(manifest.template_globals())
     official_links = [(link.label, link.path, link.description) for link in manifest.official_links()]
     sessions = session_config(secure=settings.cookies_secure, absolute_hours=settings.session_absolute_hours)
     app = Litestar(

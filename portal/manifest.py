@@ -47,6 +47,7 @@ class Manifest:
     demo: str | None = None  # async def load_demo(users: dict[str, int]) -> list[str]
     cli: str | None = None  # def register(subparsers) -> None
     background_tasks: tuple[str, ...] = ()  # async def loop(stop: asyncio.Event) -> None
+    template_globals: str | None = None  # a dict of names added to every template (labels, helpers)
     # Services other rooms may call without importing the domain (the city connector uses these).
     provides: dict[str, str] = field(default_factory=dict)
 
@@ -81,6 +82,14 @@ def official_links() -> list[OfficialLink]:
 
 def background_tasks() -> list[Callable[..., Any]]:
     return [resolve(task) for manifest in manifests() for task in manifest.background_tasks]
+
+
+def template_globals() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for manifest in manifests():
+        if manifest.template_globals:
+            merged.update(resolve(manifest.template_globals))
+    return merged
 
 
 def demo_loaders() -> Iterator[Callable[..., Any]]:

@@ -19,6 +19,7 @@ MANIFEST = Manifest(
         "voting.services:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
         "voting.mixer:ballot_mixer_loop",
     ),
+    template_globals="voting.categories:TEMPLATE_GLOBALS",
     provides={
         "pb.cycles_open_for_envelopes": "voting.services:cycles_open_for_envelopes",
         "pb.cycle_fiscal_year": "voting.services:cycle_fiscal_year",
