@@ -340,3 +340,71 @@ def checked_image(data: bytes) -> storage.FileType:
 async def read_image(image_name: str | None) -> storage.StoredContent:
     """A proposal's image by its file id (ids are ours: random hex plus the type's extension)."""
     return await storage.get(image_name or "")
+
+
+# ---------------------------------------------------------------- ballot projects (voting.projects)
+# TEMP (helper vsvc): a minimal proposals side of voting's projects contract so voting's tests run
+# before merge; helper pcomp's implementation replaces it.
+
+
+def _ballot_project(row: dict[str, Any]) -> Any:
+    from voting.projects import BallotProject
+
+    cost = row["revised_cost"] if row["revised_cost"] is not None else row["estimated_cost"]
+    return BallotProject(
+        row["id"], row["pot"], row["title"], row["summary"], row["category"], cost, row["location"]
+    )
+
+
+_PROJECT_COLUMNS = (
+    Proposal.id,
+    Proposal.pot,
+    Proposal.title,
+    Proposal.summary,
+    Proposal.category,
+    Proposal.estimated_cost,
+    Proposal.revised_cost,
+    Proposal.location,
+)
+
+
+async def pot_projects(pot_id: int) -> list[Any]:
+    """The projects on a pot's ballot (its feasible proposals), by title."""
+    rows = (
+        await Proposal.select(*_PROJECT_COLUMNS)
+        .where((Proposal.pot == pot_id) & (Proposal.status == "feasible"))
+        .order_by(Proposal.title)
+    )
+    return [_ballot_project(r) for r in rows]
+
+
+async def cycle_projects(cycle_id: int) -> list[Any]:
+    """Every project proposed in a cycle, whatever its review said."""
+    rows = await Proposal.select(*_PROJECT_COLUMNS).where(Proposal.cycle == cycle_id)
+    return [_ballot_project(r) for r in rows]
+
+
+async def import_projects(projects: list[Any]) -> list[int]:
+    """Feasible proposals straight onto their pots' ballots (no author); ids in the same order."""
+    if not projects:
+        return []
+    now = clock.now()
+    rows = await Proposal.insert(
+        *[
+            Proposal(
+                cycle=p.cycle_id,
+                pot=p.pot_id,
+                title=p.title,
+                summary=p.summary,
+                description=p.description,
+                category=p.category,
+                estimated_cost=p.cost,
+                location=p.location,
+                status="feasible",
+                created_at=now,
+                updated_at=now,
+            )
+            for p in projects
+        ]
+    ).returning(Proposal.id)
+    return [r["id"] for r in rows]
