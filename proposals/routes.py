@@ -14,7 +14,7 @@ from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, current_user, page, signed_in_user
 from proposals import services
 from proposals.tables import CATEGORIES
-from voting import services as voting
+from voting.services import cycles as voting
 
 # The body may hold a photo well over the image limit, so an oversized image is refused beside its field with
 # the form kept; only bodies over this get the bare 413 (shown again by portal.refill with the limit stated).

@@ -10,7 +10,7 @@ from portal.db import write_transaction
 from portal.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFoundError
 from portal.identity import CurrentUser
 from proposals.tables import CATEGORIES, Proposal
-from voting import services as voting
+from voting.services import cycles as voting
 
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 SORTS = {

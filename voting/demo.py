@@ -10,7 +10,8 @@ one election and the 25 district pots hold 0 KRW, so the cycle total is the sum 
   approval (Warszawa 2025 Rembertów, 34 projects, 989 ballots), knapsack (Assen 2024, 14 projects;
   the 72 of its 84 ballots that fit the pot) and cumulative (Toulouse 2019, 30 projects, 1,494
   ballots of up to 3 points a project and 7 in all).
-* ``2027 서울 주민참여예산`` (proposals open): three proposals by the demo citizen, for review.
+* ``2027 서울 주민참여예산`` (proposals open): ``proposals.demo`` adds three proposals by the demo
+  citizen, for review.
 
 Costs are scaled to KRW pots of billions of won (the factor is printed); ballots keep their
 exact choices. Imported ballots have no portal voter: their ``voter_key`` is random.
@@ -26,15 +27,16 @@ from pathlib import Path
 from portal import clock
 from portal.db import write_transaction
 from portal.districts import DISTRICTS
-from proposals.tables import Proposal
-from voting import services
 from voting.compute.pabulib import PbFile, read_pb
 from voting.compute.rules import BallotRules, ballot_day, canonical_json, new_receipt
 from voting.demo_projects import mapping_of
+from voting.projects import NewProject, import_projects
+from voting.services import approvals, cycles, results
 from voting.tables import Ballot
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pabulib"
 DAY = dt.timedelta(days=1)
+NEXT_CYCLE = "2027 서울 주민참여예산"  # taking proposals: proposals' demo adds the citizen's there
 IMPORTED = "실제 참여예산 투표(pabulib)의 사업을 옮긴 데모 사업입니다. Imported from a real participatory budgeting election (pabulib)."
 
 
@@ -90,42 +92,11 @@ def _fits(pb: PbFile, ballot, rules: BallotRules) -> bool:
 
 
 async def _import_election(cycle_id: int, pot_id: int, election: DemoElection) -> tuple[int, int]:
-    """Projects become feasible proposals, ballots become anonymous ballots; returns (projects, ballots)."""
+    """Projects go onto the pot's ballot, ballots become anonymous ballots; returns (projects, ballots)."""
     pb = read_pb(DATA / election.file_name)
-    async with write_transaction():  # one commit: the demo loads in seconds, not a minute of fsyncs
-        return await _import_rows(cycle_id, pot_id, pb, election)
-
-
-async def _import_rows(
-    cycle_id: int, pot_id: int, pb: PbFile, election: DemoElection
-) -> tuple[int, int]:
+    ids = await import_projects(_projects(cycle_id, pot_id, pb, election))
+    id_map = {row["project_id"]: pid for row, pid in zip(pb.projects, ids, strict=True)}
     now = clock.now()
-    korean = mapping_of(election.file_name)
-    id_map: dict[str, int] = {}
-    for row in pb.projects:
-        pid = row["project_id"]
-        project = korean[pid]  # every project of a demo file has its Korean project
-        original = (row.get("name") or "").strip()
-        inserted = await Proposal.insert(
-            Proposal(
-                cycle=cycle_id,
-                pot=pot_id,
-                author=None,
-                title=project.title_ko,
-                summary=project.summary_ko,
-                description=(
-                    f"{project.title_en}: {project.summary_en}\n\n"
-                    f"pabulib {election.file_name}, project {pid} ({original})"
-                ),
-                category=project.category,
-                estimated_cost=int(pb.costs[pid]) * election.scale,
-                status="feasible",
-                review_reason=IMPORTED,
-                created_at=now,
-                updated_at=now,
-            )
-        ).returning(Proposal.id)
-        id_map[pid] = inserted[0]["id"]
     rows = [
         Ballot(
             pot=pot_id,
@@ -138,9 +109,35 @@ async def _import_rows(
         for ballot in pb.ballots
         if _fits(pb, ballot, election.rules)
     ]
-    for start in range(0, len(rows), 400):
-        await Ballot.insert(*rows[start : start + 400])
+    async with write_transaction():  # one commit: the demo loads in seconds, not a minute of fsyncs
+        for start in range(0, len(rows), 400):
+            await Ballot.insert(*rows[start : start + 400])
     return len(id_map), len(rows)
+
+
+def _projects(cycle_id: int, pot_id: int, pb: PbFile, election: DemoElection) -> list[NewProject]:
+    """The file's projects with their Korean titles and summaries, costs scaled to KRW."""
+    korean = mapping_of(election.file_name)
+    projects = []
+    for row in pb.projects:
+        pid = row["project_id"]
+        project = korean[pid]  # every project of a demo file has its Korean project
+        original = (row.get("name") or "").strip()
+        projects.append(
+            NewProject(
+                cycle_id=cycle_id,
+                pot_id=pot_id,
+                title=project.title_ko,
+                summary=project.summary_ko,
+                category=project.category,
+                cost=int(pb.costs[pid]) * election.scale,
+                description=(
+                    f"{project.title_en}: {project.summary_en}\n\n"
+                    f"pabulib {election.file_name}, project {pid} ({original})\n\n{IMPORTED}"
+                ),
+            )
+        )
+    return projects
 
 
 def _dates(start: dt.datetime) -> dict[str, dt.datetime]:
@@ -156,9 +153,9 @@ def _dates(start: dt.datetime) -> dict[str, dt.datetime]:
 async def _city_wide_cycle(election: DemoElection, official: int) -> tuple[int, int]:
     """A cycle whose whole budget is its city-wide pot (the election's, scaled); returns (cycle, pot)."""
     budget = int(read_pb(DATA / election.file_name).budget) * election.scale
-    cycle_id = await services.create_cycle(
+    cycle_id = await cycles.create_cycle(
         official,
-        services.CycleInput(
+        cycles.CycleInput(
             name=election.name,
             fiscal_year=election.fiscal_year,
             city_amount=budget,
@@ -167,7 +164,7 @@ async def _city_wide_cycle(election: DemoElection, official: int) -> tuple[int, 
             **_dates(clock.now() - election.started_days_ago * DAY),
         ),
     )
-    pots = {p["district_code"]: p["id"] for p in await services.pots_of(cycle_id)}
+    pots = {p["district_code"]: p["id"] for p in await cycles.pots_of(cycle_id)}
     return cycle_id, pots[None]
 
 
@@ -178,25 +175,25 @@ async def load_demo(users: dict[str, int]) -> list[str]:
 
     past_id, past_pot = await _city_wide_cycle(PAST, official)
     await _import_election(past_id, past_pot, PAST)
-    await services.compute_results(past_id, official)
-    await services.approve_results(past_id, official)
-    await services.approve_results(past_id, users["official2"])
+    await results.compute_results(past_id, official)
+    await approvals.approve_results(past_id, official)
+    await approvals.approve_results(past_id, users["official2"])
     lines = ["PB demo (Korean projects on real pabulib ballots, see docs/demo.md):",
              f"  '{PAST.name}' (published, cycle {past_id}): {PAST.file_name}"]
     for election in VOTING:
         cycle_id, pot_id = await _city_wide_cycle(election, official)
         projects, ballots = await _import_election(cycle_id, pot_id, election)
-        await services.freeze_rules(cycle_id)  # voting is open: the rules are frozen
+        await cycles.freeze_rules(cycle_id)  # voting is open: the rules are frozen
         lines.append(
             f"  '{election.name}' ({election.rules.ballot_kind}, voting, cycle {cycle_id}):"
             f" {election.file_name}, {projects} projects, {ballots} ballots,"
             f" costs x{election.scale:,} -> KRW"
         )
 
-    next_id = await services.create_cycle(
+    next_id = await cycles.create_cycle(
         official,
-        services.CycleInput(
-            name="2027 서울 주민참여예산",
+        cycles.CycleInput(
+            name=NEXT_CYCLE,
             fiscal_year=2027,
             city_amount=100_000_000_000,
             district_total=400_000_000_000,
@@ -205,48 +202,5 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             **_dates(now - 2 * DAY),
         ),
     )
-    next_pots = {p["district_code"]: p["id"] for p in await services.pots_of(next_id)}
-    for title, summary, english, category, cost, pot in (
-        (
-            "테헤란로 온열 버스정류장",
-            "버스정류장 12곳에 온열 의자와 실시간 도착 안내판을 설치합니다.",
-            "Heated bus shelters on Teheran-ro: twelve shelters with heated benches and live arrival boards.",
-            "transportation",
-            900_000_000,
-            next_pots["11680"],
-        ),
-        (
-            "강남 지하차도 침수 감지기",
-            "폭우 때 수위를 감지해 지하차도를 막고 운전자에게 알리는 센서를 설치합니다.",
-            "Flood sensors in Gangnam underpasses: water-level sensors that close underpasses and alert drivers during heavy rain.",
-            "disaster response",
-            1_500_000_000,
-            next_pots["11680"],
-        ),
-        (
-            "한강 산책로 그늘 나무 심기",
-            "한강 산책로와 자전거길에 나무 2,000그루를 심어 더위를 식힙니다.",
-            "Shade trees along the Han river paths: 2,000 trees to cool the riverside walking and cycling paths.",
-            "climate",
-            6_000_000_000,
-            next_pots[None],
-        ),
-    ):
-        await Proposal.insert(
-            Proposal(
-                cycle=next_id,
-                pot=pot,
-                author=users["citizen"],
-                title=title,
-                summary=summary,
-                description=english,
-                category=category,
-                estimated_cost=cost,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    lines.append(
-        f"  '2027 서울 주민참여예산' (proposals open, cycle {next_id}) has 3 proposals waiting for review."
-    )
+    lines.append(f"  '{NEXT_CYCLE}' (proposals open, cycle {next_id})")
     return lines

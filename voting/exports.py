@@ -17,18 +17,16 @@ from portal import i18n
 from portal.districts import district_name
 from portal.errors import NotFoundError
 from portal.spreadsheet import AMOUNT, Column, escape_cell, xlsx_bytes
-from voting import services
 from voting.compute.pabulib import PbFile, format_pb
-from voting.compute.results import ENGINE_RULES
+from voting.projects import cycle_projects, pot_projects
+from voting.services import results
+from voting.services.cycles import get_pot, pot_name
 
 PB_RULE_NAMES = {
     "greedy": "greedy",
     "greedy-threshold": "greedy-threshold",
     "equal-shares": "equalshares/add1",
 }
-
-
-safe_cell = escape_cell  # the name this module has always exported
 
 
 def _pb_text(value: str) -> str:
@@ -53,24 +51,24 @@ RESULT_COLUMNS = (
 
 
 async def _result_rows(cycle_id: int) -> tuple[dict, list[str], list[list[Any]], dict]:
-    cycle, pots, runs = await services.results_of(cycle_id)
-    titles = await services.titles_of(cycle_id)
+    cycle, pots, runs = await results.results_of(cycle_id)
+    titles = {p.id: p for p in await cycle_projects(cycle_id)}
     by_pot = {p["id"]: p for p in pots}
     header = [column.key for column in RESULT_COLUMNS]
     rows = []
     for run in sorted(runs, key=lambda r: (r["pot"], not r["official"])):
         pot = by_pot[run["pot"]]
         for p in run["outcome"]["projects"]:
-            info = titles.get(p["id"], {})
+            project = titles.get(p["id"])
             rows.append(
                 [
-                    services.pot_name(pot, "en"),
+                    pot_name(pot, "en"),
                     pot["district_code"] or "",
                     run["rule"],
                     "yes" if run["official"] else "no",
                     p["id"],
-                    info.get("title", ""),
-                    info.get("category", ""),
+                    project.title if project else "",
+                    project.category if project else "",
                     p["cost"],
                     p["votes"],
                     "yes" if p["selected"] else "no",
@@ -100,7 +98,7 @@ async def _result_rows(cycle_id: int) -> tuple[dict, list[str], list[list[Any]],
                         "total_cost": r["outcome"]["total_cost"],
                         "voters": r["outcome"]["voters"],
                         "projects": [
-                            {**p, "title": titles.get(p["id"], {}).get("title", "")}
+                            {**p, "title": titles[p["id"]].title if p["id"] in titles else ""}
                             for p in r["outcome"]["projects"]
                         ],
                     }
@@ -119,7 +117,7 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([safe_cell(v) for v in row])
+        writer.writerow([escape_cell(v) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Korean text correctly
 
 
@@ -128,7 +126,7 @@ def _results_xlsx(rows: list[list[Any]], language: str) -> bytes:
     readable = []
     for row in rows:
         row = list(row)
-        row[0] = services.pot_name({"district_code": row[1] or None}, language)
+        row[0] = pot_name({"district_code": row[1] or None}, language)
         row[3] = row[3] == "yes"
         row[9] = row[9] == "yes"
         readable.append(row)
@@ -137,13 +135,13 @@ def _results_xlsx(rows: list[list[Any]], language: str) -> bytes:
 
 async def pot_pb(cycle_id: int, pot_id: int) -> str:
     """The anonymized ballots of one pot in pabulib's .pb format."""
-    cycle, _, _ = await services.results_of(cycle_id)
-    pot = await services.get_pot(cycle_id, pot_id)
-    projects = await services.projects_of(pot_id)
-    data, contents = await services._pot_input(cycle, pot)
+    cycle, _, _ = await results.results_of(cycle_id)
+    pot = await get_pot(cycle_id, pot_id)
+    projects = await pot_projects(pot_id)
+    _, contents = await results.pot_input(cycle, pot)
     cumulative = cycle["ballot_kind"] == "cumulative"
     meta = {
-        "description": _pb_text(f"{cycle['name']} - {services.pot_name(pot, 'en')}"),
+        "description": _pb_text(f"{cycle['name']} - {pot_name(pot, 'en')}"),
         "country": "South Korea",
         "unit": "Seoul",
         "subunit": district_name(pot["district_code"], "en")
@@ -208,8 +206,8 @@ async def pot_pb(cycle_id: int, pot_id: int) -> str:
 
 
 async def turnout_csv(cycle_id: int) -> bytes:
-    await services.results_of(cycle_id)
-    rows = await services.turnout(cycle_id)
+    await results.results_of(cycle_id)
+    rows = await results.turnout(cycle_id)
     return _csv(
         ["district_code", "district", "population", "district_pot_ballots", "city_wide_voters"],
         [
@@ -255,5 +253,3 @@ async def build_export(cycle_id: int, name: str) -> tuple[str, str, bytes]:
         )
     raise NotFoundError("We could not find that page.")
 
-
-__all__ = ["ENGINE_RULES", "build_export", "pot_pb", "safe_cell"]

@@ -16,13 +16,13 @@ MANIFEST = Manifest(
     demo="voting.demo:load_demo",
     cli="voting.cli:register",
     background_tasks=(
-        "voting.services:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
+        "voting.services.cycles:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
         "voting.mixer:ballot_mixer_loop",
     ),
     template_globals="voting.categories:TEMPLATE_GLOBALS",
     provides={
-        "pb.cycles_open_for_envelopes": "voting.services:cycles_open_for_envelopes",
-        "pb.cycle_fiscal_year": "voting.services:cycle_fiscal_year",
-        "pb.set_district_pot_amounts": "voting.services:set_district_pot_amounts",
+        "pb.cycles_open_for_envelopes": "voting.services.cycles:cycles_open_for_envelopes",
+        "pb.cycle_fiscal_year": "voting.services.cycles:cycle_fiscal_year",
+        "pb.set_district_pot_amounts": "voting.services.cycles:set_district_pot_amounts",
     },
 )

@@ -131,5 +131,5 @@ async def ballot_mixer_loop(stop: asyncio.Event, interval: float | None = None) 
                 await forget_write_order()
                 # Counts only: which pot and how many ballots, never which ones.
                 log.info("ballot mixer rewrote %s pots", len(mixed))
-        except Exception:  # noqa: BLE001 - a busy database must not kill the worker
+        except Exception:  # a busy database must not kill the worker
             log.exception("ballot mixer failed; will retry")

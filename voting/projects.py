@@ -52,3 +52,8 @@ async def cycle_projects(cycle_id: int) -> list[BallotProject]:
 async def import_projects(projects: list[NewProject]) -> list[int]:
     """Put projects straight on their pots' ballots; returns their ids in the same order."""
     return await domain_service("pb.import_projects")(projects)
+
+
+async def project_titles(cycle_id: int) -> dict[int, str]:
+    """Every project of a cycle by id, as results and receipts name them."""
+    return {project.id: project.title for project in await cycle_projects(cycle_id)}

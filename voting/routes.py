@@ -17,10 +17,11 @@ from portal.schemas import ErrorResponse
 from portal.sessions import SESSION_UNTOUCHED
 from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, current_user, page, signed_in_user
-from proposals.tables import CATEGORIES
-from voting import exports, services
+from voting import exports
+from voting.categories import CATEGORIES
 from voting.compute.results import bar_chart_svg, explanation_lines
 from voting.compute.rules import BallotChoice, BallotRules
+from voting.projects import pot_projects, project_titles
 from voting.schemas import (
     BallotCast,
     BallotRead,
@@ -34,6 +35,7 @@ from voting.schemas import (
     ProjectResult,
     RuleResult,
 )
+from voting.services import approvals, ballots, cycles, results
 
 # Ballot requests read the session but never write it: no "seen", flash or expiry that dates a vote.
 BALLOT_REQUEST = {SESSION_UNTOUCHED: True}
@@ -56,19 +58,19 @@ ERRORS = {
 def _pot_read(pot: dict[str, Any]) -> PotRead:
     return PotRead(
         id=pot["id"],
-        name=services.pot_name(pot),
+        name=cycles.pot_name(pot),
         district_code=pot["district_code"],
         amount=pot["amount"],
     )
 
 
 def _cycle_read(cycle: dict[str, Any]) -> CycleRead:
-    rules = services.rules_of(cycle)
+    rules = cycles.rules_of(cycle)
     return CycleRead(
         id=cycle["id"],
         name=cycle["name"],
         fiscal_year=cycle["fiscal_year"],
-        phase=services.phase_of(cycle),
+        phase=cycles.phase_of(cycle),
         total_budget=cycle["total_budget"],
         proposals_open_at=cycle["proposals_open_at"],
         proposals_close_at=cycle["proposals_close_at"],
@@ -109,8 +111,8 @@ def _choice_from_body(data: BallotCast) -> BallotChoice:
 
 
 async def _cycle_results(cycle_id: int) -> CycleResults:
-    cycle, pots, runs = await services.results_of(cycle_id)
-    titles = await services.titles_of(cycle_id)
+    cycle, pots, runs = await results.results_of(cycle_id)
+    titles = await project_titles(cycle_id)
     out = []
     for pot in pots:
         rule_results = []
@@ -130,7 +132,7 @@ async def _cycle_results(cycle_id: int) -> CycleResults:
                     projects=[
                         ProjectResult(
                             id=p["id"],
-                            title=titles.get(p["id"], {}).get("title", ""),
+                            title=titles.get(p["id"], ""),
                             cost=p["cost"],
                             votes=p["votes"],
                             selected=p["selected"],
@@ -144,7 +146,7 @@ async def _cycle_results(cycle_id: int) -> CycleResults:
         out.append(PotResult(pot=_pot_read(pot), results=rule_results))
     return CycleResults(
         cycle_id=cycle_id,
-        phase=services.phase_of(cycle),
+        phase=cycles.phase_of(cycle),
         results_rule=cycle["results_rule"],
         pots=out,
     )
@@ -159,12 +161,12 @@ class PbApi(Controller):
     @get("/cycles", guards=[public], responses=ERRORS)
     async def cycles(self) -> list[CycleRead]:
         """Every cycle with its phase, dates, ballot rules and pots (the city-wide pot has ``district_code: null``)."""
-        return [_cycle_read(c) for c in await services.list_cycles()]
+        return [_cycle_read(c) for c in await cycles.list_cycles()]
 
     @get("/cycles/{cycle_id:int}/pots/{pot_id:int}/projects", guards=[public], responses=ERRORS)
     async def projects(self, cycle_id: FromPath[int], pot_id: FromPath[int]) -> list[ProjectRead]:
         """The projects on a pot's ballot (its feasible proposals)."""
-        await services.get_pot(cycle_id, pot_id)
+        await cycles.get_pot(cycle_id, pot_id)
         return [
             ProjectRead(
                 id=p.id,
@@ -174,7 +176,7 @@ class PbApi(Controller):
                 summary=p.summary,
                 location=p.location,
             )
-            for p in await services.projects_of(pot_id)
+            for p in await pot_projects(pot_id)
         ]
 
     @put(
@@ -192,7 +194,7 @@ class PbApi(Controller):
         data: JSONBody[BallotCast],
     ) -> BallotReceipt:
         """Cast or replace the caller's ballot; the last one counts. Returns the receipt (tracker code)."""
-        receipt = await services.cast_ballot(
+        receipt = await ballots.cast_ballot(
             current_user(request), cycle_id, pot_id, _choice_from_body(data)
         )
         return BallotReceipt(receipt=receipt.receipt, version=receipt.version)
@@ -208,7 +210,7 @@ class PbApi(Controller):
     ) -> BallotRead:
         """The caller's own current ballot in this pot (404 when they have not voted)."""
         user = signed_in_user(request)
-        ballot = await services.my_ballot(user, cycle_id, pot_id)
+        ballot = await ballots.my_ballot(user, cycle_id, pot_id)
         if ballot is None:
             raise NotFoundError("You have not voted in this pot yet.")
         return BallotRead(
@@ -259,33 +261,32 @@ class PbPages(Controller):
     @get("/", guards=[public])
     async def index(self, request: Request) -> Template:
         """Every cycle and its phase."""
-        cycles = await services.list_cycles()
         return page(
             request,
             "voting/index.html",
-            cycles=cycles,
+            cycles=await cycles.list_cycles(),
             flash=request.session.pop("flash", None) if request.session else None,
         )
 
     @get("/cycles/{cycle_id:int}", guards=[public])
     async def cycle(self, request: Request, cycle_id: FromPath[int]) -> Template:
         """A cycle: dates, rules, pots, and where the signed-in person may vote."""
-        cycle = await services.get_cycle(cycle_id)
-        pots = await services.pots_of(cycle_id)
+        cycle = await cycles.get_cycle(cycle_id)
+        pots = await cycles.pots_of(cycle_id)
         user = current_user(request)
-        voted = await services.pots_voted(user, cycle_id) if user else set()
+        voted = await ballots.pots_voted(user, cycle_id) if user else set()
         # A pot without money funds nothing: offer no ballot for it (the demo's district pots are 0 KRW).
-        eligible = [p for p in pots if p["amount"] > 0 and services.may_vote_in(user, p)]
+        eligible = [p for p in pots if p["amount"] > 0 and ballots.may_vote_in(user, p)]
         return page(
             request,
             "voting/cycle.html",
             cycle=cycle,
-            phase=services.phase_of(cycle),
-            rules=services.rules_of(cycle),
+            phase=cycles.phase_of(cycle),
+            rules=cycles.rules_of(cycle),
             pots=pots,
             eligible=eligible,
             voted=voted,
-            pot_name=services.pot_name,
+            pot_name=cycles.pot_name,
             flash=request.session.pop("flash", None) if request.session else None,
         )
 
@@ -293,10 +294,10 @@ class PbPages(Controller):
         self, request: Request, cycle_id: int, pot_id: int, status_code: int = 200, **extra: Any
     ) -> Template:
         user = signed_in_user(request)
-        cycle = await services.get_cycle(cycle_id)
-        pot = await services.get_pot(cycle_id, pot_id)
-        projects = await services.projects_of(pot_id)
-        mine = await services.my_ballot(user, cycle_id, pot_id)
+        cycle = await cycles.get_cycle(cycle_id)
+        pot = await cycles.get_pot(cycle_id, pot_id)
+        projects = await pot_projects(pot_id)
+        mine = await ballots.my_ballot(user, cycle_id, pot_id)
         selected: set[int] = set()
         points: dict[int, int] = {}
         if "form_choice" in extra:
@@ -312,10 +313,10 @@ class PbPages(Controller):
             status_code=status_code,
             cycle=cycle,
             pot=pot,
-            pot_title=services.pot_name(pot),
-            phase=services.phase_of(cycle),
-            eligible=services.may_vote_in(user, pot),
-            rules=services.rules_of(cycle),
+            pot_title=cycles.pot_name(pot),
+            phase=cycles.phase_of(cycle),
+            eligible=ballots.may_vote_in(user, pot),
+            rules=cycles.rules_of(cycle),
             projects=projects,
             mine=mine,
             selected=selected,
@@ -343,12 +344,12 @@ class PbPages(Controller):
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> Template | Redirect:
         """Cast or replace the ballot; the rules are checked here, on the server."""
-        cycle = await services.get_cycle(cycle_id)
+        cycle = await cycles.get_cycle(cycle_id)
         form = await request.form()
         choice = BallotChoice()
         try:
             choice = _ballot_choice_from_form(form, cycle["ballot_kind"])
-            await services.cast_ballot(current_user(request), cycle_id, pot_id, choice)
+            await ballots.cast_ballot(current_user(request), cycle_id, pot_id, choice)
         except DomainError as exc:
             return await self._ballot_page(
                 request,
@@ -371,19 +372,19 @@ class PbPages(Controller):
     ) -> Template:
         """The voter's receipt for their current ballot in a pot."""
         user = signed_in_user(request)
-        cycle = await services.get_cycle(cycle_id)
-        pot = await services.get_pot(cycle_id, pot_id)
-        mine = await services.my_ballot(user, cycle_id, pot_id)
+        cycle = await cycles.get_cycle(cycle_id)
+        pot = await cycles.get_pot(cycle_id, pot_id)
+        mine = await ballots.my_ballot(user, cycle_id, pot_id)
         if mine is None:
             raise NotFoundError("You have not voted in this pot yet.")
-        titles = await services.titles_of(cycle_id)
+        titles = await project_titles(cycle_id)
         return page(
             request,
             "voting/receipt.html",
             cycle=cycle,
             pot=pot,
-            pot_title=services.pot_name(pot),
-            phase=services.phase_of(cycle),
+            pot_title=cycles.pot_name(pot),
+            phase=cycles.phase_of(cycle),
             mine=mine,
             titles=titles,
             flash="Your ballot was stored. Keep your receipt."
@@ -394,18 +395,18 @@ class PbPages(Controller):
     @get("/cycles/{cycle_id:int}/results", guards=[public])
     async def results(self, request: Request, cycle_id: FromPath[int]) -> Template:
         """Winners per pot (404 until voting closes, for everyone)."""
-        cycle, pots, runs = await services.results_of(cycle_id)
+        cycle, pots, runs = await results.results_of(cycle_id)
         official = {r["pot"]: r["outcome"] for r in runs if r["official"]}
         return page(
             request,
             "voting/results.html",
             cycle=cycle,
-            phase=services.phase_of(cycle),
+            phase=cycles.phase_of(cycle),
             pots=pots,
             official=official,
-            pot_name=services.pot_name,
-            turnout=await services.turnout(cycle_id),
-            approvals=await services.approvals_of(cycle_id),
+            pot_name=cycles.pot_name,
+            turnout=await results.turnout(cycle_id),
+            approvals=await approvals.approvals_of(cycle_id),
         )
 
     @get("/cycles/{cycle_id:int}/results/pots/{pot_id:int}", guards=[public])
@@ -413,22 +414,22 @@ class PbPages(Controller):
         self, request: Request, cycle_id: FromPath[int], pot_id: FromPath[int]
     ) -> Template:
         """One pot: winners, the bar chart, why each loser lost, and the comparison rule beside it."""
-        cycle, _, runs = await services.results_of(cycle_id)
-        pot = await services.get_pot(cycle_id, pot_id)
+        cycle, _, runs = await results.results_of(cycle_id)
+        pot = await cycles.get_pot(cycle_id, pot_id)
         pot_runs = sorted((r for r in runs if r["pot"] == pot_id), key=lambda r: not r["official"])
-        titles = {pid: t["title"] for pid, t in (await services.titles_of(cycle_id)).items()}
+        titles = await project_titles(cycle_id)
         main = pot_runs[0]["outcome"]
         for run in pot_runs:
             run["explanation"] = explanation_lines(run["outcome"], titles, i18n.gettext)
         # Cumulative ballots give points, not votes: every label says which.
-        points = services.rules_of(cycle).ballot_kind == "cumulative"
+        points = cycles.rules_of(cycle).ballot_kind == "cumulative"
         chart = bar_chart_svg(main["projects"], titles, i18n.gettext("points" if points else "votes"))
         return page(
             request,
             "voting/pot_results.html",
             cycle=cycle,
             pot=pot,
-            pot_title=services.pot_name(pot),
+            pot_title=cycles.pot_name(pot),
             runs=pot_runs,
             main=main,
             titles=titles,
@@ -460,10 +461,10 @@ class PbPages(Controller):
     async def _receipts_page(
         self, request: Request, cycle_id: int, pot_id: int, q: str | None, page_no: int
     ) -> Template:
-        await services.results_of(cycle_id)
-        pot = await services.get_pot(cycle_id, pot_id)
-        cycle = await services.get_cycle(cycle_id)
-        receipts = await services.receipts_of(pot_id)
+        await results.results_of(cycle_id)
+        pot = await cycles.get_pot(cycle_id, pot_id)
+        cycle = await cycles.get_cycle(cycle_id)
+        receipts = await ballots.receipts_of(pot_id)
         query = (q or "").strip().upper()[:20]
         found = None if not query else query in set(receipts)
         per_page = 600
@@ -474,7 +475,7 @@ class PbPages(Controller):
             "voting/receipts.html",
             cycle=cycle,
             pot=pot,
-            pot_title=services.pot_name(pot),
+            pot_title=cycles.pot_name(pot),
             receipts=receipts[(page_no - 1) * per_page : page_no * per_page],
             total=len(receipts),
             q=query,
@@ -560,7 +561,7 @@ class OfficialPbPages(Controller):
         return page(
             request,
             "voting/officials.html",
-            cycles=await services.list_cycles(),
+            cycles=await cycles.list_cycles(),
             form=_default_form(),
             categories=CATEGORIES,
             flash=request.session.pop("flash", None),
@@ -573,7 +574,7 @@ class OfficialPbPages(Controller):
         form = await request.form()
         try:
             categories = tuple(c for c in form.getall("categories", []) if c)
-            data = services.CycleInput(
+            data = cycles.CycleInput(
                 name=form.get("name", ""),
                 fiscal_year=_parse_int(form.get("fiscal_year"), "fiscal_year") or 0,
                 city_amount=krw_from_form(form.get("city_amount"), "city_amount") or 0,
@@ -589,13 +590,13 @@ class OfficialPbPages(Controller):
                 rules=rules_from_form(form),
                 categories=categories or CATEGORIES,
             )
-            cycle_id = await services.create_cycle(user.id, data)
+            cycle_id = await cycles.create_cycle(user.id, data)
         except DomainError as exc:
             return page(
                 request,
                 "voting/officials.html",
                 status_code=exc.status_code,
-                cycles=await services.list_cycles(),
+                cycles=await cycles.list_cycles(),
                 form={k: form.get(k) for k in form},
                 categories=CATEGORIES,
                 errors=form_errors(exc),
@@ -606,18 +607,18 @@ class OfficialPbPages(Controller):
     async def _manage(
         self, request: Request, cycle_id: int, status_code: int = 200, **extra: Any
     ) -> Template:
-        cycle = await services.get_cycle(cycle_id)
-        phase = services.phase_of(cycle)
+        cycle = await cycles.get_cycle(cycle_id)
+        phase = cycles.phase_of(cycle)
         return page(
             request,
             "voting/manage.html",
             status_code=status_code,
             cycle=cycle,
             phase=phase,
-            rules=services.rules_of(cycle),
-            pots=await services.pots_of(cycle_id),
-            pot_name=services.pot_name,
-            approvals=await services.approvals_of(cycle_id) if services.is_closed(cycle) else [],
+            rules=cycles.rules_of(cycle),
+            pots=await cycles.pots_of(cycle_id),
+            pot_name=cycles.pot_name,
+            approvals=await approvals.approvals_of(cycle_id) if cycles.is_closed(cycle) else [],
             flash=request.session.pop("flash", None),
             **extra,
         )
@@ -632,7 +633,7 @@ class OfficialPbPages(Controller):
         user = signed_in_user(request)
         form = await request.form()
         try:
-            await services.update_rules(user.id, cycle_id, rules_from_form(form))
+            await cycles.update_rules(user.id, cycle_id, rules_from_form(form))
         except DomainError as exc:
             return await self._manage(request, cycle_id, exc.status_code, errors=form_errors(exc))
         request.session["flash"] = "The ballot rules were saved."
@@ -644,13 +645,13 @@ class OfficialPbPages(Controller):
         user = signed_in_user(request)
         form = await request.form()
         try:
-            pot_ids = {p["id"] for p in await services.pots_of(cycle_id)}
+            pot_ids = {p["id"] for p in await cycles.pots_of(cycle_id)}
             amounts = {
                 pot_id: krw_from_form(form.get(f"amount-{pot_id}"), f"amount-{pot_id}") or 0
                 for pot_id in sorted(pot_ids)
                 if f"amount-{pot_id}" in form
             }
-            await services.update_pot_amounts(user.id, cycle_id, amounts)
+            await cycles.update_pot_amounts(user.id, cycle_id, amounts)
         except DomainError as exc:
             return await self._manage(
                 request, cycle_id, exc.status_code, errors=form_errors(exc), form={k: form.get(k) for k in form}
@@ -664,7 +665,7 @@ class OfficialPbPages(Controller):
         user = signed_in_user(request)
         form = await request.form()
         try:
-            await services.close_early(user.id, cycle_id, form.get("reason", ""))
+            await cycles.close_early(user.id, cycle_id, form.get("reason", ""))
         except DomainError as exc:
             return await self._manage(request, cycle_id, exc.status_code, errors=form_errors(exc))
         request.session["flash"] = "Voting was closed."
@@ -675,7 +676,7 @@ class OfficialPbPages(Controller):
         """Approve the winners; the second official's approval sends them to the city."""
         user = signed_in_user(request)
         try:
-            count = await services.approve_results(cycle_id, user.id)
+            count = await approvals.approve_results(cycle_id, user.id)
         except DomainError as exc:
             return await self._manage(request, cycle_id, exc.status_code, errors=form_errors(exc))
         request.session["flash"] = (

@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from portal import clock
-from proposals.tables import Proposal
-from voting import services
 from voting.compute.rules import BallotRules
+from voting.projects import NewProject, import_projects
+from voting.services import cycles
 
 DAY = dt.timedelta(days=1)
 
@@ -43,26 +43,20 @@ async def add_projects(
     prefix: str = "Project",
     category: str = "climate",
 ) -> list[int]:
-    """Feasible proposals straight into a pot (no author), as a review would leave them."""
-    now = clock.now()
-    rows = await Proposal.insert(
-        *[
-            Proposal(
-                cycle=cycle_id,
-                pot=pot_id,
+    """Feasible projects straight onto a pot's ballot (no author), as a review would leave them."""
+    return await import_projects(
+        [
+            NewProject(
+                cycle_id=cycle_id,
+                pot_id=pot_id,
                 title=f"{prefix} {i + 1}",
                 summary=f"{prefix} {i + 1} for the neighbourhood",
-                description="",
                 category=category,
-                estimated_cost=cost,
-                status="feasible",
-                created_at=now,
-                updated_at=now,
+                cost=cost,
             )
             for i, cost in enumerate(costs)
         ]
-    ).returning(Proposal.id)
-    return [r["id"] for r in rows]
+    )
 
 
 async def build_cycle(
@@ -79,9 +73,9 @@ async def build_cycle(
     fiscal_year: int = 2027,
 ) -> BuiltCycle:
     """A cycle in ``phase`` with projects in the city-wide pot and the listed districts' pots."""
-    cycle_id = await services.create_cycle(
+    cycle_id = await cycles.create_cycle(
         official_id,
-        services.CycleInput(
+        cycles.CycleInput(
             name=name,
             fiscal_year=fiscal_year,
             city_amount=city_amount,
@@ -91,7 +85,7 @@ async def build_cycle(
             **schedule_for(phase),
         ),
     )
-    pots = await services.pots_of(cycle_id)
+    pots = await cycles.pots_of(cycle_id)
     built = BuiltCycle(
         id=cycle_id,
         city_pot=next(p["id"] for p in pots if p["district_code"] is None),

@@ -23,7 +23,7 @@ from proposals import entries
 from tests.helpers import DEFAULT_PASSWORD, PortalClient
 from tests.integration.test_challenge_setup import PDF, entry_form, make_edition, valid_brn
 from tests.live import LiveServer, fresh_database_url
-from voting import services as voting
+from voting.services import cycles as voting
 from voting.testing import build_cycle
 
 pytestmark = pytest.mark.slow

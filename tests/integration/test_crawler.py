@@ -188,7 +188,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     from proposals import services as proposals
     from proposals.tables import Proposal
     from tests.integration.test_challenge_setup import entry_form
-    from voting import services as voting
+    from voting.services import cycles as voting
     from voting.tables import Cycle, Pot
 
     accounts = {

@@ -11,10 +11,13 @@ from pathlib import Path
 
 from portal import clock
 from proposals.tables import Proposal
-from voting import demo, services
+from voting import demo
 from voting.compute.pabulib import read_pb
 from voting.compute.rules import BallotChoice, validate_ballot
 from voting.demo_projects import PROJECTS
+from voting.projects import pot_projects
+from voting.services import cycles as pb_cycles
+from voting.services import results
 from voting.tables import Ballot
 
 HANGUL = re.compile("[가-힣]")
@@ -39,7 +42,7 @@ async def test_demo_opens_one_cycle_per_ballot_kind_with_pots_that_sum_to_the_to
     await demo.load_demo(
         {"official": official.id, "official2": official2.id, "citizen": citizen.account.id}
     )
-    cycles = await services.list_cycles()
+    cycles = await pb_cycles.list_cycles()
     assert sorted(c["ballot_kind"] for c in cycles if c["phase"] == "voting") == [
         "approval", "cumulative", "knapsack",
     ]
@@ -56,9 +59,9 @@ async def test_demo_opens_one_cycle_per_ballot_kind_with_pots_that_sum_to_the_to
     # The real ballots are valid ballots under their cycle's rules.
     await citizen.post_form("/language", {"language": "ko"})
     for cycle in (c for c in cycles if c["phase"] == "voting"):
-        rules = services.rules_of(cycle)
+        rules = pb_cycles.rules_of(cycle)
         pot = next(p for p in cycle["pots"] if p["district_code"] is None)
-        costs = {p.id: p.cost for p in await services.projects_of(pot["id"])}
+        costs = {p.id: p.cost for p in await pot_projects(pot["id"])}
         contents = [json.loads(b["content"]) for b in await Ballot.select(Ballot.content).where(Ballot.pot == pot["id"])]
         assert contents
         for content in contents:
@@ -70,13 +73,13 @@ async def test_demo_opens_one_cycle_per_ballot_kind_with_pots_that_sum_to_the_to
         # The demo citizen can open this ballot, in Korean.
         page = await citizen.get(f"/pb/cycles/{cycle['id']}/pots/{pot['id']}/ballot")
         assert page.status_code == 200
-        title = (await services.projects_of(pot["id"]))[0].title
+        title = (await pot_projects(pot["id"]))[0].title
         assert title in html.unescape(page.text) and HANGUL.search(title)
 
     # Once voting closes, each kind counts: the real ballots elect projects within the pot.
     clock.advance(dt.timedelta(days=30))
     for cycle in (c for c in cycles if c["phase"] == "voting"):
-        runs = await services.compute_results(cycle["id"], official.id)
+        runs = await results.compute_results(cycle["id"], official.id)
         pot = next(p for p in cycle["pots"] if p["district_code"] is None)
         official_run = next(r for r in runs if r["official"] and r["pot"] == pot["id"])
         assert official_run["outcome"]["selected"], cycle["name"]

@@ -93,7 +93,7 @@ async def test_results_rules_side_by_side_and_recompute_gives_the_same_runs(
     losers = [p for p in city["results"][0]["projects"] if not p["selected"]]
     assert all(p["why_not"] for p in losers)
     runs_before = await ResultRun.select(ResultRun.id, ResultRun.outcome).order_by(ResultRun.id)
-    from voting.services import compute_results
+    from voting.services.results import compute_results
 
     await compute_results(built.id)
     assert (

@@ -1,0 +1,117 @@
+"""Citizens' ballots: who may vote where, casting, the caller's own ballot, and the receipts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from portal import i18n
+from portal.db import raw
+from portal.errors import Unauthenticated
+from portal.identity import CurrentUser
+from portal.mail import send_mail
+from portal.settings import get_settings
+from voting.compute.rules import BallotChoice, voter_key
+from voting.services.ballot_writer import CastReceipt, Voter, write_ballot
+from voting.services.cycles import get_pot, pot_name, pots_of
+from voting.tables import Ballot
+
+log = logging.getLogger("hangang.voting")
+
+
+def voting_areas(user: CurrentUser | None) -> frozenset[str | None]:
+    """Verified residents vote in the city-wide pot (``None``) and in their own district's pot."""
+    if user is None or not user.residency_verified or not user.district_code:
+        return frozenset()
+    return frozenset({None, user.district_code})
+
+
+def may_vote_in(user: CurrentUser | None, pot: dict[str, Any]) -> bool:
+    """Whether ``user`` may vote in ``pot`` (see ``voting_areas``)."""
+    return pot["district_code"] in voting_areas(user)
+
+
+async def cast_ballot(
+    user: CurrentUser | None, cycle_id: int, pot_id: int, choice: BallotChoice
+) -> CastReceipt:
+    """Store (or replace) the voter's ballot and return its receipt once it is committed.
+
+    The ballot writer checks the window, the pot's area and the rules inside its transaction; the
+    same content again returns the stored receipt without writing (idempotent retries).
+    """
+    if user is None:
+        raise Unauthenticated("Please log in to continue.")
+    voter = Voter(user.id, user.district_code or "", voting_areas(user))
+    stored = await write_ballot(voter, cycle_id, pot_id, choice)
+    if stored.receipt.changed:
+        await _mail_receipt(user, stored.cycle, stored.pot, stored.receipt)
+    return stored.receipt
+
+
+async def _mail_receipt(
+    user: CurrentUser, cycle: dict[str, Any], pot: dict[str, Any], receipt: CastReceipt
+) -> None:
+    """Email the receipt (after COMMIT; a mail failure never undoes a stored ballot)."""
+    language = user.language
+    body = i18n.translate(
+        "Your ballot in %(cycle)s (%(pot)s) was stored. Your receipt is %(receipt)s. After voting closes, find it in the published list of receipts to check that your ballot was counted.",
+        language,
+        cycle=cycle["name"],
+        pot=pot_name(pot, language),
+        receipt=receipt.receipt,
+    )
+    try:
+        await send_mail(user.email, i18n.translate("Your ballot receipt", language), body)
+    except Exception:  # the ballot is stored; the receipt stays on screen
+        log.warning("receipt mail failed", extra={"cycle": cycle["id"]})
+
+
+@dataclass(frozen=True)
+class MyBallot:
+    receipt: str
+    version: int
+    cast_at: dt.datetime
+    content: dict
+
+
+async def my_ballot(user: CurrentUser, cycle_id: int, pot_id: int) -> MyBallot | None:
+    """The caller's own current ballot in a pot (found by the keyed HMAC; S14)."""
+    await get_pot(cycle_id, pot_id)
+    key = voter_key(get_settings().secret_key, user.id, pot_id)
+    row = (
+        await Ballot.select(Ballot.receipt, Ballot.version, Ballot.cast_at, Ballot.content)
+        .where((Ballot.pot == pot_id) & (Ballot.voter_key == key))
+        .first()
+    )
+    if row is None:
+        return None
+    return MyBallot(row["receipt"], row["version"], row["cast_at"], json.loads(row["content"]))
+
+
+async def pots_voted(user: CurrentUser, cycle_id: int) -> set[int]:
+    """The pots of a cycle the user has a ballot in, found by the keyed HMAC (no voter rows)."""
+    secret = get_settings().secret_key
+    keys = {
+        voter_key(secret, user.id, pot["id"]): pot["id"]
+        for pot in await pots_of(cycle_id)
+        if may_vote_in(user, pot)
+    }
+    if not keys:
+        return set()
+    pots = sorted(set(keys.values()))
+    rows = await raw(
+        f"SELECT voter_key FROM pb_ballot WHERE pot IN ({', '.join('{}' for _ in pots)}) "  # noqa: S608
+        f"AND voter_key IN ({', '.join('{}' for _ in keys)})",
+        *pots,
+        *keys,
+    )
+    return {keys[r["voter_key"]] for r in rows}
+
+
+async def receipts_of(pot_id: int) -> list[str]:
+    """Every counted ballot's receipt, sorted (the order says nothing about who or when)."""
+    rows = await Ballot.select(Ballot.receipt).where(Ballot.pot == pot_id).order_by(Ballot.receipt)
+    return [r["receipt"] for r in rows]

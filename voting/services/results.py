@@ -1,0 +1,171 @@
+"""PB results: counting a closed cycle's pots into immutable runs, and reading them and the turnout."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from portal import audit, clock
+from portal.db import raw, write_transaction
+from portal.districts import DISTRICTS, POPULATION
+from portal.errors import NotFoundError
+from voting.compute import results as results_mod
+from voting.compute.rules import ballots_sha256, canonical_json
+from voting.mixer import mix_pending
+from voting.projects import pot_projects
+from voting.services.cycles import get_cycle, is_closed, pots_of
+from voting.tables import Ballot, ResultRun
+
+
+def require_closed(cycle: dict[str, Any]) -> None:
+    """Results do not exist for anyone, officials included, until voting closes (V4)."""
+    if not is_closed(cycle):
+        raise NotFoundError("We could not find that page.")
+
+
+async def pot_input(cycle: dict, pot: dict) -> tuple[results_mod.PotInput, list[str]]:
+    costs = {p.id: p.cost for p in await pot_projects(pot["id"])}
+    contents = [
+        r["content"] for r in await Ballot.select(Ballot.content).where(Ballot.pot == pot["id"])
+    ]
+    data = results_mod.PotInput(
+        budget=pot["amount"],
+        costs=costs,
+        ballots=[json.loads(c) for c in contents],
+        ballot_kind=cycle["ballot_kind"],
+        tie_break=cycle["tie_break"],
+        tie_seed=cycle["tie_seed"],
+        vote_threshold=cycle["vote_threshold"],
+    )
+    return data, contents
+
+
+async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[dict[str, Any]]:
+    """Count every pot with the cycle's rule and the comparison rule; store immutable runs.
+
+    A run whose inputs (rule, parameters, ballots hash) match a stored run is not stored again,
+    so recomputing yields the same runs. Returns the current runs.
+    """
+    cycle = await get_cycle(cycle_id)
+    require_closed(cycle)
+    # Voting is over: mix the last ballots now rather than at the mixer's next round.
+    await mix_pending([p["id"] for p in await pots_of(cycle_id)])
+    async with write_transaction(lock_key=f"pb-results-{cycle_id}"):
+        for pot in await pots_of(cycle_id):
+            data, contents = await pot_input(cycle, pot)
+            digest = ballots_sha256(contents)
+            for rule, official in (
+                (cycle["results_rule"], True),
+                (results_mod.comparison_rule(cycle["results_rule"]), False),
+            ):
+                params = results_mod.parameters(rule, data)
+                params["projects"] = {str(pid): cost for pid, cost in sorted(data.costs.items())}
+                current = (
+                    await ResultRun.select(
+                        ResultRun.id, ResultRun.parameters, ResultRun.ballots_sha256
+                    )
+                    .where(
+                        (ResultRun.pot == pot["id"])
+                        & (ResultRun.rule == rule)
+                        & ResultRun.superseded.eq(False)
+                    )
+                    .first()
+                )
+                if (
+                    current
+                    and current["ballots_sha256"] == digest
+                    and current["parameters"] == canonical_json(params)
+                ):
+                    continue
+                _, outcome = results_mod.run_rule(rule, data)
+                if current:
+                    await ResultRun.update({ResultRun.superseded: True}).where(
+                        ResultRun.id == current["id"]
+                    )
+                await ResultRun.insert(
+                    ResultRun(
+                        cycle=cycle_id,
+                        pot=pot["id"],
+                        rule=rule,
+                        official=official,
+                        parameters=canonical_json(params),
+                        ballots_sha256=digest,
+                        outcome=canonical_json(outcome),
+                        computed_at=clock.now(),
+                    )
+                )
+                await audit.record(
+                    "pb.results.computed",
+                    actor_id=actor_id,
+                    subject=f"pb-pot:{pot['id']}",
+                    rule=rule,
+                    ballots_sha256=digest,
+                    selected=outcome["selected"],
+                )
+    return await current_runs(cycle_id)
+
+
+async def current_runs(cycle_id: int) -> list[dict[str, Any]]:
+    rows = (
+        await ResultRun.select()
+        .where((ResultRun.cycle == cycle_id) & ResultRun.superseded.eq(False))
+        .order_by(ResultRun.id)
+    )
+    for row in rows:
+        row["outcome"] = json.loads(row["outcome"])
+        row["parameters"] = json.loads(row["parameters"])
+    return rows
+
+
+async def results_of(cycle_id: int) -> tuple[dict, list[dict], list[dict]]:
+    """(cycle, pots, runs) after close (404 before).
+
+    The close counts the votes; only a cycle closed by its dates before the scheduled step ran
+    gets its runs computed here.
+    """
+    cycle = await get_cycle(cycle_id)
+    require_closed(cycle)
+    runs = await current_runs(cycle_id)
+    pots = await pots_of(cycle_id)
+    if len(runs) < 2 * len(pots):
+        runs = await compute_results(cycle_id)
+    return cycle, pots, runs
+
+
+async def turnout(cycle_id: int) -> list[dict[str, Any]]:
+    """Per district: ballots in its pot, its residents' city-wide votes, and its population."""
+    pots = await pots_of(cycle_id)
+    by_district = {p["district_code"]: p for p in pots}
+    ballots = await raw(
+        "SELECT pot, COUNT(*) AS n FROM pb_ballot WHERE pot IN (SELECT id FROM pb_pot WHERE cycle = {}) GROUP BY pot",
+        cycle_id,
+    )
+    per_pot = {r["pot"]: r["n"] for r in ballots}
+    city = by_district.get(None)
+    city_votes = await raw(
+        "SELECT district_code, SUM(voters) AS n FROM pb_voter_record WHERE pot = {} GROUP BY district_code",
+        city["id"] if city else 0,
+    )
+    city_by_district = {r["district_code"]: r["n"] for r in city_votes}
+    rows = []
+    for district in DISTRICTS:
+        pot = by_district.get(district.code)
+        rows.append(
+            {
+                "district_code": district.code,
+                "population": POPULATION[district.code],
+                "district_ballots": per_pot.get(pot["id"], 0) if pot else 0,
+                "city_wide_voters": city_by_district.get(district.code, 0),
+            }
+        )
+    rows.append(
+        {
+            "district_code": None,
+            "population": sum(POPULATION.values()),
+            "district_ballots": sum(r["district_ballots"] for r in rows),
+            "city_wide_voters": per_pot.get(city["id"], 0) if city else 0,
+        }
+    )
+    return rows
+
+
