@@ -34,6 +34,7 @@ class CycleRead(msgspec.Struct):
     name: str
     fiscal_year: int
     phase: str
+    state: str  # the lifecycle step taken: proposals, review, voting, closed or approved
     total_budget: int
     proposals_open_at: dt.datetime
     proposals_close_at: dt.datetime

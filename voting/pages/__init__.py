@@ -1,0 +1,1 @@
+"""PB's HTML pages by audience: ``citizens`` (cycles, ballots, receipts, results) and ``officials``."""
