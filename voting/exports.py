@@ -212,11 +212,11 @@ async def turnout_csv(cycle_id: int) -> bytes:
         ["district_code", "district", "population", "district_pot_ballots", "city_wide_voters"],
         [
             [
-                r["district_code"] or "all",
-                district_name(r["district_code"], "en") or "Seoul",
-                r["population"],
-                r["district_ballots"],
-                r["city_wide_voters"],
+                r.district_code or "all",
+                district_name(r.district_code, "en") or "Seoul",
+                r.population,
+                r.district_ballots,
+                r.city_wide_voters,
             ]
             for r in rows
         ],

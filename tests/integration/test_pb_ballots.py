@@ -20,7 +20,7 @@ async def test_cycles_api_lists_phase_dates_rules_and_26_pots(client, official):
     body = (await client.get("/api/v1/pb/cycles")).json()
     assert len(body) == 1
     cycle = body[0]
-    assert cycle["id"] == built.id and cycle["phase"] == "voting"
+    assert cycle["id"] == built.id and cycle["phase"] == "voting" and cycle["state"] == "voting"
     assert {"voting_open_at", "voting_close_at", "proposals_open_at", "publish_at"} <= cycle.keys()
     assert (
         cycle["ballot_rules"]["ballot_kind"] == "approval"

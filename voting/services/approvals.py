@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from portal import audit, clock
@@ -17,8 +19,18 @@ from voting.services.results import current_runs, require_closed, results_of
 from voting.tables import Cycle, ResultApproval
 
 
-async def approvals_of(cycle_id: int) -> list[dict[str, Any]]:
-    return (
+@dataclass(frozen=True)
+class Approval:
+    """One official's approval of a cycle's results."""
+
+    official_id: int
+    display_name: str
+    approved_at: dt.datetime
+
+
+async def approvals_of(cycle_id: int) -> list[Approval]:
+    """The approvals of a cycle's results, in the order they were given."""
+    rows = (
         await ResultApproval.select(
             ResultApproval.official,
             ResultApproval.approved_at,
@@ -27,6 +39,9 @@ async def approvals_of(cycle_id: int) -> list[dict[str, Any]]:
         .where(ResultApproval.cycle == cycle_id)
         .order_by(ResultApproval.id)
     )
+    return [
+        Approval(r["official"], r["official.display_name"], r["approved_at"]) for r in rows
+    ]
 
 
 async def approve_results(cycle_id: int, official_id: int) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from portal import audit, clock
 from portal.db import raw, write_transaction
@@ -117,8 +118,16 @@ async def current_runs(cycle_id: int) -> list[dict[str, Any]]:
     return rows
 
 
-async def results_of(cycle_id: int) -> tuple[dict, list[dict], list[dict]]:
-    """(cycle, pots, runs) after close (404 before).
+class ClosedCycle(NamedTuple):
+    """A closed cycle, its pots and its current result runs (two per pot: the official rule and the comparison)."""
+
+    cycle: dict[str, Any]
+    pots: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+
+
+async def results_of(cycle_id: int) -> ClosedCycle:
+    """The cycle's results after close (404 before).
 
     The close counts the votes; only a cycle closed by its dates before the scheduled step ran
     gets its runs computed here.
@@ -129,10 +138,20 @@ async def results_of(cycle_id: int) -> tuple[dict, list[dict], list[dict]]:
     pots = await pots_of(cycle_id)
     if len(runs) < 2 * len(pots):
         runs = await compute_results(cycle_id)
-    return cycle, pots, runs
+    return ClosedCycle(cycle, pots, runs)
 
 
-async def turnout(cycle_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Turnout:
+    """One district's turnout (``district_code`` None: all of Seoul)."""
+
+    district_code: str | None
+    population: int
+    district_ballots: int  # ballots in the district's pot
+    city_wide_voters: int  # its residents' ballots in the city-wide pot (all of Seoul: that pot's)
+
+
+async def turnout(cycle_id: int) -> list[Turnout]:
     """Per district: ballots in its pot, its residents' city-wide votes, and its population."""
     pots = await pots_of(cycle_id)
     by_district = {p["district_code"]: p for p in pots}
@@ -147,24 +166,24 @@ async def turnout(cycle_id: int) -> list[dict[str, Any]]:
         city["id"] if city else 0,
     )
     city_by_district = {r["district_code"]: r["n"] for r in city_votes}
-    rows = []
+    rows: list[Turnout] = []
     for district in DISTRICTS:
         pot = by_district.get(district.code)
         rows.append(
-            {
-                "district_code": district.code,
-                "population": POPULATION[district.code],
-                "district_ballots": per_pot.get(pot["id"], 0) if pot else 0,
-                "city_wide_voters": city_by_district.get(district.code, 0),
-            }
+            Turnout(
+                district.code,
+                POPULATION[district.code],
+                per_pot.get(pot["id"], 0) if pot else 0,
+                city_by_district.get(district.code, 0),
+            )
         )
     rows.append(
-        {
-            "district_code": None,
-            "population": sum(POPULATION.values()),
-            "district_ballots": sum(r["district_ballots"] for r in rows),
-            "city_wide_voters": per_pot.get(city["id"], 0) if city else 0,
-        }
+        Turnout(
+            None,
+            sum(POPULATION.values()),
+            sum(r.district_ballots for r in rows),
+            per_pot.get(city["id"], 0) if city else 0,
+        )
     )
     return rows
 
