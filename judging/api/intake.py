@@ -2,54 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from litestar import Controller, Request, get, post, put
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from judging.schemas import EditionRead, EntryCreate, EntryRead, EntryWrite, RowId
 from judging.services import entries, intake
-from judging.services.entries import EntryDetail, EntryForm
+from judging.services.entries import EntryForm
 from portal.auth import public, requires_startup
 from portal.web.openapi import ERRORS
 from portal.web.pages import signed_in_user
 
 
-def entry_read(entry: EntryDetail) -> EntryRead:
-    return EntryRead(
-        id=entry.id,
-        edition_id=entry.edition,
-        organization_id=entry.organization,
-        title=entry.title,
-        summary=entry.summary,
-        problem=entry.problem,
-        ai_approach=entry.ai_approach,
-        data_protection=entry.data_protection,
-        target_users=entry.target_users,
-        category=entry.category,
-        sector=entry.sector,
-        districts=list(entry.districts),
-        team=entry.team,
-        demo_url=entry.demo_url,
-        status=entry.status,
-        submitted_at=entry.submitted_at,
-        updated_at=entry.updated_at,
-    )
-
-
 def _entry_form(data: EntryWrite) -> EntryForm:
-    return EntryForm(
-        title=data.title,
-        summary=data.summary,
-        problem=data.problem,
-        ai_approach=data.ai_approach,
-        data_protection=data.data_protection,
-        target_users=data.target_users,
-        category=data.category,
-        sector=data.sector,
-        districts=list(data.districts),
-        team=data.team,
-        demo_url=data.demo_url,
-    )
+    """The fields a startup fills in (an EntryCreate's ids are not among them)."""
+    values = {name: getattr(data, name) for name in EntryWrite.__struct_fields__}
+    return EntryForm(**values | {"districts": list(data.districts)})
+
+
+# Submit and withdraw answer 200 with the entry as it now is.
+ENTRY_ACTION: dict[str, Any] = {
+    "guards": [requires_startup],
+    "status_code": 200,
+    "responses": ERRORS,
+}
+
+
+async def _entry_action(
+    request: Request, entry_id: int, action: Callable[[int, int], Awaitable[None]]
+) -> EntryRead:
+    user = signed_in_user(request)
+    await action(user.id, entry_id)
+    return await entries.entry_for_member(user.id, entry_id)
 
 
 class EntryApi(Controller):
@@ -61,25 +48,13 @@ class EntryApi(Controller):
     @get("/editions", guards=[public], responses=ERRORS)
     async def editions(self) -> list[EditionRead]:
         """Editions with their intake window and state."""
-        return [
-            EditionRead(
-                id=e.id,
-                name=e.name,
-                intake_opens_at=e.intake_opens_at,
-                intake_closes_at=e.intake_closes_at,
-                intake=e.intake,
-                winners=e.winners,
-                categories=list(e.categories),
-                seed=e.seed,
-            )
-            for e in await intake.editions()
-        ]
+        return await intake.editions()
 
     @get("/entries", guards=[requires_startup], responses=ERRORS)
     async def list_entries(self, request: Request) -> list[EntryRead]:
         """My organizations' entries (never anyone else's)."""
         user = signed_in_user(request)
-        return [entry_read(e) for e in await entries.my_entry_details(user.id)]
+        return await entries.my_entry_details(user.id)
 
     @post("/entries", guards=[requires_startup], status_code=HTTP_201_CREATED, responses=ERRORS)
     async def create(self, request: Request, data: JSONBody[EntryCreate]) -> EntryRead:
@@ -88,12 +63,12 @@ class EntryApi(Controller):
         entry_id = await entries.create_entry(
             user.id, data.organization_id, data.edition_id, _entry_form(data)
         )
-        return entry_read(await entries.entry_for_member(user.id, entry_id))
+        return await entries.entry_for_member(user.id, entry_id)
 
     @get("/entries/{entry_id:int}", guards=[requires_startup], responses=ERRORS)
     async def read(self, request: Request, entry_id: RowId) -> EntryRead:
         user = signed_in_user(request)
-        return entry_read(await entries.entry_for_member(user.id, entry_id))
+        return await entries.entry_for_member(user.id, entry_id)
 
     @put("/entries/{entry_id:int}", guards=[requires_startup], responses=ERRORS)
     async def update(
@@ -102,26 +77,12 @@ class EntryApi(Controller):
         """Edit until the intake deadline."""
         user = signed_in_user(request)
         await entries.update_entry(user.id, entry_id, _entry_form(data))
-        return entry_read(await entries.entry_for_member(user.id, entry_id))
+        return await entries.entry_for_member(user.id, entry_id)
 
-    @post(
-        "/entries/{entry_id:int}/submit",
-        guards=[requires_startup],
-        status_code=200,
-        responses=ERRORS,
-    )
+    @post("/entries/{entry_id:int}/submit", **ENTRY_ACTION)
     async def submit(self, request: Request, entry_id: RowId) -> EntryRead:
-        user = signed_in_user(request)
-        await entries.submit_entry(user.id, entry_id)
-        return entry_read(await entries.entry_for_member(user.id, entry_id))
+        return await _entry_action(request, entry_id, entries.submit_entry)
 
-    @post(
-        "/entries/{entry_id:int}/withdraw",
-        guards=[requires_startup],
-        status_code=200,
-        responses=ERRORS,
-    )
+    @post("/entries/{entry_id:int}/withdraw", **ENTRY_ACTION)
     async def withdraw(self, request: Request, entry_id: RowId) -> EntryRead:
-        user = signed_in_user(request)
-        await entries.withdraw_entry(user.id, entry_id)
-        return entry_read(await entries.entry_for_member(user.id, entry_id))
+        return await _entry_action(request, entry_id, entries.withdraw_entry)

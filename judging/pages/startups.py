@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.params import URLEncodedBody
@@ -13,10 +13,9 @@ from litestar.response import Redirect, Response, Template
 
 from judging.categories import ORGANIZATION_SIZES, SECTORS
 from judging.pages.attachments import attachment_response
-from judging.schemas import QueryId, RowId
+from judging.schemas import EditionRead, EntryRead, QueryId, RowId
 from judging.services import attachments, entries, intake
-from judging.services.entries import EntryDetail, EntryForm
-from judging.services.intake import EditionIntake
+from judging.services.entries import EntryForm
 from portal.auth import public, requires_startup
 from portal.errors import DomainError, InvalidInput
 from portal.web.forms import form_errors, parse_row_id
@@ -137,13 +136,13 @@ class StartupPages(Controller):
     async def _entry_page(
         self,
         request: Request,
-        entry: EntryDetail | None,
-        edition: EditionIntake,
+        entry: EntryRead | None,
+        edition: EditionRead,
         status_code: int = 200,
         **extra: Any,
     ) -> Template:
         user = signed_in_user(request)
-        extra.setdefault("form", asdict(entry) if entry else {})
+        extra.setdefault("form", msgspec.structs.asdict(entry) if entry else {})
         return page(
             request,
             "challenge/entry_form.html",
@@ -188,7 +187,7 @@ class StartupPages(Controller):
         """My entry: edit until the deadline, attachments, submit or withdraw."""
         user = signed_in_user(request)
         entry = await entries.entry_for_member(user.id, entry_id)
-        return await self._entry_page(request, entry, await intake.edition_intake(entry.edition))
+        return await self._entry_page(request, entry, await intake.edition_intake(entry.edition_id))
 
     @post("/entries/{entry_id:int}")
     async def update_entry(self, request: Request, entry_id: RowId) -> Template | Redirect:
@@ -204,10 +203,10 @@ class StartupPages(Controller):
         return back_to(f"/challenge/entries/{entry_id}")
 
     async def _entry_error(
-        self, request: Request, entry: EntryDetail, exc: DomainError, **extra: Any
+        self, request: Request, entry: EntryRead, exc: DomainError, **extra: Any
     ) -> Template:
         """The entry page again, with the refusal beside its field."""
-        edition = await intake.edition_intake(entry.edition)
+        edition = await intake.edition_intake(entry.edition_id)
         return await self._entry_page(
             request, entry, edition, exc.status_code, errors=form_errors(exc), **extra
         )

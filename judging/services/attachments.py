@@ -63,7 +63,7 @@ async def add_attachment(user_id: int, entry_id: int, filename: str, content: by
             "The file is too large (at most %(mb)s MB).", field="file", mb=limit // (1024 * 1024)
         )
     async with write_transaction():
-        check_not_frozen(await edition_intake(entry.edition))
+        check_not_frozen(await edition_intake(entry.edition_id))
         if await Attachment.count().where(Attachment.entry == entry_id) >= MAX_ATTACHMENTS:
             raise Conflict("An entry can have at most %(n)s attachments.", n=MAX_ATTACHMENTS)
         attachment = Attachment(
@@ -90,7 +90,7 @@ async def remove_attachment(user_id: int, entry_id: int, attachment_id: int) -> 
     """Remove an attachment and its file in one transaction."""
     entry = await entry_for_member(user_id, entry_id)
     async with write_transaction():
-        check_not_frozen(await edition_intake(entry.edition))
+        check_not_frozen(await edition_intake(entry.edition_id))
         row = (
             await Attachment.select()
             .where((Attachment.id == attachment_id) & (Attachment.entry == entry_id))

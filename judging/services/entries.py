@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+import msgspec
+
 from judging.categories import SECTORS
+from judging.schemas import EntryRead
 from judging.services.intake import check_not_frozen, clean_text, edition_intake, is_member
 from judging.tables import Edition, Entry, OrganizationMember, ScreeningDecision, Selection
 from portal import accounts, audit, clock
@@ -29,32 +32,6 @@ TEXT_LIMITS = {
     "team": 3000,
 }
 REQUIRED_TO_SUBMIT = tuple(TEXT_LIMITS)  # every text field; the demo URL stays optional
-
-
-@dataclass(frozen=True)
-class EntryDetail:
-    """An entry as its organization sees it."""
-
-    id: int
-    edition: int
-    organization: int
-    created_by: int
-    title: str
-    summary: str
-    problem: str
-    ai_approach: str
-    data_protection: str
-    target_users: str
-    category: str
-    sector: str
-    districts: list[str]
-    team: str
-    demo_url: str
-    status: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    submitted_at: dt.datetime | None
-    withdrawn_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -131,12 +108,17 @@ def _validated(form: EntryForm, categories: list[str]) -> dict[str, Any]:
     return values
 
 
-async def entry_for_member(user_id: int, entry_id: int) -> EntryDetail:
+def _entry_read(row: dict[str, Any]) -> EntryRead:
+    ids = {"edition_id": row["edition"], "organization_id": row["organization"]}
+    return msgspec.convert(row | ids, EntryRead)
+
+
+async def entry_for_member(user_id: int, entry_id: int) -> EntryRead:
     """An entry the user's organization owns, or 404 (never reveal others' entries)."""
     entry = await Entry.select().output(load_json=True).where(Entry.id == entry_id).first()
     if entry is None or not await is_member(user_id, entry["organization"]):
         raise NotFoundError("We could not find that page.")
-    return EntryDetail(**entry)
+    return _entry_read(entry)
 
 
 async def create_entry(user_id: int, organization_id: int, edition_id: int, form: EntryForm) -> int:
@@ -167,9 +149,9 @@ async def create_entry(user_id: int, organization_id: int, edition_id: int, form
 async def update_entry(user_id: int, entry_id: int, form: EntryForm) -> None:
     """Edit a draft or a submitted entry until the deadline."""
     entry = await entry_for_member(user_id, entry_id)
-    values = _validated(form, (await edition_intake(entry.edition)).categories)
+    values = _validated(form, (await edition_intake(entry.edition_id)).categories)
     async with write_transaction():
-        check_not_frozen(await edition_intake(entry.edition))
+        check_not_frozen(await edition_intake(entry.edition_id))
         current = await Entry.select(Entry.status).where(Entry.id == entry_id).first()
         if current["status"] not in ("draft", "submitted", "withdrawn"):
             raise Conflict("This entry can no longer be edited.")
@@ -214,7 +196,7 @@ async def submit_entry(user_id: int, entry_id: int) -> None:
 async def withdraw_entry(user_id: int, entry_id: int) -> None:
     entry = await entry_for_member(user_id, entry_id)
     async with write_transaction():
-        check_not_frozen(await edition_intake(entry.edition))
+        check_not_frozen(await edition_intake(entry.edition_id))
         current = await Entry.select(Entry.status).where(Entry.id == entry_id).first()
         if current["status"] != "submitted":
             raise Conflict("Only a submitted entry can be withdrawn.")
@@ -255,7 +237,7 @@ async def my_entries(user_id: int) -> list[EntrySummary]:
     return [EntrySummary(**row) for row in rows]
 
 
-async def my_entry_details(user_id: int) -> list[EntryDetail]:
+async def my_entry_details(user_id: int) -> list[EntryRead]:
     """My organizations' entries in full, newest first (never anyone else's)."""
     org_ids = await _my_organization_ids(user_id)
     if not org_ids:
@@ -266,7 +248,7 @@ async def my_entry_details(user_id: int) -> list[EntryDetail]:
         .where(Entry.organization.is_in(org_ids))
         .order_by(Entry.id, ascending=False)
     )
-    return [EntryDetail(**row) for row in rows]
+    return [_entry_read(row) for row in rows]
 
 
 async def screening_of(entry_id: int) -> list[ScreeningNote]:

@@ -12,13 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from judging.categories import ORGANIZATION_SIZES
-from judging.tables import (
-    Edition,
-    Organization,
-    OrganizationInvitation,
-    OrganizationMember,
-)
+from judging.schemas import EditionRead
+from judging.tables import Edition, Organization, OrganizationInvitation, OrganizationMember
 from portal import accounts, audit, clock, i18n
 from portal.db import write_transaction
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
@@ -30,20 +28,6 @@ BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 
 
 # ---------------------------------------------------------------- what the pages and the API show
-
-
-@dataclass(frozen=True)
-class EditionIntake:
-    """An edition as startups see it: its intake window and whether it takes entries now."""
-
-    id: int
-    name: str
-    intake_opens_at: dt.datetime
-    intake_closes_at: dt.datetime
-    intake: str  # not-open | open | closed
-    winners: int
-    categories: list[str]
-    seed: int
 
 
 @dataclass(frozen=True)
@@ -95,34 +79,25 @@ def intake_state(edition: Mapping[str, Any], now: dt.datetime | None = None) -> 
     return "open"
 
 
-def _edition_intake(row: dict[str, Any]) -> EditionIntake:
-    return EditionIntake(
-        id=row["id"],
-        name=row["name"],
-        intake_opens_at=row["intake_opens_at"],
-        intake_closes_at=row["intake_closes_at"],
-        intake=intake_state(row),
-        winners=row["winners"],
-        categories=list(row["categories"]),
-        seed=row["seed"],
-    )
+def _edition_read(row: dict[str, Any]) -> EditionRead:
+    return msgspec.convert({**row, "intake": intake_state(row)}, EditionRead)
 
 
-async def edition_intake(edition_id: int) -> EditionIntake:
+async def edition_intake(edition_id: int) -> EditionRead:
     """An edition's intake window; NotFoundError (404) when there is no such edition."""
     row = await Edition.select().output(load_json=True).where(Edition.id == edition_id).first()
     if row is None:
         raise NotFoundError("We could not find that edition.")
-    return _edition_intake(row)
+    return _edition_read(row)
 
 
-async def editions() -> list[EditionIntake]:
+async def editions() -> list[EditionRead]:
     """Every edition, newest first, with its intake state."""
     rows = await Edition.select().output(load_json=True).order_by(Edition.id, ascending=False)
-    return [_edition_intake(row) for row in rows]
+    return [_edition_read(row) for row in rows]
 
 
-def check_not_frozen(edition: EditionIntake) -> None:
+def check_not_frozen(edition: EditionRead) -> None:
     """Entries and their files change only until the intake deadline."""
     if edition.intake == "closed":
         raise NotAllowed("The intake deadline has passed; entries are frozen.")
