@@ -305,9 +305,7 @@ def rank_score_sheet(
         candidates = candidates_from_calibration(calibration, categories, organizations)
         selection = select_winners(candidates, chosen_quotas, seed)
     except (CalibrationError, QuotaInfeasible, SelectionError) as error:
-        raise ScoreSheetError(
-            str(error)
-        ) from error  # the cause lets a page translate quota reasons
+        raise ScoreSheetError(str(error)) from error  # the cause lets a page translate quota reasons
     return RankResult(method, seed, chosen_quotas, calibration, selection)
 
 

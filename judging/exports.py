@@ -79,9 +79,7 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
     ]
     # Everything the replay needs comes from the selection's own snapshot, never from the
     # edition's current rules or reviews, so the replay reproduces the approved winners.
-    sheet_text = (
-        selection["sheet_csv"] or (await services.score_sheet(selection["round"])).csv_text()
-    )
+    sheet_text = selection["sheet_csv"] or (await services.score_sheet(selection["round"])).csv_text()
     quotas = selection["parameters"]["quotas"]
     approvals = await services.approvals_of(selection_id)
     register = await services.conflict_register(edition["id"])
@@ -96,9 +94,7 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
     )
     files: dict[str, bytes] = {
         "winners.csv": csv_bytes(WINNER_COLUMNS, rows),
-        "winners.xlsx": xlsx_bytes(
-            WINNER_SHEET, [[*r[:-1], as_number(r[-1])] for r in rows], "winners"
-        ),
+        "winners.xlsx": xlsx_bytes(WINNER_SHEET, [[*r[:-1], as_number(r[-1])] for r in rows], "winners"),
         "winners.json": _json([dict(zip(WINNER_COLUMNS, r, strict=True)) for r in rows]),
         "scores.csv": sheet_text.encode("utf-8"),
         "quotas.json": _json(quotas),

@@ -153,8 +153,7 @@ class OfficialChallengePages(Controller):
                     data.get("max_per_organization"), "max_per_organization", 1
                 ),
                 seed=parse_int(data.get("seed"), "seed") if data.get("seed") else None,
-                award_amount=krw_from_form(data.get("award_amount") or "10000000", "award_amount")
-                or 0,
+                award_amount=krw_from_form(data.get("award_amount") or "10000000", "award_amount") or 0,
             )
             edition_id = await services.create_edition(_me(request), form)
         except DomainError as exc:

@@ -1,8 +1,8 @@
 """AI 50 Challenge tables: editions, rounds, organizations, entries, judges, conflicts, reviews, selections.
 
-The intake services for organizations, entries and attachments are in ``judging/services/intake.py`` and
-``judging/services/attachments.py``; categories, sectors and sizes (the stored values and their labels) are
-in ``judging/categories.py``.
+Startups write organizations, entries and attachments through ``judging/services/intake.py``,
+``entries.py`` and ``attachments.py``; categories, sectors, sizes and gates (the stored values and their
+labels) are in ``judging/categories.py``.
 """
 
 from __future__ import annotations

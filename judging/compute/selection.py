@@ -281,15 +281,11 @@ def _check_quotas(pool: Sequence[Candidate], quotas: Quotas) -> None:
         raise QuotaInfeasible("max_per_organization must be at least 1")
     if wanted > len(pool):
         raise QuotaInfeasible(
-            "%(wanted)s winners asked for but only %(pool)s entries compete",
-            wanted=wanted,
-            pool=len(pool),
+            "%(wanted)s winners asked for but only %(pool)s entries compete", wanted=wanted, pool=len(pool)
         )
     for name, quota in sorted(quotas.categories.items()):
         if quota.min < 0 or (quota.max is not None and quota.max < 0):
-            raise QuotaInfeasible(
-                "category %(category)s: min and max must not be negative", category=name
-            )
+            raise QuotaInfeasible("category %(category)s: min and max must not be negative", category=name)
         if quota.max is not None and quota.min > quota.max:
             raise QuotaInfeasible(
                 "category %(category)s: min %(min)s is above max %(max)s",

@@ -738,7 +738,9 @@ async def _drop_conflicted_work(judge_id: int) -> None:
         rounds = sorted({a["round"] for a in open_work})
         entries = sorted({a["entry"] for a in open_work})
         reviewed = await Review.select(Review.round, Review.entry).where(
-            (Review.judge == judge_id) & Review.entry.is_in(entries) & Review.round.is_in(rounds)
+            (Review.judge == judge_id)
+            & Review.entry.is_in(entries)
+            & Review.round.is_in(rounds)
         )
         await Assignment.delete().where(Assignment.id.is_in([a["id"] for a in open_work]))
         await Review.delete().where(
@@ -876,9 +878,7 @@ async def run_assignment(official_id: int, round_id: int) -> int:
         seed=edition["seed"],
     )
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
-        await _require_undecided(
-            edition["id"], "The winners are approved; this round can no longer change."
-        )
+        await _require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
         if await Review.exists().where(Review.round == round_id):
             raise ConflictError(
                 "Scoring has started in this round; adjust assignments by hand instead."
@@ -914,9 +914,7 @@ async def add_assignment(official_id: int, round_id: int, entry_id: int, judge_i
     if await is_conflicted(judge_id, entry_id):
         raise ConflictError("This judge has a conflict of interest with this entry.", field="judge")
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
-        await _require_undecided(
-            edition["id"], "The winners are approved; this round can no longer change."
-        )
+        await _require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
         if await Assignment.exists().where(
             (Assignment.round == round_id)
             & (Assignment.entry == entry_id)
@@ -944,9 +942,7 @@ async def add_assignment(official_id: int, round_id: int, entry_id: int, judge_i
 async def remove_assignment(official_id: int, round_id: int, entry_id: int, judge_id: int) -> None:
     rnd = await get_round(round_id)
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
-        await _require_undecided(
-            rnd["edition"], "The winners are approved; this round can no longer change."
-        )
+        await _require_undecided(rnd["edition"], "The winners are approved; this round can no longer change.")
         if await Review.exists().where(
             (Review.round == round_id) & (Review.entry == entry_id) & (Review.judge == judge_id)
         ):
@@ -979,9 +975,7 @@ async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) ->
         .where(JudgeProfile.user.is_in(pool))
     }
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
-        await _require_undecided(
-            edition["id"], "The winners are approved; this round can no longer change."
-        )
+        await _require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
         current = await Assignment.select().where(Assignment.round == round_id)
         finished = [
             r["entry"]
@@ -1532,9 +1526,7 @@ async def run_selection(
         outcome = rank_sheet(sheet.csv_text(), method=method, quotas=quotas, seed=edition["seed"])
     except ValueError as exc:
         raise InvalidInput(
-            "The selection is not possible: %(reason)s",
-            field="quotas",
-            reason=_reason_in_words(exc),
+            "The selection is not possible: %(reason)s", field="quotas", reason=_reason_in_words(exc)
         ) from None
     sheet_text = sheet.csv_text()
     sheet_sha = hashlib.sha256(sheet_text.encode()).hexdigest()
@@ -1663,7 +1655,9 @@ async def approve_selection(official_id: int, selection_id: int) -> bool:
         )
         if final:
             await _selection_step(selection, "approved", official_id)
-            await Selection.update({Selection.approved_at: now}).where(Selection.id == selection_id)
+            await Selection.update({Selection.approved_at: now}).where(
+                Selection.id == selection_id
+            )
             await Edition.update({Edition.state: "decided", Edition.decided_at: now}).where(
                 Edition.id == selection["edition"]
             )
