@@ -15,8 +15,9 @@ from typing import Any
 import pyotp
 
 from judging import services
+from judging.categories import CATEGORIES
+from judging.services.intake import BRN_WEIGHTS
 from judging.tables import (
-    CATEGORIES,
     DEFAULT_GATES,
     Assignment,
     Conflict,
@@ -108,8 +109,6 @@ GU = (
 
 def _brn(index: int) -> str:
     """A valid business registration number (check digit computed)."""
-    from proposals.entries import BRN_WEIGHTS
-
     base = f"{101 + index % 800:03d}{81 + index % 7:02d}{(index * 37) % 10000:04d}"
     values = [int(c) for c in base]
     total = sum(v * w for v, w in zip(values, BRN_WEIGHTS, strict=True)) + (values[8] * 5) // 10

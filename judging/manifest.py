@@ -15,4 +15,5 @@ MANIFEST = Manifest(
     ),
     demo="judging.demo:load_demo",
     cli="judging.cli:register",
+    template_globals="judging.categories:TEMPLATE_GLOBALS",
 )

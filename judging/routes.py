@@ -11,6 +11,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from judging import exports, services
+from judging.api.intake import EntryApi
+from judging.pages.attachments import attachment_response
+from judging.pages.startups import ChallengePages, StartupPages
 from judging.schemas import (
     AssignmentRead,
     BlindEntryRead,
@@ -19,6 +22,7 @@ from judging.schemas import (
     ReviewWrite,
     RowId,
 )
+from judging.services import attachments, intake
 from judging.tables import CATEGORIES, CATEGORY_LABELS, CONFLICT_TYPES, Attachment
 from portal import clock, i18n
 from portal.auth import requires_judge, requires_official
@@ -27,9 +31,6 @@ from portal.errors import DomainError, InvalidInput, NotFoundError
 from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.openapi import ERRORS
 from portal.web.pages import back_to, page, signed_in_user
-from proposals import entries
-from proposals.entry_routes import ROUTE_HANDLERS as ENTRY_ROUTE_HANDLERS
-from proposals.entry_routes import attachment_response
 
 FormData = URLEncodedBody[dict[str, str]]
 
@@ -180,7 +181,7 @@ class OfficialChallengePages(Controller):
             rounds=await services.rounds_of(edition_id),
             entries=all_entries,
             counts=counts,
-            intake=entries.intake_state(edition),
+            intake=intake.intake_state(edition),
             quotas_text=json.dumps(edition["quotas"], ensure_ascii=False),
             selections=await services.selections_of(edition_id),
             flash=request.session.pop("flash", None),
@@ -225,7 +226,7 @@ class OfficialChallengePages(Controller):
             "judging/officials/entry.html",
             edition=await services.get_edition(edition_id),
             entry=rows[0],
-            attachments=await entries.attachments_of(entry_id),
+            attachments=await attachments.attachments_of(entry_id),
             decisions=decisions,
         )
 
@@ -249,7 +250,7 @@ class OfficialChallengePages(Controller):
                 edition_id, ("submitted", "screened-in", "screened-out")
             ),
             decisions=await services.screening_decisions(edition_id),
-            intake=entries.intake_state(edition),
+            intake=intake.intake_state(edition),
             flash=request.session.pop("flash", None),
             **extra,
         )
@@ -611,7 +612,7 @@ class JudgePages(Controller):
             organizations=await services.organizations_for_declaration(),
             categories=CATEGORIES,
             conflict_types=CONFLICT_TYPES,
-            format_brn=entries.format_registration_number,
+            format_brn=intake.format_registration_number,
             flash=request.session.pop("flash", None),
             **extra,
         )
@@ -666,7 +667,7 @@ class JudgePages(Controller):
             entry=entry,
             round=rnd,
             review=review,
-            attachments=await entries.attachments_of(entry_id),
+            attachments=await attachments.attachments_of(entry_id),
             locked=clock.now() >= rnd["deadline"],
             **extra,
         )
@@ -831,7 +832,9 @@ class OfficialChallengeApi(Controller):
 
 
 ROUTE_HANDLERS = [
-    *ENTRY_ROUTE_HANDLERS,
+    ChallengePages,
+    StartupPages,
+    EntryApi,
     OfficialChallengePages,
     JudgePages,
     JudgeApi,

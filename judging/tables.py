@@ -1,7 +1,8 @@
 """AI 50 Challenge tables: editions, rounds, organizations, entries, judges, conflicts, reviews, selections.
 
-Entries live with the challenge here (the ``proposals`` app holds PB proposals); the intake services
-and pages for entries are in ``proposals/entries.py`` and ``proposals/entry_routes.py``.
+Startups write organizations, entries and attachments through ``judging/services/intake.py``,
+``entries.py`` and ``attachments.py``; categories, sectors, sizes and gates (the stored values and their
+labels) are in ``judging/categories.py``.
 """
 
 from __future__ import annotations
@@ -10,48 +11,20 @@ from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestampt
 from piccolo.columns.base import OnDelete  # cascade everywhere: tests empty tables in any order
 from piccolo.table import Table
 
+# Re-exported only until judging/services and judging/routes import judging.categories (issue 11 merge).
+from judging.categories import CATEGORIES as CATEGORIES
+from judging.categories import CATEGORY_LABELS as CATEGORY_LABELS
+from judging.categories import GATE_LABELS
 from portal import storage
 from portal.tables import User
 
-CATEGORIES = (
-    "transportation",
-    "welfare",
-    "climate",
-    "disaster-response",
-    "housing",
-    "urban-planning",
-    "other",
-)
-SECTORS = ("public", "public-interest", "private")
 ROUND_KINDS = ("screening", "evaluation", "final")
-ORGANIZATION_SIZES = ("startup", "SME")
 ENTRY_STATUSES = ("draft", "submitted", "withdrawn", "screened-in", "screened-out")
 EDITION_STATES = ("open", "decided")
 SELECTION_STATES = ("proposed", "stale", "approved", "superseded")
 CONFLICT_TYPES = ("employment", "investment", "family", "advisory", "other")
 DETECTED_CONFLICT_TYPES = ("same-organization", "same-email-domain", "holding")
-DEFAULT_GATES = (
-    "eligible-organization",
-    "complete-entry",
-    "ai-solution",
-    "personal-data-protection",
-)
-# English labels (catalog ids) for keys that code, not a template, puts into sentences.
-CATEGORY_LABELS = {
-    "transportation": "Transportation",
-    "welfare": "Welfare",
-    "climate": "Climate",
-    "disaster-response": "Disaster response",
-    "housing": "Housing",
-    "urban-planning": "Urban planning",
-    "other": "Other",
-}
-GATE_LABELS = {
-    "eligible-organization": "Eligible organization",
-    "complete-entry": "Complete entry",
-    "ai-solution": "AI solution",
-    "personal-data-protection": "Personal data protection",
-}
+DEFAULT_GATES = tuple(GATE_LABELS)  # a new edition screens on every gate
 
 
 class Edition(Table, tablename="challenge_edition"):

@@ -37,8 +37,8 @@ class Site:
 async def build_site(users: UserFactory) -> Site:
     """Demo-like data, small enough for a test: every page kind exists at least once."""
     from judging import services as judging
+    from judging.services import attachments, entries, intake
     from judging.tables import DEFAULT_GATES
-    from proposals import entries
     from proposals.tables import Proposal
     from voting.compute.rules import BallotRules
     from voting.testing import build_cycle
@@ -67,7 +67,7 @@ async def build_site(users: UserFactory) -> Site:
     )
     judged_entries = []
     for i, number in enumerate(("2218100019", "2228100026")):
-        org = await entries.create_organization(startup, f"Fuzz Org {i}", number, "startup", "2020")
+        org = await intake.create_organization(startup, f"Fuzz Org {i}", number, "startup", "2020")
         entry_id = await entries.create_entry(startup, org, judged, _entry_form(entries, f"Judged entry {i}"))
         await entries.submit_entry(startup, entry_id)
         judged_entries.append((org, entry_id))
@@ -95,8 +95,8 @@ async def build_site(users: UserFactory) -> Site:
     )
     org, _ = judged_entries[0]
     draft = await entries.create_entry(startup, org, open_edition, _entry_form(entries, "Draft entry"))
-    attachment = await entries.add_attachment(startup, draft, "plan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
-    await entries.invite_member(startup, org, site.accounts["citizen"].email)
+    attachment = await attachments.add_attachment(startup, draft, "plan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    await intake.invite_member(startup, org, site.accounts["citizen"].email)
     from judging.tables import OrganizationInvitation
 
     invitation = await OrganizationInvitation.select(OrganizationInvitation.id).first()

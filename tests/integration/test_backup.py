@@ -16,10 +16,10 @@ import sys
 import httpx
 import pytest
 
+from judging.services import attachments, entries, intake
 from portal import backup
 from portal.settings import get_settings
 from portal.tables import User
-from proposals import entries
 from tests.helpers import DEFAULT_PASSWORD, PortalClient
 from tests.integration.test_challenge_setup import PDF, entry_form, make_edition, valid_brn
 from tests.live import LiveServer, fresh_database_url
@@ -61,9 +61,9 @@ async def test_backup_and_restore_keep_ballots_files_and_results(app, client, us
     await voting.close_early(official.id, built.id, "Closing for the backup test")
     startup = await users.create(["startup", "citizen"])
     challenge = await make_edition(official.id)
-    org = await entries.create_organization(startup.id, "Hangang Robotics", valid_brn(1), "startup", "2021")
+    org = await intake.create_organization(startup.id, "Hangang Robotics", valid_brn(1), "startup", "2021")
     entry_id = await entries.create_entry(startup.id, org, challenge.edition_id, entry_form("Kept"))
-    attachment_id = await entries.add_attachment(startup.id, entry_id, "deck.pdf", PDF)
+    attachment_id = await attachments.add_attachment(startup.id, entry_id, "deck.pdf", PDF)
 
     dest = tmp_path / "hangang.backup"
     print(backup.backup_database(get_settings().database_url, dest))

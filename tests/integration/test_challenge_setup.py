@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from judging import services
+from judging.services import entries, intake
 from judging.tables import DEFAULT_GATES, Round
 from portal import clock
-from proposals import entries
 from tests.helpers import PortalClient
 
 # Valid business registration numbers (check digit verified).
@@ -24,7 +24,7 @@ def valid_brn(index: int) -> str:
     base = f"{220 + index:03d}81{index:04d}"[:9]
     values = [int(c) for c in base]
     total = (
-        sum(v * w for v, w in zip(values, entries.BRN_WEIGHTS, strict=True)) + (values[8] * 5) // 10
+        sum(v * w for v, w in zip(values, intake.BRN_WEIGHTS, strict=True)) + (values[8] * 5) // 10
     )
     return base + str((10 - total % 10) % 10)
 
@@ -89,7 +89,7 @@ async def add_entries(
 ) -> None:
     """``count`` organizations owned by ``owner_id``, one submitted entry each."""
     for i in range(count):
-        org = await entries.create_organization(
+        org = await intake.create_organization(
             owner_id, f"Org {i}", valid_brn(len(challenge.organizations) + 1), "startup", "2020"
         )
         challenge.organizations.append(org)
@@ -134,9 +134,9 @@ def scores(value: int) -> dict[str, int]:
 
 async def test_valid_brn_helper_makes_numbers_the_service_accepts():
     for i in range(1, 40):
-        assert entries.normalise_registration_number(valid_brn(i)) == valid_brn(i)
+        assert intake.normalise_registration_number(valid_brn(i)) == valid_brn(i)
     for number in VALID_BRNS:
-        assert entries.normalise_registration_number(number) == number
+        assert intake.normalise_registration_number(number) == number
 
 
 async def relogin(*clients: PortalClient) -> None:

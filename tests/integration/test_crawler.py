@@ -181,10 +181,10 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     """The demo data for demo accounts we can log in as, plus what a few clicks add (a selection,
     decisions that notify, an attachment, a ballot); returns signed-in clients and path ids."""
     from judging import services as judging
+    from judging.services import attachments, entries
     from judging.tables import Assignment, Edition, Entry, OrganizationMember, Round, Selection
     from portal.connector.tables import OutboxBatch
     from portal.demo import DEMO_ACCOUNTS, load_domain_demos
-    from proposals import entries
     from proposals import services as proposals
     from proposals.tables import Proposal
     from tests.integration.test_challenge_setup import entry_form
@@ -223,7 +223,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     await judging.approve_selection(accounts["official2"].id, selection)
     # The 2027 edition: a draft with an attachment.
     draft = await entries.create_entry(accounts["startup"].id, robotics, edition_2027, entry_form())
-    attachment = await entries.add_attachment(accounts["startup"].id, draft, "plan.pdf", PDF)
+    attachment = await attachments.add_attachment(accounts["startup"].id, draft, "plan.pdf", PDF)
 
     # PB: the official decides on one of the citizen's proposals (the citizen is notified).
     cycles = [r["id"] for r in await Cycle.select(Cycle.id).order_by(Cycle.id)]

@@ -98,7 +98,7 @@ async def test_assignment_source_and_upload_limit_are_translated(official, start
     assert round_page.status_code == 200
     assert "자동 배정" in round_page.text and "<td>auto</td>" not in round_page.text
     draft_edition = await make_edition(official.account.id)
-    from proposals import entries
+    from judging.services import entries
     from tests.integration.test_challenge_setup import entry_form
 
     draft = await entries.create_entry(

@@ -14,8 +14,8 @@ import os
 import httpx
 import pytest
 
+from judging.services import entries, intake
 from judging.tables import Attachment
-from proposals import entries
 from tests.helpers import DEFAULT_PASSWORD
 from tests.integration.test_challenge_setup import PDF, PNG, entry_form, make_edition, valid_brn
 from tests.live import LiveServer
@@ -54,7 +54,7 @@ async def test_a_file_and_a_session_made_on_one_host_work_on_the_other(users):
     official = await users.create(["official"])
     startup = await users.create(["startup", "citizen"])
     challenge = await make_edition(official.id)
-    org = await entries.create_organization(startup.id, "Hangang Robotics", valid_brn(1), "startup", "2021")
+    org = await intake.create_organization(startup.id, "Hangang Robotics", valid_brn(1), "startup", "2021")
     entry_id = await entries.create_entry(startup.id, org, challenge.edition_id, entry_form("Two hosts"))
 
     database = os.environ["HANGANG_DATABASE_URL"]

@@ -641,7 +641,7 @@ async def save_judge_profile(
     user_id: int, affiliations: str, expertise: list[str], holdings: str
 ) -> None:
     """Affiliations (one a line), expertise categories, holdings as registration numbers (one a line)."""
-    from proposals.entries import normalise_registration_number
+    from judging.services.intake import normalise_registration_number
 
     clean_affiliations = _lines(affiliations, 20, 200)
     if any(c not in CATEGORIES for c in expertise):

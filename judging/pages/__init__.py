@@ -1,0 +1,1 @@
+"""The AI 50 Challenge's HTML pages, by audience: startups (and judges and officials)."""
