@@ -36,7 +36,17 @@ class Site:
 
 async def build_site(users: UserFactory) -> Site:
     """Demo-like data, small enough for a test: every page kind exists at least once."""
-    from judging import services as judging
+    from judging.services.assignment import run_assignment
+    from judging.services.editions import (
+        EditionForm,
+        create_edition,
+        default_rubric,
+        rounds_of,
+        update_round,
+    )
+    from judging.services.reviews import save_review
+    from judging.services.screening import decide_gate
+    from judging.services.selection import run_selection
     from judging.tables import DEFAULT_GATES
     from proposals import entries
     from proposals.tables import Proposal
@@ -58,9 +68,9 @@ async def build_site(users: UserFactory) -> Site:
     now = clock.now()
 
     # The challenge edition being judged: intake closed, entries screened in, judges assigned.
-    judged = await judging.create_edition(
+    judged = await create_edition(
         official,
-        judging.EditionForm(
+        EditionForm(
             name="AI 50 Challenge judged", intake_opens_at=now - dt.timedelta(days=2),
             intake_closes_at=now + dt.timedelta(hours=1), winners=2, quotas={}, max_per_organization=1, seed=7,
         ),
@@ -74,21 +84,21 @@ async def build_site(users: UserFactory) -> Site:
     clock.advance(dt.timedelta(hours=2))
     for _, entry_id in judged_entries:
         for gate in DEFAULT_GATES:
-            await judging.decide_gate(official, entry_id, gate, True, "")
-    rounds = {r["kind"]: r for r in await judging.rounds_of(judged)}
+            await decide_gate(official, entry_id, gate, True, "")
+    rounds = {r["kind"]: r for r in await rounds_of(judged)}
     evaluation = rounds["evaluation"]
-    await judging.update_round(official, evaluation["id"], evaluation["deadline"], 1, [judge])
-    await judging.run_assignment(official, evaluation["id"])
-    marks = {c["key"]: 6 for c in judging.default_rubric()}
+    await update_round(official, evaluation["id"], evaluation["deadline"], 1, [judge])
+    await run_assignment(official, evaluation["id"])
+    marks = {c["key"]: 6 for c in default_rubric()}
     for _, entry_id in judged_entries:
-        await judging.save_review(judge, evaluation["id"], entry_id, marks, {}, 3)
-    selection = await judging.run_selection(official, judged, evaluation["id"])
+        await save_review(judge, evaluation["id"], entry_id, marks, {}, 3)
+    selection = await run_selection(official, judged, evaluation["id"])
 
     # The edition taking entries: the startup has a draft with an attachment.
     now = clock.now()
-    open_edition = await judging.create_edition(
+    open_edition = await create_edition(
         official,
-        judging.EditionForm(
+        EditionForm(
             name="AI 50 Challenge open", intake_opens_at=now - dt.timedelta(days=1),
             intake_closes_at=now + dt.timedelta(days=20), winners=2, quotas={}, max_per_organization=1, seed=8,
         ),

@@ -180,7 +180,9 @@ def url_shape(url: str) -> str:
 async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient | None], dict]:
     """The demo data for demo accounts we can log in as, plus what a few clicks add (a selection,
     decisions that notify, an attachment, a ballot); returns signed-in clients and path ids."""
-    from judging import services as judging
+    from judging.services.approvals import approve_selection
+    from judging.services.screening import decide_gate
+    from judging.services.selection import run_selection
     from judging.tables import Assignment, Edition, Entry, OrganizationMember, Round, Selection
     from portal.connector.tables import OutboxBatch
     from portal.demo import DEMO_ACCOUNTS, load_domain_demos
@@ -213,14 +215,14 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         .where((Entry.organization == robotics) & (Entry.edition == edition_2026))
         .order_by(Entry.id)
     ]
-    await judging.decide_gate(official, own_entries[-1], "ai-solution", False, "No model in the service.")
+    await decide_gate(official, own_entries[-1], "ai-solution", False, "No model in the service.")
     rounds = {
         r["kind"]: r["id"]
         for r in await Round.select(Round.id, Round.kind).where(Round.edition == edition_2026)
     }
-    selection = await judging.run_selection(official, edition_2026, rounds["evaluation"])
-    await judging.approve_selection(official, selection)
-    await judging.approve_selection(accounts["official2"].id, selection)
+    selection = await run_selection(official, edition_2026, rounds["evaluation"])
+    await approve_selection(official, selection)
+    await approve_selection(accounts["official2"].id, selection)
     # The 2027 edition: a draft with an attachment.
     draft = await entries.create_entry(accounts["startup"].id, robotics, edition_2027, entry_form())
     attachment = await entries.add_attachment(accounts["startup"].id, draft, "plan.pdf", PDF)
