@@ -11,7 +11,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from judging.compute.calibration import DEFAULT_METHOD, METHODS
@@ -36,24 +36,7 @@ def read_score_sheet(path: str | Path) -> list[ScoreRow]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
-            header = reader.fieldnames
-            if not header:
-                raise ScoreSheetError(f"{path}: the file is empty")
-            columns = [c.strip() if c else "" for c in header]
-            missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-            if missing:
-                raise ScoreSheetError(
-                    f"{path}: line 1: missing column {', '.join(missing)}; the header must be "
-                    "entry_id,judge_id,score with optional category,organization"
-                )
-            unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-            if unknown:
-                raise ScoreSheetError(
-                    f"{path}: line 1: unknown column {', '.join(map(repr, unknown))}"
-                )
-            if len(set(columns)) != len(columns):
-                raise ScoreSheetError(f"{path}: line 1: a column is named twice")
-            reader.fieldnames = columns
+            reader.fieldnames = _checked_columns(path, reader.fieldnames)
 
             def lines() -> Iterable[Mapping[str, object]]:
                 for record in reader:
@@ -75,6 +58,25 @@ def read_score_sheet(path: str | Path) -> list[ScoreRow]:
         raise ScoreSheetError(f"{path}: not UTF-8 text") from None
     except csv.Error as error:
         raise ScoreSheetError(f"{path}: not a valid CSV file ({error})") from None
+
+
+def _checked_columns(path: str | Path, header: Sequence[str] | None) -> list[str]:
+    """The sheet's column names, stripped; the header must have the required ones and no others."""
+    if not header:
+        raise ScoreSheetError(f"{path}: the file is empty")
+    columns = [c.strip() if c else "" for c in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise ScoreSheetError(
+            f"{path}: line 1: missing column {', '.join(missing)}; the header must be "
+            "entry_id,judge_id,score with optional category,organization"
+        )
+    unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        raise ScoreSheetError(f"{path}: line 1: unknown column {', '.join(map(repr, unknown))}")
+    if len(set(columns)) != len(columns):
+        raise ScoreSheetError(f"{path}: line 1: a column is named twice")
+    return columns
 
 
 class _LineRecord(dict):

@@ -245,15 +245,30 @@ async def conflict_register(
             org = entry["organization"]
             kind = declared_by.get((judge["id"], org))
             if kind is None:
-                if judge["id"] in member_ids[org]:
-                    kind = "same-organization"
-                elif domain not in PUBLIC_EMAIL_DOMAINS and domain in member_domains[org]:
-                    kind = "same-email-domain"
-                elif entry["brn"] in holdings:
-                    kind = "holding"
+                kind = _detected_kind(
+                    judge["id"], domain, holdings, entry["brn"], member_ids[org], member_domains[org]
+                )
             if kind is not None:
                 found.append((judge["id"], entry["id"], kind))
     return found
+
+
+def _detected_kind(
+    judge_id: int,
+    domain: str,
+    holdings: set[str],
+    registration_number: str,
+    members: set[int],
+    member_domains: set[str],
+) -> str | None:
+    """The conflict a judge has with an organization by membership, email domain or holding, if any."""
+    if judge_id in members:
+        return "same-organization"
+    if domain not in PUBLIC_EMAIL_DOMAINS and domain in member_domains:
+        return "same-email-domain"
+    if registration_number in holdings:
+        return "holding"
+    return None
 
 
 async def is_conflicted(judge_id: int, entry_id: int) -> bool:
