@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Request, get, put
 from litestar.params import FromQuery, JSONBody
 
@@ -22,32 +20,16 @@ from portal.web.openapi import ERRORS
 from portal.web.pages import signed_in_user
 
 
-def blind_read(view: dict[str, Any]) -> BlindEntryRead:
-    return BlindEntryRead(
-        id=view["id"],
-        title=view["title"],
-        summary=view["summary"],
-        problem=view["problem"],
-        ai_approach=view["ai_approach"],
-        data_protection=view["data_protection"],
-        target_users=view["target_users"],
-        category=view["category"],
-        sector=view["sector"],
-        districts=list(view["districts"]),
-        organization_name=view.get("organization_name"),
-    )
-
-
-def review_read(row: dict[str, Any]) -> ReviewRead:
+def review_read(review: reviews.JudgeReview) -> ReviewRead:
     return ReviewRead(
-        id=row["id"],
-        round_id=row["round"],
-        entry_id=row["entry"],
-        scores=row["scores"],
-        comments=row["comments"],
-        confidence=row["confidence"],
-        total=row["total_centi"] / 100,
-        updated_at=row["updated_at"],
+        id=review.id,
+        round_id=review.round,
+        entry_id=review.entry,
+        scores=review.scores,
+        comments=review.comments,
+        confidence=review.confidence,
+        total=review.total_centi / 100,
+        updated_at=review.updated_at,
     )
 
 
@@ -63,15 +45,15 @@ class JudgeApi(Controller):
         """My assignments (never a conflicted entry)."""
         return [
             AssignmentRead(
-                round_id=r["round"],
-                round_kind=r["round_kind"],
-                entry_id=r["entry"],
-                title=r["title"],
-                category=r["category"],
-                deadline=r["deadline"],
-                reviewed=r["reviewed"],
-                open=r["open"],
-                total=r["total"],
+                round_id=r.round,
+                round_kind=r.round_kind,
+                entry_id=r.entry,
+                title=r.title,
+                category=r.category,
+                deadline=r.deadline,
+                reviewed=r.reviewed,
+                open=r.open,
+                total=r.total,
             )
             for r in await reviews.judge_assignments(signed_in_user(request).id)
         ]
@@ -79,7 +61,7 @@ class JudgeApi(Controller):
     @get("/rounds/{round_id:int}/entries/{entry_id:int}", responses=ERRORS)
     async def entry(self, request: Request, round_id: RowId, entry_id: RowId) -> BlindEntryRead:
         """An assigned entry, blind (404 when not assigned or conflicted)."""
-        return blind_read(await reviews.entry_for_judge(signed_in_user(request).id, round_id, entry_id))
+        return await reviews.entry_for_judge(signed_in_user(request).id, round_id, entry_id)
 
     @get("/rounds/{round_id:int}/entries/{entry_id:int}/review", responses=ERRORS)
     async def read_review(self, request: Request, round_id: RowId, entry_id: RowId) -> ReviewRead:

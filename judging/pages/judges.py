@@ -36,16 +36,16 @@ class JudgePages(Controller):
         """My assignments, progress, deadlines and the next entry to review."""
         rows = await reviews.judge_assignments(signed_in_user(request).id)
         # Open rounds first: locked past rounds are history, not work.
-        rows.sort(key=lambda r: not r["open"])
-        pending = [r for r in rows if not r["reviewed"] and r["open"]]
+        rows.sort(key=lambda r: not r.open)
+        pending = [r for r in rows if not r.reviewed and r.open]
         # Progress is about the work still open; locked rounds count only when nothing is open.
-        current = [r for r in rows if r["open"]] or rows
+        current = [r for r in rows if r.open] or rows
         return page(
             request,
             "judging/judges/dashboard.html",
             assignments=rows,
             next_up=pending[0] if pending else None,
-            done=sum(1 for r in current if r["reviewed"]),
+            done=sum(1 for r in current if r.reviewed),
             total=len(current),
             flash=request.session.pop("flash", None),
         )

@@ -3,9 +3,12 @@ the calibration of their scores side by side."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from judging.compute import calibration, rubric
+from judging.schemas import BlindEntryRead
 from judging.services.common import require_undecided
 from judging.services.conflicts import conflict_register, is_conflicted
 from judging.services.editions import get_edition, get_round
@@ -39,7 +42,40 @@ def weighted_total_centi(stored: list[dict[str, Any]], scores: dict[str, int]) -
     return round(total * 100)
 
 
-async def judge_assignments(judge_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class QueueItem:
+    """One entry in a judge's queue: where it stands and whether the round still takes scores."""
+
+    round: int
+    entry: int
+    title: str
+    category: str
+    edition: int
+    edition_name: str
+    round_kind: str
+    deadline: dt.datetime
+    reviewed: bool
+    total: float | None
+    open: bool
+
+
+@dataclass(frozen=True)
+class JudgeReview:
+    """A judge's review of one entry in one round."""
+
+    id: int
+    round: int
+    entry: int
+    judge: int
+    scores: dict[str, int]
+    comments: dict[str, str]
+    confidence: int
+    total_centi: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+async def judge_assignments(judge_id: int) -> list[QueueItem]:
     """My assignments across rounds, conflicted entries filtered out again at read time."""
     rows = (
         await Assignment.select(
@@ -70,14 +106,18 @@ async def judge_assignments(judge_id: int) -> list[dict[str, Any]]:
         if row["entry"] in blocked:
             continue
         review = reviews.get((row["round"], row["entry"]))
-        row["reviewed"] = review is not None
-        row["total"] = review["total_centi"] / 100 if review else None
-        row["open"] = now < row["deadline"]
-        visible.append(row)
+        visible.append(
+            QueueItem(
+                **row,
+                reviewed=review is not None,
+                total=review["total_centi"] / 100 if review else None,
+                open=now < row["deadline"],
+            )
+        )
     return visible
 
 
-async def entry_for_judge(judge_id: int, round_id: int, entry_id: int) -> dict[str, Any]:
+async def entry_for_judge(judge_id: int, round_id: int, entry_id: int) -> BlindEntryRead:
     """The blind view of an assigned entry; 404 for anything not assigned or conflicted (S14)."""
     assigned = await Assignment.exists().where(
         (Assignment.round == round_id)
@@ -88,16 +128,27 @@ async def entry_for_judge(judge_id: int, round_id: int, entry_id: int) -> dict[s
         raise NotFoundError("We could not find that page.")
     entry = await Entry.select().output(load_json=True).where(Entry.id == entry_id).first()
     edition = await get_edition(entry["edition"])
-    blind_fields = ("organization", "created_by", "team", "demo_url")
-    view = {k: v for k, v in entry.items() if not (edition["blind_review"] and k in blind_fields)}
+    organization_name = None
     if not edition["blind_review"]:
         org = (
             await Organization.select(Organization.name)
             .where(Organization.id == entry["organization"])
             .first()
         )
-        view["organization_name"] = org["name"]
-    return view
+        organization_name = org["name"]
+    return BlindEntryRead(
+        id=entry["id"],
+        title=entry["title"],
+        summary=entry["summary"],
+        problem=entry["problem"],
+        ai_approach=entry["ai_approach"],
+        data_protection=entry["data_protection"],
+        target_users=entry["target_users"],
+        category=entry["category"],
+        sector=entry["sector"],
+        districts=list(entry["districts"]),
+        organization_name=organization_name,
+    )
 
 
 async def judge_may_read_entry(judge_id: int, entry_id: int) -> bool:
@@ -124,13 +175,14 @@ async def blind_attachment_name(attachment: dict[str, Any]) -> str:
     return name
 
 
-async def my_review(judge_id: int, round_id: int, entry_id: int) -> dict[str, Any] | None:
-    return (
+async def my_review(judge_id: int, round_id: int, entry_id: int) -> JudgeReview | None:
+    row = (
         await Review.select()
         .output(load_json=True)
         .where((Review.round == round_id) & (Review.entry == entry_id) & (Review.judge == judge_id))
         .first()
     )
+    return JudgeReview(**row) if row else None
 
 
 # ---------------------------------------------------------------- scoring (V7)
@@ -197,7 +249,7 @@ async def save_review(
                 new=new_values,
             )
         else:
-            review_id = old["id"]
+            review_id = old.id
             await Review.update(
                 {
                     Review.scores: scores,
@@ -211,7 +263,7 @@ async def save_review(
                 "challenge.review.changed",
                 actor_id=judge_id,
                 subject=f"review:{review_id}",
-                old={k: old[k] for k in new_values},
+                old={k: getattr(old, k) for k in new_values},
                 new=new_values,
             )
     return review_id
