@@ -105,11 +105,11 @@ class OfficialChallengeApi(Controller):
         await editions.get_round(round_id)
         rows = [
             JudgeProgressRead(
-                judge_id=r["judge"],
-                email=r["email"],
-                assigned=r["assigned"],
-                reviewed=r["reviewed"],
-                missing_entry_ids=[m["entry"] for m in r["missing"]],
+                judge_id=r.judge,
+                email=r.email,
+                assigned=r.assigned,
+                reviewed=r.reviewed,
+                missing_entry_ids=[m["entry"] for m in r.missing],
             )
             for r in await assignment.round_progress(round_id)
         ]

@@ -10,10 +10,10 @@ from litestar.response import Redirect, Template
 
 from judging.schemas import RowId
 from judging.services import conflicts, editions, reviews
-from judging.tables import CATEGORIES, CONFLICT_TYPES, Attachment
+from judging.tables import CATEGORIES, CONFLICT_TYPES
 from portal import clock
 from portal.auth import requires_judge
-from portal.errors import DomainError, NotFoundError
+from portal.errors import DomainError
 from portal.web.forms import form_errors, parse_small_number
 from portal.web.pages import back_to, page, signed_in_user
 
@@ -157,9 +157,5 @@ class JudgePages(Controller):
     @get("/attachments/{attachment_id:int}")
     async def attachment(self, request: Request, attachment_id: RowId) -> Response:
         """An assigned entry's file; nothing of a conflicted entry (S14)."""
-        row = await Attachment.select().where(Attachment.id == attachment_id).first()
-        if row is None or not await reviews.judge_may_read_entry(signed_in_user(request).id, row["entry"]):
-            raise NotFoundError("We could not find that page.")
-        return await attachment_response(row, blind_name=await reviews.blind_attachment_name(row))
-
-
+        row, blind_name = await reviews.attachment_for_judge(signed_in_user(request).id, attachment_id)
+        return await attachment_response(row, blind_name=blind_name)

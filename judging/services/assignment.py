@@ -4,6 +4,7 @@ moving a lagging judge's work, filling coverage gaps, and each judge's progress.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from judging.compute import assignment
@@ -350,31 +351,32 @@ async def round_assignments(round_id: int) -> list[dict[str, Any]]:
     )
 
 
-async def round_progress(round_id: int) -> list[dict[str, Any]]:
+@dataclass
+class JudgeProgress:
+    """A judge's work in a round: assigned, reviewed, and the entries (id and title) still missing."""
+
+    judge: int
+    email: str
+    assigned: int = 0
+    reviewed: int = 0
+    missing: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def round_progress(round_id: int) -> list[JudgeProgress]:
     """Per judge: assigned, reviewed, and the entries still missing a review."""
-    assignments = await round_assignments(round_id)
     reviewed = {
         (r["entry"], r["judge"])
         for r in await Review.select(Review.entry, Review.judge).where(Review.round == round_id)
     }
-    per_judge: dict[int, dict[str, Any]] = {}
-    for a in assignments:
-        row = per_judge.setdefault(
-            a["judge"],
-            {
-                "judge": a["judge"],
-                "email": a["judge_email"],
-                "assigned": 0,
-                "reviewed": 0,
-                "missing": [],
-            },
-        )
-        row["assigned"] += 1
+    per_judge: dict[int, JudgeProgress] = {}
+    for a in await round_assignments(round_id):
+        row = per_judge.setdefault(a["judge"], JudgeProgress(a["judge"], a["judge_email"]))
+        row.assigned += 1
         if (a["entry"], a["judge"]) in reviewed:
-            row["reviewed"] += 1
+            row.reviewed += 1
         else:
-            row["missing"].append({"entry": a["entry"], "title": a["title"]})
-    return sorted(per_judge.values(), key=lambda r: (r["reviewed"] - r["assigned"], r["email"]))
+            row.missing.append({"entry": a["entry"], "title": a["title"]})
+    return sorted(per_judge.values(), key=lambda r: (r.reviewed - r.assigned, r.email))
 
 
 async def send_reminders(official_id: int, round_id: int) -> int:
@@ -382,13 +384,13 @@ async def send_reminders(official_id: int, round_id: int) -> int:
     rnd = await get_round(round_id)
     reminded = 0
     for row in await round_progress(round_id):
-        if row["missing"]:
+        if row.missing:
             await accounts.notify_and_mail(
-                row["judge"],
+                row.judge,
                 "Reminder: reviews due",
                 "You have %(missing)s reviews left to write before %(deadline)s.",
                 "/judging",
-                missing=len(row["missing"]),
+                missing=len(row.missing),
                 deadline=clock.format_datetime(rnd["deadline"]),
             )
             reminded += 1

@@ -151,7 +151,15 @@ async def entry_for_judge(judge_id: int, round_id: int, entry_id: int) -> BlindE
     )
 
 
-async def judge_may_read_entry(judge_id: int, entry_id: int) -> bool:
+async def attachment_for_judge(judge_id: int, attachment_id: int) -> tuple[dict[str, Any], str]:
+    """An attachment of an assigned, unconflicted entry and its blind download name; 404 otherwise (S14)."""
+    row = await Attachment.select().where(Attachment.id == attachment_id).first()
+    if row is None or not await _may_read_entry(judge_id, row["entry"]):
+        raise NotFoundError("We could not find that page.")
+    return row, await _blind_attachment_name(row)
+
+
+async def _may_read_entry(judge_id: int, entry_id: int) -> bool:
     """Attachments: only for an assigned, unconflicted judge."""
     assigned = await Assignment.exists().where(
         (Assignment.entry == entry_id) & (Assignment.judge == judge_id)
@@ -159,7 +167,7 @@ async def judge_may_read_entry(judge_id: int, entry_id: int) -> bool:
     return assigned and not await is_conflicted(judge_id, entry_id)
 
 
-async def blind_attachment_name(attachment: dict[str, Any]) -> str:
+async def _blind_attachment_name(attachment: dict[str, Any]) -> str:
     """A judge's download name: the entry's pseudonym (plus the file's position when there are
     several), never the uploader's file name, which can name the company in a blind review."""
     entry = await Entry.select(Entry.edition).where(Entry.id == attachment["entry"]).first()

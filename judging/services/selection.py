@@ -346,7 +346,7 @@ async def selection_sheet(selection_id: int) -> SelectionSheet:
         gaps=await coverage_gaps(chosen["round"]) if status in ("proposed", "stale") else [],
         stale_message=STALE_MESSAGES.get(chosen["stale_reason"], "") if status == "stale" else "",
         # Reviews the round still lacks: approving now would leave them out of the decision.
-        missing_reviews=sum(len(r["missing"]) for r in await round_progress(chosen["round"]))
+        missing_reviews=sum(len(r.missing) for r in await round_progress(chosen["round"]))
         if status == "proposed"
         else 0,
     )
