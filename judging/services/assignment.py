@@ -51,6 +51,18 @@ async def _expertise_of(pool: list[int]) -> dict[int, frozenset[str]]:
     return {j: frozenset((profiles.get(j) or {}).get("expertise") or []) for j in pool}
 
 
+async def _insert_assignments(round_id: int, pairs: list[tuple[int, int]], source: str) -> None:
+    """Assign each (judge, entry) pair in the round, made now by ``source`` (auto or manual)."""
+    now = clock.now()
+    if pairs:
+        await Assignment.insert(
+            *[
+                Assignment(round=round_id, entry=e, judge=j, source=source, created_at=now)
+                for j, e in pairs
+            ]
+        )
+
+
 async def _scoring_round(round_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
     rnd = await get_round(round_id)
     if rnd["kind"] not in SCORING_KINDS:
@@ -83,14 +95,7 @@ async def run_assignment(official_id: int, round_id: int) -> int:
                 "Scoring has started in this round; adjust assignments by hand instead."
             )
         await Assignment.delete().where(Assignment.round == round_id)
-        now = clock.now()
-        if pairs:
-            await Assignment.insert(
-                *[
-                    Assignment(round=round_id, entry=e, judge=j, source="auto", created_at=now)
-                    for e, j in pairs
-                ]
-            )
+        await _insert_assignments(round_id, [(j, e) for e, j in pairs], "auto")
         await audit.record(
             "challenge.assignment.run",
             actor_id=official_id,
@@ -208,14 +213,7 @@ async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) ->
                 & (Assignment.judge == judge_id)
                 & Assignment.entry.is_in(sorted(e for _j, e in removed))
             )
-        now = clock.now()
-        if added:
-            await Assignment.insert(
-                *[
-                    Assignment(round=round_id, entry=e, judge=j, source="manual", created_at=now)
-                    for j, e in added
-                ]
-            )
+        await _insert_assignments(round_id, sorted(added), "manual")
         await audit.record(
             "challenge.assignment.reassigned",
             actor_id=official_id,
@@ -319,13 +317,7 @@ async def fill_coverage_gap(official_id: int, round_id: int, entry_id: int) -> l
             raise ConflictError(
                 "No eligible judge in the pool can review this entry: add judges to the pool."
             )
-        now = clock.now()
-        await Assignment.insert(
-            *[
-                Assignment(round=round_id, entry=entry_id, judge=j, source="manual", created_at=now)
-                for j in added
-            ]
-        )
+        await _insert_assignments(round_id, [(j, entry_id) for j in added], "manual")
         await audit.record(
             "challenge.assignment.gap_filled",
             actor_id=official_id,
