@@ -14,9 +14,11 @@ from typing import Any
 
 import pyotp
 
-from judging import services
 from judging.categories import CATEGORIES
+from judging.services.assignment import run_assignment
+from judging.services.editions import EditionForm, create_edition, rounds_of, update_round
 from judging.services.intake import BRN_WEIGHTS
+from judging.services.reviews import weighted_total_centi
 from judging.tables import (
     DEFAULT_GATES,
     Assignment,
@@ -149,9 +151,9 @@ async def load_demo(users: dict[str, int]) -> list[str]:
 
     # The closed 2026 edition.
     quotas = {c: {"min": 4, "max": 12} for c in CATEGORIES}
-    edition_id = await services.create_edition(
+    edition_id = await create_edition(
         official,
-        services.EditionForm(
+        EditionForm(
             name="AI 50 챌린지 2026",
             intake_opens_at=now - dt.timedelta(days=60),
             intake_closes_at=now - dt.timedelta(days=30),
@@ -162,7 +164,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             award_amount=20_000_000,
         ),
     )
-    rounds = {r["kind"]: r for r in await services.rounds_of(edition_id)}
+    rounds = {r["kind"]: r for r in await rounds_of(edition_id)}
 
     # Organizations (about 95, some with two entries) and their founders.
     shared_hash = await hash_password(DEMO_PASSWORD)
@@ -311,12 +313,12 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         ("evaluation", now - dt.timedelta(days=3)),
         ("final", now + dt.timedelta(days=14)),
     ):
-        await services.update_round(official, rounds[kind]["id"], deadline, 3, judge_ids)
+        await update_round(official, rounds[kind]["id"], deadline, 3, judge_ids)
     quality = {row["id"]: rng.uniform(3.0, 9.0) for row in submitted}
     offsets = {judge: rng.uniform(-1.5, 1.5) for judge in judge_ids}
     for kind, share in (("evaluation", 1.0), ("final", 0.5)):
         round_id = rounds[kind]["id"]
-        await services.run_assignment(official, round_id)
+        await run_assignment(official, round_id)
         rubric = rounds[kind]["rubric"]
         pairs = await Assignment.select(Assignment.entry, Assignment.judge).where(
             Assignment.round == round_id
@@ -335,7 +337,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
                     scores=marks,
                     comments={},
                     confidence=rng.randint(2, 5),
-                    total_centi=services.weighted_total_centi(rubric, marks),
+                    total_centi=weighted_total_centi(rubric, marks),
                     created_at=now - dt.timedelta(days=5),
                     updated_at=now - dt.timedelta(days=5),
                 )
@@ -344,9 +346,9 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             await Review.insert(*reviews)
 
     # The open 2027 edition: the demo startup can submit here.
-    await services.create_edition(
+    await create_edition(
         official,
-        services.EditionForm(
+        EditionForm(
             name="AI 50 챌린지 2027",
             intake_opens_at=now - dt.timedelta(days=1),
             intake_closes_at=now + dt.timedelta(days=30),

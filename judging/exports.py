@@ -13,7 +13,11 @@ import json
 import zipfile
 from typing import Any
 
-from judging import services
+from judging.services.awards import winners_of
+from judging.services.conflicts import conflict_register
+from judging.services.editions import get_edition
+from judging.services.selection import approvals_of, get_selection, pseudonym, score_sheet
+from judging.tables import CONFLICT_TYPES
 from portal import audit, clock
 
 # One CSV/XLSX writer for every export, formula-like cells made inert (S19).
@@ -60,11 +64,11 @@ def _json(value: Any) -> bytes:
 
 async def export_files(selection_id: int) -> dict[str, bytes]:
     """Every export file of an approved selection; 404 before the second approval (V8)."""
-    selection = await services.get_selection(selection_id)
+    selection = await get_selection(selection_id)
     if selection["status"] != "approved":
         raise NotFoundError("Exports are available once two officials have approved the selection.")
-    edition = await services.get_edition(selection["edition"])
-    winners = await services.winners_of(selection_id)
+    edition = await get_edition(selection["edition"])
+    winners = await winners_of(selection_id)
     rows = [
         [
             w["rank"],
@@ -79,16 +83,16 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
     ]
     # Everything the replay needs comes from the selection's own snapshot, never from the
     # edition's current rules or reviews, so the replay reproduces the approved winners.
-    sheet_text = selection["sheet_csv"] or (await services.score_sheet(selection["round"])).csv_text()
+    sheet_text = selection["sheet_csv"] or (await score_sheet(selection["round"])).csv_text()
     quotas = selection["parameters"]["quotas"]
-    approvals = await services.approvals_of(selection_id)
-    register = await services.conflict_register(edition["id"])
+    approvals = await approvals_of(selection_id)
+    register = await conflict_register(edition["id"])
     conflicts = sorted(
         (
-            services.pseudonym("judge", edition["id"], j),
-            services.pseudonym("entry", edition["id"], e),
+            pseudonym("judge", edition["id"], j),
+            pseudonym("entry", edition["id"], e),
             kind,
-            "declared" if kind in services.CONFLICT_TYPES else "detected",
+            "declared" if kind in CONFLICT_TYPES else "detected",
         )
         for j, e, kind in register
     )

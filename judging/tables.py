@@ -11,9 +11,6 @@ from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestampt
 from piccolo.columns.base import OnDelete  # cascade everywhere: tests empty tables in any order
 from piccolo.table import Table
 
-# Re-exported only until judging/services and judging/routes import judging.categories (issue 11 merge).
-from judging.categories import CATEGORIES as CATEGORIES
-from judging.categories import CATEGORY_LABELS as CATEGORY_LABELS
 from judging.categories import GATE_LABELS
 from portal import storage
 from portal.tables import User

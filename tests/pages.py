@@ -36,8 +36,18 @@ class Site:
 
 async def build_site(users: UserFactory) -> Site:
     """Demo-like data, small enough for a test: every page kind exists at least once."""
-    from judging import services as judging
     from judging.services import attachments, entries, intake
+    from judging.services.assignment import run_assignment
+    from judging.services.editions import (
+        EditionForm,
+        create_edition,
+        default_rubric,
+        rounds_of,
+        update_round,
+    )
+    from judging.services.reviews import save_review
+    from judging.services.screening import decide_gate
+    from judging.services.selection import run_selection
     from judging.tables import DEFAULT_GATES
     from proposals.tables import Proposal
     from voting.compute.rules import BallotRules
@@ -58,61 +68,83 @@ async def build_site(users: UserFactory) -> Site:
     now = clock.now()
 
     # The challenge edition being judged: intake closed, entries screened in, judges assigned.
-    judged = await judging.create_edition(
+    judged = await create_edition(
         official,
-        judging.EditionForm(
-            name="AI 50 Challenge judged", intake_opens_at=now - dt.timedelta(days=2),
-            intake_closes_at=now + dt.timedelta(hours=1), winners=2, quotas={}, max_per_organization=1, seed=7,
+        EditionForm(
+            name="AI 50 Challenge judged",
+            intake_opens_at=now - dt.timedelta(days=2),
+            intake_closes_at=now + dt.timedelta(hours=1),
+            winners=2,
+            quotas={},
+            max_per_organization=1,
+            seed=7,
         ),
     )
     judged_entries = []
     for i, number in enumerate(("2218100019", "2228100026")):
         org = await intake.create_organization(startup, f"Fuzz Org {i}", number, "startup", "2020")
-        entry_id = await entries.create_entry(startup, org, judged, _entry_form(entries, f"Judged entry {i}"))
+        entry_id = await entries.create_entry(
+            startup, org, judged, _entry_form(entries, f"Judged entry {i}")
+        )
         await entries.submit_entry(startup, entry_id)
         judged_entries.append((org, entry_id))
     clock.advance(dt.timedelta(hours=2))
     for _, entry_id in judged_entries:
         for gate in DEFAULT_GATES:
-            await judging.decide_gate(official, entry_id, gate, True, "")
-    rounds = {r["kind"]: r for r in await judging.rounds_of(judged)}
+            await decide_gate(official, entry_id, gate, True, "")
+    rounds = {r["kind"]: r for r in await rounds_of(judged)}
     evaluation = rounds["evaluation"]
-    await judging.update_round(official, evaluation["id"], evaluation["deadline"], 1, [judge])
-    await judging.run_assignment(official, evaluation["id"])
-    marks = {c["key"]: 6 for c in judging.default_rubric()}
+    await update_round(official, evaluation["id"], evaluation["deadline"], 1, [judge])
+    await run_assignment(official, evaluation["id"])
+    marks = {c["key"]: 6 for c in default_rubric()}
     for _, entry_id in judged_entries:
-        await judging.save_review(judge, evaluation["id"], entry_id, marks, {}, 3)
-    selection = await judging.run_selection(official, judged, evaluation["id"])
+        await save_review(judge, evaluation["id"], entry_id, marks, {}, 3)
+    selection = await run_selection(official, judged, evaluation["id"])
 
     # The edition taking entries: the startup has a draft with an attachment.
     now = clock.now()
-    open_edition = await judging.create_edition(
+    open_edition = await create_edition(
         official,
-        judging.EditionForm(
-            name="AI 50 Challenge open", intake_opens_at=now - dt.timedelta(days=1),
-            intake_closes_at=now + dt.timedelta(days=20), winners=2, quotas={}, max_per_organization=1, seed=8,
+        EditionForm(
+            name="AI 50 Challenge open",
+            intake_opens_at=now - dt.timedelta(days=1),
+            intake_closes_at=now + dt.timedelta(days=20),
+            winners=2,
+            quotas={},
+            max_per_organization=1,
+            seed=8,
         ),
     )
     org, _ = judged_entries[0]
-    draft = await entries.create_entry(startup, org, open_edition, _entry_form(entries, "Draft entry"))
-    attachment = await attachments.add_attachment(startup, draft, "plan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    draft = await entries.create_entry(
+        startup, org, open_edition, _entry_form(entries, "Draft entry")
+    )
+    attachment = await attachments.add_attachment(
+        startup, draft, "plan.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    )
     await intake.invite_member(startup, org, site.accounts["citizen"].email)
     from judging.tables import OrganizationInvitation
 
     invitation = await OrganizationInvitation.select(OrganizationInvitation.id).first()
 
     # PB: a cycle taking proposals (with one by the citizen), and one cycle in voting per ballot kind.
-    intake = await build_cycle(official, phase="proposals", name="Fuzz PB intake", project_costs=[1_000_000_000])
-    await Proposal.update({Proposal.status: "submitted", Proposal.author: site.accounts["citizen"].id}).where(
-        Proposal.cycle == intake.id
+    intake = await build_cycle(
+        official, phase="proposals", name="Fuzz PB intake", project_costs=[1_000_000_000]
     )
+    await Proposal.update(
+        {Proposal.status: "submitted", Proposal.author: site.accounts["citizen"].id}
+    ).where(Proposal.cycle == intake.id)
     proposal = (await Proposal.select(Proposal.id).where(Proposal.cycle == intake.id).first())["id"]
     kinds = {
         "approval": BallotRules(ballot_kind="approval", min_projects=1, max_projects=3),
         "knapsack": BallotRules(ballot_kind="knapsack"),
-        "cumulative": BallotRules(ballot_kind="cumulative", total_points=10, max_points_per_project=5),
+        "cumulative": BallotRules(
+            ballot_kind="cumulative", total_points=10, max_points_per_project=5
+        ),
     }
-    site.bindings.append({"cycle_id": intake.id, "pot_id": intake.city_pot, "proposal_id": proposal})
+    site.bindings.append(
+        {"cycle_id": intake.id, "pot_id": intake.city_pot, "proposal_id": proposal}
+    )
     for kind, rules in kinds.items():
         built = await build_cycle(official, phase="voting", rules=rules, name=f"Fuzz PB {kind}")
         site.bindings.append({"cycle_id": built.id, "pot_id": built.pots["11680"]})
@@ -120,21 +152,33 @@ async def build_site(users: UserFactory) -> Site:
 
     site.bindings.append(
         {
-            "edition_id": judged, "entry_id": judged_entries[0][1], "round_id": evaluation["id"],
-            "organization_id": org, "invitation_id": invitation["id"],
+            "edition_id": judged,
+            "entry_id": judged_entries[0][1],
+            "round_id": evaluation["id"],
+            "organization_id": org,
+            "invitation_id": invitation["id"],
             "user_id": site.accounts["newcomer"].id,
             "selection_id": selection,
         }
     )
-    site.bindings.append({"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment})
+    site.bindings.append(
+        {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment}
+    )
     return site
 
 
 def _entry_form(entries: Any, title: str) -> Any:
     return entries.EntryForm(
-        title=title, summary="Predicts bus arrivals.", problem="Waiting in the cold.",
-        ai_approach="Gradient boosting.", data_protection="Only aggregated GPS data.", target_users="Commuters.",
-        category="transportation", sector="public", districts=["11680"], team="Three engineers.",
+        title=title,
+        summary="Predicts bus arrivals.",
+        problem="Waiting in the cold.",
+        ai_approach="Gradient boosting.",
+        data_protection="Only aggregated GPS data.",
+        target_users="Commuters.",
+        category="transportation",
+        sector="public",
+        districts=["11680"],
+        team="Three engineers.",
         demo_url="https://demo.example.kr",
     )
 
@@ -143,7 +187,9 @@ def get_routes(app: Any) -> list[str]:
     """Every GET route template the app registers (pages only: no static files, schema or API)."""
     found = []
     for route in app.routes:
-        if "GET" in getattr(route, "methods", ()) and not route.path.startswith(SKIPPED_ROUTE_PREFIXES):
+        if "GET" in getattr(route, "methods", ()) and not route.path.startswith(
+            SKIPPED_ROUTE_PREFIXES
+        ):
             found.append(route.path)
     return sorted(set(found))
 
@@ -160,9 +206,15 @@ def page_urls(app: Any, site: Site) -> list[str]:
     """Concrete paths for every GET page route, one per binding that names all its parameters."""
     urls: list[str] = []
     for template in get_routes(app):
-        if "/exports/" in template or "/export/" in template or template.endswith(("/image", "/receipt")):
+        if (
+            "/exports/" in template
+            or "/export/" in template
+            or template.endswith(("/image", "/receipt"))
+        ):
             continue
-        candidates = [template] if not PARAM.search(template) else [fill(template, b) for b in site.bindings]
+        candidates = (
+            [template] if not PARAM.search(template) else [fill(template, b) for b in site.bindings]
+        )
         for url in candidates:
             if url and url not in urls:
                 urls.append(url)
@@ -191,7 +243,9 @@ class Form:
     enctype: str
     fields: list[Field] = field(default_factory=list)
     page: str = ""
-    kind: str = ""  # the form's data-kind (a ballot's kind), so each kind of ballot is a form of its own
+    kind: str = (
+        ""  # the form's data-kind (a ballot's kind), so each kind of ballot is a form of its own
+    )
 
     def values(self) -> list[tuple[str, str]]:
         """What submitting the form untouched sends (checked boxes, selected options, typed text)."""
@@ -239,8 +293,13 @@ class _FormParser(HTMLParser):
         if tag == "form":
             if a.get("method", "get").lower() == "post":
                 action = urljoin(self.base, a.get("action") or self.base)
-                self._form = Form(urlsplit(action).path + (f"?{urlsplit(action).query}" if urlsplit(action).query else ""),
-                                  a.get("enctype", ""), page=self.base, kind=a.get("data-kind", ""))
+                self._form = Form(
+                    urlsplit(action).path
+                    + (f"?{urlsplit(action).query}" if urlsplit(action).query else ""),
+                    a.get("enctype", ""),
+                    page=self.base,
+                    kind=a.get("data-kind", ""),
+                )
             return
         form = self._form
         if form is None:
@@ -250,7 +309,16 @@ class _FormParser(HTMLParser):
             kind = a.get("type", "text").lower()
             if kind in ("submit", "button", "image", "reset"):
                 return
-            form.fields.append(Field(a["name"], kind, a.get("value", ""), "checked" in a, id=a.get("id", ""), invalid=invalid))
+            form.fields.append(
+                Field(
+                    a["name"],
+                    kind,
+                    a.get("value", ""),
+                    "checked" in a,
+                    id=a.get("id", ""),
+                    invalid=invalid,
+                )
+            )
         elif tag == "textarea" and a.get("name") and "disabled" not in a:
             self._textarea = Field(a["name"], "textarea", "", id=a.get("id", ""), invalid=invalid)
             form.fields.append(self._textarea)
@@ -268,7 +336,11 @@ class _FormParser(HTMLParser):
 
     def _close_option(self) -> None:
         if self._option is not None and self._select is not None:
-            value = self._option["value"] if self._option["value"] is not None else self._option["text"].strip()
+            value = (
+                self._option["value"]
+                if self._option["value"] is not None
+                else self._option["text"].strip()
+            )
             self._select.options.append(value)
             if self._option["selected"] or len(self._select.options) == 1:
                 self._select.value = value

@@ -1,1 +1,1 @@
-"""The AI 50 Challenge's /api/v1 controllers over the same services as its pages."""
+"""AI 50 Challenge ``/api/v1`` controllers over the same services as the pages."""

@@ -274,6 +274,27 @@ def _org_limit(quotas: Quotas, count: int) -> int:
 
 def _check_quotas(pool: Sequence[Candidate], quotas: Quotas) -> None:
     """Catch the infeasibilities a person can name before solving anything."""
+    _check_numbers(pool, quotas)
+    by_category: dict[str | None, list[Candidate]] = {}
+    for c in pool:
+        by_category.setdefault(c.category, []).append(c)
+    for name, quota in sorted(quotas.categories.items()):
+        _check_category_reach(name, quota, by_category.get(name, []), quotas)
+    capacity = 0
+    for name, members in by_category.items():
+        quota = quotas.categories.get(name) if name is not None else None
+        limit = len(members) if quota is None or quota.max is None else quota.max
+        capacity += min(limit, len(members))
+    if capacity < quotas.winners:
+        raise QuotaInfeasible(
+            "the category maximums allow at most %(capacity)s winners, fewer than the %(wanted)s asked for",
+            capacity=capacity,
+            wanted=quotas.winners,
+        )
+
+
+def _check_numbers(pool: Sequence[Candidate], quotas: Quotas) -> None:
+    """The winners, the organization limit and each category's bounds make sense on their own."""
     wanted = quotas.winners
     if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
         raise QuotaInfeasible("the number of winners must be a whole number of at least 1")
@@ -300,41 +321,31 @@ def _check_quotas(pool: Sequence[Candidate], quotas: Quotas) -> None:
             minimums=minimums,
             wanted=wanted,
         )
-    capacity = 0
-    by_category: dict[str | None, list[Candidate]] = {}
-    for c in pool:
-        by_category.setdefault(c.category, []).append(c)
-    for name, quota in sorted(quotas.categories.items()):
-        members = by_category.get(name, [])
-        if quota.min > len(members):
-            raise QuotaInfeasible(
-                "category %(category)s needs at least %(min)s winners but has only %(count)s entries",
-                category=name,
-                min=quota.min,
-                count=len(members),
-            )
-        orgs = Counter(c.organization for c in members if c.organization is not None)
-        reachable = sum(_org_limit(quotas, n) for n in orgs.values()) + sum(
-            1 for c in members if c.organization is None
-        )
-        if quota.min > reachable:
-            raise QuotaInfeasible(
-                "category %(category)s needs at least %(min)s winners but its entries allow only"
-                " %(reachable)s under the limit of %(limit)s per organization",
-                category=name,
-                min=quota.min,
-                reachable=reachable,
-                limit=quotas.max_per_organization,
-            )
-    for name, members in by_category.items():
-        quota = quotas.categories.get(name) if name is not None else None
-        limit = len(members) if quota is None or quota.max is None else quota.max
-        capacity += min(limit, len(members))
-    if capacity < wanted:
+
+
+def _check_category_reach(
+    name: str, quota: CategoryQuota, members: list[Candidate], quotas: Quotas
+) -> None:
+    """A category's minimum can be met by its entries under the organization limit."""
+    if quota.min > len(members):
         raise QuotaInfeasible(
-            "the category maximums allow at most %(capacity)s winners, fewer than the %(wanted)s asked for",
-            capacity=capacity,
-            wanted=wanted,
+            "category %(category)s needs at least %(min)s winners but has only %(count)s entries",
+            category=name,
+            min=quota.min,
+            count=len(members),
+        )
+    orgs = Counter(c.organization for c in members if c.organization is not None)
+    reachable = sum(_org_limit(quotas, n) for n in orgs.values()) + sum(
+        1 for c in members if c.organization is None
+    )
+    if quota.min > reachable:
+        raise QuotaInfeasible(
+            "category %(category)s needs at least %(min)s winners but its entries allow only"
+            " %(reachable)s under the limit of %(limit)s per organization",
+            category=name,
+            min=quota.min,
+            reachable=reachable,
+            limit=quotas.max_per_organization,
         )
 
 
@@ -395,9 +406,21 @@ class _Network:
         ``order`` is a topological order of the (acyclic) initial network, used to compute initial
         potentials with negative costs; Dijkstra on reduced costs does the rest.
         """
-        size = len(self.adjacent)
-        potential = [0] * size
-        dist: list[int | None] = [None] * size
+        potential = self._initial_potentials(source, order)
+        sent = 0
+        while sent < amount:
+            best, via, done = self._shortest_paths(source, potential)
+            if best[sink] is None:
+                break
+            for node, reached in enumerate(done):
+                if reached:
+                    potential[node] += best[node]
+            sent += self._augment(source, sink, via, amount - sent)
+        return sent
+
+    def _initial_potentials(self, source: int, order: Sequence[int]) -> list[int]:
+        """Shortest distances from the source in the acyclic initial network (0 where unreachable)."""
+        dist: list[int | None] = [None] * len(self.adjacent)
         dist[source] = 0
         for node in order:
             if dist[node] is None:
@@ -408,51 +431,49 @@ class _Network:
                     head = self.head[arc]
                     if dist[head] is None or candidate < dist[head]:
                         dist[head] = candidate
-        for node in range(size):
-            if dist[node] is not None:
-                potential[node] = dist[node]
-        sent = 0
-        while sent < amount:
-            best: list[int | None] = [None] * size
-            via = [-1] * size
-            best[source] = 0
-            heap = [(0, source)]
-            done = [False] * size
-            while heap:
-                d, node = heapq.heappop(heap)
-                if done[node]:
+        return [0 if d is None else d for d in dist]
+
+    def _shortest_paths(
+        self, source: int, potential: list[int]
+    ) -> tuple[list[int | None], list[int], list[bool]]:
+        """Dijkstra on reduced costs: distances, the arc each node was reached by, and which are final."""
+        size = len(self.adjacent)
+        best: list[int | None] = [None] * size
+        via = [-1] * size
+        best[source] = 0
+        heap = [(0, source)]
+        done = [False] * size
+        while heap:
+            d, node = heapq.heappop(heap)
+            if done[node]:
+                continue
+            done[node] = True
+            for arc in self.adjacent[node]:
+                head = self.head[arc]
+                if self.capacity[arc] <= 0 or done[head]:
                     continue
-                done[node] = True
-                for arc in self.adjacent[node]:
-                    if self.capacity[arc] <= 0:
-                        continue
-                    head = self.head[arc]
-                    if done[head]:
-                        continue
-                    nd = d + self.cost[arc] + potential[node] - potential[head]
-                    if best[head] is None or nd < best[head]:
-                        best[head] = nd
-                        via[head] = arc
-                        heapq.heappush(heap, (nd, head))
-            if best[sink] is None:
-                break
-            for node in range(size):
-                if done[node]:
-                    potential[node] += best[node]
-            push = amount - sent
-            node = sink
-            while node != source:
-                arc = via[node]
-                push = min(push, self.capacity[arc])
-                node = self.head[arc ^ 1]
-            node = sink
-            while node != source:
-                arc = via[node]
-                self.capacity[arc] -= push
-                self.capacity[arc ^ 1] += push
-                node = self.head[arc ^ 1]
-            sent += push
-        return sent
+                nd = d + self.cost[arc] + potential[node] - potential[head]
+                if best[head] is None or nd < best[head]:
+                    best[head] = nd
+                    via[head] = arc
+                    heapq.heappush(heap, (nd, head))
+        return best, via, done
+
+    def _augment(self, source: int, sink: int, via: list[int], limit: int) -> int:
+        """Push as much as the path to ``sink`` allows (at most ``limit``); returns the amount."""
+        push = limit
+        node = sink
+        while node != source:
+            arc = via[node]
+            push = min(push, self.capacity[arc])
+            node = self.head[arc ^ 1]
+        node = sink
+        while node != source:
+            arc = via[node]
+            self.capacity[arc] -= push
+            self.capacity[arc ^ 1] += push
+            node = self.head[arc ^ 1]
+        return push
 
 
 def _max_score_flow(ranked: Sequence[Candidate], quotas: Quotas) -> set[Hashable]:
@@ -527,6 +548,152 @@ def _fmt_pair(a: float, b: float) -> tuple[str, str]:
     return f"{a:.2f}", f"{b:.2f}"
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """The selection as the borderline explanation sees it: who won, who did not, and the counts."""
+
+    winners: list[Candidate]
+    others: list[Candidate]
+    rank_of: Mapping[Hashable, int]
+    quotas: Quotas
+    seed: int
+    per_category: Counter
+    per_org: Counter
+
+
+def _quota_of(cut: _Cut, name: str | None) -> CategoryQuota:
+    return cut.quotas.categories.get(name, CategoryQuota()) if name is not None else CategoryQuota()
+
+
+def _org_full(cut: _Cut, c: Candidate) -> bool:
+    cap = cut.quotas.max_per_organization
+    return c.organization is not None and cap is not None and cut.per_org[c.organization] >= cap
+
+
+def _category_full(cut: _Cut, c: Candidate) -> bool:
+    cap = _quota_of(cut, c.category).max
+    return cap is not None and cut.per_category[c.category] >= cap
+
+
+def _category_blocker(
+    cut: _Cut, incoming: Candidate, outgoing: Candidate
+) -> tuple[str, dict[str, str]] | None:
+    """Which category quota a swap of two entries breaks (None if it breaks none)."""
+    if incoming.category == outgoing.category:
+        return None
+    if _category_full(cut, incoming):
+        return "max", {
+            "category": str(incoming.category),
+            "max": str(_quota_of(cut, incoming.category).max),
+        }
+    low = _quota_of(cut, outgoing.category).min
+    if cut.per_category[outgoing.category] - 1 < low:
+        return "min", {"category": str(outgoing.category), "min": str(low)}
+    return None
+
+
+def _swap_keeps_quotas(cut: _Cut, incoming: Candidate, outgoing: Candidate) -> bool:
+    if _category_blocker(cut, incoming, outgoing):
+        return False
+    return incoming.organization == outgoing.organization or not _org_full(cut, incoming)
+
+
+def _tie(cut: _Cut, better: Candidate, worse: Candidate) -> dict[str, str]:
+    shown, _ = _fmt_pair(better.score, worse.score)
+    return {"score": shown, "step": tie_break_step(better, worse, cut.seed)}
+
+
+def _note(cut: _Cut, c: Candidate, selected: bool, message: str, **params: str) -> BorderlineNote:
+    reason = message % params if params else message
+    return BorderlineNote(
+        c.entry_id, selected, cut.rank_of[c.entry_id] + 1, c.score, reason, message, params
+    )
+
+
+def _why_in(cut: _Cut, c: Candidate) -> BorderlineNote:
+    """Why a winner near the cut is in."""
+    outranked_by = [o for o in cut.others if cut.rank_of[o.entry_id] < cut.rank_of[c.entry_id]]
+    quota = _quota_of(cut, c.category)
+    if outranked_by:
+        if quota.min and cut.per_category[c.category] <= quota.min:
+            return _note(
+                cut, c, True, WHY_CATEGORY_MINIMUM, min=str(quota.min), category=str(c.category)
+            )
+        names = ", ".join(str(o.entry_id) for o in outranked_by[:3])
+        more = ", ..." if len(outranked_by) > 3 else ""
+        count = len(outranked_by)
+        message = WHY_OUTRANKED_ONE if count == 1 else WHY_OUTRANKED
+        return _note(cut, c, True, message, count=str(count), names=names + more)
+    if not cut.others:
+        return _note(cut, c, True, WHY_EVERY_ENTRY_WINS)
+    first_out = cut.others[0]
+    if _units(c.score) == _units(first_out.score):
+        return _note(
+            cut, c, True, WHY_TIE_WITH_FIRST_OUT, other=str(first_out.entry_id), **_tie(cut, c, first_out)
+        )
+    mine, theirs = _fmt_pair(c.score, first_out.score)
+    return _note(
+        cut, c, True, WHY_ABOVE_FIRST_OUT, mine=mine, other=str(first_out.entry_id), theirs=theirs
+    )
+
+
+def _why_no_swap(cut: _Cut, c: Candidate) -> BorderlineNote:
+    """Why an entry is out when no winner can be swapped for it within the quotas."""
+    if _org_full(cut, c):
+        mates = [w for w in cut.winners if w.organization == c.organization]
+        mate_names = ", ".join(str(w.entry_id) for w in mates)
+        blocker = _category_blocker(cut, c, mates[-1])
+        message = WHY_ORGANIZATION_HAS_WINNER
+        extra: dict[str, str] = {}
+        if blocker:
+            kind, extra = blocker
+            message = (
+                WHY_ORGANIZATION_WINNER_STAYS_MAX if kind == "max" else WHY_ORGANIZATION_WINNER_STAYS_MIN
+            )
+        return _note(
+            cut, c, False, message, organization=str(c.organization), winners=mate_names, **extra
+        )
+    if _category_full(cut, c):
+        return _note(
+            cut,
+            c,
+            False,
+            WHY_CATEGORY_FULL,
+            category=str(c.category),
+            max=str(_quota_of(cut, c.category).max),
+        )
+    return _note(cut, c, False, WHY_MINIMUMS_BLOCK)
+
+
+def _why_out(cut: _Cut, c: Candidate) -> BorderlineNote:
+    """Why an entry near the cut is out: the swap that comes closest, or the quota that forbids all."""
+    partners = [w for w in cut.winners if _swap_keeps_quotas(cut, c, w)]
+    if not partners:
+        return _why_no_swap(cut, c)
+    weakest = partners[-1]
+    tied = _units(c.score) == _units(weakest.score)
+    mine, theirs = _fmt_pair(c.score, weakest.score)
+    scores = _tie(cut, weakest, c) if tied else {"mine": mine, "theirs": theirs}
+    if _org_full(cut, c):
+        message = WHY_ORGANIZATION_TIE if tied else WHY_ORGANIZATION_BELOW
+        context = {"organization": str(c.organization)}
+    elif _category_full(cut, c):
+        message = WHY_CATEGORY_FULL_TIE if tied else WHY_CATEGORY_FULL_BELOW
+        context = {"category": str(c.category), "max": str(_quota_of(cut, c.category).max)}
+    else:
+        context = {}
+        if tied:
+            message = WHY_TIE
+        elif weakest is not cut.winners[-1]:
+            message = WHY_BELOW_WEAKEST_PARTNER
+        else:
+            message = WHY_BELOW_LAST_WINNER
+    params = {**context, **scores}
+    if "%(winner)s" in message:
+        params["winner"] = str(weakest.entry_id)
+    return _note(cut, c, False, message, **params)
+
+
 def _explain_borderline(
     ranked: Sequence[Candidate],
     rank_of: Mapping[Hashable, int],
@@ -541,169 +708,15 @@ def _explain_borderline(
     that forbids every swap.
     """
     winners = [c for c in ranked if c.entry_id in chosen]
-    others = [c for c in ranked if c.entry_id not in chosen]
-    per_category = Counter(c.category for c in winners)
-    per_org = Counter(c.organization for c in winners if c.organization is not None)
-    org_cap = quotas.max_per_organization
-
-    def quota_of(name: str | None) -> CategoryQuota:
-        return quotas.categories.get(name, CategoryQuota()) if name is not None else CategoryQuota()
-
-    def org_full(c: Candidate) -> bool:
-        return (
-            c.organization is not None
-            and org_cap is not None
-            and per_org[c.organization] >= org_cap
-        )
-
-    def category_full(c: Candidate) -> bool:
-        cap = quota_of(c.category).max
-        return cap is not None and per_category[c.category] >= cap
-
-    def category_blocker(
-        incoming: Candidate, outgoing: Candidate
-    ) -> tuple[str, dict[str, str]] | None:
-        """Which category quota a swap of two entries breaks (None if it breaks none)."""
-        if incoming.category == outgoing.category:
-            return None
-        if category_full(incoming):
-            return "max", {
-                "category": str(incoming.category),
-                "max": str(quota_of(incoming.category).max),
-            }
-        low = quota_of(outgoing.category).min
-        if per_category[outgoing.category] - 1 < low:
-            return "min", {"category": str(outgoing.category), "min": str(low)}
-        return None
-
-    def swap_keeps_quotas(incoming: Candidate, outgoing: Candidate) -> bool:
-        if category_blocker(incoming, outgoing):
-            return False
-        return incoming.organization == outgoing.organization or not org_full(incoming)
-
-    def tie(better: Candidate, worse: Candidate) -> dict[str, str]:
-        shown, _ = _fmt_pair(better.score, worse.score)
-        return {"score": shown, "step": tie_break_step(better, worse, seed)}
-
-    def note(c: Candidate, selected: bool, message: str, **params: str) -> BorderlineNote:
-        reason = message % params if params else message
-        return BorderlineNote(
-            c.entry_id, selected, rank_of[c.entry_id] + 1, c.score, reason, message, params
-        )
-
-    notes: list[BorderlineNote] = []
-    for c in winners[-BORDERLINE_SIZE:]:
-        outranked_by = [o for o in others if rank_of[o.entry_id] < rank_of[c.entry_id]]
-        quota = quota_of(c.category)
-        if outranked_by:
-            if quota.min and per_category[c.category] <= quota.min:
-                notes.append(
-                    note(
-                        c,
-                        True,
-                        WHY_CATEGORY_MINIMUM,
-                        min=str(quota.min),
-                        category=str(c.category),
-                    )
-                )
-            else:
-                names = ", ".join(str(o.entry_id) for o in outranked_by[:3])
-                more = ", ..." if len(outranked_by) > 3 else ""
-                count = len(outranked_by)
-                notes.append(
-                    note(
-                        c,
-                        True,
-                        WHY_OUTRANKED_ONE if count == 1 else WHY_OUTRANKED,
-                        count=str(count),
-                        names=names + more,
-                    )
-                )
-        elif not others:
-            notes.append(note(c, True, WHY_EVERY_ENTRY_WINS))
-        else:
-            first_out = others[0]
-            if _units(c.score) == _units(first_out.score):
-                notes.append(
-                    note(
-                        c,
-                        True,
-                        WHY_TIE_WITH_FIRST_OUT,
-                        other=str(first_out.entry_id),
-                        **tie(c, first_out),
-                    )
-                )
-            else:
-                mine, theirs = _fmt_pair(c.score, first_out.score)
-                notes.append(
-                    note(
-                        c,
-                        True,
-                        WHY_ABOVE_FIRST_OUT,
-                        mine=mine,
-                        other=str(first_out.entry_id),
-                        theirs=theirs,
-                    )
-                )
-    for c in others[:BORDERLINE_SIZE]:
-        partners = [w for w in winners if swap_keeps_quotas(c, w)]
-        if not partners:
-            if org_full(c):
-                mates = [w for w in winners if w.organization == c.organization]
-                mate_names = ", ".join(str(w.entry_id) for w in mates)
-                blocker = category_blocker(c, mates[-1])
-                message = WHY_ORGANIZATION_HAS_WINNER
-                extra: dict[str, str] = {}
-                if blocker:
-                    kind, extra = blocker
-                    message = (
-                        WHY_ORGANIZATION_WINNER_STAYS_MAX
-                        if kind == "max"
-                        else WHY_ORGANIZATION_WINNER_STAYS_MIN
-                    )
-                notes.append(
-                    note(
-                        c,
-                        False,
-                        message,
-                        organization=str(c.organization),
-                        winners=mate_names,
-                        **extra,
-                    )
-                )
-            elif category_full(c):
-                notes.append(
-                    note(
-                        c,
-                        False,
-                        WHY_CATEGORY_FULL,
-                        category=str(c.category),
-                        max=str(quota_of(c.category).max),
-                    )
-                )
-            else:
-                notes.append(note(c, False, WHY_MINIMUMS_BLOCK))
-            continue
-        weakest = partners[-1]
-        tied = _units(c.score) == _units(weakest.score)
-        mine, theirs = _fmt_pair(c.score, weakest.score)
-        scores = tie(weakest, c) if tied else {"mine": mine, "theirs": theirs}
-        if org_full(c):
-            message = WHY_ORGANIZATION_TIE if tied else WHY_ORGANIZATION_BELOW
-            context = {"organization": str(c.organization)}
-        elif category_full(c):
-            message = WHY_CATEGORY_FULL_TIE if tied else WHY_CATEGORY_FULL_BELOW
-            context = {"category": str(c.category), "max": str(quota_of(c.category).max)}
-        else:
-            context = {}
-            if tied:
-                message = WHY_TIE
-            elif weakest is not winners[-1]:
-                message = WHY_BELOW_WEAKEST_PARTNER
-            else:
-                message = WHY_BELOW_LAST_WINNER
-        params = {**context, **scores}
-        if "%(winner)s" in message:
-            params["winner"] = str(weakest.entry_id)
-        notes.append(note(c, False, message, **params))
+    cut = _Cut(
+        winners=winners,
+        others=[c for c in ranked if c.entry_id not in chosen],
+        rank_of=rank_of,
+        quotas=quotas,
+        seed=seed,
+        per_category=Counter(c.category for c in winners),
+        per_org=Counter(c.organization for c in winners if c.organization is not None),
+    )
+    notes = [_why_in(cut, c) for c in winners[-BORDERLINE_SIZE:]]
+    notes += [_why_out(cut, c) for c in cut.others[:BORDERLINE_SIZE]]
     return tuple(notes)

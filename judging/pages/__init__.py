@@ -1,1 +1,1 @@
-"""The AI 50 Challenge's HTML pages, by audience: startups (and judges and officials)."""
+"""AI 50 Challenge HTML controllers by audience: ``judges`` and ``officials`` (with ``officials_rounds``)."""

@@ -45,15 +45,17 @@ def live():
             f"""
             import datetime as dt
             from portal import accounts, clock
-            from judging import services
+            from judging.services.assignment import run_assignment
+            from judging.services.editions import EditionForm, create_edition, list_editions, rounds_of, update_round
+            from judging.services.screening import decide_gate
             async def main():
                 await accounts.create_user("founder@riverai.kr", {PASSWORD!r}, ["startup"], language="en")
                 for name, secret in {SECRETS!r}.items():
                     roles = ["official"] if name.startswith("official") else ["judge"]
                     await accounts.create_user(f"{{name}}@example.kr", {PASSWORD!r}, roles, totp_secret=secret, language="en")
                 now = clock.now()
-                await services.create_edition(
-                    1, services.EditionForm(name="AI 50 Challenge 2027", intake_opens_at=now - dt.timedelta(days=1),
+                await create_edition(
+                    1, EditionForm(name="AI 50 Challenge 2027", intake_opens_at=now - dt.timedelta(days=1),
                     intake_closes_at=now + dt.timedelta(days=1), winners=1, quotas={{}}, seed=42))
             asyncio.run(main())
             """,
@@ -141,12 +143,12 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
             async def main():
                 await Edition.update({{Edition.intake_closes_at: clock.now() - dt.timedelta(minutes=1)}}).where(Edition.id > 0)
                 for gate in DEFAULT_GATES:
-                    await services.decide_gate(1, {entry_id}, gate, True, "")
-                edition = (await services.list_editions())[0]
-                rnd = [r for r in await services.rounds_of(edition["id"]) if r["kind"] == "evaluation"][0]
+                    await decide_gate(1, {entry_id}, gate, True, "")
+                edition = (await list_editions())[0]
+                rnd = [r for r in await rounds_of(edition["id"]) if r["kind"] == "evaluation"][0]
                 judges = [u["id"] for u in await User.select(User.id).where(User.email.is_in(["conflicted@example.kr", "scorer@example.kr"]))]
-                await services.update_round(1, rnd["id"], rnd["deadline"], 1, judges)
-                await services.run_assignment(1, rnd["id"])
+                await update_round(1, rnd["id"], rnd["deadline"], 1, judges)
+                await run_assignment(1, rnd["id"])
                 print(json.dumps({{"round": rnd["id"], "edition": edition["id"]}}))
             asyncio.run(main())
             """,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from judging import services
+from judging.services.assignment import run_assignment
+from judging.services.conflicts import conflict_register
+from judging.services.selection import pseudonym
 from judging.tables import DEFAULT_GATES, Assignment, Entry, Review, Round
 from portal import clock
 from portal.mail import development_outbox
@@ -123,7 +125,7 @@ async def test_conflicts_declared_and_detected_block_assignment(app, official, s
         )
         assert bad.status_code == 422
     register = {
-        (j, e): kind for j, e, kind in await services.conflict_register(challenge.edition_id)
+        (j, e): kind for j, e, kind in await conflict_register(challenge.edition_id)
     }
     assert register[(declaring.id, challenge.entries[0])] == "investment"
     assert register[(colleague.id, challenge.entries[1])] == "same-email-domain"
@@ -137,7 +139,7 @@ async def test_conflicts_declared_and_detected_block_assignment(app, official, s
         )
     )
     register = {
-        (j, e): kind for j, e, kind in await services.conflict_register(challenge.edition_id)
+        (j, e): kind for j, e, kind in await conflict_register(challenge.edition_id)
     }
     assert register[(others[0].id, challenge.entries[3])] == "same-organization"
     pool = [declaring.id, colleague.id, holder.id] + [o.id for o in others]
@@ -173,7 +175,7 @@ async def test_conflicted_judge_sees_nothing_of_the_entry(app, official, startup
     await relogin(official, startup)
     judges = [await users.create(roles=["judge"]) for _ in range(3)]
     await set_pool(challenge, [j.id for j in judges], per_entry=3)
-    await services.run_assignment(official.account.id, challenge.evaluation_round)
+    await run_assignment(official.account.id, challenge.evaluation_round)
     conflicted = judges[0]
     from judging.tables import Attachment
 
@@ -229,7 +231,7 @@ async def test_conflicted_judge_sees_nothing_of_the_entry(app, official, startup
         assert download.status_code == 200 and download.content == PDF
         # The download is named by the entry's pseudonym and the detected type, never the
         # uploader's file name (which names the company here).
-        blind = services.pseudonym("entry", challenge.edition_id, target)
+        blind = pseudonym("entry", challenge.edition_id, target)
         assert download.headers["content-disposition"] == f'attachment; filename="{blind}.pdf"'
         assert download.headers["content-type"].startswith("application/pdf")
     # Officials still see the original name.
@@ -244,7 +246,7 @@ async def test_judge_cannot_score_an_unassigned_entry(app, official, startup, us
     await relogin(official, startup)
     judges = [await users.create(roles=["judge"]) for _ in range(3)]
     await set_pool(challenge, [j.id for j in judges[:2]], per_entry=2)
-    await services.run_assignment(official.account.id, challenge.evaluation_round)
+    await run_assignment(official.account.id, challenge.evaluation_round)
     async with logged_in(app, judges[2]) as c:
         assert (await c.get("/api/v1/challenge/assignments")).json() == []
         response = await c.send_json(
@@ -267,7 +269,7 @@ async def test_scores_change_until_the_deadline_then_lock_and_every_change_is_au
     judge = await users.create(roles=["judge"])
     other = await users.create(roles=["judge"])
     await set_pool(challenge, [judge.id, other.id], per_entry=2)
-    await services.run_assignment(official.account.id, challenge.evaluation_round)
+    await run_assignment(official.account.id, challenge.evaluation_round)
     url = f"/api/v1/challenge/rounds/{challenge.evaluation_round}/entries/{challenge.entries[0]}/review"
     async with logged_in(app, judge) as c:
         out_of_range = await c.send_json(
@@ -342,7 +344,7 @@ async def test_officials_see_progress_send_reminders_and_reassign_a_lagging_judg
     await relogin(official, startup)
     judges = [await users.create(roles=["judge"]) for _ in range(4)]
     await set_pool(challenge, [j.id for j in judges], per_entry=2)
-    await services.run_assignment(official.account.id, challenge.evaluation_round)
+    await run_assignment(official.account.id, challenge.evaluation_round)
     lagging = judges[0]
     progress = (
         await official.get(

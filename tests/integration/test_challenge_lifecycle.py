@@ -11,7 +11,12 @@ import zipfile
 
 import pytest
 
-from judging import cli, services
+from judging import cli
+from judging.services.approvals import approve_selection
+from judging.services.awards import winners_of
+from judging.services.conflicts import declare_conflict
+from judging.services.reviews import save_review
+from judging.services.selection import get_selection, pseudonym, run_selection
 from judging.tables import Assignment, Edition, Entry, Review, Selection
 from portal.connector.exports import verify_files
 from portal.connector.settings import load_city_settings
@@ -51,7 +56,7 @@ async def test_rules_edited_after_a_selection_make_it_stale_and_the_bundle_repla
     official, official2, startup, users, tmp_path
 ):
     challenge = await _scored_challenge(official, startup, users, entries=6, winners=2)
-    first = await services.run_selection(
+    first = await run_selection(
         official.account.id, challenge.edition_id, challenge.evaluation_round
     )
     # The rules change after the selection was computed: it is stale and cannot be approved.
@@ -60,7 +65,7 @@ async def test_rules_edited_after_a_selection_make_it_stale_and_the_bundle_repla
         {"winners": "1", "quotas": "{}", "max_per_organization": "1", "seed": "7"},
     )
     assert edited.status_code == 303
-    assert (await services.get_selection(first))["status"] == "stale"
+    assert (await get_selection(first))["status"] == "stale"
     refused = await official.post_form(f"/officials/challenge/selections/{first}/approve")
     assert refused.status_code == 409
     assert "rules changed after this selection was computed" in refused.text
@@ -69,13 +74,13 @@ async def test_rules_edited_after_a_selection_make_it_stale_and_the_bundle_repla
     assert 'id="selection-stale"' in korean.text and "회차 규칙이 바뀌었습니다" in korean.text
     await official.post_form("/language", {"language": "en"})
     # Computed again under the new rules, approved by two officials.
-    second = await services.run_selection(
+    second = await run_selection(
         official.account.id, challenge.edition_id, challenge.evaluation_round
     )
     assert await _states(first) == [("proposed", "stale"), ("stale", "superseded")]
-    await services.approve_selection(official.account.id, second)
+    await approve_selection(official.account.id, second)
     await relogin(official2)
-    assert await services.approve_selection(official2.account.id, second) is True
+    assert await approve_selection(official2.account.id, second) is True
     assert await _states(second) == [("proposed", "approved")]
     edition = await Edition.select().where(Edition.id == challenge.edition_id).first()
     assert edition["state"] == "decided" and edition["decided_at"] is not None
@@ -92,7 +97,7 @@ async def test_rules_edited_after_a_selection_make_it_stale_and_the_bundle_repla
     assert quotas["winners"] == 1 == len(winners) == len(params["winners_pseudonymous"])
     assert "--winners 1" in params["replay"]
     official_winners = {
-        services.pseudonym("entry", challenge.edition_id, w["entry_id"]) for w in winners
+        pseudonym("entry", challenge.edition_id, w["entry_id"]) for w in winners
     }
     assert set(_replay(params["replay"], tmp_path)) == official_winners
 
@@ -101,13 +106,13 @@ async def test_approved_decisions_are_frozen_screening_rounds_and_reviews(
     official, official2, startup, users
 ):
     challenge = await _scored_challenge(official, startup, users, entries=4, winners=2)
-    selection_id = await services.run_selection(
+    selection_id = await run_selection(
         official.account.id, challenge.edition_id, challenge.evaluation_round
     )
-    await services.approve_selection(official.account.id, selection_id)
+    await approve_selection(official.account.id, selection_id)
     await relogin(official2)
-    await services.approve_selection(official2.account.id, selection_id)
-    winner = (await services.winners_of(selection_id))[0]["id"]
+    await approve_selection(official2.account.id, selection_id)
+    winner = (await winners_of(selection_id))[0]["id"]
     # A winner cannot be screened out after approval (it would read "screened out" next to
     # "congratulations").
     response = await official.post_form(
@@ -128,7 +133,7 @@ async def test_approved_decisions_are_frozen_screening_rounds_and_reviews(
     # Judges cannot rescore, officials cannot recompute.
     review = await Review.select().first()
     with pytest.raises(DomainError) as refused:
-        await services.save_review(
+        await save_review(
             review["judge"], review["round"], review["entry"], scores(10), {}, 5
         )
     assert refused.value.status_code == 403  # as after the deadline: scores are locked
@@ -139,7 +144,7 @@ async def test_approved_decisions_are_frozen_screening_rounds_and_reviews(
     organization = (
         await Entry.select(Entry.organization).where(Entry.id == review["entry"]).first()
     )["organization"]
-    await services.declare_conflict(review["judge"], organization, "advisory", "")
+    await declare_conflict(review["judge"], organization, "advisory", "")
     assert await Review.exists().where(Review.id == review["id"])
     recompute = await official.post_form(
         f"/officials/challenge/{challenge.edition_id}/selections",
@@ -152,7 +157,7 @@ async def test_late_conflict_is_a_coverage_gap_with_one_click_reassignment(
     app, official, startup, users
 ):
     challenge = await _scored_challenge(official, startup, users, entries=4, winners=2)
-    selection_id = await services.run_selection(
+    selection_id = await run_selection(
         official.account.id, challenge.edition_id, challenge.evaluation_round
     )
     review = await Review.select().order_by(Review.id).first()
@@ -160,7 +165,7 @@ async def test_late_conflict_is_a_coverage_gap_with_one_click_reassignment(
         Entry.id == review["entry"]
     ).first()
     # The judge declares a conflict after reviewing: the review goes, the entry is short of judges.
-    await services.declare_conflict(review["judge"], entry["organization"], "advisory", "")
+    await declare_conflict(review["judge"], entry["organization"], "advisory", "")
     assert not await Review.exists().where(Review.id == review["id"])
     for url in (
         f"/officials/challenge/rounds/{challenge.evaluation_round}",

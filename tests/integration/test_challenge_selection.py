@@ -11,7 +11,14 @@ import zipfile
 
 from openpyxl import load_workbook
 
-from judging import cli, services
+from judging import cli
+from judging.compute import scoresheet
+from judging.services.approvals import approve_selection
+from judging.services.assignment import run_assignment
+from judging.services.awards import award_batch_payload
+from judging.services.editions import update_edition_rules
+from judging.services.reviews import save_review
+from judging.services.selection import get_selection, pseudonym, run_selection
 from judging.tables import Entry, Review, Selection
 from portal import clock
 from portal.connector.exports import verify_files
@@ -38,14 +45,14 @@ async def _scored_challenge(
     await relogin(official, startup)
     judges = [await users.create(roles=["judge"]) for _ in range(4)]
     await set_pool(challenge, [j.id for j in judges], per_entry=2)
-    await services.run_assignment(official.account.id, challenge.evaluation_round)
+    await run_assignment(official.account.id, challenge.evaluation_round)
     from judging.tables import Assignment
 
     for a in await Assignment.select():
         # Quality by entry, a harsh and a generous judge: the additive model should see through them.
         quality = 3 + (challenge.entries.index(a["entry"]) % 7)
         offset = {0: -1, 1: 0, 2: 0, 3: 1}[[j.id for j in judges].index(a["judge"])]
-        await services.save_review(
+        await save_review(
             a["judge"],
             challenge.evaluation_round,
             a["entry"],
@@ -131,12 +138,12 @@ async def test_exported_score_sheet_replays_to_the_same_winners(
     await Entry.update({Entry.title: '=HYPERLINK("http://evil","x")'}).where(
         Entry.id == challenge.entries[9]
     )
-    selection_id = await services.run_selection(
+    selection_id = await run_selection(
         official.account.id, challenge.edition_id, challenge.evaluation_round
     )
-    await services.approve_selection(official.account.id, selection_id)
+    await approve_selection(official.account.id, selection_id)
     await relogin(official2)
-    await services.approve_selection(official2.account.id, selection_id)
+    await approve_selection(official2.account.id, selection_id)
     bundle = await official.get(f"/officials/challenge/selections/{selection_id}/export/bundle.zip")
     assert bundle.status_code == 200
     files = {
@@ -172,7 +179,7 @@ async def test_exported_score_sheet_replays_to_the_same_winners(
     (tmp_path / "scores.csv").write_bytes(files["scores.csv"])
     (tmp_path / "quotas.json").write_bytes(files["quotas.json"])
     params = json.loads(files["selection.json"])
-    replay = cli.rank_score_sheet(
+    replay = scoresheet.rank_score_sheet(
         cli.read_score_sheet(tmp_path / "scores.csv"),
         params["method"],
         None,
@@ -181,7 +188,7 @@ async def test_exported_score_sheet_replays_to_the_same_winners(
     )
     winners_json = json.loads(files["winners.json"])
     official_winners = {
-        services.pseudonym("entry", challenge.edition_id, w["entry_id"]) for w in winners_json
+        pseudonym("entry", challenge.edition_id, w["entry_id"]) for w in winners_json
     }
     assert set(replay.selection.winners) == official_winners and len(official_winners) == 4
     # And through the command line entry point itself.
@@ -223,18 +230,18 @@ async def test_final_approval_writes_the_award_batch_in_the_same_transaction(
     official, official2, startup, users
 ):
     challenge = await _scored_challenge(official, startup, users)
-    selection_id = await services.run_selection(
+    selection_id = await run_selection(
         official.account.id, challenge.edition_id, challenge.evaluation_round
     )
     payload = None
-    await services.approve_selection(official.account.id, selection_id)
+    await approve_selection(official.account.id, selection_id)
     from portal.connector.tables import OutboxBatch
 
     assert await OutboxBatch.count() == 0
-    await services.approve_selection(official2.account.id, selection_id)
+    await approve_selection(official2.account.id, selection_id)
     rows = await OutboxBatch.select()
     assert len(rows) == 1
-    payload = await services.award_batch_payload(selection_id)
+    payload = await award_batch_payload(selection_id)
     assert payload["totals"]["item_count"] == 3 and len(payload["items"]) == 3
     assert len(payload["approvals"]) == 2
     assert payload["items"][0]["rank"] == 1
@@ -243,7 +250,7 @@ async def test_final_approval_writes_the_award_batch_in_the_same_transaction(
 
 async def test_infeasible_quotas_get_a_clear_message(official, startup, users):
     challenge = await _scored_challenge(official, startup, users, entries=4, winners=2)
-    await services.update_edition_rules(
+    await update_edition_rules(
         official.account.id, challenge.edition_id, 2, {"climate": {"min": 1, "max": 2}}, 1, 7
     )
     response = await official.post_form(
@@ -267,7 +274,7 @@ async def test_calibration_view_shows_three_methods(official, startup, users):
 
 async def test_borderline_reasons_are_translated_and_name_organizations(official, startup, users):
     challenge = await _scored_challenge(official, startup, users, entries=10, winners=3)
-    selection_id = await services.run_selection(
+    selection_id = await run_selection(
         official.account.id, challenge.edition_id, challenge.evaluation_round
     )
     page = await official.get(f"/officials/challenge/selections/{selection_id}")
@@ -275,7 +282,7 @@ async def test_borderline_reasons_are_translated_and_name_organizations(official
     await Review.delete().where(Review.id == (await Review.select(Review.id).first())["id"])
     page = await official.get(f"/officials/challenge/selections/{selection_id}")
     assert 'id="missing-reviews"' in page.text and "still missing in this round: 1." in page.text
-    notes = (await services.get_selection(selection_id))["result"]["borderline"]
+    notes = (await get_selection(selection_id))["result"]["borderline"]
     assert notes and all(n["message"] and n["reason"] for n in notes)
     await official.post_form("/language", {"language": "ko"})
     korean = (await official.get(f"/officials/challenge/selections/{selection_id}")).text

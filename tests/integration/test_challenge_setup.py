@@ -7,8 +7,15 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from judging import services
 from judging.services import entries, intake
+from judging.services.editions import (
+    EditionForm,
+    create_edition,
+    default_rubric,
+    rounds_of,
+    update_round,
+)
+from judging.services.screening import decide_gate
 from judging.tables import DEFAULT_GATES, Round
 from portal import clock
 from tests.helpers import PortalClient
@@ -65,9 +72,9 @@ async def make_edition(
     official_id: int, *, winners: int = 2, quotas: dict | None = None
 ) -> Challenge:
     now = clock.now()
-    edition_id = await services.create_edition(
+    edition_id = await create_edition(
         official_id,
-        services.EditionForm(
+        EditionForm(
             name="AI 50 Challenge test",
             intake_opens_at=now - dt.timedelta(days=1),
             intake_closes_at=now + dt.timedelta(days=7),
@@ -77,7 +84,7 @@ async def make_edition(
             seed=7,
         ),
     )
-    rounds = {r["kind"]: r["id"] for r in await services.rounds_of(edition_id)}
+    rounds = {r["kind"]: r["id"] for r in await rounds_of(edition_id)}
     return Challenge(edition_id, official_id, rounds["evaluation"], rounds["final"])
 
 
@@ -107,7 +114,7 @@ async def close_and_screen_in(challenge: Challenge) -> None:
     clock.advance(dt.timedelta(days=8))
     for entry_id in challenge.entries:
         for gate in DEFAULT_GATES:
-            await services.decide_gate(challenge.official_id, entry_id, gate, True, "")
+            await decide_gate(challenge.official_id, entry_id, gate, True, "")
 
 
 async def set_pool(
@@ -115,9 +122,7 @@ async def set_pool(
 ) -> None:
     round_id = round_id or challenge.evaluation_round
     row = await Round.select(Round.deadline).where(Round.id == round_id).first()
-    await services.update_round(
-        challenge.official_id, round_id, row["deadline"], per_entry, judge_ids
-    )
+    await update_round(challenge.official_id, round_id, row["deadline"], per_entry, judge_ids)
 
 
 @contextlib.asynccontextmanager
@@ -129,7 +134,7 @@ async def logged_in(app, account) -> AsyncIterator[PortalClient]:
 
 
 def scores(value: int) -> dict[str, int]:
-    return {c["key"]: value for c in services.default_rubric()}
+    return {c["key"]: value for c in default_rubric()}
 
 
 async def test_valid_brn_helper_makes_numbers_the_service_accepts():

@@ -33,7 +33,9 @@ ROLES: dict[str, str | None] = {
 }
 MAX_FILLS_PER_ROUTE = 2  # concrete URLs per route template
 MAX_LINKS = 25  # followed links per role and language, beyond the routes themselves
-MAX_PER_SHAPE = 2  # pages per URL shape (ids and query values aside): a list of 80 projects is one shape
+MAX_PER_SHAPE = (
+    2  # pages per URL shape (ids and query values aside): a list of 80 projects is one shape
+)
 SITE = "http://testserver"
 # The same for every role and language (and the YAML API description takes seconds to render):
 # visited once per run, by the first crawl.
@@ -69,8 +71,12 @@ class UntranslatedFinder:
     """English sentences that have a Korean translation in a catalog, looked for in Korean page text."""
 
     whole: set[str] = field(default_factory=set)  # short msgids: only a whole text run counts
-    fragments: dict[str, set[str]] = field(default_factory=dict)  # first word -> literal parts of 2+ words
-    data: list[str] = field(default_factory=list)  # what people typed or imported: English there is data
+    fragments: dict[str, set[str]] = field(
+        default_factory=dict
+    )  # first word -> literal parts of 2+ words
+    data: list[str] = field(
+        default_factory=list
+    )  # what people typed or imported: English there is data
 
     @classmethod
     def from_catalogs(cls) -> UntranslatedFinder:
@@ -96,7 +102,11 @@ class UntranslatedFinder:
                 run = run.strip()
                 if (
                     run.rstrip(".") in self.whole
-                    or any(part in run for word in set(WORD.findall(run)) for part in self.fragments.get(word, ()))
+                    or any(
+                        part in run
+                        for word in set(WORD.findall(run))
+                        for part in self.fragments.get(word, ())
+                    )
                 ) and not any(run in text for text in self.data):
                     found.append(run)
         return found
@@ -110,7 +120,9 @@ COMMENT = re.compile(r"<!--.*?-->", re.S)
 # Text that is not to be translated: what the page marks as English (the API reference's call
 # descriptions from the OpenAPI document) and code (field names, commands).
 DECLARED_ENGLISH = re.compile(r'<span lang="en">.*?</span>|<code>.*?</code>', re.S)
-HIDDEN_BODY = re.compile(r"<(script|style)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>.*?</\1\s*>", re.S | re.I)
+HIDDEN_BODY = re.compile(
+    r"<(script|style)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>.*?</\1\s*>", re.S | re.I
+)
 
 
 @dataclass
@@ -165,7 +177,9 @@ class Crawl:
     pages: int = 0
     html_pages: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)  # problem -> the first page that showed it
+    problems: dict[str, str] = field(
+        default_factory=dict
+    )  # problem -> the first page that showed it
 
     def report(self, url: str, problem: str) -> None:
         self.problems.setdefault(problem, f"[{self.role}/{self.language}] GET {url}")
@@ -180,8 +194,10 @@ def url_shape(url: str) -> str:
 async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient | None], dict]:
     """The demo data for demo accounts we can log in as, plus what a few clicks add (a selection,
     decisions that notify, an attachment, a ballot); returns signed-in clients and path ids."""
-    from judging import services as judging
     from judging.services import attachments, entries
+    from judging.services.approvals import approve_selection
+    from judging.services.screening import decide_gate
+    from judging.services.selection import run_selection
     from judging.tables import Assignment, Edition, Entry, OrganizationMember, Round, Selection
     from portal.connector.tables import OutboxBatch
     from portal.demo import DEMO_ACCOUNTS, load_domain_demos
@@ -213,14 +229,14 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         .where((Entry.organization == robotics) & (Entry.edition == edition_2026))
         .order_by(Entry.id)
     ]
-    await judging.decide_gate(official, own_entries[-1], "ai-solution", False, "No model in the service.")
+    await decide_gate(official, own_entries[-1], "ai-solution", False, "No model in the service.")
     rounds = {
         r["kind"]: r["id"]
         for r in await Round.select(Round.id, Round.kind).where(Round.edition == edition_2026)
     }
-    selection = await judging.run_selection(official, edition_2026, rounds["evaluation"])
-    await judging.approve_selection(official, selection)
-    await judging.approve_selection(accounts["official2"].id, selection)
+    selection = await run_selection(official, edition_2026, rounds["evaluation"])
+    await approve_selection(official, selection)
+    await approve_selection(accounts["official2"].id, selection)
     # The 2027 edition: a draft with an attachment.
     draft = await entries.create_entry(accounts["startup"].id, robotics, edition_2027, entry_form())
     attachment = await attachments.add_attachment(accounts["startup"].id, draft, "plan.pdf", PDF)
@@ -251,7 +267,8 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         row = await voting.get_cycle(cycle)
         if voting.phase_of(row) == "voting" and voting.rules_of(row).ballot_kind == "approval":
             for pot in await Pot.select(Pot.id).where(
-                (Pot.cycle == cycle) & ((Pot.district_code.is_null()) | (Pot.district_code == "11680"))
+                (Pot.cycle == cycle)
+                & ((Pot.district_code.is_null()) | (Pot.district_code == "11680"))
             ):
                 if await Proposal.exists().where(Proposal.pot == pot["id"]):
                     ballot = (cycle, pot["id"])
@@ -283,16 +300,22 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     for kind in ("evaluation", "final", "screening"):
         ids.append({"round_id": rounds[kind]})
     for kind in ("final", "evaluation"):
-        mine = await Assignment.select(Assignment.entry).where(
-            (Assignment.round == rounds[kind]) & (Assignment.judge == accounts["judge"].id)
-        ).first()
+        mine = (
+            await Assignment.select(Assignment.entry)
+            .where((Assignment.round == rounds[kind]) & (Assignment.judge == accounts["judge"].id))
+            .first()
+        )
         if mine:
             ids.append({"round_id": rounds[kind], "entry_id": mine["entry"]})
     for row in await Selection.select(Selection.id):
         ids.append({"selection_id": row["id"], "name": "bundle.zip"})
     for row in await OutboxBatch.select(OutboxBatch.id).limit(2):
         ids.append({"batch_pk": row["id"]})
-    ids += [{"token": "an-expired-reset-token"}, {"file_path": "css/site.css"}, {"path": "nothing-here"}]
+    ids += [
+        {"token": "an-expired-reset-token"},
+        {"file_path": "css/site.css"},
+        {"path": "nothing-here"},
+    ]
     return clients, {"ids": ids, "accounts": accounts}
 
 
@@ -309,8 +332,22 @@ async def data_texts() -> list[str]:
         (Cycle, (Cycle.name,)),
         (Organization, (Organization.name,)),
         (User, (User.display_name,)),
-        (Proposal, (Proposal.title, Proposal.summary, Proposal.description, Proposal.review_reason)),
-        (Entry, (Entry.title, Entry.summary, Entry.problem, Entry.ai_approach, Entry.data_protection, Entry.target_users, Entry.team)),
+        (
+            Proposal,
+            (Proposal.title, Proposal.summary, Proposal.description, Proposal.review_reason),
+        ),
+        (
+            Entry,
+            (
+                Entry.title,
+                Entry.summary,
+                Entry.problem,
+                Entry.ai_approach,
+                Entry.data_protection,
+                Entry.target_users,
+                Entry.team,
+            ),
+        ),
     ):
         for row in await table.select(*columns):
             texts.extend(" ".join(str(value).split()) for value in row.values() if value)
@@ -348,7 +385,13 @@ def _same_site(base: str, href: str) -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def check_page(crawl: Crawl, url: str, response: httpx.Response, expected_language: str, finder: UntranslatedFinder) -> list[str]:
+def check_page(
+    crawl: Crawl,
+    url: str,
+    response: httpx.Response,
+    expected_language: str,
+    finder: UntranslatedFinder,
+) -> list[str]:
     """Record problems of one response; returns its same-site links."""
     if response.status_code >= 500:
         crawl.report(url, f"{response.status_code} on {url_shape(url)}")
@@ -362,7 +405,10 @@ def check_page(crawl: Crawl, url: str, response: httpx.Response, expected_langua
         # Litestar's API description pages (and its own 404 under /schema/), not portal pages.
         return [link for href in parser.links if (link := _same_site(url, href))]
     if parser.html_lang != expected_language:
-        crawl.report(url, f"<html lang={parser.html_lang!r}> on {url_shape(url)}, expected {expected_language!r}")
+        crawl.report(
+            url,
+            f"<html lang={parser.html_lang!r}> on {url_shape(url)}, expected {expected_language!r}",
+        )
     if not (parser.has_header and parser.has_main):
         crawl.report(url, f"no base layout (site header, <main id=main>) on {url_shape(url)}")
     if expected_language == "ko":
@@ -399,7 +445,12 @@ async def crawl_as(
                 links.append(target)
             for link in links:
                 shape = url_shape(link)
-                if link in seen or links_left <= 0 or shapes[shape] >= MAX_PER_SHAPE or link.startswith(SAME_FOR_EVERYONE):
+                if (
+                    link in seen
+                    or links_left <= 0
+                    or shapes[shape] >= MAX_PER_SHAPE
+                    or link.startswith(SAME_FOR_EVERYONE)
+                ):
                     continue
                 seen.add(link)
                 shapes[shape] += 1
@@ -473,7 +524,10 @@ def test_the_checks_see_what_they_look_for():
     response = httpx.Response(200, headers={"content-type": "text/html"}, text=html)
     check_page(crawl, "/x", response, "ko", finder)
     text = "\n".join(crawl.problems)
-    assert "unknown attribute 'requiredmaxlength'" in text and "'required' right after a quoted value" in text
+    assert (
+        "unknown attribute 'requiredmaxlength'" in text
+        and "'required' right after a quoted value" in text
+    )
     assert "lang='en'" in text and "base layout" in text
     assert text.count("untranslated") == 1
     clean = Crawl("anonymous", "ko")
@@ -481,6 +535,15 @@ def test_the_checks_see_what_they_look_for():
         '<!doctype html><html lang="ko"><body><header class="site-header"></header>'
         '<main id="main"><input required maxlength="254"><p>예산 Seoul PB 2027</p></main></body></html>'
     )
-    check_page(clean, "/x", httpx.Response(200, headers={"content-type": "text/html"}, text=korean), "ko", finder)
+    check_page(
+        clean,
+        "/x",
+        httpx.Response(200, headers={"content-type": "text/html"}, text=korean),
+        "ko",
+        finder,
+    )
     assert not clean.problems, clean.problems
-    assert _same_site("/pb", "//evil.example/x") is None and _same_site("/pb", "cycles/1#top") == "/cycles/1"
+    assert (
+        _same_site("/pb", "//evil.example/x") is None
+        and _same_site("/pb", "cycles/1#top") == "/cycles/1"
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from judging import services as judging
+from judging.services.editions import update_edition_rules
+from judging.services.screening import decide_gate
 from judging.tables import Selection
 from portal import accounts, clock
 from portal.mail import development_outbox
@@ -47,7 +48,7 @@ async def test_a_failed_gate_is_told_in_the_readers_language_with_the_gates_name
     development_outbox.sent.clear()
     for gate in ("eligible-organization", "complete-entry", "ai-solution", "personal-data-protection"):
         passed = gate != "ai-solution"
-        await judging.decide_gate(official.account.id, challenge.entries[0], gate, passed, "" if passed else "규칙 기반")
+        await decide_gate(official.account.id, challenge.entries[0], gate, passed, "" if passed else "규칙 기반")
     page = await startup.get("/account")
     notes = re.findall(r'<ul class="notifications">(.*?)</ul>', page.text, re.S)[0]
     assert "AI 솔루션: 규칙 기반" in notes and "예비심사를 통과하지 못했습니다" in notes
@@ -76,7 +77,7 @@ async def test_notifications_stored_with_plain_text_params_still_render(startup)
 
 async def test_infeasible_quotas_are_explained_in_korean(official, startup, users):
     challenge = await _scored_challenge(official, startup, users, entries=4, winners=2)
-    await judging.update_edition_rules(
+    await update_edition_rules(
         official.account.id, challenge.edition_id, 2, {"climate": {"min": 1, "max": 2}}, 1, 7
     )
     await _in_korean(official)

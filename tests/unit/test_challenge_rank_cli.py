@@ -9,7 +9,8 @@ import random
 import pytest
 
 from judging import cli
-from judging.cli import ScoreSheetError, rank_score_sheet, read_score_sheet
+from judging.cli import read_score_sheet
+from judging.compute.scoresheet import ScoreSheetError, rank_score_sheet
 
 PLANTED = """entry_id,judge_id,score,category,organization
 E3,J1,7,welfare,O1

@@ -1,0 +1,68 @@
+"""Shared by the judging services: the decided-edition lock and the steps of a selection's lifecycle.
+
+A selection moves proposed -> approved (two officials); proposed -> stale (the rules or the score sheet
+changed since it was computed: it cannot be approved); proposed | stale -> superseded (computed
+again). Every step is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from judging.tables import Edition, Selection
+from portal import audit
+from portal.errors import Conflict as ConflictError
+from portal.errors import DomainError
+
+SELECTION_STEPS = frozenset(
+    {
+        ("proposed", "approved"),
+        ("proposed", "stale"),
+        ("proposed", "superseded"),
+        ("stale", "superseded"),
+    }
+)
+
+async def require_undecided(
+    edition_id: int, message: str, error: type[DomainError] = ConflictError
+) -> None:
+    """Refuse a change once the winners are approved; call inside the writing transaction."""
+    row = await Edition.select(Edition.state).where(Edition.id == edition_id).first()
+    if row is not None and row["state"] == "decided":
+        raise error(message)
+
+
+async def selection_step(
+    selection: dict[str, Any], new: str, actor_id: int | None, **details: Any
+) -> None:
+    """Move a selection one step (inside the caller's transaction), audited."""
+    if (selection["status"], new) not in SELECTION_STEPS:
+        raise ConflictError("Only a proposed selection can be approved.")
+    values: dict[Any, Any] = {Selection.status: new}
+    if new == "stale":
+        values[Selection.stale_reason] = details["reason"]
+    await Selection.update(values).where(Selection.id == selection["id"])
+    await audit.record(
+        "challenge.selection.state",
+        actor_id=actor_id,
+        subject=f"selection:{selection['id']}",
+        old=selection["status"],
+        new=new,
+        **details,
+    )
+
+
+def quotas_document(edition: dict[str, Any]) -> dict[str, Any]:
+    """The QUOTAS.json that ``hangang challenge rank --quotas`` reads."""
+    return {
+        "winners": edition["winners"],
+        "categories": edition["quotas"],
+        "max_per_organization": edition["max_per_organization"],
+    }
+
+
+def rules_changed(selection: dict[str, Any], edition: dict[str, Any]) -> bool:
+    """Whether the edition's quotas or seed differ from those the selection was computed with."""
+    snapshot = {"quotas": selection["parameters"]["quotas"], "seed": selection["seed"]}
+    current = {"quotas": quotas_document(edition), "seed": edition["seed"]}
+    return audit.canonical_json(snapshot) != audit.canonical_json(current)

@@ -1,0 +1,357 @@
+"""The score sheet, calibration and the selection of winners, and a selection's lifecycle.
+
+A selection moves proposed -> approved (two officials, in ``approvals``); proposed -> stale (the rules
+or the score sheet changed since it was computed: it cannot be approved); proposed | stale ->
+superseded (computed again). Every step is audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from judging.categories import CATEGORY_LABELS
+from judging.compute.scoresheet import rank_score_sheet, rows_from_csv
+from judging.compute.selection import QuotaInfeasible
+from judging.services.assignment import coverage_gaps, round_progress
+from judging.services.common import (
+    quotas_document,
+    require_undecided,
+    rules_changed,
+    selection_step,
+)
+from judging.services.editions import SCORING_KINDS, entries_of, get_edition, get_round
+from judging.tables import Review, Selection, SelectionApproval
+from portal import audit, clock, i18n
+from portal.db import write_transaction
+from portal.errors import Conflict as ConflictError
+from portal.errors import InvalidInput, NotFoundError
+from portal.settings import get_settings
+
+STALE_MESSAGES = {
+    "rules": "The edition's rules changed after this selection was computed; run the selection again before approving.",
+    "score-sheet": "The reviews changed after this selection was computed; run the selection again before approving.",
+}
+
+
+async def stale_reason(selection: dict[str, Any]) -> str:
+    """Why a selection no longer matches its edition ("" when it still does)."""
+    edition = await get_edition(selection["edition"])
+    if rules_changed(selection, edition):
+        return "rules"
+    sheet = await score_sheet(selection["round"])
+    if hashlib.sha256(sheet.csv_text().encode()).hexdigest() != selection["sheet_sha256"]:
+        return "score-sheet"
+    return ""
+
+
+def pseudonym(kind: str, edition_id: int, object_id: int) -> str:
+    """A stable pseudonymous id for exports (keyed by the server secret, so not reversible by guessing)."""
+    digest = hmac.new(
+        get_settings().secret_key.encode(),
+        f"{kind}:{edition_id}:{object_id}".encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    return f"{kind[0].upper()}-{digest[:10]}"
+
+
+@dataclass
+class Sheet:
+    """A round's score sheet with pseudonymous ids, and the maps back to database ids."""
+
+    rows: list[dict[str, str]]
+    entry_ids: dict[str, int]
+    judge_ids: dict[str, int]
+
+    def csv_text(self) -> str:
+        lines = ["entry_id,judge_id,score,category,organization"]
+        lines += [
+            f"{r['entry_id']},{r['judge_id']},{r['score']},{r['category']},{r['organization']}"
+            for r in self.rows
+        ]
+        return "\n".join(lines) + "\n"
+
+
+async def score_sheet(round_id: int) -> Sheet:
+    """Every review of screened-in entries in the round (conflicted pairs never have reviews)."""
+    rnd = await get_round(round_id)
+    edition_id = rnd["edition"]
+    reviews = (
+        await Review.select(
+            Review.entry,
+            Review.judge,
+            Review.total_centi,
+            Review.entry.category.as_alias("category"),
+            Review.entry.organization.as_alias("organization"),
+            Review.entry.status.as_alias("status"),
+        )
+        .where(Review.round == round_id)
+        .order_by(Review.entry, Review.judge)
+    )
+    rows: list[dict[str, str]] = []
+    entry_ids: dict[str, int] = {}
+    judge_ids: dict[str, int] = {}
+    for r in reviews:
+        if r["status"] != "screened-in":
+            continue
+        e, j = (
+            pseudonym("entry", edition_id, r["entry"]),
+            pseudonym("judge", edition_id, r["judge"]),
+        )
+        entry_ids[e], judge_ids[j] = r["entry"], r["judge"]
+        rows.append(
+            {
+                "entry_id": e,
+                "judge_id": j,
+                "score": f"{r['total_centi'] // 100}.{r['total_centi'] % 100:02d}",
+                "category": r["category"],
+                "organization": pseudonym("org", edition_id, r["organization"]),
+            }
+        )
+    rows.sort(key=lambda row: (row["entry_id"], row["judge_id"]))
+    return Sheet(rows, entry_ids, judge_ids)
+
+
+def rank_sheet(csv_text: str, *, method: str, quotas: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Rank a score sheet with the very function behind ``hangang challenge rank`` (replayable).
+
+    Raises ``ValueError`` (``ScoreSheetError``) with a readable reason when the quotas cannot be met.
+    """
+    result = rank_score_sheet(rows_from_csv(csv_text), method, quotas["winners"], quotas, seed)
+    return {
+        **result.to_json(),
+        "winner_flags": {r.entry_id: r.winner for r in result.selection.ranking},
+        "borderline": [
+            {
+                "entry_id": b.entry_id,
+                "selected": b.selected,
+                "rank": b.rank,
+                "score": b.score,
+                "reason": b.reason,
+                "message": b.message,
+                "params": dict(b.params),
+            }
+            for b in result.selection.borderline
+        ],
+        "total_score": result.selection.total_score,
+    }
+
+
+async def run_selection(
+    official_id: int, edition_id: int, round_id: int, method: str = "additive"
+) -> int:
+    """Rank with calibration and choose the winners under the quotas, exactly as the CLI would on the export."""
+    edition = await get_edition(edition_id)
+    rnd = await get_round(round_id)
+    if rnd["edition"] != edition_id or rnd["kind"] not in SCORING_KINDS:
+        raise InvalidInput("Choose a scoring round of this edition.", field="round")
+    if method not in ("additive", "zscore", "mean"):
+        raise InvalidInput("Choose additive, zscore or mean.", field="method")
+    sheet = await score_sheet(round_id)
+    if not sheet.rows:
+        raise ConflictError("There are no reviews in this round yet.")
+    quotas = quotas_document(edition)
+    try:
+        outcome = rank_sheet(sheet.csv_text(), method=method, quotas=quotas, seed=edition["seed"])
+    except ValueError as exc:
+        raise InvalidInput(
+            "The selection is not possible: %(reason)s",
+            field="quotas",
+            reason=_reason_in_words(exc),
+        ) from None
+    sheet_text = sheet.csv_text()
+    sheet_sha = hashlib.sha256(sheet_text.encode()).hexdigest()
+    async with write_transaction(lock_key=f"challenge-edition-{edition_id}"):
+        await require_undecided(edition_id, "The winners are already approved.")
+        for earlier in await selections_of(edition_id):
+            if earlier["status"] in ("proposed", "stale"):
+                await selection_step(earlier, "superseded", official_id)
+        # The snapshot: exactly the rules, quotas, seed and score sheet this selection uses.
+        selection = Selection(
+            edition=edition_id,
+            round=round_id,
+            method=method,
+            seed=edition["seed"],
+            parameters={
+                "method": method,
+                "seed": edition["seed"],
+                "round": round_id,
+                "quotas": quotas,
+            },
+            result={**outcome, "entry_ids": sheet.entry_ids},
+            sheet_sha256=sheet_sha,
+            sheet_csv=sheet_text,
+            status="proposed",
+            computed_by=official_id,
+            computed_at=clock.now(),
+        )
+        await selection.save()
+        await audit.record(
+            "challenge.selection.computed",
+            actor_id=official_id,
+            subject=f"selection:{selection.id}",
+            method=method,
+            seed=edition["seed"],
+            sheet_sha256=sheet_sha,
+            winners=len(outcome["winners"]),
+        )
+    return selection.id
+
+
+def _reason_in_words(exc: ValueError) -> str:
+    """Why the quotas cannot be met, in the reader's language (a category by its label)."""
+    # The ranking re-raises quota problems as score sheet errors, with the original as the cause.
+    quota = exc if isinstance(exc, QuotaInfeasible) else exc.__cause__
+    if not isinstance(quota, QuotaInfeasible):
+        return str(exc)
+    params = dict(quota.params)
+    if params.get("category") in CATEGORY_LABELS:
+        params["category"] = i18n.translate(CATEGORY_LABELS[str(params["category"])])
+    return i18n.translate(quota.message, **params)
+
+
+async def get_selection(selection_id: int) -> dict[str, Any]:
+    row = (
+        await Selection.select().output(load_json=True).where(Selection.id == selection_id).first()
+    )
+    if row is None:
+        raise NotFoundError("We could not find that selection.")
+    return row
+
+
+async def selections_of(edition_id: int) -> list[dict[str, Any]]:
+    return (
+        await Selection.select()
+        .output(load_json=True)
+        .where(Selection.edition == edition_id)
+        .order_by(Selection.id, ascending=False)
+    )
+
+
+async def approvals_of(selection_id: int) -> list[dict[str, Any]]:
+    return (
+        await SelectionApproval.select(
+            SelectionApproval.official,
+            SelectionApproval.approved_at,
+            SelectionApproval.official.email.as_alias("email"),
+        )
+        .where(SelectionApproval.selection == selection_id)
+        .order_by(SelectionApproval.id)
+    )
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    """One line of a selection's ranking, with the entry officials know it by."""
+
+    entry_id: str
+    rank: int
+    score: float
+    winner: bool
+    entry: int
+    title: str
+    category: str
+    organization: str
+
+
+@dataclass(frozen=True)
+class BorderlineRow:
+    """Why an entry near the cut is in or out, in the reader's language and with real names."""
+
+    entry_id: str
+    rank: int
+    score: float
+    selected: bool
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SelectionSheet:
+    """Everything the officials' selection page shows."""
+
+    selection: dict[str, Any]
+    edition: dict[str, Any]
+    ranking: list[RankedRow]
+    borderline: list[BorderlineRow]
+    approvals: list[dict[str, Any]]
+    gaps: list[dict[str, Any]]
+    stale_message: str
+    missing_reviews: int
+
+
+def borderline_reason(note: dict[str, Any]) -> str:
+    """A borderline reason in the reader's language (stored English text for older selections)."""
+    message = note.get("message")
+    if not message:
+        return note["reason"]
+    params = dict(note.get("params") or {})
+    if "step" in params:
+        params["step"] = i18n.gettext(params["step"])
+    if "category" in params:
+        label = CATEGORY_LABELS.get(params["category"])
+        params["category"] = i18n.gettext(label) if label else params["category"]
+    return i18n.gettext(message, **params)
+
+
+def _named(reason: str, names: dict[str, str]) -> str:
+    """The selection explains itself with pseudonymous ids; officials read titles."""
+    for alias, title in names.items():
+        if alias in reason:
+            reason = reason.replace(alias, title)
+    return reason
+
+
+async def selection_sheet(selection_id: int) -> SelectionSheet:
+    """A selection with its ranking and borderline under real titles, approvals and what still blocks it."""
+    chosen = await get_selection(selection_id)
+    edition = await get_edition(chosen["edition"])
+    result = chosen["result"]
+    entry_ids = result["entry_ids"]
+    entries = {e["id"]: e for e in await entries_of(edition["id"])}
+    ranking = [
+        RankedRow(
+            entry_id=r["entry_id"],
+            rank=r["rank"],
+            score=r["score"],
+            winner=result["winner_flags"].get(r["entry_id"], False),
+            entry=entry_ids[r["entry_id"]],
+            title=entries[entry_ids[r["entry_id"]]]["title"],
+            category=entries[entry_ids[r["entry_id"]]]["category"],
+            organization=entries[entry_ids[r["entry_id"]]]["organization_name"],
+        )
+        for r in result["ranking"]
+    ]
+    names = {p: f"«{entries[i]['title']}»" for p, i in entry_ids.items()}
+    # Officials know the organizations: show names instead of the export's pseudonyms.
+    for row in entries.values():
+        names.setdefault(
+            pseudonym("org", edition["id"], row["organization"]), row["organization_name"]
+        )
+    borderline = [
+        BorderlineRow(
+            entry_id=b["entry_id"],
+            rank=b["rank"],
+            score=b["score"],
+            selected=b["selected"],
+            title=entries[entry_ids[b["entry_id"]]]["title"],
+            reason=_named(borderline_reason(b), names),
+        )
+        for b in result["borderline"]
+    ]
+    status = chosen["status"]
+    return SelectionSheet(
+        selection=chosen,
+        edition=edition,
+        ranking=ranking,
+        borderline=borderline,
+        approvals=await approvals_of(selection_id),
+        gaps=await coverage_gaps(chosen["round"]) if status in ("proposed", "stale") else [],
+        stale_message=STALE_MESSAGES.get(chosen["stale_reason"], "") if status == "stale" else "",
+        # Reviews the round still lacks: approving now would leave them out of the decision.
+        missing_reviews=sum(len(r.missing) for r in await round_progress(chosen["round"]))
+        if status == "proposed"
+        else 0,
+    )
