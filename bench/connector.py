@@ -36,7 +36,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 def bench_signing(lines: int) -> None:
     keys = signing.parse_secrets(signing.new_secret())
-    body = signing.canonical_json(sample_allocation(items=lines))
+    body = signing.body_bytes(sample_allocation(items=lines))
     rounds = 2000
     started = time.perf_counter()
     for n in range(rounds):

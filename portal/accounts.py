@@ -671,6 +671,3 @@ async def notify_and_mail(user_id: int, subject: str, message: str, link: str = 
             body += "\n\n" + get_settings().base_url + link
         await send_mail(row["email"], i18n.translate(subject, row["language"], **params), body)
 
-
-async def unread_notifications(user_id: int) -> int:
-    return await Notification.count().where((Notification.user == user_id) & Notification.read_at.is_null())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -173,6 +172,3 @@ requires_admin = requires_role("admin")
 requires_judge = requires_role("judge")
 requires_startup = requires_role("startup")
 
-
-def epoch() -> float:
-    return time.time()

@@ -121,7 +121,7 @@ def allocation_files(payload: Mapping[str, Any]) -> dict[str, bytes]:
     return {
         "allocations.csv": csv_bytes,
         "datapackage.json": json.dumps(descriptor, ensure_ascii=False, indent=2).encode("utf-8"),
-        "batch.json": signing.canonical_json(dict(payload)),
+        "batch.json": signing.body_bytes(dict(payload)),
     }
 
 
@@ -180,7 +180,7 @@ def award_files(payload: Mapping[str, Any]) -> dict[str, bytes]:
         "awards.xlsx": xlsx_bytes(
             AWARD_SHEET, [[*r[:-1], as_number(str(r[-1]))] for r in rows], "awards"
         ),
-        "awards.json": signing.canonical_json(dict(payload)),
+        "awards.json": signing.body_bytes(dict(payload)),
     }
 
 
@@ -193,7 +193,7 @@ def batch_files(kind: str, payload: Mapping[str, Any]) -> dict[str, bytes]:
 
 
 def _manifest_signature(keys: Iterable[bytes], unsigned: Mapping[str, Any]) -> str:
-    message = signing.canonical_json(dict(unsigned))
+    message = signing.body_bytes(dict(unsigned))
     return " ".join(
         "v1," + base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode("ascii")
         for key in keys

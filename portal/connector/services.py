@@ -228,7 +228,7 @@ async def enqueue_batch(
             revision=payload["revision"],
             title=title[:200],
             source=source[:100],
-            payload=signing.canonical_json(payload).decode("utf-8"),
+            payload=signing.body_bytes(payload).decode("utf-8"),
             body_sha256=sha,
             status="pending",
             attempts=0,
