@@ -19,6 +19,7 @@ from litestar.template import TemplateConfig
 from portal import db, manifest
 from portal.accounts import password_reset_loop
 from portal.api import AuthApi, MeApi, healthz, read_amount
+from portal.auth import RequestContextMiddleware
 from portal.controllers import (
     AccountPages,
     OfficialAccountPages,
@@ -37,7 +38,7 @@ from portal.web.openapi import (
     document_csrf,
     security_components,
 )
-from portal.web.pages import JINJA_ENV, LanguageMiddleware, add_security_headers, template_engine
+from portal.web.pages import JINJA_ENV, add_security_headers, template_engine
 from portal.web.refill import KeepTypedMiddleware
 
 log = logging.getLogger("hangang")
@@ -98,7 +99,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             OfficialHub,
             *manifest.route_handlers(),
         ],
-        middleware=[sessions.middleware, LanguageMiddleware(), KeepTypedMiddleware()],
+        middleware=[sessions.middleware, RequestContextMiddleware(), KeepTypedMiddleware()],
         stores={"sessions": DatabaseStore()},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -28,13 +28,12 @@ from litestar.types import Empty as _EMPTY
 from litestar.utils.scope.state import ScopeState
 
 from portal import clock, i18n
+from portal.sessions import DRAFT_KEY
 
 log = logging.getLogger("hangang.web")
 
 FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 SECRET_WORDS = ("password", "totp", "secret", "_csrf_token")
-DRAFT_KEY = "draft"
-DRAFT_MAX_AGE = 2 * 3600  # seconds: a draft older than this is dropped at login
 ERROR_SCOPE_KEY = "hangang_error"  # set by portal.web.error_response: (message, field)
 CSRF_FAILED = "CSRF token verification failed"
 EXPIRED_MESSAGE = "The form expired. Please submit it again."
@@ -401,14 +400,4 @@ class KeepTypedMiddleware(ASGIMiddleware):
         data = refilled.encode()
         await send({**start, "headers": _html_response_headers(list(start.get("headers", [])), data)})
         await send({"type": "http.response.body", "body": data, "more_body": False})
-
-
-def keep_draft_through_login(old: dict[str, Any], new: dict[str, Any], user_id: int) -> None:
-    """At login, carry a draft over to the new session only for the account that wrote it, while fresh."""
-    draft = old.get(DRAFT_KEY)
-    if not draft or draft.get("owner") != user_id:
-        return
-    if clock.now().timestamp() - draft.get("saved_at", 0) > DRAFT_MAX_AGE:
-        return
-    new[DRAFT_KEY] = draft
 
