@@ -22,11 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-import httpx  # noqa: E402
+import httpx
 
-from portal.connector import exports, signing  # noqa: E402
-from portal.connector.client import CityClient, RetryPolicy, build_http_client  # noqa: E402
-from portal.connector.testing import RunningCity, sample_allocation  # noqa: E402
+from portal.connector import exports, signing
+from portal.connector.client import CityClient, RetryPolicy, build_http_client
+from portal.connector.testing import RunningCity, sample_allocation
 
 
 def _percentile(values: list[float], share: float) -> float:

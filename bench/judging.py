@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from judging.compute.assignment import Entry, Judge, assign_judges  # noqa: E402
-from judging.compute.calibration import calibrate  # noqa: E402
-from judging.compute.selection import (  # noqa: E402
+from judging.compute.assignment import Entry, Judge, assign_judges
+from judging.compute.calibration import calibrate
+from judging.compute.selection import (
     CategoryQuota,
     Quotas,
     candidates_from_calibration,

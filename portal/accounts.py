@@ -522,7 +522,7 @@ async def password_reset_loop(stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await deliver_password_resets()
-        except Exception:  # noqa: BLE001 - a busy database must not kill the worker; the rows stay queued
+        except Exception:  # a busy database must not kill the worker; the rows stay queued
             log.exception("password reset delivery failed; will retry")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=RESET_DELIVERY_SECONDS)

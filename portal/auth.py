@@ -49,7 +49,7 @@ def _cookie(scope: Scope, name: str) -> str | None:
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(raw)
-    except Exception:  # noqa: BLE001 - a malformed cookie header just means no preference
+    except Exception:  # a malformed cookie header just means no preference
         return None
     morsel = jar.get(name)
     return morsel.value if morsel else None

@@ -37,7 +37,7 @@ async def housekeeping_loop(stop: asyncio.Event) -> None:
             throttles = await purge_stale_throttles()
             if sessions or throttles:
                 log.info("housekeeping removed %s sessions and %s throttle rows", sessions, throttles)
-        except Exception:  # noqa: BLE001 - a busy database must not kill the worker
+        except Exception:  # a busy database must not kill the worker
             log.exception("housekeeping failed; will retry")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=INTERVAL_SECONDS)

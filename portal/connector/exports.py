@@ -284,6 +284,13 @@ def _read_bundle(path: Path) -> dict[str, bytes]:
 
 def verify_files(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str, Any]:
     """Check a bundle's signature and hashes; return the manifest or raise ``ExportError``."""
+    manifest = _signed_manifest(files, keys)
+    _check_listed_files(manifest, files)
+    return manifest
+
+
+def _signed_manifest(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str, Any]:
+    """The bundle's manifest, once its signature matches one of ``keys``."""
     if MANIFEST not in files:
         raise ExportError("manifest.json is missing")
     try:
@@ -308,6 +315,11 @@ def verify_files(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str,
             f" {str(manifest.get('key_id'))!r}): either this is not the key it was signed with,"
             " or the bundle was changed"
         )
+    return manifest
+
+
+def _check_listed_files(manifest: dict[str, Any], files: Mapping[str, bytes]) -> None:
+    """Every file the manifest lists is present with its hash, and nothing else is in the bundle."""
     listed = manifest.get("files")
     if not isinstance(listed, list):
         raise ExportError("manifest.json lists no files")
@@ -327,7 +339,6 @@ def verify_files(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str,
     extra = sorted(set(files) - names - {MANIFEST})
     if extra:
         raise ExportError(f"{extra[0]} is in the bundle but not in the manifest")
-    return manifest
 
 
 def verify_bundle(path: Path, keys: Sequence[bytes]) -> dict[str, Any]:

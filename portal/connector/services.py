@@ -496,7 +496,7 @@ async def alert_officials(batch_pk: int, label: str, reason: str) -> None:
                 batch=label,
                 reason=reason[:300],
             )
-        except Exception:  # noqa: BLE001 - one failed mail must not stop the others
+        except Exception:  # one failed mail must not stop the others
             logger.exception("could not alert official %s about batch %s", official["id"], label)
 
 
@@ -556,7 +556,7 @@ async def delivery_loop(stop_event: asyncio.Event, interval: float = LOOP_INTERV
                         "city budget delivery: %s",
                         report.summary(),
                     )
-            except Exception:  # noqa: BLE001 - the loop must outlive one bad round
+            except Exception:  # the loop must outlive one bad round
                 logger.exception("city budget delivery round failed")
             try:
                 await asyncio.wait_for(stop_event.wait(), timeout=interval)
