@@ -17,7 +17,6 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from portal import db, manifest
-from portal.accounts import password_reset_loop
 from portal.api import AuthApi, MeApi, healthz, read_amount
 from portal.auth import RequestContextMiddleware
 from portal.controllers import (
@@ -29,6 +28,7 @@ from portal.controllers import (
 )
 from portal.housekeeping import housekeeping_loop
 from portal.logs import install_log_hygiene
+from portal.password_reset import password_reset_loop
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
 from portal.web.errors import EXCEPTION_HANDLERS

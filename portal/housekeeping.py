@@ -17,7 +17,7 @@ log = logging.getLogger("hangang.housekeeping")
 async def purge_stale_throttles() -> int:
     """Forget counters once they no longer count (no permanent lockout): an account's a day after its
     last failure, a client's minutes after its last failure, a reset window once it has ended."""
-    from portal.accounts import ACCOUNT_FAILURE_WINDOW, ADDRESS_FAILURE_WINDOW
+    from portal.login import ACCOUNT_FAILURE_WINDOW, ADDRESS_FAILURE_WINDOW
 
     now = clock.now()
     account_rows = LoginThrottle.key.like("account:%")
