@@ -20,9 +20,10 @@ import time
 
 
 async def main(ballots: int, rounds: int) -> None:
+    from portal.canonical import canonical_json
     from portal.commands import migrate
     from portal.db import is_postgres, raw
-    from voting.compute.rules import ballot_day, canonical_json, new_ballot_id, new_receipt
+    from voting.compute.rules import ballot_day, new_ballot_id, new_receipt
     from voting.mixer import mix_pot
     from voting.testing import build_cycle
 

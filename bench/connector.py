@@ -22,11 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-import httpx  # noqa: E402
+import httpx
 
-from portal.connector import exports, signing  # noqa: E402
-from portal.connector.client import CityClient, RetryPolicy, build_http_client  # noqa: E402
-from portal.connector.testing import RunningCity, sample_allocation  # noqa: E402
+from portal.connector import exports, signing
+from portal.connector.client import CityClient, RetryPolicy, build_http_client
+from portal.connector.testing import RunningCity, sample_allocation
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -36,7 +36,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 def bench_signing(lines: int) -> None:
     keys = signing.parse_secrets(signing.new_secret())
-    body = signing.canonical_json(sample_allocation(items=lines))
+    body = signing.body_bytes(sample_allocation(items=lines))
     rounds = 2000
     started = time.perf_counter()
     for n in range(rounds):

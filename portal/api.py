@@ -7,7 +7,7 @@ from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from portal import accounts, db, i18n, money
+from portal import accounts, db, i18n, login, money
 from portal.auth import (
     STAGE_FULL,
     begin_session,
@@ -72,14 +72,14 @@ class AuthApi(Controller):
     @post("/login", guards=[public], status_code=200, responses=ERRORS)
     async def login(self, request: Request, data: JSONBody[LoginRequest]) -> UserRead:
         """Log in with email, password and (for judges, officials and admins) the TOTP code."""
-        row = await accounts.authenticate(data.email, data.password, client_address(request))
+        row = await login.authenticate(data.email, data.password, client_address(request))
         stage = login_stage_for(row)
         if stage == "enroll":
             raise NotAllowed("Set up two-factor authentication on the website first.")
         if stage == "totp":
             if not data.totp:
                 raise Unauthenticated("Enter the 6-digit code from your authenticator app.")
-            row = await accounts.verify_totp(row["id"], data.totp, client_address(request))
+            row = await login.verify_totp(row["id"], data.totp, client_address(request))
         begin_session(request.session, row, STAGE_FULL)
         return user_read(to_current_user(row))
 

@@ -17,8 +17,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from portal import db, manifest
-from portal.accounts import password_reset_loop
 from portal.api import AuthApi, MeApi, healthz, read_amount
+from portal.auth import RequestContextMiddleware
 from portal.controllers import (
     AccountPages,
     OfficialAccountPages,
@@ -28,6 +28,7 @@ from portal.controllers import (
 )
 from portal.housekeeping import housekeeping_loop
 from portal.logs import install_log_hygiene
+from portal.password_reset import password_reset_loop
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
 from portal.web.errors import EXCEPTION_HANDLERS
@@ -37,7 +38,7 @@ from portal.web.openapi import (
     document_csrf,
     security_components,
 )
-from portal.web.pages import JINJA_ENV, LanguageMiddleware, add_security_headers, template_engine
+from portal.web.pages import JINJA_ENV, add_security_headers, template_engine
 from portal.web.refill import KeepTypedMiddleware
 
 log = logging.getLogger("hangang")
@@ -98,7 +99,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             OfficialHub,
             *manifest.route_handlers(),
         ],
-        middleware=[sessions.middleware, LanguageMiddleware(), KeepTypedMiddleware()],
+        middleware=[sessions.middleware, RequestContextMiddleware(), KeepTypedMiddleware()],
         stores={"sessions": DatabaseStore()},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

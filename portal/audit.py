@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from portal import clock
+from portal.canonical import canonical_json
 from portal.db import is_postgres, raw
 from portal.settings import get_settings
 from portal.tables import AuditEvent
@@ -42,11 +43,6 @@ ANCHOR_FILE_NAME = "audit-anchors.jsonl"
 log = logging.getLogger("hangang.audit")
 
 
-def canonical_json(event: dict[str, Any]) -> str:
-    """Sorted keys, no spaces, UTF-8 kept: the same event always hashes the same."""
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
 def _key(purpose: bytes) -> bytes:
     """A key per purpose (chain, anchors) derived from HANGANG_AUDIT_KEY."""
     secret = get_settings().audit_key.encode()
@@ -56,7 +52,7 @@ def _key(purpose: bytes) -> bytes:
 
 
 def chain_hash(prev_hash: str, event: dict[str, Any], version: int = KEYED) -> str:
-    message = (prev_hash + canonical_json(event)).encode()
+    message = (prev_hash + canonical_json(event, default=str)).encode()
     if version == LEGACY_UNKEYED:
         return hashlib.sha256(message).hexdigest()
     return hmac.new(_key(b"chain"), message, hashlib.sha256).hexdigest()
@@ -74,7 +70,7 @@ def _event_body(occurred_at: dt.datetime, actor_id: int | None, action: str, sub
 
 async def _append(prev_hash: str, action: str, actor_id: int | None, subject: str, details: dict) -> str:
     occurred_at = clock.now()
-    details = json.loads(canonical_json(details))
+    details = json.loads(canonical_json(details, default=str))
     new_hash = chain_hash(prev_hash, _event_body(occurred_at, actor_id, action, subject, details))
     await AuditEvent.insert(
         AuditEvent(

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import Scope
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from portal import clock, i18n
 from portal.identity import CurrentUser, RequestContext
-from portal.sessions import ROTATE_FLAG
+from portal.sessions import ROTATE_FLAG, keep_draft_through_login
 from portal.settings import get_settings
 from portal.tables import PRIVILEGED_ROLES, User
-from portal.web.refill import keep_draft_through_login
 
 STAGE_FULL = "full"  # fully signed in
 STAGE_TOTP = "totp"  # password accepted, waiting for the TOTP code
@@ -50,7 +49,7 @@ def _cookie(scope: Scope, name: str) -> str | None:
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(raw)
-    except Exception:  # noqa: BLE001 - a malformed cookie header just means no preference
+    except Exception:  # a malformed cookie header just means no preference
         return None
     morsel = jar.get(name)
     return morsel.value if morsel else None
@@ -100,6 +99,19 @@ async def resolve_request_context(scope: Scope) -> RequestContext:
         _header(scope, "accept-language"),
     )
     return ctx
+
+
+class RequestContextMiddleware(ASGIMiddleware):
+    """Resolve the account and the language before any handler or guard runs."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        ctx = await resolve_request_context(scope)
+        scope["hangang"] = ctx  # type: ignore[typeddict-unknown-key]
+        token = i18n.current_language.set(ctx.language)
+        try:
+            await next_app(scope, receive, send)
+        finally:
+            i18n.current_language.reset(token)
 
 
 def begin_session(session: dict[str, Any], user_row: dict[str, Any], stage: str) -> None:
@@ -173,6 +185,3 @@ requires_admin = requires_role("admin")
 requires_judge = requires_role("judge")
 requires_startup = requires_role("startup")
 
-
-def epoch() -> float:
-    return time.time()

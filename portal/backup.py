@@ -169,7 +169,7 @@ async def restore_database(database_url: str, source: Path) -> str:
     if target == "postgres":
         try:
             tables = await _postgres_tables()
-        except Exception as exc:  # noqa: BLE001 - any connection failure is reported as such
+        except Exception as exc:  # any connection failure is reported as such
             raise BackupError(f"Could not open the target database: {exc}") from exc
     else:
         tables = _sqlite_tables(_sqlite_path(database_url))

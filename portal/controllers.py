@@ -10,7 +10,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from portal import accounts, i18n
+from portal import accounts, i18n, login, password_reset
 from portal.api import client_address
 from portal.auth import (
     LANGUAGE_COOKIE,
@@ -98,7 +98,7 @@ class AccountPages(Controller):
         """Check the password; continue to the TOTP step or TOTP enrolment when needed."""
         target = safe_next(data.get("next"))
         try:
-            row = await accounts.authenticate(data.get("email", ""), data.get("password", ""), client_address(request))
+            row = await login.authenticate(data.get("email", ""), data.get("password", ""), client_address(request))
         except DomainError as exc:
             status = exc.status_code
             return page(
@@ -131,7 +131,7 @@ class AccountPages(Controller):
         if ctx.extra.get("stage") != STAGE_TOTP:
             return back_to("/")
         try:
-            row = await accounts.verify_totp(ctx.pending_totp_user_id or 0, data.get("totp", ""), client_address(request))
+            row = await login.verify_totp(ctx.pending_totp_user_id or 0, data.get("totp", ""), client_address(request))
         except DomainError as exc:
             return page(request, "auth/totp.html", status_code=exc.status_code, errors=form_errors(exc))
         target = request.session.get("next") or "/"
@@ -144,10 +144,10 @@ class AccountPages(Controller):
         ctx = context_of(request)
         user_id = ctx.user.id if ctx.user else ctx.pending_totp_user_id
         row = await User.select(User.email).where(User.id == user_id).first()
-        secret = request.session.get("totp_setup") or accounts.new_totp_secret()
+        secret = request.session.get("totp_setup") or login.new_totp_secret()
         request.session["totp_setup"] = secret
         return page(
-            request, "auth/totp_setup.html", secret=secret, qr=accounts.totp_qr_data_uri(secret, row["email"]),
+            request, "auth/totp_setup.html", secret=secret, qr=login.totp_qr_data_uri(secret, row["email"]),
             replacing=bool(ctx.user and ctx.user.totp_enabled),
         )
 
@@ -161,7 +161,7 @@ class AccountPages(Controller):
         if not secret or not user_id:
             return back_to("/account/totp/setup")
         try:
-            await accounts.enable_totp(
+            await login.enable_totp(
                 user_id, secret, data.get("totp", ""),
                 current_code=data.get("current_totp", ""), address=client_address(request),
             )
@@ -169,7 +169,7 @@ class AccountPages(Controller):
             row = await User.select(User.email).where(User.id == user_id).first()
             return page(
                 request, "auth/totp_setup.html", status_code=exc.status_code, errors=form_errors(exc),
-                secret=secret, qr=accounts.totp_qr_data_uri(secret, row["email"]),
+                secret=secret, qr=login.totp_qr_data_uri(secret, row["email"]),
                 replacing=bool(ctx.user and ctx.user.totp_enabled),
             )
         request.session.pop("totp_setup", None)
@@ -191,7 +191,7 @@ class AccountPages(Controller):
     async def reset_request(self, request: Request, data: FormData) -> Template:
         """Always the same answer, whether or not the address has an account (rate-limited per address and client)."""
         try:
-            await accounts.request_password_reset(data.get("email", ""), client_address(request))
+            await password_reset.request_password_reset(data.get("email", ""), client_address(request))
         except DomainError as exc:
             return page(
                 request, "auth/reset_request.html", status_code=exc.status_code, errors=form_errors(exc),
@@ -202,13 +202,13 @@ class AccountPages(Controller):
 
     @get("/password-reset/{token:str}", guards=[public])
     async def reset_form(self, request: Request, token: FromPath[str]) -> Template:
-        valid = await accounts.reset_token_valid(token)
+        valid = await password_reset.reset_token_valid(token)
         return page(request, "auth/reset_confirm.html", token=token, valid=valid, status_code=200 if valid else 400)
 
     @post("/password-reset/{token:str}", guards=[public])
     async def reset(self, request: Request, token: FromPath[str], data: FormData) -> Template | Redirect:
         try:
-            await accounts.reset_password(token, data.get("password", ""))
+            await password_reset.reset_password(token, data.get("password", ""))
         except DomainError as exc:
             return page(request, "auth/reset_confirm.html", status_code=exc.status_code, token=token, valid=True, errors=form_errors(exc))
         end_session(request.session)
@@ -271,7 +271,7 @@ class ProfilePages(Controller):
         """Turn two-factor authentication off: needs the password and a current code."""
         user = signed_in_user(request)
         try:
-            await accounts.disable_totp(
+            await login.disable_totp(
                 user.id, data.get("off_password", ""), data.get("off_totp", ""), client_address(request)
             )
         except DomainError as exc:

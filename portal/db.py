@@ -127,6 +127,6 @@ async def ping() -> bool:
     """True when the database answers a trivial query."""
     try:
         await raw("SELECT 1")
-    except Exception:  # noqa: BLE001 - health checks report, they do not raise
+    except Exception:  # health checks report, they do not raise
         return False
     return True

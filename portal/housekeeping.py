@@ -17,7 +17,7 @@ log = logging.getLogger("hangang.housekeeping")
 async def purge_stale_throttles() -> int:
     """Forget counters once they no longer count (no permanent lockout): an account's a day after its
     last failure, a client's minutes after its last failure, a reset window once it has ended."""
-    from portal.accounts import ACCOUNT_FAILURE_WINDOW, ADDRESS_FAILURE_WINDOW
+    from portal.login import ACCOUNT_FAILURE_WINDOW, ADDRESS_FAILURE_WINDOW
 
     now = clock.now()
     account_rows = LoginThrottle.key.like("account:%")
@@ -37,7 +37,7 @@ async def housekeeping_loop(stop: asyncio.Event) -> None:
             throttles = await purge_stale_throttles()
             if sessions or throttles:
                 log.info("housekeeping removed %s sessions and %s throttle rows", sessions, throttles)
-        except Exception:  # noqa: BLE001 - a busy database must not kill the worker
+        except Exception:  # a busy database must not kill the worker
             log.exception("housekeeping failed; will retry")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=INTERVAL_SECONDS)

@@ -27,6 +27,9 @@ from portal.db import write_transaction
 from portal.tables import SessionRecord
 
 ROTATE_FLAG = "_rotate"
+# A form filled while the session expired (portal/web/refill.py), kept for its author's next login.
+DRAFT_KEY = "draft"
+DRAFT_MAX_AGE = 2 * 3600  # seconds: a draft older than this is dropped at login
 # Route option: the request reads the session but never writes it (no "seen", no flash, no expiry).
 SESSION_UNTOUCHED = "session_untouched"
 _LOADED_ID = "_hangang_session_id"
@@ -142,3 +145,13 @@ def session_config(secure: bool, absolute_hours: int) -> RotatingSessionConfig:
         store="sessions",
         exclude=["^/static/", "^/healthz$"],
     )
+
+
+def keep_draft_through_login(old: dict[str, Any], new: dict[str, Any], user_id: int) -> None:
+    """At login, carry a draft over to the new session only for the account that wrote it, while fresh."""
+    draft = old.get(DRAFT_KEY)
+    if not draft or draft.get("owner") != user_id:
+        return
+    if clock.now().timestamp() - draft.get("saved_at", 0) > DRAFT_MAX_AGE:
+        return
+    new[DRAFT_KEY] = draft

@@ -46,10 +46,6 @@ class Settings:
         return self.env == "production"
 
     @property
-    def is_sqlite(self) -> bool:
-        return not self.database_url.startswith(("postgres://", "postgresql://"))
-
-    @property
     def cookies_secure(self) -> bool:
         return self.is_production
 

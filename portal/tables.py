@@ -36,9 +36,6 @@ class User(Table, tablename="portal_user"):
     session_generation = Integer(default=0)
     created_at = Timestamptz()
 
-    def role_set(self) -> set[str]:
-        return {r for r in self.roles.split(",") if r}
-
 
 class SessionRecord(Table, tablename="portal_session"):
     """Server-side session data shared by every worker and host."""

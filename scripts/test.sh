@@ -35,14 +35,27 @@ run_pytest() {
   return $code
 }
 
-# 4. SQLite pass.
+# 4. SQLite pass, on two workers (pytest-xdist), each with its own database file (tests/conftest.py).
 echo "== pytest on SQLite"
-HANGANG_DATABASE_URL="" run_pytest -q "$@"
+HANGANG_DATABASE_URL="" run_pytest -q -n 2 --ignore=tests/e2e "$@"
 
-# 5. PostgreSQL pass on a throwaway cluster, stopped even if the run crashes. The browser journeys
-# (tests/e2e) ran in the SQLite pass: they test pages, not the engine, and running them twice would
-# push CI past 25 minutes. Live servers on PostgreSQL are still exercised here (two hosts, crash storm).
+# 5. The browser journeys (tests/e2e), one at a time: each drives Chromium against a live server. They
+# test pages, not the engine, so they run only here; running them twice would push CI past 25 minutes.
+echo "== browser journeys on SQLite"
+set +e
+HANGANG_DATABASE_URL="" .venv/bin/python -m pytest -p no:cacheprovider -q tests/e2e "$@"
+code=$?
+set -e
+# Arguments that select other tests may leave no journey to run (5): only then is that fine.
+if [ $code -ne 0 ] && ! { [ $code -eq 5 ] && [ $# -gt 0 ]; }; then
+  [ $code -eq 5 ] && echo "pytest collected no browser journeys" >&2
+  exit $code
+fi
+
+# 6. PostgreSQL pass on a throwaway cluster, stopped even if the run crashes; two workers, each on its
+# own database (hangang_gw0, hangang_gw1). Live servers on PostgreSQL are still exercised here (two
+# hosts, crash storm).
 echo "== pytest on PostgreSQL 15"
 eval "$(scripts/pg-temp.sh start)"
 trap 'scripts/pg-temp.sh stop "$PG_TEMP_DIR"' EXIT
-HANGANG_DATABASE_URL="$PG_TEMP_URL" run_pytest -q --ignore=tests/e2e "$@"
+HANGANG_DATABASE_URL="$PG_TEMP_URL" run_pytest -q -n 2 --ignore=tests/e2e "$@"

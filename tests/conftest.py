@@ -10,8 +10,39 @@ import os
 import tempfile
 from pathlib import Path
 
+
+def _own_postgres_database(url: str, worker: str) -> str:
+    """A fresh database ``<name>_<worker>`` beside ``url``'s, so parallel workers never share tables."""
+    import asyncio
+    from urllib.parse import urlparse
+
+    import asyncpg
+
+    parts = urlparse(url)
+    name = f"{parts.path.lstrip('/') or 'hangang'}_{worker}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return parts._replace(path=f"/{name}").geturl()
+
+
+# Each process has its own folder, so its own SQLite file and var dir. pytest-xdist workers ("gw0", ...)
+# inherit the controller's environment, its SQLite path included: they take their own file, or their own
+# PostgreSQL database, before any table is imported.
 _TMP = Path(tempfile.mkdtemp(prefix="hangang-test-"))
-if not os.environ.get("HANGANG_DATABASE_URL"):
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_URL = os.environ.get("HANGANG_DATABASE_URL", "")
+if _URL.startswith(("postgres://", "postgresql://")):
+    if _WORKER:
+        os.environ["HANGANG_DATABASE_URL"] = _own_postgres_database(_URL, _WORKER)
+elif not _URL or _WORKER:
     os.environ["HANGANG_DATABASE_URL"] = f"sqlite:///{_TMP / 'test.sqlite3'}"
 os.environ["HANGANG_VAR_DIR"] = str(_TMP / "var")
 os.environ["HANGANG_ENV"] = "development"

@@ -284,12 +284,7 @@ class _FormParser(HTMLParser):
         a = {k: (v or "") for k, v in attrs}
         if "id" in a:
             self.ids.add(a["id"])
-        if tag == "div" and "alert" in a.get("class", "").split():
-            self._alert_depth = 1
-        elif tag == "div" and self._alert_depth:
-            self._alert_depth += 1
-        if tag == "a" and self._alert_depth and a.get("href", "").startswith("#"):
-            self.anchors.append(a["href"][1:])
+        self._track_alert(tag, a)
         if tag == "form":
             if a.get("method", "get").lower() == "post":
                 action = urljoin(self.base, a.get("action") or self.base)
@@ -327,6 +322,15 @@ class _FormParser(HTMLParser):
             form.fields.append(self._select)
         elif tag == "option" and self._select is not None:
             self._option = {"value": a.get("value"), "selected": "selected" in a, "text": ""}
+
+    def _track_alert(self, tag: str, a: dict[str, str]) -> None:
+        """Follow error summaries (``div.alert``) and collect the fragment links inside them."""
+        if tag == "div" and "alert" in a.get("class", "").split():
+            self._alert_depth = 1
+        elif tag == "div" and self._alert_depth:
+            self._alert_depth += 1
+        if tag == "a" and self._alert_depth and a.get("href", "").startswith("#"):
+            self.anchors.append(a["href"][1:])
 
     def handle_data(self, data: str) -> None:
         if self._textarea is not None:

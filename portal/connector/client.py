@@ -401,7 +401,7 @@ class CityClient:
         already holds this revision with the same ``body_sha256``; if so, the push is done.
         """
         body_payload = dict(payload, dry_run=dry_run)
-        body = signing.canonical_json(body_payload)
+        body = signing.body_bytes(body_payload)
         sha = signing.body_sha256(body_payload)
         key = signing.idempotency_key(str(payload["batch_id"]), int(payload["revision"]))
         msg_id = signing.message_id(kind, key, dry_run)

@@ -14,15 +14,15 @@ from portal import clock, i18n
 from portal.auth import requires_official
 from portal.connector import services
 from portal.schemas import ErrorResponse
+from portal.web import openapi
 from portal.web.pages import back_to, page, signed_in_user
 
 FormData = URLEncodedBody[dict[str, str]]
-ERRORS = {
+# The portal's one error map, with the role these calls need and the batch's own refusals.
+ERRORS = openapi.ERRORS | {
     403: ResponseSpec(data_container=ErrorResponse, description="Not an official"),
     404: ResponseSpec(data_container=ErrorResponse, description="No such batch"),
-    409: ResponseSpec(
-        data_container=ErrorResponse, description="Not possible in the batch's state"
-    ),
+    409: ResponseSpec(data_container=ErrorResponse, description="Not possible in the batch's state"),
 }
 
 

@@ -121,7 +121,7 @@ def allocation_files(payload: Mapping[str, Any]) -> dict[str, bytes]:
     return {
         "allocations.csv": csv_bytes,
         "datapackage.json": json.dumps(descriptor, ensure_ascii=False, indent=2).encode("utf-8"),
-        "batch.json": signing.canonical_json(dict(payload)),
+        "batch.json": signing.body_bytes(dict(payload)),
     }
 
 
@@ -180,7 +180,7 @@ def award_files(payload: Mapping[str, Any]) -> dict[str, bytes]:
         "awards.xlsx": xlsx_bytes(
             AWARD_SHEET, [[*r[:-1], as_number(str(r[-1]))] for r in rows], "awards"
         ),
-        "awards.json": signing.canonical_json(dict(payload)),
+        "awards.json": signing.body_bytes(dict(payload)),
     }
 
 
@@ -193,7 +193,7 @@ def batch_files(kind: str, payload: Mapping[str, Any]) -> dict[str, bytes]:
 
 
 def _manifest_signature(keys: Iterable[bytes], unsigned: Mapping[str, Any]) -> str:
-    message = signing.canonical_json(dict(unsigned))
+    message = signing.body_bytes(dict(unsigned))
     return " ".join(
         "v1," + base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode("ascii")
         for key in keys
@@ -284,6 +284,13 @@ def _read_bundle(path: Path) -> dict[str, bytes]:
 
 def verify_files(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str, Any]:
     """Check a bundle's signature and hashes; return the manifest or raise ``ExportError``."""
+    manifest = _signed_manifest(files, keys)
+    _check_listed_files(manifest, files)
+    return manifest
+
+
+def _signed_manifest(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str, Any]:
+    """The bundle's manifest, once its signature matches one of ``keys``."""
     if MANIFEST not in files:
         raise ExportError("manifest.json is missing")
     try:
@@ -308,6 +315,11 @@ def verify_files(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str,
             f" {str(manifest.get('key_id'))!r}): either this is not the key it was signed with,"
             " or the bundle was changed"
         )
+    return manifest
+
+
+def _check_listed_files(manifest: dict[str, Any], files: Mapping[str, bytes]) -> None:
+    """Every file the manifest lists is present with its hash, and nothing else is in the bundle."""
     listed = manifest.get("files")
     if not isinstance(listed, list):
         raise ExportError("manifest.json lists no files")
@@ -327,7 +339,6 @@ def verify_files(files: Mapping[str, bytes], keys: Sequence[bytes]) -> dict[str,
     extra = sorted(set(files) - names - {MANIFEST})
     if extra:
         raise ExportError(f"{extra[0]} is in the bundle but not in the manifest")
-    return manifest
 
 
 def verify_bundle(path: Path, keys: Sequence[bytes]) -> dict[str, Any]:

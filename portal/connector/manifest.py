@@ -16,5 +16,5 @@ MANIFEST = Manifest(
     ),
     demo="portal.connector.demo:load_demo",
     cli="portal.connector.cli:register",
-    background_tasks=("portal.connector.services:delivery_loop",),
+    background_tasks=("portal.connector.delivery:delivery_loop",),
 )

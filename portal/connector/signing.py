@@ -10,10 +10,11 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from portal.canonical import canonical_json
 
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
@@ -138,12 +139,10 @@ def parse_idempotency_key(key: str) -> tuple[str, int]:
     return match["batch_id"], int(match["revision"])
 
 
-def canonical_json(value: Any) -> bytes:
-    """Encode JSON canonically: sorted keys, no spaces, UTF-8, floats refused."""
+def body_bytes(value: Any) -> bytes:
+    """A body as the city receives it: canonical JSON in UTF-8, floats refused."""
     _refuse_floats(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    return canonical_json(value).encode("utf-8")
 
 
 def body_sha256(payload: Mapping[str, Any]) -> str:
@@ -152,7 +151,7 @@ def body_sha256(payload: Mapping[str, Any]) -> str:
     Leaving ``dry_run`` out makes a dry run and the real push of the same batch hash alike.
     """
     content = {name: value for name, value in payload.items() if name != "dry_run"}
-    return hashlib.sha256(canonical_json(content)).hexdigest()
+    return hashlib.sha256(body_bytes(content)).hexdigest()
 
 
 def sha256_hex(data: bytes) -> str:

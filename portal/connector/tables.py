@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
@@ -46,3 +49,10 @@ class OutboxAttempt(Table, tablename="connector_outbox_attempt"):
     error = Text(null=True, default=None)
     dry_run = Boolean(default=False)
     worker = Varchar(length=64, default="")
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value: Piccolo hands JSON columns back as text on both engines."""
+    if isinstance(value, str):
+        return json.loads(value) if value else None
+    return value

@@ -13,7 +13,7 @@ from portal.connector.client import close_shared_http_client
 
 def _lease_seconds() -> float:
     """The lease a worker takes on a batch; shorter only for rehearsals and tests."""
-    from portal.connector.services import DEFAULT_LEASE_SECONDS
+    from portal.connector.delivery import DEFAULT_LEASE_SECONDS
 
     raw = os.environ.get("HANGANG_CONNECTOR_LEASE_SECONDS", "")
     try:
@@ -25,7 +25,7 @@ def _lease_seconds() -> float:
 async def push_once() -> int:
     """One delivery round; prints a summary; exit code 1 if a batch failed for good."""
     from portal import db
-    from portal.connector.services import deliver_due_batches
+    from portal.connector.delivery import deliver_due_batches
 
     await db.start_pool()
     try:
@@ -42,7 +42,7 @@ async def push_once() -> int:
 async def push_forever(interval: float) -> int:
     """Deliver until SIGINT or SIGTERM."""
     from portal import db
-    from portal.connector.services import deliver_due_batches
+    from portal.connector.delivery import deliver_due_batches
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -11,10 +11,9 @@ from litestar import Request
 from litestar.exceptions import (
     NotAuthorizedException,
 )
-from litestar.middleware import ASGIMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 from markupsafe import Markup, escape
 
 from portal import clock, i18n, money
@@ -126,21 +125,6 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
-
-
-class LanguageMiddleware(ASGIMiddleware):
-    """Resolve the account and the language before any handler or guard runs."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        from portal.auth import resolve_request_context  # avoid an import cycle at module load
-
-        ctx = await resolve_request_context(scope)
-        scope["hangang"] = ctx  # type: ignore[typeddict-unknown-key]
-        token = i18n.current_language.set(ctx.language)
-        try:
-            await next_app(scope, receive, send)
-        finally:
-            i18n.current_language.reset(token)
 
 
 CSP = (

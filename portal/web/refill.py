@@ -28,13 +28,12 @@ from litestar.types import Empty as _EMPTY
 from litestar.utils.scope.state import ScopeState
 
 from portal import clock, i18n
+from portal.sessions import DRAFT_KEY
 
 log = logging.getLogger("hangang.web")
 
 FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 SECRET_WORDS = ("password", "totp", "secret", "_csrf_token")
-DRAFT_KEY = "draft"
-DRAFT_MAX_AGE = 2 * 3600  # seconds: a draft older than this is dropped at login
 ERROR_SCOPE_KEY = "hangang_error"  # set by portal.web.error_response: (message, field)
 CSRF_FAILED = "CSRF token verification failed"
 EXPIRED_MESSAGE = "The form expired. Please submit it again."
@@ -137,6 +136,44 @@ def _with(attrs: list[tuple[str, str | None]], name: str, value: str | None, pre
     return kept + [(name, value)] if present else kept
 
 
+Edit = tuple[int, int, str]  # (start, end, replacement) in the page's source
+
+
+def _control_edits(control: _Control, values: Values) -> list[Edit]:
+    """The edits that put the sent value back into one form control (none for secrets and buttons)."""
+    name = control.attr("name") or ""
+    kind = (control.attr("type") or "").lower()
+    if is_secret(name) or kind in ("password", "hidden", "file", "submit", "button"):
+        return []
+    sent = values.get(name)
+    if control.tag == "input" and kind in ("checkbox", "radio"):
+        ticked = sent is not None and (control.attr("value") or "on") in sent
+        return [(control.start, control.end, _tag("input", _with(control.attrs, "checked", None, ticked)))]
+    if sent is None:
+        return []
+    if control.tag == "input" and kind in TEXT_KINDS:
+        return [(control.start, control.end, _tag("input", _with(control.attrs, "value", sent[0])))]
+    if control.tag == "textarea" and control.content_end is not None:
+        return [(control.end, control.content_end, html.escape(sent[0], quote=False))]
+    if control.tag == "select" and sent[0] in [o.attr("value") for o in control.options]:
+        return [
+            (option.start, option.end, _tag("option", _with(option.attrs, "selected", None, option.attr("value") == sent[0])))
+            for option in control.options
+        ]
+    return []
+
+
+def _message_edit(form_end: int, controls: list[_Control], message: str, field_name: str | None) -> Edit:
+    """The message shown in the form, linked to the field it is about when that field has an id."""
+    target_id = next(
+        (c.attr("id") for c in controls if field_name and c.attr("name") == field_name and c.attr("id")), None
+    )
+    text = html.escape(message)
+    if target_id:
+        text = f'<a href="#{html.escape(target_id)}">{text}</a>'
+    return (form_end, form_end, f'<div class="alert" role="alert"><p>{text}</p></div>')
+
+
 def refill(
     source: str,
     action: str,
@@ -154,37 +191,12 @@ def refill(
     scanner.close()
     if not scanner.forms:
         return None
-    edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
+    edits: list[Edit] = []
     for form_end, controls in scanner.forms:
-        target_id = None
         for control in controls:
-            name = control.attr("name") or ""
-            kind = (control.attr("type") or "").lower()
-            if field_name and name == field_name and control.attr("id") and target_id is None:
-                target_id = control.attr("id")
-            if is_secret(name) or kind in ("password", "hidden", "file", "submit", "button"):
-                continue
-            sent = values.get(name)
-            if control.tag == "input" and kind in ("checkbox", "radio"):
-                ticked = sent is not None and (control.attr("value") or "on") in sent
-                edits.append((control.start, control.end, _tag("input", _with(control.attrs, "checked", None, ticked))))
-            elif sent is None:
-                continue
-            elif control.tag == "input" and kind in TEXT_KINDS:
-                edits.append((control.start, control.end, _tag("input", _with(control.attrs, "value", sent[0]))))
-            elif control.tag == "textarea" and control.content_end is not None:
-                edits.append((control.end, control.content_end, html.escape(sent[0], quote=False)))
-            elif control.tag == "select":
-                known = [o.attr("value") for o in control.options]
-                if sent[0] in known:
-                    for option in control.options:
-                        chosen = option.attr("value") == sent[0]
-                        edits.append((option.start, option.end, _tag("option", _with(option.attrs, "selected", None, chosen))))
+            edits.extend(_control_edits(control, values))
         if message:
-            text = html.escape(message)
-            if target_id:
-                text = f'<a href="#{html.escape(target_id)}">{text}</a>'
-            edits.append((form_end, form_end, f'<div class="alert" role="alert"><p>{text}</p></div>'))
+            edits.append(_message_edit(form_end, controls, message, field_name))
     out = source
     for start, end, replacement in sorted(edits, key=lambda e: e[0], reverse=True):
         out = out[:start] + replacement + out[end:]
@@ -401,14 +413,4 @@ class KeepTypedMiddleware(ASGIMiddleware):
         data = refilled.encode()
         await send({**start, "headers": _html_response_headers(list(start.get("headers", [])), data)})
         await send({"type": "http.response.body", "body": data, "more_body": False})
-
-
-def keep_draft_through_login(old: dict[str, Any], new: dict[str, Any], user_id: int) -> None:
-    """At login, carry a draft over to the new session only for the account that wrote it, while fresh."""
-    draft = old.get(DRAFT_KEY)
-    if not draft or draft.get("owner") != user_id:
-        return
-    if clock.now().timestamp() - draft.get("saved_at", 0) > DRAFT_MAX_AGE:
-        return
-    new[DRAFT_KEY] = draft
 

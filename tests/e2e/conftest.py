@@ -41,7 +41,7 @@ def pytest_runtest_makereport(item, call):
                 ARTIFACTS.mkdir(exist_ok=True)
                 try:
                     page.screenshot(path=str(ARTIFACTS / f"{item.name}-{name}.png"), full_page=True)
-                except Exception:  # noqa: BLE001 - a failed screenshot must not hide the real failure
+                except Exception:  # a failed screenshot must not hide the real failure
                     pass
 
 

@@ -13,7 +13,7 @@ import httpx
 import pyotp
 import pytest
 
-from portal import accounts, clock
+from portal import accounts, clock, login, password_reset
 from portal.errors import InvalidInput, TooManyAttempts
 from portal.housekeeping import purge_stale_throttles
 from portal.mail import development_outbox
@@ -53,7 +53,7 @@ async def traced_reset_request(email: str, client: str) -> set[tuple[str, int]]:
 
     sys.settrace(tracer)
     try:
-        await accounts.request_password_reset(email, client)
+        await password_reset.request_password_reset(email, client)
     finally:
         sys.settrace(None)
     return executed
@@ -71,7 +71,7 @@ async def test_reset_request_runs_the_same_code_and_work_for_known_and_unknown_a
     assert [row["email"] for row in queued] == [known.email, "nobody@example.kr"]
     assert await PasswordResetToken.count() == 0 and development_outbox.sent == []  # nothing sent on the request path
 
-    assert await accounts.deliver_password_resets() == 2
+    assert await password_reset.deliver_password_resets() == 2
     assert await PasswordResetRequest.count() == 0
     assert [mail.to for mail in development_outbox.read()] == [known.email]  # the unknown address gets nothing
     assert await PasswordResetToken.count() == 1
@@ -80,41 +80,41 @@ async def test_reset_request_runs_the_same_code_and_work_for_known_and_unknown_a
 async def test_reset_is_rate_limited_per_address_and_per_client(client, users):
     await users.create(email="target@example.kr")
     for email in ("target@example.kr", "ghost@example.kr"):  # known or not, the same limit and answer
-        for number in range(accounts.RESET_PER_EMAIL):
-            await accounts.request_password_reset(email, f"203.0.113.{number}")
+        for number in range(password_reset.RESET_PER_EMAIL):
+            await password_reset.request_password_reset(email, f"203.0.113.{number}")
         with pytest.raises(TooManyAttempts) as refused:
-            await accounts.request_password_reset(email, "203.0.113.200")
+            await password_reset.request_password_reset(email, "203.0.113.200")
         assert refused.value.message.startswith("Too many reset requests")
-    for number in range(accounts.RESET_PER_CLIENT):
-        await accounts.request_password_reset(f"person{number}@example.kr", "192.0.2.9")
+    for number in range(password_reset.RESET_PER_CLIENT):
+        await password_reset.request_password_reset(f"person{number}@example.kr", "192.0.2.9")
     with pytest.raises(TooManyAttempts):
-        await accounts.request_password_reset("one-more@example.kr", "192.0.2.9")
-    assert await PasswordResetRequest.count() == 2 * accounts.RESET_PER_EMAIL + accounts.RESET_PER_CLIENT
+        await password_reset.request_password_reset("one-more@example.kr", "192.0.2.9")
+    assert await PasswordResetRequest.count() == 2 * password_reset.RESET_PER_EMAIL + password_reset.RESET_PER_CLIENT
 
     # Through the form: a translated 429 beside the field, what was typed kept.
-    for _ in range(accounts.RESET_PER_EMAIL):
+    for _ in range(password_reset.RESET_PER_EMAIL):
         assert (await client.post_form("/password-reset", {"email": "form@example.kr"})).status_code == 200
     page = await client.post_form("/password-reset", {"email": "form@example.kr"}, headers={"accept-language": "ko"})
     assert page.status_code == 429 and 'value="form@example.kr"' in page.text
     assert "재설정 요청이 너무 많습니다" in field_error(page)
 
-    clock.advance(accounts.RESET_WINDOW + dt.timedelta(seconds=1))
-    await accounts.request_password_reset("target@example.kr", "203.0.113.7")  # a new window
+    clock.advance(password_reset.RESET_WINDOW + dt.timedelta(seconds=1))
+    await password_reset.request_password_reset("target@example.kr", "203.0.113.7")  # a new window
     assert await purge_stale_throttles() > 0  # ended windows are forgotten
 
 
 async def test_client_failure_counters_expire_after_minutes(users):
     address = "198.51.100.77"
-    for number in range(accounts.ADDRESS_FREE_FAILURES + 1):
-        await accounts.record_failure(f"guess{number}@example.kr", address)
+    for number in range(login.ADDRESS_FREE_FAILURES + 1):
+        await login.record_failure(f"guess{number}@example.kr", address)
     with pytest.raises(TooManyAttempts):
-        await accounts.check_throttle("someone@example.kr", address)
-    clock.advance(accounts.ADDRESS_FAILURE_WINDOW + dt.timedelta(minutes=1))
-    await accounts.check_throttle("someone@example.kr", address)  # the block is over
-    await accounts.record_failure("typo@example.kr", address)
+        await login.check_throttle("someone@example.kr", address)
+    clock.advance(login.ADDRESS_FAILURE_WINDOW + dt.timedelta(minutes=1))
+    await login.check_throttle("someone@example.kr", address)  # the block is over
+    await login.record_failure("typo@example.kr", address)
     state = await LoginThrottle.select().where(LoginThrottle.key == f"address:{address}").first()
     assert state["failures"] == 1 and state["blocked_until"] is None  # counting starts again
-    clock.advance(accounts.ADDRESS_FAILURE_WINDOW + dt.timedelta(minutes=1))
+    clock.advance(login.ADDRESS_FAILURE_WINDOW + dt.timedelta(minutes=1))
     await purge_stale_throttles()
     assert not await LoginThrottle.exists().where(LoginThrottle.key == f"address:{address}")
     # The account counters stay for a day (rotating addresses must not reset them, S4).
@@ -177,7 +177,7 @@ async def test_removing_totp_needs_the_password_and_a_current_code(app, users):
 async def test_privileged_accounts_cannot_remove_totp(judge):
     clock.advance(dt.timedelta(seconds=31))
     with pytest.raises(InvalidInput) as refused:
-        await accounts.disable_totp(judge.account.id, judge.account.password, judge.account.totp_now(), "127.0.0.1")
+        await login.disable_totp(judge.account.id, judge.account.password, judge.account.totp_now(), "127.0.0.1")
     assert "must keep" in refused.value.message
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from portal import accounts, clock
+from portal import clock, password_reset
 from portal.mail import development_outbox
 from portal.tables import User
 from tests.helpers import DEFAULT_PASSWORD, field_error
@@ -59,7 +59,7 @@ async def test_registration_form_rerenders_with_field_error_and_keeps_input(clie
 async def reset_link_from_outbox(client, email: str) -> str:
     """Ask for a reset, let the queue deliver it, and read the link from the outbox folder (var/outbox/*.eml)."""
     await client.post_form("/password-reset", {"email": email})
-    assert await accounts.deliver_password_resets() == 1
+    assert await password_reset.deliver_password_resets() == 1
     mail = [m for m in development_outbox.read() if m.to == email][-1]
     return re.search(r"/password-reset/(\S+)", mail.body).group(1)
 

@@ -9,6 +9,7 @@ import hmac
 import json
 
 from portal import audit
+from portal.canonical import canonical_json
 from portal.db import raw, write_transaction
 from portal.tables import AuditEvent
 
@@ -53,7 +54,7 @@ async def rechain_from(start_index: int, hash_of) -> None:
 
 
 def sha256_chain(prev: str, body: dict) -> str:
-    return hashlib.sha256((prev + audit.canonical_json(body)).encode()).hexdigest()
+    return hashlib.sha256((prev + canonical_json(body)).encode()).hexdigest()
 
 
 async def test_events_are_chained_with_an_hmac_under_the_audit_key():
@@ -91,7 +92,7 @@ async def test_a_chain_recomputed_without_the_key_is_reported():
     # 3. Re-keyed with a guessed key.
     await raw("UPDATE portal_audit_event SET chain_version = {}", audit.KEYED)
     guessed = b"a guessed key"
-    await rechain_from(0, lambda prev, body: hmac.new(guessed, (prev + audit.canonical_json(body)).encode(), "sha256").hexdigest())
+    await rechain_from(0, lambda prev, body: hmac.new(guessed, (prev + canonical_json(body)).encode(), "sha256").hexdigest())
     rekeyed = await audit.verify_chain()
     assert not rekeyed.ok and rekeyed.broken_at == rows[0]["id"] and "another key" in rekeyed.problem
 
@@ -154,7 +155,7 @@ async def insert_legacy_events(count: int) -> str:
         await AuditEvent.insert(
             AuditEvent(
                 occurred_at=occurred_at, actor_id=None, action="legacy.event", subject=f"old:{number}",
-                details=audit.canonical_json({"n": number}), prev_hash=prev, hash=new_hash,
+                details=canonical_json({"n": number}), prev_hash=prev, hash=new_hash,
                 chain_version=audit.LEGACY_UNKEYED,
             )
         )

@@ -209,7 +209,7 @@ async def test_bad_signature_is_refused_and_not_retried(
 
 
 async def test_a_clock_off_by_more_than_five_minutes_is_refused(city: RunningCity) -> None:
-    body = signing.canonical_json(sample_allocation("skewed"))
+    body = signing.body_bytes(sample_allocation("skewed"))
     response = _signed_post(city, "/v1/allocation-batches", body, "skewed:1", ts_offset=-400)
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -217,7 +217,7 @@ async def test_a_clock_off_by_more_than_five_minutes_is_refused(city: RunningCit
 
 
 async def test_rotation_signature_with_an_old_and_a_new_key(city: RunningCity) -> None:
-    body = signing.canonical_json(sample_allocation("rotated"))
+    body = signing.body_bytes(sample_allocation("rotated"))
     both = f"{signing.new_secret()} {city.secret}"
     assert (
         _signed_post(city, "/v1/allocation-batches", body, "rotated:1", secret=both).status_code
@@ -254,7 +254,7 @@ async def test_totals_mismatch_is_422_with_the_reason(city: RunningCity) -> None
     payload = sample_allocation("bad-totals")
     payload["totals"]["amount"] = "1"
     response = _signed_post(
-        city, "/v1/allocation-batches", signing.canonical_json(payload), "bad-totals:1"
+        city, "/v1/allocation-batches", signing.body_bytes(payload), "bad-totals:1"
     )
     assert response.status_code == 422
     assert any("totals.amount" in error for error in response.json()["errors"])
@@ -272,7 +272,7 @@ async def test_totals_mismatch_is_422_with_the_reason(city: RunningCity) -> None
 async def test_malformed_requests(
     city: RunningCity, body: bytes | None, key: str, status: int
 ) -> None:
-    body = body or signing.canonical_json(sample_allocation("malformed"))
+    body = body or signing.body_bytes(sample_allocation("malformed"))
     response = _signed_post(city, "/v1/allocation-batches", body, key)
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -283,7 +283,7 @@ async def test_one_official_approving_twice_is_not_enough(city: RunningCity) -> 
     payload = sample_allocation("one-official")
     payload["approvals"][1]["official"] = payload["approvals"][0]["official"]
     response = _signed_post(
-        city, "/v1/allocation-batches", signing.canonical_json(payload), "one-official:1"
+        city, "/v1/allocation-batches", signing.body_bytes(payload), "one-official:1"
     )
     assert response.status_code == 422
     assert "two different officials" in json.dumps(response.json())
@@ -356,7 +356,7 @@ def test_openapi_documents_the_contract(city: RunningCity) -> None:
 async def test_same_key_in_flight_is_409_with_retry_after(city: RunningCity) -> None:
     import threading
 
-    body = signing.canonical_json(sample_allocation("in-flight"))
+    body = signing.body_bytes(sample_allocation("in-flight"))
     city.faults(delay=2, delay_next=1)
     first: list[httpx.Response] = []
     worker = threading.Thread(

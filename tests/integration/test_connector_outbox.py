@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from portal import audit, clock
-from portal.connector import services
+from portal.connector import delivery, services
 from portal.connector.client import CityClient, RetryPolicy, build_http_client
 from portal.connector.settings import CitySettings
 from portal.connector.tables import OutboxAttempt, OutboxBatch
@@ -79,7 +79,7 @@ async def test_deliver_records_receipt_attempts_and_audit(
 ) -> None:
     allocation = await _enqueue("allocation", sample_allocation("outbox-pb"))
     award = await _enqueue("award", sample_award("outbox-ai50"))
-    report = await services.deliver_due_batches(client=client, worker="w1")
+    report = await delivery.deliver_due_batches(client=client, worker="w1")
     assert sorted(report.delivered) == ["outbox-ai50:1", "outbox-pb:1"]
     for batch_pk, batch_id in ((allocation, "outbox-pb"), (award, "outbox-ai50")):
         row = await _row(batch_pk)
@@ -98,7 +98,7 @@ async def test_deliver_records_receipt_attempts_and_audit(
     )
     assert (await audit.verify_chain()).ok
     # Nothing is due any more: a second round sends nothing.
-    again = await services.deliver_due_batches(client=client, worker="w1")
+    again = await delivery.deliver_due_batches(client=client, worker="w1")
     assert again.delivered == [] and len(city.accepted("outbox-pb")) == 1
 
 
@@ -111,20 +111,20 @@ async def test_city_down_then_back(tmp_path: Path) -> None:
     batch_pk = await _enqueue("allocation", sample_allocation("while-down"))
     async with build_http_client(settings) as http:
         down = CityClient(settings, http=http, policy=RetryPolicy(attempts=2, sleep=_no_wait))
-        report = await services.deliver_due_batches(client=down, worker="w1")
+        report = await delivery.deliver_due_batches(client=down, worker="w1")
     assert report.retrying == ["while-down:1"]
     row = await _row(batch_pk)
     assert row["status"] == "pending" and "ConnectError" in row["last_error"]
     assert row["next_attempt_at"] > clock.now()
     assert (
-        await services.deliver_due_batches(client=down, worker="w1")
+        await delivery.deliver_due_batches(client=down, worker="w1")
     ).retrying == []  # not due yet
     clock.advance(dt.timedelta(minutes=1))
     with running_city(tmp_path / "late.sqlite3", secret=secret) as back:
         settings = back.settings
         async with build_http_client(settings) as http:
             up = CityClient(settings, http=http, policy=RetryPolicy(attempts=2, sleep=_no_wait))
-            assert (await services.deliver_due_batches(client=up, worker="w1")).delivered == [
+            assert (await delivery.deliver_due_batches(client=up, worker="w1")).delivered == [
                 "while-down:1"
             ]
         assert len(back.accepted("while-down")) == 1
@@ -145,7 +145,7 @@ async def test_refusal_fails_the_batch_and_alerts_officials(city: RunningCity, u
     )
     async with build_http_client(wrong) as http:
         forged = CityClient(wrong, http=http, policy=RetryPolicy(attempts=3, sleep=_no_wait))
-        report = await services.deliver_due_batches(client=forged, worker="w1")
+        report = await delivery.deliver_due_batches(client=forged, worker="w1")
     assert report.failed == ["refused:1"]
     row = await _row(batch_pk)
     assert row["status"] == "failed" and "401" in row["last_error"]
@@ -157,7 +157,7 @@ async def test_refusal_fails_the_batch_and_alerts_officials(city: RunningCity, u
     await services.retry_batch(batch_pk, official.id)
     async with build_http_client(city.settings) as http:
         right = CityClient(city.settings, http=http, policy=RetryPolicy(attempts=3, sleep=_no_wait))
-        assert (await services.deliver_due_batches(client=right, worker="w1")).delivered == [
+        assert (await delivery.deliver_due_batches(client=right, worker="w1")).delivered == [
             "refused:1"
         ]
 
@@ -171,7 +171,7 @@ async def test_revisions_increase_and_supersede_undelivered_ones(
     assert (await _row(first))["status"] == "superseded"
     with pytest.raises(Conflict):
         await _enqueue("allocation", sample_allocation("revised-pb", revision=2))
-    await services.deliver_due_batches(client=client, worker="w1")
+    await delivery.deliver_due_batches(client=client, worker="w1")
     assert [r["revision"] for r in city.accepted("revised-pb")] == [2]
 
 
@@ -197,11 +197,11 @@ async def test_dry_run_from_the_outbox_stores_nothing(
 
 async def test_killed_worker_lease_is_taken_over(city: RunningCity, client: CityClient) -> None:
     batch_pk = await _enqueue("allocation", sample_allocation("lease"))
-    claimed = await services.claim_due_batch("dead-worker", lease_seconds=60)
+    claimed = await delivery.claim_due_batch("dead-worker", lease_seconds=60)
     assert claimed is not None and claimed["id"] == batch_pk
-    assert await services.claim_due_batch("w2") is None  # leased: not due
+    assert await delivery.claim_due_batch("w2") is None  # leased: not due
     clock.advance(dt.timedelta(seconds=61))
-    report = await services.deliver_due_batches(client=client, worker="w2")
+    report = await delivery.deliver_due_batches(client=client, worker="w2")
     assert report.delivered == ["lease:1"]
     assert (await _row(batch_pk))["attempts"] == 2
 
@@ -213,8 +213,8 @@ async def test_two_workers_in_one_process_never_double_deliver(
     for key in keys:
         await _enqueue("allocation", sample_allocation(key))
     reports = await asyncio.gather(
-        services.deliver_due_batches(client=client, worker="a"),
-        services.deliver_due_batches(client=client, worker="b"),
+        delivery.deliver_due_batches(client=client, worker="a"),
+        delivery.deliver_due_batches(client=client, worker="b"),
     )
     delivered = reports[0].delivered + reports[1].delivered
     assert sorted(delivered) == sorted(f"{k}:1" for k in keys)
@@ -316,7 +316,7 @@ async def test_a_damaged_outbox_row_fails_with_a_reason(
     official = await users.create(roles=["official"])
     batch_pk = await _enqueue("allocation", sample_allocation("damaged"))
     await OutboxBatch.update({OutboxBatch.payload: "{}"}).where(OutboxBatch.id == batch_pk)
-    report = await services.deliver_due_batches(client=client, worker="w1")
+    report = await delivery.deliver_due_batches(client=client, worker="w1")
     assert report.failed == ["damaged:1"]
     row = await _row(batch_pk)
     assert row["status"] == "failed" and "unreadable" in row["last_error"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.connector import exports, services, signing
+from portal.connector import delivery, exports, services, signing
 from portal.connector.client import close_shared_http_client
 from portal.connector.testing import RunningCity, running_city, sample_allocation, sample_award
 from portal.db import write_transaction
@@ -41,7 +41,7 @@ async def _enqueue(kind: str, payload: dict) -> int:
 
 async def test_officials_see_status_receipt_and_history(official, city: RunningCity) -> None:
     batch_pk = await _enqueue("allocation", sample_allocation("page-pb"))
-    await services.deliver_due_batches(worker="test")
+    await delivery.deliver_due_batches(worker="test")
     board = await official.get("/officials/connector/")
     assert board.status_code == 200 and "PB 2027 results" in board.text
     detail = await official.get(f"/officials/connector/batches/{batch_pk}")
@@ -71,7 +71,7 @@ async def test_validate_with_the_city_stores_nothing(official, city: RunningCity
 async def test_failed_batch_shows_reason_and_can_be_retried(official, city: RunningCity) -> None:
     batch_pk = await _enqueue("allocation", sample_allocation("page-failed"))
     city.faults(redirect_next=1)
-    report = await services.deliver_due_batches(worker="test")
+    report = await delivery.deliver_due_batches(worker="test")
     assert report.failed == ["page-failed:1"]
     detail = await official.get(f"/officials/connector/batches/{batch_pk}")
     assert "redirect" in detail.text and "Retry delivery" in detail.text
@@ -79,7 +79,7 @@ async def test_failed_batch_shows_reason_and_can_be_retried(official, city: Runn
     assert "These batches failed" in board.text
     response = await official.post_form(f"/officials/connector/batches/{batch_pk}/retry", {})
     assert response.status_code == 303
-    assert (await services.deliver_due_batches(worker="test")).delivered == ["page-failed:1"]
+    assert (await delivery.deliver_due_batches(worker="test")).delivered == ["page-failed:1"]
     again = await official.send_json("POST", f"/api/v1/connector/batches/{batch_pk}/retry", {})
     assert again.status_code == 409
 
@@ -197,7 +197,7 @@ async def test_the_server_delivery_loop_delivers_and_stops(city: RunningCity) ->
 
     batch_pk = await _enqueue("allocation", sample_allocation("loop-pb"))
     stop = asyncio.Event()
-    loop_task = asyncio.create_task(services.delivery_loop(stop, interval=0.05))
+    loop_task = asyncio.create_task(delivery.delivery_loop(stop, interval=0.05))
     try:
         for _ in range(200):
             row = (
@@ -232,6 +232,6 @@ async def test_a_batch_waiting_over_an_hour_alerts_officials(official, city: Run
     assert f'href="/officials/connector/batches/{waiting}"' in board.text
     detail = await official.get(f"/officials/connector/batches/{waiting}")
     assert 'id="stuck-alert"' in detail.text
-    await services.deliver_due_batches(worker="test")
+    await delivery.deliver_due_batches(worker="test")
     board = await official.get("/officials/connector/")
     assert 'id="delivery-alerts"' not in board.text  # delivered: the alert is gone

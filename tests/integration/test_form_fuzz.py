@@ -129,6 +129,12 @@ def problems_with(response, form: Form, case: Case) -> list[str]:
         out.append(f"{status}: the form came back without a message")
     if status < 400:
         return out
+    return out + values_lost(again, page, case)
+
+
+def values_lost(again: Form, page, case: Case) -> list[str]:
+    """The fields of the form shown again that no longer hold what the case sent."""
+    out = []
     in_error = {f.name for f in again.fields if f.invalid} | {
         name for name in again.names if f"f-{name}-error" in page.ids
     }
@@ -165,6 +171,23 @@ async def still_signed_in(client: PortalClient) -> bool:
     return client.account is None or (await client.get("/account")).status_code == 200
 
 
+async def discover_forms(clients: dict[str, PortalClient], urls, problems: list[str]) -> dict[str, tuple[str, Form]]:
+    """Each role's pages; a form (one per route) is fuzzed by the first role that reaches it."""
+    forms: dict[str, tuple[str, Form]] = {}
+    for role, client in clients.items():
+        for url in urls:
+            response = await client.get(url)
+            if response.status_code >= 500:
+                problems.append(f"{role} GET {url}: {response.status_code}")
+            if response.status_code != 200 or "text/html" not in response.headers.get("content-type", ""):
+                continue
+            for form in parse_page(response.text, url).forms:
+                key = form_key(form)
+                if key not in forms or forms[key] == (role, None) or forms[key][1].page == url and forms[key][0] == role:
+                    forms[key] = (role, form)  # the last of a list: never the signed-in person's own row
+    return forms
+
+
 async def test_every_form_survives_bad_input(app, users, connection_pool):
     site = await build_site(users)
     urls = page_urls(app, site)
@@ -174,19 +197,7 @@ async def test_every_form_survives_bad_input(app, users, connection_pool):
     problems: list[str] = []
     clients = {role: await signed_in(app, site.accounts.get(role)) for role in ROLES}
     try:
-        # Discover: each role's pages; a form (one per route) is fuzzed by the first role that reaches it.
-        forms: dict[str, tuple[str, Form]] = {}
-        for role, client in clients.items():
-            for url in urls:
-                response = await client.get(url)
-                if response.status_code >= 500:
-                    problems.append(f"{role} GET {url}: {response.status_code}")
-                if response.status_code != 200 or "text/html" not in response.headers.get("content-type", ""):
-                    continue
-                for form in parse_page(response.text, url).forms:
-                    key = form_key(form)
-                    if key not in forms or forms[key] == (role, None) or forms[key][1].page == url and forms[key][0] == role:
-                        forms[key] = (role, form)  # the last of a list: never the signed-in person's own row
+        forms = await discover_forms(clients, urls, problems)
         ordered = sorted(forms.values(), key=lambda rf: (bool(FINAL_ACTIONS.search(rf[1].action)), ROLES.index(rf[0])))
         # Stale tokens first, for every form: they change nothing, and each form still exists then.
         for stale_round in (True, False):

@@ -12,7 +12,7 @@ import re
 
 import pyotp
 
-from portal import accounts, clock
+from portal import accounts, clock, password_reset
 from portal.mail import development_outbox
 from portal.tables import User
 from tests.helpers import PortalClient
@@ -63,7 +63,7 @@ async def test_a_whole_journey_logs_no_token_receipt_session_id_totp_secret_or_b
 
         # Forget the password: the link arrives by mail (outbox), is opened and used.
         assert (await c.post_form("/password-reset", {"email": "journey@example.kr"})).status_code == 200
-        await accounts.deliver_password_resets()
+        await password_reset.deliver_password_resets()
         mail = [m for m in development_outbox.read() if m.to == "journey@example.kr"][-1]
         token = re.search(r"/password-reset/(\S+)", mail.body).group(1)
         assert (await c.get(f"/password-reset/{token}")).status_code == 200

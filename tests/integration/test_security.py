@@ -12,7 +12,7 @@ import pytest
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError
 
-from portal import accounts, audit, clock
+from portal import accounts, audit, clock, login, password_reset
 from portal.db import raw, write_transaction
 from portal.passwords import HASHER
 from portal.settings import get_settings
@@ -117,13 +117,13 @@ async def test_s4_throttle_per_address_covers_many_accounts(app, users):
 async def test_s5_no_enumeration_on_login(client, users, monkeypatch):
     account = await users.create()
     verified = []
-    original = accounts.verify_password
+    original = login.verify_password
 
     async def counting(stored, password):
         verified.append(stored)
         return await original(stored, password)
 
-    monkeypatch.setattr(accounts, "verify_password", counting)
+    monkeypatch.setattr(login, "verify_password", counting)
     unknown = await api_login(client, "nobody@example.kr", "some password here")
     wrong = await api_login(client, account.email, "some password here")
     assert unknown.status_code == wrong.status_code == 401
@@ -390,7 +390,7 @@ async def test_s22_no_stack_traces_outside_development(client, monkeypatch):
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(accounts, "request_password_reset", broken)
+    monkeypatch.setattr(password_reset, "request_password_reset", broken)
     response = await client.post_form("/password-reset", {"email": "x@example.kr"})
     assert response.status_code == 500
     assert "secret internal detail" not in response.text and "Traceback" not in response.text

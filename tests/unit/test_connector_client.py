@@ -75,7 +75,7 @@ async def test_request_is_signed_and_keyed(client: CityClient) -> None:
     assert request.headers["x-key-id"] == "k1"
     assert request.headers["content-type"] == "application/json; charset=utf-8"
     signing.verify(SETTINGS.keys, request.headers, request.content, now=int(time.time()))
-    assert request.content == signing.canonical_json(payload | {"dry_run": False})
+    assert request.content == signing.body_bytes(payload | {"dry_run": False})
 
 
 @respx.mock

@@ -112,9 +112,9 @@ def test_body_hash_ignores_key_order_and_dry_run_flag() -> None:
     assert signing.body_sha256(first) != signing.body_sha256(first | {"revision": 2})
 
 
-def test_canonical_json_refuses_floats() -> None:
+def test_body_bytes_refuses_floats() -> None:
     with pytest.raises(SigningError, match="floats"):
-        signing.canonical_json({"amount": 1.5})
+        signing.body_bytes({"amount": 1.5})
 
 
 @given(st.binary(max_size=256), st.text(min_size=1, max_size=40), st.integers(0, 2**35))

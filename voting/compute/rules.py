@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import secrets
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+from portal import canonical
 from portal.errors import InvalidInput
 
 PHASES = ("proposals", "review", "voting", "closed", "published")
@@ -27,7 +27,7 @@ SEOUL = zoneinfo.ZoneInfo("Asia/Seoul")
 
 def canonical_json(value: object) -> str:
     """Sorted keys, no spaces: the same content always gives the same text and hash."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical.canonical_json(value)
 
 
 @dataclass(frozen=True)
