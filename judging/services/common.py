@@ -11,6 +11,7 @@ from typing import Any
 
 from judging.tables import Edition, Selection
 from portal import audit
+from portal.canonical import canonical_json
 from portal.errors import Conflict as ConflictError
 from portal.errors import DomainError
 
@@ -65,4 +66,4 @@ def rules_changed(selection: dict[str, Any], edition: dict[str, Any]) -> bool:
     """Whether the edition's quotas or seed differ from those the selection was computed with."""
     snapshot = {"quotas": selection["parameters"]["quotas"], "seed": selection["seed"]}
     current = {"quotas": quotas_document(edition), "seed": edition["seed"]}
-    return audit.canonical_json(snapshot) != audit.canonical_json(current)
+    return canonical_json(snapshot) != canonical_json(current)
