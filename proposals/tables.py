@@ -11,18 +11,10 @@ from piccolo.table import Table
 
 from portal import storage
 from portal.tables import User
+from voting.categories import CATEGORIES  # noqa: F401  (voting.services and voting.routes still read it here)
 from voting.tables import Cycle, Pot
 
 STATUSES = ("submitted", "withdrawn", "feasible", "infeasible", "merged")
-CATEGORIES = (
-    "transportation",
-    "welfare",
-    "climate",
-    "disaster response",
-    "housing",
-    "urban planning",
-    "other",
-)
 
 
 class Proposal(Table, tablename="pb_proposal"):

@@ -185,7 +185,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     from portal.connector.tables import OutboxBatch
     from portal.demo import DEMO_ACCOUNTS, load_domain_demos
     from proposals import entries
-    from proposals import services as proposals
+    from proposals.services import review as proposal_review
     from proposals.tables import Proposal
     from tests.integration.test_challenge_setup import entry_form
     from voting import services as voting
@@ -233,7 +233,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         .where(Proposal.author == accounts["citizen"].id)
         .order_by(Proposal.id)
     ]
-    await proposals.review(official, own_proposals[0], True, "Fits the district plan.", None)
+    await proposal_review.review(official, own_proposals[0], True, "Fits the district plan.", None)
 
     clients: dict[str, PortalClient | None] = {"anonymous": None}
     for role, key in ROLES.items():
