@@ -43,14 +43,14 @@ SETTINGS = settings(
 IDS = [str(i) for i in range(1, 13)]
 
 
-class Points_Cost_Sat(AdditiveSatisfaction):  # noqa: N801 (pabutools naming)
+class Points_Cost_Sat(AdditiveSatisfaction):  # pabutools naming
     """Points x cost, as in reference_outcomes.json (greedy ranks by total points)."""
 
     def __init__(self, instance, profile, ballot):
         super().__init__(instance, profile, ballot, lambda i, pr, b, p, pre: b.get(p, 0) * p.cost)
 
 
-class Rank_Points_Cost_Sat(AdditiveSatisfaction):  # noqa: N801
+class Rank_Points_Cost_Sat(AdditiveSatisfaction):
     """(ballot length - position) x cost, as in reference_outcomes.json."""
 
     def __init__(self, instance, profile, ballot):

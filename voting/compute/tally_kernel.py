@@ -23,7 +23,7 @@ _OK, _UNAFFORDABLE, _CLOSE = 0, 1, 2
 _BUY = -1  # a round found its winner: buy it (never returned by mes_rounds)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sweep(s, e, grp, w, u, wu, val, rho, total_u, first):  # pragma: no cover
     """One pass over a project's supporters at price rho: (paid by the poor, how many are poor,
     all their money if ``first``, the utility of those who pay a full share, their lowest budget per utility)."""
@@ -47,7 +47,7 @@ def _sweep(s, e, grp, w, u, wu, val, rho, total_u, first):  # pragma: no cover
     return paid, poor, total, weight, lowest
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sweep_uniform(s, e, grp, w, val, share, uniform, total_u, first):  # pragma: no cover
     """``_sweep`` when every supporter has the same utility (approval ballots): fewer memory reads."""
     paid = 0.0
@@ -134,21 +134,26 @@ def _loses_at(i, ptr, grp, w, u, val, cost, total_u, rho, scale, err_rel):  # pr
     return False, 0.0
 
 
-# The helpers below take the kernel's arrays in tuples: sup = (ptr, grp, w, u, wu) (supporters),
-# proj = (costs, total_u, uniform, exact_order) (per project), state = (val, lower, alive) (mutated),
-# tol = (scale, err_rel), cache = (fresh, code, rho, err, exact) (prices kept between rounds).
+# The round helpers below are inlined where they are called (numba IR), so reading the rounds in pieces
+# costs no calls. Per round they take the kernel's arrays in tuples: sup = (ptr, grp, w, u, wu)
+# (supporters), proj = (costs, total_u, uniform, exact_order), state = (val, lower, alive) (mutated),
+# tol = (scale, err_rel), cache = (fresh, code, rho, err, exact) (prices kept between rounds); the
+# per-project hot path (_priced, _evaluate) takes the arrays themselves.
 
 
-@njit(cache=True)
-def _priced(i, sup, proj, state, tol, cache):  # pragma: no cover
+@njit(cache=True, inline="always")
+def _priced(
+    i, ptr, grp, w, u, wu, costs, total_u, uniform, val, lower, alive, scale, err_rel, cache
+):  # pragma: no cover
     """Project i's price (code, rho, error, exact?), reused while none of its supporters paid since it
     was last priced; an unaffordable project is dropped, a priced one's lower bound raised."""
     fresh, c_code, c_rho, c_err, c_exact = cache
-    val, lower, alive = state
     if fresh[i]:
         code, rho, err, exact = c_code[i], c_rho[i], c_err[i], c_exact[i]
     else:
-        code, rho, err, exact = _evaluate_in(i, sup, proj, state, tol)
+        code, rho, err, exact = _evaluate(
+            i, ptr, grp, w, u, wu, val, costs[i], total_u[i], lower[i], scale, err_rel, uniform[i]
+        )
         fresh[i] = True
         c_code[i], c_rho[i], c_err[i], c_exact[i] = code, rho, err, exact
     if code == _UNAFFORDABLE:
@@ -158,19 +163,7 @@ def _priced(i, sup, proj, state, tol, cache):  # pragma: no cover
     return code, rho, err, exact
 
 
-@njit(cache=True)
-def _evaluate_in(i, sup, proj, state, tol):  # pragma: no cover
-    """``_evaluate`` for project i, from its lower bound, unpacking the kernel's tuples."""
-    ptr, grp, w, u, wu = sup
-    costs, total_u, uniform, _ = proj
-    val, lower, _ = state
-    scale, err_rel = tol
-    return _evaluate(
-        i, ptr, grp, w, u, wu, val, costs[i], total_u[i], lower[i], scale, err_rel, uniform[i]
-    )
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _by_lower_bound(by_rank, alive, lower):  # pragma: no cover
     """The projects still in the running, by lower bound on their price (ties in rank order)."""
     k = by_rank.shape[0]
@@ -185,7 +178,7 @@ def _by_lower_bound(by_rank, alive, lower):  # pragma: no cover
     return cand[np.argsort(lower[cand], kind="mergesort")]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _leftovers_unaffordable(order, sup, costs, val, tol):  # pragma: no cover
     """Whether every project left is clearly beyond what its supporters have."""
     ptr, grp, w, _, _ = sup
@@ -199,19 +192,23 @@ def _leftovers_unaffordable(order, sup, costs, val, tol):  # pragma: no cover
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _others_stay_dearer(order, win, low, sup, proj, state, tol, cache):  # pragma: no cover
     """Forced mode: whether every other project still costs more per unit than ``win`` did at the
     lower budget (``low`` = its rho, error and exact? recorded there)."""
     rho_low, err_low, exact_low = low
-    exact_order = proj[3]
-    lower = state[1]
+    ptr, grp, w, u, wu = sup
+    costs, total_u, uniform, exact_order = proj
+    val, lower, alive = state
+    scale, err_rel = tol
     for i in order:
         if i == win:
             continue
         if lower[i] > rho_low + err_low:
             break
-        code, rho, err, exact = _priced(i, sup, proj, state, tol, cache)
+        code, rho, err, exact = _priced(
+            i, ptr, grp, w, u, wu, costs, total_u, uniform, val, lower, alive, scale, err_rel, cache
+        )
         if code == _UNAFFORDABLE:
             continue
         if code == _CLOSE:
@@ -224,7 +221,7 @@ def _others_stay_dearer(order, win, low, sup, proj, state, tol, cache):  # pragm
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _forced_round(order, n_sel, forced, sup, proj, state, tol, cache):  # pragma: no cover
     """Forced mode: (status, winner, rho, error, exact?); status _BUY to buy the next forced project."""
     forced_sel, forced_rec, n_forced = forced
@@ -236,13 +233,31 @@ def _forced_round(order, n_sel, forced, sup, proj, state, tol, cache):  # pragma
     low = (forced_rec[n_sel, 0], forced_rec[n_sel, 1], forced_rec[n_sel, 2] > 0.5)
     if not _others_stay_dearer(order, win, low, sup, proj, state, tol, cache):
         return NOT_CERTIFIED, -1, 0.0, 0.0, False
-    code, rho, err, exact = _evaluate_in(win, sup, proj, state, tol)
+    ptr, grp, w, u, wu = sup
+    costs, total_u, uniform, _ = proj
+    val, lower, _ = state
+    scale, err_rel = tol
+    code, rho, err, exact = _evaluate(
+        win,
+        ptr,
+        grp,
+        w,
+        u,
+        wu,
+        val,
+        costs[win],
+        total_u[win],
+        lower[win],
+        scale,
+        err_rel,
+        uniform[win],
+    )
     if code != _OK:
         return NOT_CERTIFIED, -1, 0.0, 0.0, False
     return _BUY, win, rho, err, exact
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hint_first(order, h):  # pragma: no cover
     """``order`` with project h moved to the front."""
     rest = order[order != h]
@@ -252,23 +267,7 @@ def _hint_first(order, h):  # pragma: no cover
     return moved
 
 
-@njit(cache=True)
-def _loses_cheaply(i, n_ev, best, sup, proj, state, tol, fresh):  # pragma: no cover
-    """One sweep at the best price so far settles most projects: if its supporters cannot raise the
-    cost even at that price, it loses this round; the Newton step from there is a better lower bound."""
-    if fresh[i] or n_ev == 0:
-        return False
-    ptr, grp, w, u, _ = sup
-    costs, total_u, _, _ = proj
-    val, lower, _ = state
-    scale, err_rel = tol
-    loses, bound = _loses_at(i, ptr, grp, w, u, val, costs[i], total_u[i], best, scale, err_rel)
-    if loses and bound > lower[i]:
-        lower[i] = bound
-    return loses
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pick(ev, n_ev, exact_order):  # pragma: no cover
     """The round's winner among the priced projects (its index in ``ev``), or -1 if too close to call."""
     ev_i, ev_rho, ev_err, ev_exact = ev
@@ -293,7 +292,7 @@ def _pick(ev, n_ev, exact_order):  # pragma: no cover
     return top
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _open_round(order, n_sel, hint, sup, proj, state, tol, cache, ev):  # pragma: no cover
     """Normal mode: (status, winner, rho, error, exact?); status _BUY to buy the cheapest project."""
     if n_sel < hint.shape[0] and state[2][hint[n_sel]]:
@@ -301,16 +300,31 @@ def _open_round(order, n_sel, hint, sup, proj, state, tol, cache, ev):  # pragma
         # price it first, so that most others need only the one-sweep test.
         order = _hint_first(order, hint[n_sel])
     ev_i, ev_rho, ev_err, ev_exact = ev
-    lower = state[1]
+    ptr, grp, w, u, wu = sup
+    costs, total_u, uniform, _ = proj
+    val, lower, alive = state
+    scale, err_rel = tol
+    fresh = cache[0]
     best = np.inf
     best_err = 0.0
     n_ev = 0
     for i in order:
         if lower[i] > best + best_err:
             break
-        if _loses_cheaply(i, n_ev, best + best_err, sup, proj, state, tol, cache[0]):
-            continue
-        code, rho, err, exact = _priced(i, sup, proj, state, tol, cache)
+        if not fresh[i] and n_ev > 0:
+            # One sweep at the best price so far settles most projects: if its supporters cannot
+            # raise the cost even at that price, it loses this round; the Newton step from there
+            # is a better lower bound for later.
+            loses, bound = _loses_at(
+                i, ptr, grp, w, u, val, costs[i], total_u[i], best + best_err, scale, err_rel
+            )
+            if loses:
+                if bound > lower[i]:
+                    lower[i] = bound
+                continue
+        code, rho, err, exact = _priced(
+            i, ptr, grp, w, u, wu, costs, total_u, uniform, val, lower, alive, scale, err_rel, cache
+        )
         if code == _UNAFFORDABLE:
             continue
         if code == _CLOSE:
@@ -328,7 +342,7 @@ def _open_round(order, n_sel, hint, sup, proj, state, tol, cache, ev):  # pragma
     return _BUY, ev_i[top], ev_rho[top], ev_err[top], ev_exact[top]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _buy(win, rho, sup, val):  # pragma: no cover
     """Every supporter of ``win`` pays min(budget, rho * utility): (largest payment, voters who paid all)."""
     ptr, grp, w, u, _ = sup
