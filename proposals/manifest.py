@@ -7,10 +7,10 @@ MANIFEST = Manifest(
     piccolo_app="proposals.piccolo_app",
     routes="proposals.routes:ROUTE_HANDLERS",
     demo="proposals.demo:load_demo",  # after voting's: adds the citizen's proposals to its open cycle
-    # What voting asks of proposals (see voting/projects.py); implemented by the proposals rooms.
+    # What voting asks of proposals (the contract in voting/projects.py).
     provides={
-        "pb.pot_projects": "proposals.services:pot_projects",
-        "pb.cycle_projects": "proposals.services:cycle_projects",
-        "pb.import_projects": "proposals.services:import_projects",
+        "pb.pot_projects": "proposals.services.ballot:pot_projects",
+        "pb.cycle_projects": "proposals.services.ballot:cycle_projects",
+        "pb.import_projects": "proposals.services.ballot:import_projects",
     },
 )

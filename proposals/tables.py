@@ -14,15 +14,6 @@ from portal.tables import User
 from voting.tables import Cycle, Pot
 
 STATUSES = ("submitted", "withdrawn", "feasible", "infeasible", "merged")
-CATEGORIES = (
-    "transportation",
-    "welfare",
-    "climate",
-    "disaster response",
-    "housing",
-    "urban planning",
-    "other",
-)
 
 
 class Proposal(Table, tablename="pb_proposal"):

@@ -198,14 +198,12 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     from judging.services.approvals import approve_selection
     from judging.services.screening import decide_gate
     from judging.services.selection import run_selection
-    from judging.tables import Assignment, Edition, Entry, OrganizationMember, Round, Selection
-    from portal.connector.tables import OutboxBatch
+    from judging.tables import Edition, Entry, OrganizationMember, Round
     from portal.demo import DEMO_ACCOUNTS, load_domain_demos
-    from proposals import services as proposals
+    from proposals.services import review as proposal_review
     from proposals.tables import Proposal
     from tests.integration.test_challenge_setup import entry_form
-    from voting.services import cycles as voting
-    from voting.tables import Cycle, Pot
+    from voting.tables import Cycle
 
     accounts = {
         key: await users.create(roles=roles, district=district, verified=verified, email=email)
@@ -249,7 +247,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         .where(Proposal.author == accounts["citizen"].id)
         .order_by(Proposal.id)
     ]
-    await proposals.review(official, own_proposals[0], True, "Fits the district plan.", None)
+    await proposal_review.review(official, own_proposals[0], True, "Fits the district plan.", None)
 
     clients: dict[str, PortalClient | None] = {"anonymous": None}
     for role, key in ROLES.items():
@@ -262,27 +260,45 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     # content): the first pot of that cycle, city-wide or Gangnam's, that has projects on it.
     citizen = clients["verified citizen"]
     assert citizen is not None
-    ballot = None
-    for cycle in cycles:
-        row = await voting.get_cycle(cycle)
-        if voting.phase_of(row) == "voting" and voting.rules_of(row).ballot_kind == "approval":
-            for pot in await Pot.select(Pot.id).where(
-                (Pot.cycle == cycle)
-                & ((Pot.district_code.is_null()) | (Pot.district_code == "11680"))
-            ):
-                if await Proposal.exists().where(Proposal.pot == pot["id"]):
-                    ballot = (cycle, pot["id"])
-                    break
-        if ballot:
-            break
-    assert ballot, "the demo has no approval ballot open to a Gangnam-gu resident"
+    ballot = await _open_approval_ballot(cycles)
     first = (await Proposal.select(Proposal.id).where(Proposal.pot == ballot[1]).first())["id"]
     cast = await citizen.send_json(
         "PUT", f"/api/v1/pb/cycles/{ballot[0]}/pots/{ballot[1]}/ballot", {"project_ids": [first]}
     )
     assert cast.status_code == 200, cast.text
 
-    # Path ids, the most telling first: each route takes up to MAX_FILLS_PER_ROUTE of them.
+    ids = await _path_ids(cycles, own_proposals, edition_2026, edition_2027, own_entries, draft,
+                          attachment, rounds, accounts["judge"].id)
+    return clients, {"ids": ids, "accounts": accounts}
+
+
+async def _open_approval_ballot(cycles: list[int]) -> tuple[int, int] | None:
+    """The first open approval ballot a Gangnam-gu resident may fill: (cycle, pot) with projects on it."""
+    from proposals.tables import Proposal
+    from voting.services import cycles as voting
+    from voting.tables import Pot
+
+    for cycle in cycles:
+        row = await voting.get_cycle(cycle)
+        if voting.phase_of(row) != "voting" or voting.rules_of(row).ballot_kind != "approval":
+            continue
+        for pot in await Pot.select(Pot.id).where(
+            (Pot.cycle == cycle) & ((Pot.district_code.is_null()) | (Pot.district_code == "11680"))
+        ):
+            if await Proposal.exists().where(Proposal.pot == pot["id"]):
+                return cycle, pot["id"]
+    return None
+
+
+async def _path_ids(
+    cycles, own_proposals, edition_2026, edition_2027, own_entries, draft, attachment, rounds, judge_id
+) -> list[dict[str, object]]:
+    """Path ids, the most telling first: each route takes up to MAX_FILLS_PER_ROUTE of them."""
+    from judging.tables import Assignment, Entry, Selection
+    from portal.connector.tables import OutboxBatch
+    from proposals.tables import Proposal
+    from voting.tables import Pot
+
     ids: list[dict[str, object]] = []
     for cycle in cycles:
         ids.append({"cycle_id": cycle, "name": "results.csv"})
@@ -302,7 +318,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     for kind in ("final", "evaluation"):
         mine = (
             await Assignment.select(Assignment.entry)
-            .where((Assignment.round == rounds[kind]) & (Assignment.judge == accounts["judge"].id))
+            .where((Assignment.round == rounds[kind]) & (Assignment.judge == judge_id))
             .first()
         )
         if mine:
@@ -316,7 +332,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         {"file_path": "css/site.css"},
         {"path": "nothing-here"},
     ]
-    return clients, {"ids": ids, "accounts": accounts}
+    return ids
 
 
 async def data_texts() -> list[str]:

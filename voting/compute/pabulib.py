@@ -161,76 +161,102 @@ def read_pb(path: str | Path) -> PbFile:
     return parse_pb(text)
 
 
+class _Parser:
+    """A ``.pb`` file read row by row: which section we are in, its header, and what was read so far."""
+
+    def __init__(self) -> None:
+        self.meta: dict[str, str] = {}
+        self.meta_line: dict[str, int] = {}
+        self.project_columns: list[str] = []
+        self.vote_columns: list[str] = []
+        self.projects: list[dict[str, str]] = []
+        self.votes: list[dict[str, str]] = []
+        self.costs: dict[str, Number] = {}
+        self.ballots: list[Ballot] = []
+        self.seen: list[str] = []
+        self.section = ""
+        self.header: list[str] | None = None
+        self.voter_ids: set[str] = set()
+
+    def feed(self, row: list[str], line: int) -> None:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            return
+        name = row[0].strip().lower()
+        if name in SECTIONS and all(not cell.strip() for cell in row[1:]):
+            self._start_section(name, line)
+        elif not self.section:
+            raise PabulibError("the file must start with a META line", line)
+        elif self.header is None:
+            self._read_header(row, line)
+        elif self.section == "meta":
+            self._read_meta(row, line)
+        elif self.section == "projects":
+            record = _row_as_record(row, self.header, line)
+            _read_project(record, self.costs, line)
+            self.projects.append(record)
+        else:
+            self._read_voter(_row_as_record(row, self.header, line), line)
+
+    def _start_section(self, name: str, line: int) -> None:
+        expected = SECTIONS[len(self.seen)] if len(self.seen) < 3 else None
+        if name != expected:
+            want = expected.upper() if expected else "nothing"
+            raise PabulibError(f"section {name.upper()} found where {want} was expected", line)
+        self.seen.append(name)
+        self.section, self.header = name, None
+
+    def _read_header(self, row: list[str], line: int) -> None:
+        self.header = [cell.strip() for cell in row]
+        _check_header(self.section, self.header, line)
+        if self.section == "projects":
+            _check_meta(self.meta, self.meta_line)
+            self.project_columns = self.header
+        elif self.section == "votes":
+            self.vote_columns = self.header
+
+    def _read_meta(self, row: list[str], line: int) -> None:
+        if len(row) < 2 or any(cell.strip() for cell in row[2:]):
+            raise PabulibError("a META row must be 'key;value'", line)
+        key = row[0].strip()
+        if key in self.meta:
+            raise PabulibError(f"META key {key!r} appears twice", line)
+        self.meta[key], self.meta_line[key] = row[1].strip(), line
+
+    def _read_voter(self, record: dict[str, str], line: int) -> None:
+        voter = record.get("voter_id", "")
+        if voter in self.voter_ids:
+            raise PabulibError(f"voter_id {voter!r} appears twice", line)
+        self.voter_ids.add(voter)
+        self.ballots.append(_read_vote(record, self.meta["vote_type"], self.costs, line))
+        self.votes.append(record)
+
+    def finish(self) -> PbFile:
+        if len(self.seen) < 3 or self.header is None:
+            missing = [s.upper() for s in SECTIONS[len(self.seen) :]] or ["the VOTES header"]
+            raise PabulibError(f"the file ends before {', '.join(missing)}")
+        pb = PbFile(
+            self.meta,
+            self.project_columns,
+            self.projects,
+            self.vote_columns,
+            self.votes,
+            self.costs,
+            self.ballots,
+        )
+        _check_counts(pb, self.meta_line)
+        return pb
+
+
 def parse_pb(text: str) -> PbFile:
     """Parse the text of a ``.pb`` file; CRLF, LF or a mix, with or without a BOM."""
-    text = text.removeprefix("\ufeff")
-    meta: dict[str, str] = {}
-    project_columns: list[str] = []
-    vote_columns: list[str] = []
-    projects: list[dict[str, str]] = []
-    votes: list[dict[str, str]] = []
-    costs: dict[str, Number] = {}
-    ballots: list[Ballot] = []
-    seen: list[str] = []
-    section = ""
-    header: list[str] | None = None
-    voter_ids: set[str] = set()
-    meta_line: dict[str, int] = {}
-    reader = csv.reader(text.splitlines(), delimiter=";")
+    parser = _Parser()
+    reader = csv.reader(text.removeprefix("\ufeff").splitlines(), delimiter=";")
     try:
         for row in reader:
-            line = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            name = row[0].strip().lower()
-            if name in SECTIONS and all(not cell.strip() for cell in row[1:]):
-                expected = SECTIONS[len(seen)] if len(seen) < 3 else None
-                if name != expected:
-                    want = expected.upper() if expected else "nothing"
-                    raise PabulibError(
-                        f"section {name.upper()} found where {want} was expected", line
-                    )
-                seen.append(name)
-                section, header = name, None
-                continue
-            if not section:
-                raise PabulibError("the file must start with a META line", line)
-            if header is None:
-                header = [cell.strip() for cell in row]
-                _check_header(section, header, line)
-                if section == "projects":
-                    _check_meta(meta, meta_line)
-                    project_columns = header
-                elif section == "votes":
-                    vote_columns = header
-                continue
-            if section == "meta":
-                if len(row) < 2 or any(cell.strip() for cell in row[2:]):
-                    raise PabulibError("a META row must be 'key;value'", line)
-                key = row[0].strip()
-                if key in meta:
-                    raise PabulibError(f"META key {key!r} appears twice", line)
-                meta[key], meta_line[key] = row[1].strip(), line
-                continue
-            record = _row_as_record(row, header, line)
-            if section == "projects":
-                _read_project(record, costs, line)
-                projects.append(record)
-            else:
-                voter = record.get("voter_id", "")
-                if voter in voter_ids:
-                    raise PabulibError(f"voter_id {voter!r} appears twice", line)
-                voter_ids.add(voter)
-                ballots.append(_read_vote(record, meta["vote_type"], costs, line))
-                votes.append(record)
+            parser.feed(row, reader.line_num)
     except csv.Error as exc:
         raise PabulibError(f"unreadable CSV: {exc}", reader.line_num) from None
-    if len(seen) < 3 or header is None:
-        missing = [s.upper() for s in SECTIONS[len(seen) :]] or ["the VOTES header"]
-        raise PabulibError(f"the file ends before {', '.join(missing)}")
-    pb = PbFile(meta, project_columns, projects, vote_columns, votes, costs, ballots)
-    _check_counts(pb, meta_line)
-    return pb
+    return parser.finish()
 
 
 def format_pb(pb: PbFile, newline: str = "\n") -> str:

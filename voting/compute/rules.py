@@ -224,34 +224,45 @@ def validate_ballot(
 ) -> dict:
     """Check a ballot against the cycle's rules on the server; return its canonical content."""
     if rules.ballot_kind == "cumulative":
-        if choice.points is None or choice.project_ids is not None:
-            raise InvalidInput("This ballot gives points: send points per project.", field="points")
-        seen: set[int] = set()
-        total = 0
-        for pid, n in choice.points:
-            if pid not in costs:
-                raise InvalidInput("Project %(id)s is not on this ballot.", field="points", id=pid)
-            if pid in seen:
-                raise InvalidInput("Project %(id)s is listed twice.", field="points", id=pid)
-            seen.add(pid)
-            if n < 0 or n > (rules.max_points_per_project or 0):
-                raise InvalidInput(
-                    "Give each project between 0 and %(max)s points.",
-                    field="points",
-                    max=rules.max_points_per_project,
-                )
-            total += n
-        if total > (rules.total_points or 0):
-            raise InvalidInput(
-                "You gave %(given)s points; you have %(total)s.",
-                field="points",
-                given=total,
-                total=rules.total_points,
-            )
-        if total == 0:
-            raise InvalidInput("Give at least one point.", field="points")
-        return {"points": {str(pid): n for pid, n in sorted(choice.points) if n > 0}}
+        return _points_content(rules, costs, choice)
+    return _selection_content(rules, pot_amount, costs, choice)
 
+
+def _points_content(rules: BallotRules, costs: Mapping[int, int], choice: BallotChoice) -> dict:
+    """A cumulative ballot: points per project, within the per-project and total limits."""
+    if choice.points is None or choice.project_ids is not None:
+        raise InvalidInput("This ballot gives points: send points per project.", field="points")
+    seen: set[int] = set()
+    total = 0
+    for pid, n in choice.points:
+        if pid not in costs:
+            raise InvalidInput("Project %(id)s is not on this ballot.", field="points", id=pid)
+        if pid in seen:
+            raise InvalidInput("Project %(id)s is listed twice.", field="points", id=pid)
+        seen.add(pid)
+        if n < 0 or n > (rules.max_points_per_project or 0):
+            raise InvalidInput(
+                "Give each project between 0 and %(max)s points.",
+                field="points",
+                max=rules.max_points_per_project,
+            )
+        total += n
+    if total > (rules.total_points or 0):
+        raise InvalidInput(
+            "You gave %(given)s points; you have %(total)s.",
+            field="points",
+            given=total,
+            total=rules.total_points,
+        )
+    if total == 0:
+        raise InvalidInput("Give at least one point.", field="points")
+    return {"points": {str(pid): n for pid, n in sorted(choice.points) if n > 0}}
+
+
+def _selection_content(
+    rules: BallotRules, pot_amount: int, costs: Mapping[int, int], choice: BallotChoice
+) -> dict:
+    """An approval or knapsack ballot: distinct projects of this ballot, as many as the rules allow."""
     if choice.project_ids is None or choice.points is not None:
         raise InvalidInput(
             "This ballot selects projects: send a list of project ids.", field="project_ids"
@@ -270,22 +281,25 @@ def validate_ballot(
             "Choose at most %(max)s projects.", field="project_ids", max=rules.max_projects
         )
     if rules.ballot_kind == "knapsack":
-        spent = sum(costs[pid] for pid in chosen)
-        if spent > pot_amount:
-            raise InvalidInput(
-                "Your projects cost %(spent)s KRW, more than the %(cap)s KRW budget.",
-                field="project_ids",
-                spent=f"{spent:,}",
-                cap=f"{pot_amount:,}",
-            )
-        if spent * 100 < pot_amount * rules.min_share_percent:
-            raise InvalidInput(
-                "Spend at least %(pct)s%% of the budget (your projects cost %(spent)s KRW).",
-                field="project_ids",
-                pct=rules.min_share_percent,
-                spent=f"{spent:,}",
-            )
+        _check_knapsack_spend(rules, pot_amount, sum(costs[pid] for pid in chosen))
     return {"project_ids": sorted(chosen)}
+
+
+def _check_knapsack_spend(rules: BallotRules, pot_amount: int, spent: int) -> None:
+    if spent > pot_amount:
+        raise InvalidInput(
+            "Your projects cost %(spent)s KRW, more than the %(cap)s KRW budget.",
+            field="project_ids",
+            spent=f"{spent:,}",
+            cap=f"{pot_amount:,}",
+        )
+    if spent * 100 < pot_amount * rules.min_share_percent:
+        raise InvalidInput(
+            "Spend at least %(pct)s%% of the budget (your projects cost %(spent)s KRW).",
+            field="project_ids",
+            pct=rules.min_share_percent,
+            spent=f"{spent:,}",
+        )
 
 
 def ballots_sha256(contents: Sequence[str]) -> str:

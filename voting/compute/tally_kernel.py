@@ -20,6 +20,52 @@ from numba import njit
 
 DONE, UNCERTAIN, CERTIFIED, NOT_CERTIFIED = 0, 1, 3, 4
 _OK, _UNAFFORDABLE, _CLOSE = 0, 1, 2
+_BUY = -1  # a round found its winner: buy it (never returned by mes_rounds)
+
+
+@njit(cache=True, inline="always")
+def _sweep(s, e, grp, w, u, wu, val, rho, total_u, first):  # pragma: no cover
+    """One pass over a project's supporters at price rho: (paid by the poor, how many are poor,
+    all their money if ``first``, the utility of those who pay a full share, their lowest budget per utility)."""
+    paid = 0.0
+    poor = 0
+    total = 0.0
+    weight = total_u
+    lowest = np.inf
+    for j in range(s, e):
+        v = val[grp[j]]
+        if first:
+            total += w[j] * v
+        if v < rho * u[j]:
+            paid += w[j] * v
+            weight -= wu[j]
+            poor += 1
+        else:
+            ratio = v / u[j]
+            if ratio < lowest:
+                lowest = ratio
+    return paid, poor, total, weight, lowest
+
+
+@njit(cache=True, inline="always")
+def _sweep_uniform(s, e, grp, w, val, share, uniform, total_u, first):  # pragma: no cover
+    """``_sweep`` when every supporter has the same utility (approval ballots): fewer memory reads."""
+    paid = 0.0
+    poor = 0
+    total = 0.0
+    poor_w = 0.0
+    low_v = np.inf
+    for j in range(s, e):
+        v = val[grp[j]]
+        if first:
+            total += w[j] * v
+        if v < share:
+            paid += w[j] * v
+            poor_w += w[j]
+            poor += 1
+        elif v < low_v:
+            low_v = v
+    return paid, poor, total, total_u - poor_w * uniform, low_v / uniform
 
 
 @njit(cache=True)
@@ -41,41 +87,14 @@ def _evaluate(
     lowest = np.inf
     uniform = u[s] if e > s and uniform_u else 0.0
     for _ in range(100000):
-        paid = 0.0
-        poor = 0
-        total = 0.0
-        lowest = np.inf
         if uniform > 0.0:
-            # Same utility for every supporter (approval ballots): fewer memory reads.
-            share = rho * uniform
-            poor_w = 0.0
-            low_v = np.inf
-            for j in range(s, e):
-                v = val[grp[j]]
-                if first:
-                    total += w[j] * v
-                if v < share:
-                    paid += w[j] * v
-                    poor_w += w[j]
-                    poor += 1
-                elif v < low_v:
-                    low_v = v
-            weight = total_u - poor_w * uniform
-            lowest = low_v / uniform
+            paid, poor, total, weight, lowest = _sweep_uniform(
+                s, e, grp, w, val, rho * uniform, uniform, total_u, first
+            )
         else:
-            weight = total_u
-            for j in range(s, e):
-                v = val[grp[j]]
-                if first:
-                    total += w[j] * v
-                if v < rho * u[j]:
-                    paid += w[j] * v
-                    weight -= wu[j]
-                    poor += 1
-                else:
-                    ratio = v / u[j]
-                    if ratio < lowest:
-                        lowest = ratio
+            paid, poor, total, weight, lowest = _sweep(
+                s, e, grp, w, u, wu, val, rho, total_u, first
+            )
         if first:
             first = False
             tol = err_rel * (scale + cost)
@@ -115,6 +134,236 @@ def _loses_at(i, ptr, grp, w, u, val, cost, total_u, rho, scale, err_rel):  # pr
     return False, 0.0
 
 
+# The round helpers below are inlined where they are called (numba IR), so reading the rounds in pieces
+# costs no calls. Per round they take the kernel's arrays in tuples: sup = (ptr, grp, w, u, wu)
+# (supporters), proj = (costs, total_u, uniform, exact_order), state = (val, lower, alive) (mutated),
+# tol = (scale, err_rel), cache = (fresh, code, rho, err, exact) (prices kept between rounds); the
+# per-project hot path (_priced, _evaluate) takes the arrays themselves.
+
+
+@njit(cache=True, inline="always")
+def _priced(
+    i, ptr, grp, w, u, wu, costs, total_u, uniform, val, lower, alive, scale, err_rel, cache
+):  # pragma: no cover
+    """Project i's price (code, rho, error, exact?), reused while none of its supporters paid since it
+    was last priced; an unaffordable project is dropped, a priced one's lower bound raised."""
+    fresh, c_code, c_rho, c_err, c_exact = cache
+    if fresh[i]:
+        code, rho, err, exact = c_code[i], c_rho[i], c_err[i], c_exact[i]
+    else:
+        code, rho, err, exact = _evaluate(
+            i, ptr, grp, w, u, wu, val, costs[i], total_u[i], lower[i], scale, err_rel, uniform[i]
+        )
+        fresh[i] = True
+        c_code[i], c_rho[i], c_err[i], c_exact[i] = code, rho, err, exact
+    if code == _UNAFFORDABLE:
+        alive[i] = False
+    elif code == _OK:
+        lower[i] = rho - err
+    return code, rho, err, exact
+
+
+@njit(cache=True, inline="always")
+def _by_lower_bound(by_rank, alive, lower):  # pragma: no cover
+    """The projects still in the running, by lower bound on their price (ties in rank order)."""
+    k = by_rank.shape[0]
+    m = 0
+    cand = np.empty(k, np.int64)
+    for t in range(k):
+        i = by_rank[t]
+        if alive[i]:
+            cand[m] = i
+            m += 1
+    cand = cand[:m]
+    return cand[np.argsort(lower[cand], kind="mergesort")]
+
+
+@njit(cache=True, inline="always")
+def _leftovers_unaffordable(order, sup, costs, val, tol):  # pragma: no cover
+    """Whether every project left is clearly beyond what its supporters have."""
+    ptr, grp, w, _, _ = sup
+    scale, err_rel = tol
+    for i in order:
+        total = 0.0
+        for j in range(ptr[i], ptr[i + 1]):
+            total += w[j] * val[grp[j]]
+        if total >= costs[i] - err_rel * (scale + costs[i]):
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _others_stay_dearer(order, win, low, sup, proj, state, tol, cache):  # pragma: no cover
+    """Forced mode: whether every other project still costs more per unit than ``win`` did at the
+    lower budget (``low`` = its rho, error and exact? recorded there)."""
+    rho_low, err_low, exact_low = low
+    ptr, grp, w, u, wu = sup
+    costs, total_u, uniform, exact_order = proj
+    val, lower, alive = state
+    scale, err_rel = tol
+    for i in order:
+        if i == win:
+            continue
+        if lower[i] > rho_low + err_low:
+            break
+        code, rho, err, exact = _priced(
+            i, ptr, grp, w, u, wu, costs, total_u, uniform, val, lower, alive, scale, err_rel, cache
+        )
+        if code == _UNAFFORDABLE:
+            continue
+        if code == _CLOSE:
+            return False
+        if rho - err > rho_low + err_low:
+            continue
+        if exact and exact_low and exact_order[i] > exact_order[win]:
+            continue
+        return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _forced_round(order, n_sel, forced, sup, proj, state, tol, cache):  # pragma: no cover
+    """Forced mode: (status, winner, rho, error, exact?); status _BUY to buy the next forced project."""
+    forced_sel, forced_rec, n_forced = forced
+    if n_sel == n_forced:
+        if _leftovers_unaffordable(order, sup, proj[0], state[0], tol):
+            return CERTIFIED, -1, 0.0, 0.0, False
+        return NOT_CERTIFIED, -1, 0.0, 0.0, False
+    win = forced_sel[n_sel]
+    low = (forced_rec[n_sel, 0], forced_rec[n_sel, 1], forced_rec[n_sel, 2] > 0.5)
+    if not _others_stay_dearer(order, win, low, sup, proj, state, tol, cache):
+        return NOT_CERTIFIED, -1, 0.0, 0.0, False
+    ptr, grp, w, u, wu = sup
+    costs, total_u, uniform, _ = proj
+    val, lower, _ = state
+    scale, err_rel = tol
+    code, rho, err, exact = _evaluate(
+        win,
+        ptr,
+        grp,
+        w,
+        u,
+        wu,
+        val,
+        costs[win],
+        total_u[win],
+        lower[win],
+        scale,
+        err_rel,
+        uniform[win],
+    )
+    if code != _OK:
+        return NOT_CERTIFIED, -1, 0.0, 0.0, False
+    return _BUY, win, rho, err, exact
+
+
+@njit(cache=True, inline="always")
+def _hint_first(order, h):  # pragma: no cover
+    """``order`` with project h moved to the front."""
+    rest = order[order != h]
+    moved = np.empty(order.shape[0], np.int64)
+    moved[0] = h
+    moved[1:] = rest
+    return moved
+
+
+@njit(cache=True, inline="always")
+def _pick(ev, n_ev, exact_order):  # pragma: no cover
+    """The round's winner among the priced projects (its index in ``ev``), or -1 if too close to call."""
+    ev_i, ev_rho, ev_err, ev_exact = ev
+    top = 0
+    for q in range(1, n_ev):
+        if ev_rho[q] < ev_rho[top]:
+            top = q
+    near = 0
+    all_exact = True
+    pick = top
+    for q in range(n_ev):
+        if ev_rho[q] - ev_err[q] <= ev_rho[top] + ev_err[top]:
+            near += 1
+            if not ev_exact[q]:
+                all_exact = False
+            elif exact_order[ev_i[q]] < exact_order[ev_i[pick]]:
+                pick = q
+    if near > 1:
+        if not all_exact:
+            return -1
+        top = pick
+    return top
+
+
+@njit(cache=True, inline="always")
+def _open_round(order, n_sel, hint, sup, proj, state, tol, cache, ev):  # pragma: no cover
+    """Normal mode: (status, winner, rho, error, exact?); status _BUY to buy the cheapest project."""
+    if n_sel < hint.shape[0] and state[2][hint[n_sel]]:
+        # The project a neighbouring pass bought in this round usually wins again:
+        # price it first, so that most others need only the one-sweep test.
+        order = _hint_first(order, hint[n_sel])
+    ev_i, ev_rho, ev_err, ev_exact = ev
+    ptr, grp, w, u, wu = sup
+    costs, total_u, uniform, _ = proj
+    val, lower, alive = state
+    scale, err_rel = tol
+    fresh = cache[0]
+    best = np.inf
+    best_err = 0.0
+    n_ev = 0
+    for i in order:
+        if lower[i] > best + best_err:
+            break
+        if not fresh[i] and n_ev > 0:
+            # One sweep at the best price so far settles most projects: if its supporters cannot
+            # raise the cost even at that price, it loses this round; the Newton step from there
+            # is a better lower bound for later.
+            loses, bound = _loses_at(
+                i, ptr, grp, w, u, val, costs[i], total_u[i], best + best_err, scale, err_rel
+            )
+            if loses:
+                if bound > lower[i]:
+                    lower[i] = bound
+                continue
+        code, rho, err, exact = _priced(
+            i, ptr, grp, w, u, wu, costs, total_u, uniform, val, lower, alive, scale, err_rel, cache
+        )
+        if code == _UNAFFORDABLE:
+            continue
+        if code == _CLOSE:
+            return UNCERTAIN, -1, 0.0, 0.0, False
+        ev_i[n_ev], ev_rho[n_ev], ev_err[n_ev], ev_exact[n_ev] = i, rho, err, exact
+        n_ev += 1
+        if rho < best:
+            best = rho
+            best_err = err
+    if n_ev == 0:
+        return DONE, -1, 0.0, 0.0, False
+    top = _pick(ev, n_ev, proj[3])
+    if top < 0:
+        return UNCERTAIN, -1, 0.0, 0.0, False
+    return _BUY, ev_i[top], ev_rho[top], ev_err[top], ev_exact[top]
+
+
+@njit(cache=True, inline="always")
+def _buy(win, rho, sup, val):  # pragma: no cover
+    """Every supporter of ``win`` pays min(budget, rho * utility): (largest payment, voters who paid all)."""
+    ptr, grp, w, u, _ = sup
+    largest = 0.0
+    paid_all = 0.0
+    for j in range(ptr[win], ptr[win + 1]):
+        g = grp[j]
+        v = val[g]
+        share = rho * u[j]
+        if v <= share:
+            paid_all += w[j]
+            pay = v
+            val[g] = 0.0
+        else:
+            pay = share
+            val[g] = v - share
+        if pay > largest:
+            largest = pay
+    return largest, paid_all
+
+
 @njit(cache=True)
 def mes_rounds(
     ptr,
@@ -152,203 +401,30 @@ def mes_rounds(
     k = costs.shape[0]
     by_rank = np.argsort(rank)
     n_sel = 0
-    ev_i = np.empty(k, np.int64)
-    ev_rho = np.empty(k)
-    ev_err = np.empty(k)
-    ev_exact = np.zeros(k, np.bool_)
+    sup = (ptr, grp, w, u, wu)
+    proj = (costs, total_u, uniform, exact_order)
+    state = (val, lower, alive)
+    tol = (scale, err_rel)
+    forced = (forced_sel, forced_rec, n_forced)
+    # The projects priced this round: (project, rho, error, exact?).
+    ev = (np.empty(k, np.int64), np.empty(k), np.empty(k), np.zeros(k, np.bool_))
     # A project none of whose supporters paid since its last evaluation keeps its price:
     # reuse it instead of recomputing (overlap[x, j]: projects x and j share a supporter).
     fresh = np.zeros(k, np.bool_)
-    c_code = np.zeros(k, np.int64)
-    c_rho = np.zeros(k)
-    c_err = np.zeros(k)
-    c_exact = np.zeros(k, np.bool_)
+    cache = (fresh, np.zeros(k, np.int64), np.zeros(k), np.zeros(k), np.zeros(k, np.bool_))
     while True:
-        m = 0
-        cand = np.empty(k, np.int64)
-        for t in range(k):
-            i = by_rank[t]
-            if alive[i]:
-                cand[m] = i
-                m += 1
-        cand = cand[:m]
-        order = cand[np.argsort(lower[cand], kind="mergesort")]
+        order = _by_lower_bound(by_rank, alive, lower)
         if n_forced >= 0:
-            if n_sel == n_forced:
-                for i in order:
-                    total = 0.0
-                    for j in range(ptr[i], ptr[i + 1]):
-                        total += w[j] * val[grp[j]]
-                    if total >= costs[i] - err_rel * (scale + costs[i]):
-                        return NOT_CERTIFIED, n_sel
-                return CERTIFIED, n_sel
-            win = forced_sel[n_sel]
-            rho_low = forced_rec[n_sel, 0]
-            err_low = forced_rec[n_sel, 1]
-            exact_low = forced_rec[n_sel, 2] > 0.5
-            for i in order:
-                if i == win:
-                    continue
-                if lower[i] > rho_low + err_low:
-                    break
-                if fresh[i]:
-                    code, rho, err, exact = c_code[i], c_rho[i], c_err[i], c_exact[i]
-                else:
-                    code, rho, err, exact = _evaluate(
-                        i,
-                        ptr,
-                        grp,
-                        w,
-                        u,
-                        wu,
-                        val,
-                        costs[i],
-                        total_u[i],
-                        lower[i],
-                        scale,
-                        err_rel,
-                        uniform[i],
-                    )
-                    fresh[i] = True
-                    c_code[i], c_rho[i], c_err[i], c_exact[i] = code, rho, err, exact
-                if code == _UNAFFORDABLE:
-                    alive[i] = False
-                    continue
-                if code == _CLOSE:
-                    return NOT_CERTIFIED, n_sel
-                lower[i] = rho - err
-                if rho - err > rho_low + err_low:
-                    continue
-                if exact and exact_low and exact_order[i] > exact_order[win]:
-                    continue
-                return NOT_CERTIFIED, n_sel
-            code, rho, err, exact = _evaluate(
-                win,
-                ptr,
-                grp,
-                w,
-                u,
-                wu,
-                val,
-                costs[win],
-                total_u[win],
-                lower[win],
-                scale,
-                err_rel,
-                uniform[win],
+            status, win, rho, err, exact = _forced_round(
+                order, n_sel, forced, sup, proj, state, tol, cache
             )
-            if code != _OK:
-                return NOT_CERTIFIED, n_sel
         else:
-            if n_sel < hint.shape[0] and alive[hint[n_sel]]:
-                # The project a neighbouring pass bought in this round usually wins again:
-                # price it first, so that most others need only the one-sweep test below.
-                h = hint[n_sel]
-                rest = order[order != h]
-                order = np.empty(m, np.int64)
-                order[0] = h
-                order[1:] = rest
-            best = np.inf
-            best_err = 0.0
-            n_ev = 0
-            for i in order:
-                if lower[i] > best + best_err:
-                    break
-                if not fresh[i] and n_ev > 0:
-                    # One sweep at the best price so far settles most projects: if its
-                    # supporters cannot raise the cost even at that price, it loses this
-                    # round; the Newton step from there is a better lower bound for later.
-                    loses, bound = _loses_at(
-                        i,
-                        ptr,
-                        grp,
-                        w,
-                        u,
-                        val,
-                        costs[i],
-                        total_u[i],
-                        best + best_err,
-                        scale,
-                        err_rel,
-                    )
-                    if loses:
-                        if bound > lower[i]:
-                            lower[i] = bound
-                        continue
-                if fresh[i]:
-                    code, rho, err, exact = c_code[i], c_rho[i], c_err[i], c_exact[i]
-                else:
-                    code, rho, err, exact = _evaluate(
-                        i,
-                        ptr,
-                        grp,
-                        w,
-                        u,
-                        wu,
-                        val,
-                        costs[i],
-                        total_u[i],
-                        lower[i],
-                        scale,
-                        err_rel,
-                        uniform[i],
-                    )
-                    fresh[i] = True
-                    c_code[i], c_rho[i], c_err[i], c_exact[i] = code, rho, err, exact
-                if code == _UNAFFORDABLE:
-                    alive[i] = False
-                    continue
-                if code == _CLOSE:
-                    return UNCERTAIN, n_sel
-                lower[i] = rho - err
-                ev_i[n_ev] = i
-                ev_rho[n_ev] = rho
-                ev_err[n_ev] = err
-                ev_exact[n_ev] = exact
-                n_ev += 1
-                if rho < best:
-                    best = rho
-                    best_err = err
-            if n_ev == 0:
-                return DONE, n_sel
-            top = 0
-            for q in range(1, n_ev):
-                if ev_rho[q] < ev_rho[top]:
-                    top = q
-            near = 0
-            all_exact = True
-            pick = top
-            for q in range(n_ev):
-                if ev_rho[q] - ev_err[q] <= ev_rho[top] + ev_err[top]:
-                    near += 1
-                    if not ev_exact[q]:
-                        all_exact = False
-                    elif exact_order[ev_i[q]] < exact_order[ev_i[pick]]:
-                        pick = q
-            if near > 1:
-                if not all_exact:
-                    return UNCERTAIN, n_sel
-                top = pick
-            win = ev_i[top]
-            rho = ev_rho[top]
-            err = ev_err[top]
-            exact = ev_exact[top]
-        # Buy: every supporter pays min(budget, rho * utility).
-        largest = 0.0
-        paid_all = 0.0
-        for j in range(ptr[win], ptr[win + 1]):
-            g = grp[j]
-            v = val[g]
-            share = rho * u[j]
-            if v <= share:
-                paid_all += w[j]
-                pay = v
-                val[g] = 0.0
-            else:
-                pay = share
-                val[g] = v - share
-            if pay > largest:
-                largest = pay
+            status, win, rho, err, exact = _open_round(
+                order, n_sel, hint, sup, proj, state, tol, cache, ev
+            )
+        if status != _BUY:
+            return status, n_sel
+        largest, paid_all = _buy(win, rho, sup, val)
         for q in range(k):
             if overlap[win, q]:
                 fresh[q] = False

@@ -1,0 +1,1 @@
+"""PB proposal pages by audience: citizens (browse, propose) and officials (review)."""
