@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portal import clock
+from portal.canonical import canonical_json
 from portal.db import write_transaction
 from portal.districts import DISTRICTS
 from voting.compute.pabulib import PbFile, read_pb
-from voting.compute.rules import BallotRules, ballot_day, canonical_json, new_receipt
+from voting.compute.rules import BallotRules, ballot_day, new_receipt
 from voting.demo_projects import mapping_of
 from voting.projects import NewProject, import_projects
 from voting.services import approvals, cycles, results

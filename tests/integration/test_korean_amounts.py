@@ -9,11 +9,12 @@ import re
 
 from judging.tables import Edition
 from portal import clock
+from portal.canonical import canonical_json
 from proposals.tables import Proposal
 from tests.helpers import PortalClient, field_error
 from tests.integration.test_pb_proposals import proposal_form, submit
 from tests.integration.test_pb_results import _vote_and_close
-from voting.compute.rules import BallotRules, canonical_json, new_receipt
+from voting.compute.rules import BallotRules, new_receipt
 from voting.tables import Ballot, Cycle, Pot
 from voting.testing import build_cycle
 

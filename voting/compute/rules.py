@@ -10,7 +10,6 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from portal import canonical
 from portal.errors import InvalidInput
 
 PHASES = ("proposals", "review", "voting", "closed", "published")
@@ -23,11 +22,6 @@ TIE_BREAKS = ("city", "pabutools")
 RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: easy to read aloud
 CITY_WIDE_CODE = "11000"  # Seoul Metropolitan Government, for the city-wide pot in pushes
 SEOUL = zoneinfo.ZoneInfo("Asia/Seoul")
-
-
-def canonical_json(value: object) -> str:
-    """Sorted keys, no spaces: the same content always gives the same text and hash."""
-    return canonical.canonical_json(value)
 
 
 @dataclass(frozen=True)

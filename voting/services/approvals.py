@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from portal import audit, clock
+from portal.canonical import canonical_json
 from portal.connector.batches import AllocationLine, BatchHeader, allocation_batch
 from portal.connector.services import enqueue_batch
 from portal.db import write_transaction
 from portal.districts import district_name
 from portal.errors import Conflict
-from voting.compute.rules import CITY_WIDE_CODE, ballots_sha256, canonical_json
+from voting.compute.rules import CITY_WIDE_CODE, ballots_sha256
 from voting.projects import cycle_projects
 from voting.services.cycles import advance_cycle, enter_state, get_cycle, pots_of
 from voting.services.results import current_runs, require_closed, results_of

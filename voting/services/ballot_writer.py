@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portal import clock
+from portal.canonical import canonical_json
 from portal.db import raw, write_transaction
 from portal.errors import Conflict, DomainError, NotAllowed, NotFoundError
 from portal.settings import get_settings
 from voting.compute.rules import (
     BallotChoice,
     ballot_day,
-    canonical_json,
     new_ballot_id,
     new_receipt,
     validate_ballot,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portal import audit, clock, i18n
+from portal.canonical import canonical_json
 from portal.db import write_transaction
 from portal.districts import DISTRICTS, POPULATION, district_name
 from portal.errors import Conflict, InvalidInput, NotFoundError
@@ -23,7 +24,6 @@ from voting.compute.rules import (
     NEXT_STATE,
     BallotRules,
     Schedule,
-    canonical_json,
     split_by_population,
     states_between,
 )

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from portal import audit, clock
+from portal.canonical import canonical_json
 from portal.db import raw, write_transaction
 from portal.districts import DISTRICTS, POPULATION
 from portal.errors import NotFoundError
 from voting.compute import results as results_mod
-from voting.compute.rules import ballots_sha256, canonical_json
+from voting.compute.rules import ballots_sha256
 from voting.mixer import mix_pending
 from voting.projects import pot_projects
 from voting.services.cycles import get_cycle, is_closed, pots_of
