@@ -137,7 +137,9 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
                 f"""
             import datetime as dt, json
             from portal import clock
-            from judging import services
+            from judging.services.assignment import run_assignment
+            from judging.services.editions import list_editions, rounds_of, update_round
+            from judging.services.screening import decide_gate
             from judging.tables import Edition, DEFAULT_GATES
             from portal.tables import User
             async def main():
