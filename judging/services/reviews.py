@@ -7,6 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from judging.compute import calibration, rubric
 from judging.schemas import BlindEntryRead
 from judging.services.common import require_undecided
@@ -136,19 +138,7 @@ async def entry_for_judge(judge_id: int, round_id: int, entry_id: int) -> BlindE
             .first()
         )
         organization_name = org["name"]
-    return BlindEntryRead(
-        id=entry["id"],
-        title=entry["title"],
-        summary=entry["summary"],
-        problem=entry["problem"],
-        ai_approach=entry["ai_approach"],
-        data_protection=entry["data_protection"],
-        target_users=entry["target_users"],
-        category=entry["category"],
-        sector=entry["sector"],
-        districts=list(entry["districts"]),
-        organization_name=organization_name,
-    )
+    return msgspec.convert(entry | {"organization_name": organization_name}, BlindEntryRead)
 
 
 async def attachment_for_judge(judge_id: int, attachment_id: int) -> tuple[dict[str, Any], str]:
