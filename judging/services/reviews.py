@@ -4,14 +4,14 @@ the calibration of their scores side by side."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import msgspec
 
 from judging.compute import calibration, rubric
 from judging.schemas import BlindEntryRead
-from judging.services.common import require_undecided
+from judging.services.common import require_undecided, update_audited
 from judging.services.conflicts import conflict_register, is_conflicted
 from judging.services.editions import get_edition, get_round
 from judging.services.selection import pseudonym, score_sheet
@@ -248,21 +248,15 @@ async def save_review(
             )
         else:
             review_id = old.id
-            await Review.update(
-                {
-                    Review.scores: scores,
-                    Review.comments: clean_comments,
-                    Review.confidence: confidence,
-                    Review.total_centi: total_centi,
-                    Review.updated_at: clock.now(),
-                }
-            ).where(Review.id == review_id)
-            await audit.record(
+            await update_audited(
+                Review,
+                review_id,
+                new_values,
+                asdict(old),
                 "challenge.review.changed",
                 actor_id=judge_id,
                 subject=f"review:{review_id}",
-                old={k: getattr(old, k) for k in new_values},
-                new=new_values,
+                also={Review.updated_at: clock.now()},
             )
     return review_id
 
