@@ -44,10 +44,10 @@ class EntryCreate(EntryWrite):
     edition_id: BodyId = 0
 
 
-class EntryRead(msgspec.Struct):
+class EntryDescription(msgspec.Struct):
+    """What an entry says about itself, as both its owners and its judges read it."""
+
     id: int
-    edition_id: int
-    organization_id: int
     title: str
     summary: str
     problem: str
@@ -57,6 +57,11 @@ class EntryRead(msgspec.Struct):
     category: str
     sector: str
     districts: list[str]
+
+
+class EntryRead(EntryDescription):
+    edition_id: int
+    organization_id: int
     team: str
     demo_url: str
     status: str
@@ -87,19 +92,9 @@ class AssignmentRead(msgspec.Struct):
     total: float | None
 
 
-class BlindEntryRead(msgspec.Struct):
+class BlindEntryRead(EntryDescription):
     """What a judge sees: no organization identity while the review is blind."""
 
-    id: int
-    title: str
-    summary: str
-    problem: str
-    ai_approach: str
-    data_protection: str
-    target_users: str
-    category: str
-    sector: str
-    districts: list[str]
     organization_name: str | None = None
 
 

@@ -29,7 +29,7 @@ from portal.auth import (
 from portal.errors import DomainError, TooManyAttempts
 from portal.settings import get_settings
 from portal.tables import ROLES, Notification, User
-from portal.web.forms import form_errors
+from portal.web.forms import form_errors, saved_or_shown_again
 from portal.web.pages import back_to, context_of, current_user, page, safe_next, signed_in_user
 
 FormData = URLEncodedBody[dict[str, str]]
@@ -245,49 +245,43 @@ class ProfilePages(Controller):
     @post("/")
     async def update_profile(self, request: Request, data: FormData) -> Template | Redirect:
         user = signed_in_user(request)
-        try:
-            await accounts.update_profile(
-                user.id, data.get("display_name", ""), data.get("language", user.language), data.get("district_code") or None
-            )
-        except DomainError as exc:
-            return await self._profile(request, exc.status_code, errors=form_errors(exc))
-        request.session["flash"] = "Your profile was saved."
-        return back_to("/account")
+        saving = accounts.update_profile(
+            user.id, data.get("display_name", ""), data.get("language", user.language), data.get("district_code") or None
+        )
+        return await saved_or_shown_again(request, saving, self._profile, flash="Your profile was saved.", then="/account")
 
     @post("/password")
     async def change_password(self, request: Request, data: FormData) -> Template | Redirect:
         """Change the password; other sessions end, this one continues on a new id."""
         user = signed_in_user(request)
-        try:
+
+        async def change() -> None:
             row = await accounts.change_password(user.id, data.get("current_password", ""), data.get("new_password", ""))
-        except DomainError as exc:
-            return await self._profile(request, exc.status_code, errors=form_errors(exc))
-        begin_session(request.session, row, STAGE_FULL)
-        request.session["flash"] = "Your password was changed."
-        return back_to("/account")
+            begin_session(request.session, row, STAGE_FULL)
+
+        return await saved_or_shown_again(request, change(), self._profile, flash="Your password was changed.", then="/account")
 
     @post("/totp/remove")
     async def remove_totp(self, request: Request, data: FormData) -> Template | Redirect:
         """Turn two-factor authentication off: needs the password and a current code."""
         user = signed_in_user(request)
-        try:
-            await login.disable_totp(
-                user.id, data.get("off_password", ""), data.get("off_totp", ""), client_address(request)
-            )
-        except DomainError as exc:
-            return await self._profile(request, exc.status_code, errors=form_errors(exc))
-        request.session["flash"] = "Two-factor authentication is off."
-        return back_to("/account")
+        turning_off = login.disable_totp(
+            user.id, data.get("off_password", ""), data.get("off_totp", ""), client_address(request)
+        )
+        return await saved_or_shown_again(
+            request, turning_off, self._profile, flash="Two-factor authentication is off.", then="/account"
+        )
 
     @post("/residency")
     async def claim_residency(self, request: Request, data: FormData) -> Template | Redirect:
         user = signed_in_user(request)
-        try:
-            await accounts.claim_residency(user.id, data.get("identifier", "")[:64])
-        except DomainError as exc:
-            return await self._profile(request, exc.status_code, errors=form_errors(exc))
-        request.session["flash"] = "Your residency is verified. You can vote in your district."
-        return back_to("/account")
+        return await saved_or_shown_again(
+            request,
+            accounts.claim_residency(user.id, data.get("identifier", "")[:64]),
+            self._profile,
+            flash="Your residency is verified. You can vote in your district.",
+            then="/account",
+        )
 
     @post("/notifications/read")
     async def mark_read(self, request: Request) -> Redirect:

@@ -16,7 +16,7 @@ from judging.tables import CONFLICT_TYPES
 from portal import clock
 from portal.auth import requires_judge
 from portal.errors import DomainError
-from portal.web.forms import form_errors, parse_small_number
+from portal.web.forms import form_errors, parse_small_number, saved_or_shown_again
 from portal.web.pages import back_to, page, signed_in_user
 
 FormData = URLEncodedBody[dict[str, str]]
@@ -73,33 +73,37 @@ class JudgePages(Controller):
     @post("/profile")
     async def save_profile(self, request: Request) -> Template | Redirect:
         form = await request.form()
-        try:
-            await conflicts.save_judge_profile(
-                signed_in_user(request).id,
-                str(form.get("affiliations") or ""),
-                [str(c) for c in (form.getall("expertise", []))],
-                str(form.get("holdings") or ""),
-            )
-        except DomainError as exc:
-            return await self._profile_page(request, exc.status_code, errors=form_errors(exc))
-        request.session["flash"] = "Your profile was saved."
-        return back_to("/judging/profile")
+        saving = conflicts.save_judge_profile(
+            signed_in_user(request).id,
+            str(form.get("affiliations") or ""),
+            [str(c) for c in (form.getall("expertise", []))],
+            str(form.get("holdings") or ""),
+        )
+        return await saved_or_shown_again(
+            request,
+            saving,
+            self._profile_page,
+            flash="Your profile was saved.",
+            then="/judging/profile",
+        )
 
     @post("/conflicts")
     async def declare(self, request: Request, data: FormData) -> Template | Redirect:
-        try:
+        async def declaring() -> None:  # a bad organization number is refused beside its field too
             await conflicts.declare_conflict(
                 signed_in_user(request).id,
                 parse_small_number(data.get("organization"), "organization"),
                 data.get("kind", ""),
                 data.get("note", ""),
             )
-        except DomainError as exc:
-            return await self._profile_page(request, exc.status_code, errors=form_errors(exc))
-        request.session["flash"] = (
-            "Your conflict was declared. You will not see this organization's entries."
+
+        return await saved_or_shown_again(
+            request,
+            declaring(),
+            self._profile_page,
+            flash="Your conflict was declared. You will not see this organization's entries.",
+            then="/judging/profile",
         )
-        return back_to("/judging/profile")
 
     async def _review_page(
         self, request: Request, round_id: int, entry_id: int, status_code: int = 200, **extra: Any

@@ -1,4 +1,5 @@
-"""Shared by the judging services: the decided-edition lock and the steps of a selection's lifecycle.
+"""Shared by the judging services: the decided-edition lock, audited row changes and the steps of a
+selection's lifecycle.
 
 A selection moves proposed -> approved (two officials); proposed -> stale (the rules or the score sheet
 changed since it was computed: it cannot be approved); proposed | stale -> superseded (computed
@@ -7,7 +8,11 @@ again). Every step is audited.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from piccolo.columns import Column
+from piccolo.table import Table
 
 from judging.tables import Edition, Selection
 from portal import audit
@@ -24,6 +29,7 @@ SELECTION_STEPS = frozenset(
     }
 )
 
+
 async def require_undecided(
     edition_id: int, message: str, error: type[DomainError] = ConflictError
 ) -> None:
@@ -31,6 +37,30 @@ async def require_undecided(
     row = await Edition.select(Edition.state).where(Edition.id == edition_id).first()
     if row is not None and row["state"] == "decided":
         raise error(message)
+
+
+async def update_audited(
+    table: type[Table],
+    row_id: int,
+    new: dict[str, Any],
+    old: Mapping[str, Any],
+    action: str,
+    *,
+    actor_id: int,
+    subject: str,
+    also: dict[Column, Any] | None = None,
+) -> None:
+    """Write ``new`` (column name -> value) on one row, with ``also`` (bookkeeping columns not worth
+    auditing), and record the old and new values of those columns; inside the caller's transaction."""
+    columns = {getattr(table, name): value for name, value in new.items()}
+    await table.update({**columns, **(also or {})}).where(table.id == row_id)
+    await audit.record(
+        action,
+        actor_id=actor_id,
+        subject=subject,
+        old={name: old[name] for name in new},
+        new=new,
+    )
 
 
 async def selection_step(

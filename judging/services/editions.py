@@ -14,7 +14,12 @@ from typing import Any
 
 from judging.categories import CATEGORIES
 from judging.compute import rubric
-from judging.services.common import require_undecided, rules_changed, selection_step
+from judging.services.common import (
+    require_undecided,
+    rules_changed,
+    selection_step,
+    update_audited,
+)
 from judging.tables import DEFAULT_GATES, Edition, Entry, Round, Selection
 from portal import audit, clock
 from portal.db import write_transaction
@@ -167,30 +172,19 @@ async def update_edition_rules(
         await require_undecided(
             edition_id, "The winners are approved; the rules can no longer change."
         )
-        await Edition.update(
+        await update_audited(
+            Edition,
+            edition_id,
             {
-                Edition.winners: winners,
-                Edition.quotas: clean,
-                Edition.max_per_organization: max_per_organization,
-                Edition.seed: seed,
-            }
-        ).where(Edition.id == edition_id)
-        await audit.record(
-            "challenge.edition.rules",
-            actor_id=official_id,
-            subject=f"edition:{edition_id}",
-            old={
-                "winners": edition["winners"],
-                "quotas": edition["quotas"],
-                "seed": edition["seed"],
-                "max_per_organization": edition["max_per_organization"],
-            },
-            new={
                 "winners": winners,
                 "quotas": clean,
                 "seed": seed,
                 "max_per_organization": max_per_organization,
             },
+            edition,
+            "challenge.edition.rules",
+            actor_id=official_id,
+            subject=f"edition:{edition_id}",
         )
         # A computed selection keeps the rules it was computed with; if they differ now it is stale.
         updated = await get_edition(edition_id)
@@ -264,21 +258,12 @@ async def update_round(
         await require_undecided(
             current["edition"], "The winners are approved; this round can no longer change."
         )
-        await Round.update(
-            {
-                Round.deadline: deadline,
-                Round.judges_per_entry: judges_per_entry,
-                Round.judge_pool: pool,
-            }
-        ).where(Round.id == round_id)
-        await audit.record(
+        await update_audited(
+            Round,
+            round_id,
+            {"deadline": deadline, "judges_per_entry": judges_per_entry, "judge_pool": pool},
+            current,
             "challenge.round.updated",
             actor_id=official_id,
             subject=f"round:{round_id}",
-            old={
-                "deadline": current["deadline"],
-                "judges_per_entry": current["judges_per_entry"],
-                "judge_pool": current["judge_pool"],
-            },
-            new={"deadline": deadline, "judges_per_entry": judges_per_entry, "judge_pool": pool},
         )

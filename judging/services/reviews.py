@@ -4,12 +4,14 @@ the calibration of their scores side by side."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
+
+import msgspec
 
 from judging.compute import calibration, rubric
 from judging.schemas import BlindEntryRead
-from judging.services.common import require_undecided
+from judging.services.common import require_undecided, update_audited
 from judging.services.conflicts import conflict_register, is_conflicted
 from judging.services.editions import get_edition, get_round
 from judging.services.selection import pseudonym, score_sheet
@@ -136,19 +138,7 @@ async def entry_for_judge(judge_id: int, round_id: int, entry_id: int) -> BlindE
             .first()
         )
         organization_name = org["name"]
-    return BlindEntryRead(
-        id=entry["id"],
-        title=entry["title"],
-        summary=entry["summary"],
-        problem=entry["problem"],
-        ai_approach=entry["ai_approach"],
-        data_protection=entry["data_protection"],
-        target_users=entry["target_users"],
-        category=entry["category"],
-        sector=entry["sector"],
-        districts=list(entry["districts"]),
-        organization_name=organization_name,
-    )
+    return msgspec.convert(entry | {"organization_name": organization_name}, BlindEntryRead)
 
 
 async def attachment_for_judge(judge_id: int, attachment_id: int) -> tuple[dict[str, Any], str]:
@@ -258,21 +248,15 @@ async def save_review(
             )
         else:
             review_id = old.id
-            await Review.update(
-                {
-                    Review.scores: scores,
-                    Review.comments: clean_comments,
-                    Review.confidence: confidence,
-                    Review.total_centi: total_centi,
-                    Review.updated_at: clock.now(),
-                }
-            ).where(Review.id == review_id)
-            await audit.record(
+            await update_audited(
+                Review,
+                review_id,
+                new_values,
+                asdict(old),
                 "challenge.review.changed",
                 actor_id=judge_id,
                 subject=f"review:{review_id}",
-                old={k: getattr(old, k) for k in new_values},
-                new=new_values,
+                also={Review.updated_at: clock.now()},
             )
     return review_id
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,43 +104,44 @@ def _common(header: BatchHeader, amounts: list[int]) -> dict[str, Any]:
     }
 
 
+def _item(
+    kind: type[AllocationItem] | type[AwardItem], line: AllocationLine | AwardLine, **parts: Any
+) -> Any:
+    """A line as the contract's item: the line's fields of the same name, the amount as a decimal
+    string, and the nested ``parts`` (the district, the recipient) built from the rest."""
+    same = {name: value for name, value in asdict(line).items() if name in kind.__struct_fields__}
+    return kind(**same | {"amount": str(line.amount)}, **parts)
+
+
+def _batch(
+    kind: type[AllocationBatch] | type[AwardBatch],
+    header: BatchHeader,
+    items: list[Any],
+    amounts: list[int],
+) -> dict[str, Any]:
+    return _checked(kind(**_common(header, amounts), items=items), kind, header.revision)
+
+
 def allocation_batch(header: BatchHeader, lines: Sequence[AllocationLine]) -> dict[str, Any]:
     """Return the JSON-ready body of a PB allocation batch, totals computed."""
     items = [
-        AllocationItem(
-            line_id=line.line_id,
-            project_code=line.project_code,
-            title=line.title,
+        _item(
+            AllocationItem,
+            line,
             district=District(code=line.district_code, name=line.district_name),
-            category=line.category,
-            amount=str(line.amount),
-            votes=line.votes,
-            rank=line.rank,
-            rule=line.rule,
         )
         for line in lines
     ]
-    batch = AllocationBatch(**_common(header, [line.amount for line in lines]), items=items)
-    return _checked(batch, AllocationBatch, header.revision)
+    return _batch(AllocationBatch, header, items, [line.amount for line in lines])
 
 
 def award_batch(header: BatchHeader, lines: Sequence[AwardLine]) -> dict[str, Any]:
     """Return the JSON-ready body of an award batch, totals computed."""
     items = [
-        AwardItem(
-            line_id=line.line_id,
-            award_code=line.award_code,
-            title=line.title,
-            recipient=Recipient(id=line.recipient_id, name=line.recipient_name),
-            category=line.category,
-            amount=str(line.amount),
-            rank=line.rank,
-            score=line.score,
-        )
+        _item(AwardItem, line, recipient=Recipient(id=line.recipient_id, name=line.recipient_name))
         for line in lines
     ]
-    batch = AwardBatch(**_common(header, [line.amount for line in lines]), items=items)
-    return _checked(batch, AwardBatch, header.revision)
+    return _batch(AwardBatch, header, items, [line.amount for line in lines])
 
 
 def _checked(

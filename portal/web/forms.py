@@ -1,4 +1,5 @@
-"""The one set of form parsers (whole numbers, KRW amounts, Seoul date-times) and the field-error map.
+"""The one set of form parsers (whole numbers, KRW amounts, Seoul date-times), the field-error map and
+the answer to a submitted form (saved and sent on, or shown again with its errors).
 
 Every form in every domain parses through here, so a typed value is read the same way everywhere and a
 bad one is refused with the same translated message beside its field.
@@ -8,10 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from litestar import Request
+from litestar.response import Redirect, Template
 
 from portal import clock, i18n, money
 from portal.errors import DomainError, InvalidInput
+from portal.web.pages import back_to
 
 MAX_WHOLE_NUMBER = 10**15 - 1  # 1,000조: far above any budget, and inside every integer column of both engines
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
@@ -92,3 +98,21 @@ def seoul_datetime_input(moment: dt.datetime) -> str:
 def form_errors(exc: DomainError) -> dict[str, str]:
     """A domain error as ``{field: translated message}`` for re-rendering a form."""
     return {exc.field or "form": i18n.gettext(exc.message, **exc.params)}
+
+
+async def saved_or_shown_again(
+    request: Request,
+    action: Awaitable[object],
+    again: Callable[..., Awaitable[Template]],
+    *,
+    flash: str,
+    then: str,
+) -> Template | Redirect:
+    """Run a form's action. Done: the browser goes to ``then``, which shows ``flash``. Refused (a
+    domain error): the form's page again, ``again(request, status_code, errors=...)``."""
+    try:
+        await action
+    except DomainError as exc:
+        return await again(request, exc.status_code, errors=form_errors(exc))
+    request.session["flash"] = flash
+    return back_to(then)

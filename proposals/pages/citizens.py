@@ -14,6 +14,7 @@ from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, current_user, page, signed_in_user
 from proposals.services import browsing, intake
 from voting.categories import CATEGORIES
+from voting.pages.cycle_header import cycle_context
 from voting.services import cycles as voting
 
 # The body may hold a photo well over the image limit, so an oversized image is refused beside its field with
@@ -83,8 +84,7 @@ class ProposalPages(Controller):
         return page(
             request,
             "proposals/list.html",
-            cycle=cycle,
-            phase=voting.phase_of(cycle),
+            **cycle_context(cycle),
             proposals=proposals,
             pots=pots,
             pot_names={p["id"]: voting.pot_name(p) for p in pots},
@@ -115,8 +115,7 @@ class ProposalPages(Controller):
             request,
             "proposals/form.html",
             status_code=status_code,
-            cycle=cycle,
-            phase=voting.phase_of(cycle),
+            **cycle_context(cycle),
             pots=pots,
             pot_name=voting.pot_name,
             categories=[c for c in cycle["categories"].split(",") if c],
@@ -160,9 +159,7 @@ class ProposalPages(Controller):
             request,
             "proposals/detail.html",
             p=found,
-            cycle=cycle,
-            phase=voting.phase_of(cycle),
-            pot_title=voting.pot_name(pot),
+            **cycle_context(cycle, pot),
             merged_into=merged_into,
             is_author=bool(user and user.id == found.author),
             flash=request.session.pop("flash", None) if request.session else None,

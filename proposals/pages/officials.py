@@ -14,6 +14,7 @@ from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, page, signed_in_user
 from proposals.services import browsing
 from proposals.services import review as reviews
+from voting.pages.cycle_header import cycle_context
 from voting.services import cycles as voting
 
 
@@ -33,8 +34,7 @@ class ProposalReviewPages(Controller):
             request,
             "proposals/review.html",
             status_code=status_code,
-            cycle=cycle,
-            phase=voting.phase_of(cycle),
+            **cycle_context(cycle),
             proposals=proposals,
             pot_names={p["id"]: voting.pot_name(p) for p in pots},
             flash=request.session.pop("flash", None),

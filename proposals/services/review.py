@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from piccolo.columns import Column
+
 from portal import accounts, audit, clock
 from portal.db import write_transaction
 from portal.errors import Conflict, InvalidInput
@@ -38,6 +42,35 @@ async def _check_revised_cost(found: ProposalRecord, revised_cost: int | None) -
         )
 
 
+async def _record_decision(
+    official_id: int,
+    found: ProposalRecord,
+    decision: dict[Column, Any],
+    action: str,
+    details: dict[str, Any],
+    notice: str,
+    link: str,
+    **notice_params: str,
+) -> None:
+    """Write an official's decision on a proposal, audit it and tell the author, in one transaction."""
+    async with write_transaction():
+        await Proposal.update(
+            {**decision, Proposal.reviewed_by: official_id, Proposal.reviewed_at: clock.now()}
+        ).where(Proposal.id == found.id)
+        await audit.record(
+            action, actor_id=official_id, subject=f"pb-proposal:{found.id}", **details
+        )
+        if found.author:
+            await accounts.notify_and_mail(
+                found.author,
+                "Decision on your proposal",
+                notice,
+                link,
+                title=found.title,
+                **notice_params,
+            )
+
+
 async def review(
     official_id: int, proposal_id: int, feasible: bool, reason: str, revised_cost: int | None
 ) -> None:
@@ -49,37 +82,22 @@ async def review(
     reason = _checked_reason(reason)
     await _check_revised_cost(found, revised_cost)
     status = "feasible" if feasible else "infeasible"
-    async with write_transaction():
-        await Proposal.update(
-            {
-                Proposal.status: status,
-                Proposal.review_reason: reason,
-                Proposal.revised_cost: revised_cost,
-                Proposal.reviewed_by: official_id,
-                Proposal.reviewed_at: clock.now(),
-            }
-        ).where(Proposal.id == proposal_id)
-        await audit.record(
-            "pb.proposal.reviewed",
-            actor_id=official_id,
-            subject=f"pb-proposal:{proposal_id}",
-            status=status,
-            revised_cost=revised_cost,
-        )
-        if found.author:
-            message = (
-                'Your proposal "%(title)s" was found feasible and will be on the ballot. Reason: %(reason)s'
-                if feasible
-                else 'Your proposal "%(title)s" was found not feasible. Reason: %(reason)s'
-            )
-            await accounts.notify_and_mail(
-                found.author,
-                "Decision on your proposal",
-                message,
-                f"/pb/proposals/{proposal_id}",
-                title=found.title,
-                reason=reason,
-            )
+    await _record_decision(
+        official_id,
+        found,
+        {
+            Proposal.status: status,
+            Proposal.review_reason: reason,
+            Proposal.revised_cost: revised_cost,
+        },
+        "pb.proposal.reviewed",
+        {"status": status, "revised_cost": revised_cost},
+        'Your proposal "%(title)s" was found feasible and will be on the ballot. Reason: %(reason)s'
+        if feasible
+        else 'Your proposal "%(title)s" was found not feasible. Reason: %(reason)s',
+        f"/pb/proposals/{proposal_id}",
+        reason=reason,
+    )
 
 
 async def merge(official_id: int, proposal_id: int, into_id: int, reason: str) -> None:
@@ -94,29 +112,14 @@ async def merge(official_id: int, proposal_id: int, into_id: int, reason: str) -
         raise InvalidInput("Merge into another open proposal of the same pot.", field="merged_into")
     await _check_review_window(found)
     reason = _checked_reason(reason)
-    async with write_transaction():
-        await Proposal.update(
-            {
-                Proposal.status: "merged",
-                Proposal.merged_into: into_id,
-                Proposal.review_reason: reason,
-                Proposal.reviewed_by: official_id,
-                Proposal.reviewed_at: clock.now(),
-            }
-        ).where(Proposal.id == proposal_id)
-        await audit.record(
-            "pb.proposal.merged",
-            actor_id=official_id,
-            subject=f"pb-proposal:{proposal_id}",
-            into=into_id,
-        )
-        if found.author:
-            await accounts.notify_and_mail(
-                found.author,
-                "Decision on your proposal",
-                'Your proposal "%(title)s" was merged with a similar proposal, "%(other)s". Reason: %(reason)s',
-                f"/pb/proposals/{into_id}",
-                title=found.title,
-                other=target.title,
-                reason=reason,
-            )
+    await _record_decision(
+        official_id,
+        found,
+        {Proposal.status: "merged", Proposal.merged_into: into_id, Proposal.review_reason: reason},
+        "pb.proposal.merged",
+        {"into": into_id},
+        'Your proposal "%(title)s" was merged with a similar proposal, "%(other)s". Reason: %(reason)s',
+        f"/pb/proposals/{into_id}",
+        other=target.title,
+        reason=reason,
+    )

@@ -16,6 +16,7 @@ from portal.web.forms import form_errors
 from portal.web.pages import back_to, current_user, page, signed_in_user
 from voting.compute.results import bar_chart_svg, explanation_lines
 from voting.compute.rules import BallotChoice
+from voting.pages.cycle_header import cycle_context
 from voting.projects import pot_projects, project_titles
 from voting.services import approvals, ballots, cycles, results
 
@@ -73,8 +74,7 @@ class PbPages(Controller):
         return page(
             request,
             "voting/cycle.html",
-            cycle=cycle,
-            phase=cycles.phase_of(cycle),
+            **cycle_context(cycle),
             rules=cycles.rules_of(cycle),
             pots=pots,
             eligible=eligible,
@@ -104,10 +104,7 @@ class PbPages(Controller):
             request,
             "voting/ballot.html",
             status_code=status_code,
-            cycle=cycle,
-            pot=pot,
-            pot_title=cycles.pot_name(pot),
-            phase=cycles.phase_of(cycle),
+            **cycle_context(cycle, pot),
             eligible=ballots.may_vote_in(user, pot),
             rules=cycles.rules_of(cycle),
             projects=projects,
@@ -174,10 +171,7 @@ class PbPages(Controller):
         return page(
             request,
             "voting/receipt.html",
-            cycle=cycle,
-            pot=pot,
-            pot_title=cycles.pot_name(pot),
-            phase=cycles.phase_of(cycle),
+            **cycle_context(cycle, pot),
             mine=mine,
             titles=titles,
             flash="Your ballot was stored. Keep your receipt."
@@ -193,8 +187,7 @@ class PbPages(Controller):
         return page(
             request,
             "voting/results.html",
-            cycle=cycle,
-            phase=cycles.phase_of(cycle),
+            **cycle_context(cycle),
             pots=pots,
             official=official,
             pot_name=cycles.pot_name,
@@ -220,9 +213,7 @@ class PbPages(Controller):
         return page(
             request,
             "voting/pot_results.html",
-            cycle=cycle,
-            pot=pot,
-            pot_title=cycles.pot_name(pot),
+            **cycle_context(cycle, pot),
             runs=pot_runs,
             main=main,
             titles=titles,
@@ -266,9 +257,7 @@ class PbPages(Controller):
         return page(
             request,
             "voting/receipts.html",
-            cycle=cycle,
-            pot=pot,
-            pot_title=cycles.pot_name(pot),
+            **cycle_context(cycle, pot),
             receipts=receipts[(page_no - 1) * per_page : page_no * per_page],
             total=len(receipts),
             q=query,
