@@ -11,14 +11,8 @@ import httpx
 import pytest
 
 from portal.connector import signing
-from portal.connector.client import (
-    CityClient,
-    CityRefused,
-    CityUnavailable,
-    OutsideCityError,
-    RetryPolicy,
-    build_http_client,
-)
+from portal.connector.client import CityClient, build_http_client
+from portal.connector.retries import CityRefused, CityUnavailable, OutsideCityError, RetryPolicy
 from portal.connector.settings import CitySettings
 from portal.connector.testing import RunningCity, running_city, sample_allocation, sample_award
 
