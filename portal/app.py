@@ -39,7 +39,7 @@ from portal.web.openapi import (
     security_components,
 )
 from portal.web.pages import JINJA_ENV, add_security_headers, template_engine
-from portal.web.refill import KeepTypedMiddleware
+from portal.web.keep_typed import KeepTypedMiddleware
 
 log = logging.getLogger("hangang")
 
