@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from portal.connector import exports, signing
-from portal.connector.client import CityClient, RetryPolicy, build_http_client
+from portal.connector.client import CityClient, build_http_client
+from portal.connector.retries import RetryPolicy
 from portal.connector.testing import RunningCity, sample_allocation
 
 

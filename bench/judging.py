@@ -23,12 +23,8 @@ import numpy as np
 
 from judging.compute.assignment import Entry, Judge, assign_judges
 from judging.compute.calibration import calibrate
-from judging.compute.selection import (
-    CategoryQuota,
-    Quotas,
-    candidates_from_calibration,
-    select_winners,
-)
+from judging.compute.candidates import CategoryQuota, Quotas
+from judging.compute.selection import candidates_from_calibration, select_winners
 
 CATEGORIES = (
     "transportation",

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from judging.compute.calibration import DEFAULT_METHOD, METHODS
+from judging.compute.candidates import Quotas
 from judging.compute.scoresheet import (
     DEFAULT_WINNERS,
     OPTIONAL_COLUMNS,
@@ -27,7 +28,6 @@ from judging.compute.scoresheet import (
     parse_score_rows,
     rank_score_sheet,
 )
-from judging.compute.selection import Quotas
 from portal import backup
 
 

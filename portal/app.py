@@ -32,6 +32,7 @@ from portal.password_reset import password_reset_loop
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
 from portal.web.errors import EXCEPTION_HANDLERS
+from portal.web.keep_typed import KeepTypedMiddleware
 from portal.web.openapi import (
     ApiReferencePage,
     csrf_cookie_name,
@@ -39,7 +40,6 @@ from portal.web.openapi import (
     security_components,
 )
 from portal.web.pages import JINJA_ENV, add_security_headers, template_engine
-from portal.web.refill import KeepTypedMiddleware
 
 log = logging.getLogger("hangang")
 

@@ -32,7 +32,7 @@ from voting.compute.pabulib import PbFile, read_pb
 from voting.compute.rules import BallotRules, ballot_day, new_receipt
 from voting.demo_projects import mapping_of
 from voting.projects import NewProject, import_projects
-from voting.services import approvals, cycles, results
+from voting.services import approvals, cycles, lifecycle, results
 from voting.tables import Ballot
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pabulib"
@@ -184,7 +184,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     for election in VOTING:
         cycle_id, pot_id = await _city_wide_cycle(election, official)
         projects, ballots = await _import_election(cycle_id, pot_id, election)
-        await cycles.freeze_rules(cycle_id)  # voting is open: the rules are frozen
+        await lifecycle.freeze_rules(cycle_id)  # voting is open: the rules are frozen
         lines.append(
             f"  '{election.name}' ({election.rules.ballot_kind}, voting, cycle {cycle_id}):"
             f" {election.file_name}, {projects} projects, {ballots} ballots,"

@@ -16,7 +16,7 @@ MANIFEST = Manifest(
     demo="voting.demo:load_demo",
     cli="voting.cli:register",
     background_tasks=(
-        "voting.services.cycles:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
+        "voting.services.lifecycle:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
         "voting.mixer:ballot_mixer_loop",
     ),
     template_globals="voting.categories:TEMPLATE_GLOBALS",

@@ -21,11 +21,9 @@ from judging.compute.calibration import (
     Review,
     calibrate,
 )
+from judging.compute.candidates import CategoryQuota, QuotaInfeasible, Quotas
 from judging.compute.rubric import MAX_SCORE, MIN_SCORE
 from judging.compute.selection import (
-    CategoryQuota,
-    QuotaInfeasible,
-    Quotas,
     Selection,
     SelectionError,
     candidates_from_calibration,

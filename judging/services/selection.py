@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from judging.categories import CATEGORY_LABELS
+from judging.compute.candidates import QuotaInfeasible
 from judging.compute.scoresheet import rank_score_sheet, rows_from_csv
-from judging.compute.selection import QuotaInfeasible
 from judging.services.assignment import coverage_gaps, round_progress
 from judging.services.common import (
     quotas_document,

@@ -64,12 +64,8 @@ def run_city_sim(args: argparse.Namespace) -> int:
     import uvicorn
 
     from portal.connector import signing
-    from portal.connector.city_sim import (
-        create_city_app,
-        create_city_asgi,
-        is_loopback,
-        load_envelopes,
-    )
+    from portal.connector.city_sim.app import create_city_app, create_city_asgi, is_loopback
+    from portal.connector.city_sim.envelopes import load_envelopes
 
     try:
         # Through the portal's settings: in development both share the secret kept under var/.

@@ -1,33 +1,35 @@
 """The portal's client for the city budget adapter (contract v1).
 
 One ``httpx.AsyncClient`` per process, bound to the configured base URL; signed pushes with a
-fixed Idempotency-Key; retries with full-jitter backoff that honour ``Retry-After``;
-a reconciliation GET after an ambiguous failure; and the district envelope pull.
+fixed Idempotency-Key; retries with full-jitter backoff that honour ``Retry-After`` (the policy and
+the error types are in ``retries.py``); a reconciliation GET after an ambiguous failure; and the
+district envelope pull.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import logging
-import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 import msgspec
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-)
 
 from portal.connector import signing
+from portal.connector.retries import (
+    Attempt,
+    CityError,
+    CityRefused,
+    CityUnavailable,
+    OutsideCityError,
+    Retryable,
+    RetryPolicy,
+    raise_for_failure,
+    retrying,
+)
 from portal.connector.schemas import Envelope, Receipt
 from portal.connector.settings import CitySettings
 
@@ -73,92 +75,6 @@ class CityAbsence:
     @classmethod
     def answered(cls) -> None:
         cls.said = False
-
-
-# ----------------------------------------------------------------------------- errors
-
-
-class CityError(Exception):
-    """Something stopped a delivery; ``str()`` is a message an official can read."""
-
-    attempts: list[Attempt]
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.attempts = []
-
-
-class OutsideCityError(CityError):
-    """A request aimed at a host other than the configured city (S21)."""
-
-
-class CityRefused(CityError):
-    """The city refused for good (4xx other than retryable ones, redirects): do not retry."""
-
-    def __init__(
-        self, message: str, status: int | None = None, errors: list[str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.errors = errors or []
-
-
-class CityUnavailable(CityError):
-    """Retries ran out (or the city asked to wait long): try again later with the same key."""
-
-    def __init__(
-        self, message: str, retry_after: float | None = None, ambiguous: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.ambiguous = ambiguous
-
-
-class _Retryable(Exception):
-    """One failed exchange worth retrying."""
-
-    def __init__(
-        self, message: str, retry_after: float | None = None, ambiguous: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.ambiguous = ambiguous
-
-
-# ----------------------------------------------------------------------------- policy and records
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; injectable so tests need not wait."""
-
-    attempts: int = 8
-    base: float = 0.5
-    cap: float = 30.0
-    # A longer Retry-After than this ends the in-process retries; the outbox waits instead.
-    max_retry_after: float = 120.0
-    # Retries of one push stop after this long, well inside the outbox lease (300 s), so a
-    # second worker never takes over a batch whose first worker is still trying.
-    max_elapsed: float = 180.0
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    random: Callable[[], float] = random.random
-
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: a uniform wait between 0 and min(cap, base * 2^(attempt-1))."""
-        return self.random() * min(self.cap, self.base * 2 ** (attempt - 1))
-
-
-@dataclass
-class Attempt:
-    """One HTTP exchange, as shown in the officials' attempt history."""
-
-    started_at: datetime
-    method: str
-    path: str
-    status: int | None
-    latency_ms: int
-    error: str | None = None
-    waited_s: float | None = None
 
 
 @dataclass
@@ -223,35 +139,6 @@ async def close_shared_http_client() -> None:
     if _shared_client is not None:
         await _shared_client.aclose()
         _shared_client = None
-
-
-def _retry_after(response: httpx.Response, now: float) -> float | None:
-    """Parse ``Retry-After`` as seconds or an HTTP date."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-def _problem(response: httpx.Response) -> tuple[str, str, list[str]]:
-    """Return (type, readable message, errors) of a problem reply; tolerate anything else."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return "", f"HTTP {response.status_code}", []
-    title = str(body.get("title") or f"HTTP {response.status_code}")
-    detail = str(body.get("detail") or "")
-    errors = [str(error) for error in body.get("errors") or [] if isinstance(error, str)]
-    message = f"{title}: {detail}" if detail else title
-    return str(body.get("type") or ""), message, errors
 
 
 class CityClient:
@@ -322,7 +209,7 @@ class CityClient:
                 },
             )
             # A connect error never reached the city; anything later may have been applied.
-            raise _Retryable(reason, ambiguous=not isinstance(exc, httpx.ConnectError)) from exc
+            raise Retryable(reason, ambiguous=not isinstance(exc, httpx.ConnectError)) from exc
         latency = int((time.perf_counter() - started) * 1000)
         attempts.append(Attempt(started_at, method, path, response.status_code, latency))
         CityAbsence.answered()
@@ -342,55 +229,6 @@ class CityClient:
             },
         )
         return response
-
-    def _raise_for_failure(self, response: httpx.Response) -> None:
-        """Turn a non-success reply into a retryable failure or a final refusal."""
-        status = response.status_code
-        if 300 <= status < 400:
-            raise CityRefused(
-                f"the city answered {status} with a redirect to {response.headers.get('location', '?')}; "
-                "redirects are not followed, check HANGANG_CITY_BUDGET_URL",
-                status=status,
-            )
-        problem_type, message, errors = _problem(response)
-        retry_after = _retry_after(response, self.clock())
-        if status == 409 and problem_type.endswith(":in-flight"):
-            raise _Retryable(f"409 {message}", retry_after=retry_after)
-        if status in {408, 429} or status >= 500:
-            raise _Retryable(
-                f"{status} {message}", retry_after=retry_after, ambiguous=status in {500, 502, 504}
-            )
-        raise CityRefused(f"{status} {message}", status=status, errors=errors)
-
-    # -- retrying ----------------------------------------------------------------------
-
-    def _retrying(self, attempts: list[Attempt]) -> AsyncRetrying:
-        policy = self.policy
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            retry_after = getattr(exc, "retry_after", None)
-            delay = retry_after if retry_after is not None else policy.backoff(state.attempt_number)
-            if attempts:
-                attempts[-1].waited_s = round(delay, 3)
-            return delay
-
-        def stop(state: RetryCallState) -> bool:
-            exc = state.outcome.exception() if state.outcome else None
-            too_long = (getattr(exc, "retry_after", None) or 0) > policy.max_retry_after
-            return (
-                too_long
-                or stop_after_attempt(policy.attempts)(state)
-                or stop_after_delay(policy.max_elapsed)(state)
-            )
-
-        return AsyncRetrying(
-            stop=stop,
-            wait=wait,
-            retry=retry_if_exception_type(_Retryable),
-            sleep=policy.sleep,
-            reraise=True,
-        )
 
     # -- pushes ------------------------------------------------------------------------
 
@@ -415,8 +253,8 @@ class CityClient:
                 )
                 if response.status_code in {200, 201}:
                     return self._success(response, dry_run, attempts)
-                self._raise_for_failure(response)
-            except _Retryable as failure:
+                raise_for_failure(response, self.clock)
+            except Retryable as failure:
                 if failure.ambiguous and not dry_run:
                     held = await self._reconcile_quietly(kind, payload, sha, attempts)
                     if held is not None:
@@ -425,10 +263,10 @@ class CityClient:
             raise AssertionError("unreachable")  # pragma: no cover
 
         try:
-            async for trying in self._retrying(attempts):
+            async for trying in retrying(self.policy, attempts):
                 with trying:
                     outcome = await attempt()
-        except _Retryable as failure:
+        except Retryable as failure:
             unavailable = CityUnavailable(
                 f"no answer after {len(attempts)} attempts: {failure}",
                 retry_after=failure.retry_after,
@@ -447,7 +285,7 @@ class CityClient:
         try:
             receipt = response.json()
         except ValueError as exc:
-            raise _Retryable("the city's reply is not JSON", ambiguous=True) from exc
+            raise Retryable("the city's reply is not JSON", ambiguous=True) from exc
         if dry_run:
             return PushOutcome("validated", receipt, attempts)
         replayed = response.headers.get("idempotent-replayed", "").lower() == "true"
@@ -461,7 +299,7 @@ class CityClient:
             held = await self.reconcile(
                 kind, str(payload["batch_id"]), int(payload["revision"]), attempts
             )
-        except (CityError, _Retryable):
+        except (CityError, Retryable):
             return None
         if (
             held is not None
@@ -485,7 +323,7 @@ class CityClient:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            self._raise_for_failure(response)
+            raise_for_failure(response, self.clock)
         try:
             return msgspec.json.decode(response.content, type=Receipt)
         except msgspec.DecodeError as exc:
@@ -495,14 +333,14 @@ class CityClient:
         """Pull each district's participation budget for a fiscal year (retried like pushes)."""
         attempts: list[Attempt] = []
         try:
-            async for trying in self._retrying(attempts):
+            async for trying in retrying(self.policy, attempts):
                 with trying:
                     response = await self._exchange(
                         "GET", "/v1/envelopes", attempts, params={"fiscal_year": str(fiscal_year)}
                     )
                     if response.status_code != 200:
-                        self._raise_for_failure(response)
-        except _Retryable as failure:
+                        raise_for_failure(response, self.clock)
+        except Retryable as failure:
             raise CityUnavailable(
                 f"no envelopes after {len(attempts)} attempts: {failure}"
             ) from failure

@@ -17,15 +17,13 @@ from typing import Any
 
 from portal import audit, clock
 from portal.connector import signing
-from portal.connector.client import (
+from portal.connector.client import CityAbsence, CityClient, close_shared_http_client
+from portal.connector.retries import (
     Attempt,
-    CityAbsence,
-    CityClient,
     CityError,
     CityRefused,
     CityUnavailable,
     RetryPolicy,
-    close_shared_http_client,
 )
 from portal.connector.settings import load_city_settings
 from portal.connector.tables import OutboxAttempt, OutboxBatch, json_value

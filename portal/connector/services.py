@@ -15,14 +15,9 @@ import msgspec
 
 from portal import audit, clock
 from portal.connector import exports, signing
-from portal.connector.client import (
-    Attempt,
-    CityClient,
-    CityError,
-    CityRefused,
-    RetryPolicy,
-)
+from portal.connector.client import CityClient
 from portal.connector.delivery import OUTBOX_LOCK, city_client, record_attempts
+from portal.connector.retries import Attempt, CityError, CityRefused, RetryPolicy
 from portal.connector.schemas import AllocationBatch, AwardBatch, Envelope
 from portal.connector.settings import load_city_settings
 from portal.connector.tables import KINDS, OutboxAttempt, OutboxBatch, json_value

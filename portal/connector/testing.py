@@ -15,7 +15,7 @@ import httpx
 import uvicorn
 
 from portal.connector import signing
-from portal.connector.city_sim import create_city_app, create_city_asgi
+from portal.connector.city_sim.app import create_city_app, create_city_asgi
 from portal.connector.settings import CitySettings
 
 

@@ -23,7 +23,7 @@ from portal.tables import User
 from tests.helpers import DEFAULT_PASSWORD, PortalClient
 from tests.integration.test_challenge_setup import PDF, entry_form, make_edition, valid_brn
 from tests.live import LiveServer, fresh_database_url
-from voting.services import cycles as voting
+from voting.services import lifecycle
 from voting.testing import build_cycle
 
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ async def test_backup_and_restore_keep_ballots_files_and_results(app, client, us
         if i < 3:
             await _cast(app, voter, built.id, district, [p[district][i]])
     await _cast(app, voters[0], built.id, city, [p[city][4]])  # a replaced ballot
-    await voting.close_early(official.id, built.id, "Closing for the backup test")
+    await lifecycle.close_early(official.id, built.id, "Closing for the backup test")
     startup = await users.create(["startup", "citizen"])
     challenge = await make_edition(official.id)
     org = await intake.create_organization(startup.id, "Hangang Robotics", valid_brn(1), "startup", "2021")

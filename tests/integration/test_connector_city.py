@@ -11,14 +11,8 @@ import httpx
 import pytest
 
 from portal.connector import signing
-from portal.connector.client import (
-    CityClient,
-    CityRefused,
-    CityUnavailable,
-    OutsideCityError,
-    RetryPolicy,
-    build_http_client,
-)
+from portal.connector.client import CityClient, build_http_client
+from portal.connector.retries import CityRefused, CityUnavailable, OutsideCityError, RetryPolicy
 from portal.connector.settings import CitySettings
 from portal.connector.testing import RunningCity, running_city, sample_allocation, sample_award
 
@@ -320,7 +314,7 @@ async def test_envelopes_for_seouls_25_districts(city: RunningCity, client: City
 
 
 async def test_envelopes_from_a_file(tmp_path: Path, sleeps: RecordedSleeps) -> None:
-    from portal.connector.city_sim import load_envelopes
+    from portal.connector.city_sim.envelopes import load_envelopes
 
     data = {"2030": [{"district_code": "11110", "name": "Jongno-gu", "amount": "123000000"}]}
     (tmp_path / "env.json").write_text(json.dumps(data))
@@ -335,7 +329,7 @@ async def test_envelopes_from_a_file(tmp_path: Path, sleeps: RecordedSleeps) -> 
 
 
 def test_bad_envelope_file_is_named(tmp_path: Path) -> None:
-    from portal.connector.city_sim import load_envelopes
+    from portal.connector.city_sim.envelopes import load_envelopes
 
     (tmp_path / "env.json").write_text(
         '{"2030": [{"district_code": "1", "name": "x", "amount": "5"}]}'
@@ -386,7 +380,7 @@ async def test_same_key_in_flight_is_409_with_retry_after(city: RunningCity) -> 
 def test_fault_knobs_are_absent_unless_enabled(tmp_path: Path) -> None:
     from litestar.testing import TestClient
 
-    from portal.connector.city_sim import create_city_app
+    from portal.connector.city_sim.app import create_city_app
 
     app = create_city_app(
         signing.parse_secrets(signing.new_secret()), tmp_path / "c.sqlite3", faults_enabled=False

@@ -18,7 +18,8 @@ import pytest
 
 from portal import audit, clock
 from portal.connector import delivery, services
-from portal.connector.client import CityClient, RetryPolicy, build_http_client
+from portal.connector.client import CityClient, build_http_client
+from portal.connector.retries import RetryPolicy
 from portal.connector.settings import CitySettings
 from portal.connector.tables import OutboxAttempt, OutboxBatch
 from portal.connector.testing import RunningCity, running_city, sample_allocation, sample_award

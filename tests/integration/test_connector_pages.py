@@ -156,7 +156,7 @@ async def _cycle(frozen: bool = False) -> int:
 
 
 async def test_envelopes_set_the_district_pots(official, city: RunningCity) -> None:
-    from portal.connector.city_sim import default_envelopes
+    from portal.connector.city_sim.envelopes import default_envelopes
     from voting.tables import Pot
 
     cycle_id = await _cycle()

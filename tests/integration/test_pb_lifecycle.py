@@ -12,7 +12,7 @@ from portal import clock
 from portal.clock import format_datetime
 from portal.tables import AuditEvent
 from proposals.tables import Proposal
-from voting.services import cycles
+from voting.services import cycles, lifecycle
 from voting.tables import Cycle, ResultRun
 from voting.testing import build_cycle
 
@@ -75,7 +75,7 @@ async def test_reading_never_freezes_the_rules_the_scheduled_step_does(client, o
     assert not await AuditEvent.exists().where(AuditEvent.action == "pb.rules.frozen")
     # The scheduled step opens voting, dated when the schedule opened it (not when it ran).
     clock.advance(dt.timedelta(hours=5))
-    assert await cycles.advance_due_cycles() == 1
+    assert await lifecycle.advance_due_cycles() == 1
     row = await Cycle.select().where(Cycle.id == built.id).first()
     assert row["state"] == "voting" and row["rules_frozen_at"] == row["voting_open_at"]
     assert '"ballot_kind":"approval"' in row["frozen_rules"]
@@ -83,7 +83,7 @@ async def test_reading_never_freezes_the_rules_the_scheduled_step_does(client, o
     await official.login(official.account)
     page = await official.get(f"/officials/pb/cycles/{built.id}")
     assert format_datetime(row["voting_open_at"]) in page.text
-    assert await cycles.advance_due_cycles() == 0  # nothing more is due
+    assert await lifecycle.advance_due_cycles() == 0  # nothing more is due
 
 
 async def test_second_approval_is_the_step_to_approved(app, users, official, official2):

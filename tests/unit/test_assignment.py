@@ -222,7 +222,7 @@ def test_assignment_problems_reports_hand_edits_that_break_rules():
 
 
 def test_column_generation_gives_the_same_answer_as_the_full_program(monkeypatch):
-    import judging.compute.assignment as assignment_module
+    import judging.compute.assignment_solver as solver_module
 
     # Single-expertise judges make the first restricted program miss pairs the optimum needs.
     entries = [Entry(f"E{i:03d}", CATEGORIES[i % 3]) for i in range(150)]
@@ -232,6 +232,6 @@ def test_column_generation_gives_the_same_answer_as_the_full_program(monkeypatch
         (f"J{j:02d}", f"E{i:03d}") for i in range(150) for j in range(14) if (i * 7 + j) % 23 == 0
     ]
     fast = assign_judges(entries, judges, conflicts, seed=9)
-    monkeypatch.setattr(assignment_module, "_START_OTHERS", len(judges))
+    monkeypatch.setattr(solver_module, "_START_OTHERS", len(judges))
     full = assign_judges(entries, judges, conflicts, seed=9)
     assert fast == full

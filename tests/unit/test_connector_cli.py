@@ -79,7 +79,7 @@ def test_verify_export_names_a_missing_bundle(
 
 
 def test_loopback_detection() -> None:
-    from portal.connector.city_sim import is_loopback
+    from portal.connector.city_sim.app import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert (

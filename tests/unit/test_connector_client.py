@@ -11,13 +11,8 @@ import pytest
 import respx
 
 from portal.connector import signing
-from portal.connector.client import (
-    CityClient,
-    CityRefused,
-    CityUnavailable,
-    RetryPolicy,
-    build_http_client,
-)
+from portal.connector.client import CityClient, build_http_client
+from portal.connector.retries import CityRefused, CityUnavailable, RetryPolicy
 from portal.connector.settings import CitySettings, check_base_url, load_city_settings
 from portal.connector.testing import sample_allocation
 

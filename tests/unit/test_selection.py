@@ -11,18 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from judging.compute.calibration import calibrate
-from judging.compute.selection import (
+from judging.compute.candidates import (
     Candidate,
     CategoryQuota,
     QuotaInfeasible,
     Quotas,
-    SelectionError,
-    candidates_from_calibration,
     priority_key,
-    select_winners,
     tie_break_lot,
     tie_break_step,
 )
+from judging.compute.selection import SelectionError, candidates_from_calibration, select_winners
 
 
 def _meets_quotas(chosen: tuple[Candidate, ...], quotas: Quotas) -> bool:
@@ -249,7 +247,7 @@ def test_borderline_covers_five_in_and_five_out_and_names_tie_breaks():
 def test_borderline_reasons_are_message_ids_with_params_for_translation():
     import random
 
-    from judging.compute import selection as module
+    from judging.compute import borderline as module
 
     messages = {v for k, v in vars(module).items() if k.startswith("WHY_")}
     seen: set[str] = set()

@@ -23,7 +23,7 @@ from portal.web.pages import back_to, page, signed_in_user
 from voting import exports
 from voting.categories import CATEGORIES
 from voting.compute.rules import BallotRules
-from voting.services import approvals, cycles
+from voting.services import approvals, cycles, lifecycle
 
 # The create form's dates, in the order the schedule runs, and their defaults (days after today 09:00).
 DATE_FIELDS = {
@@ -186,7 +186,7 @@ class OfficialPbPages(Controller):
         user = signed_in_user(request)
         form = await request.form()
         try:
-            await cycles.close_early(user.id, cycle_id, form.get("reason", ""))
+            await lifecycle.close_early(user.id, cycle_id, form.get("reason", ""))
         except DomainError as exc:
             return await self._manage(request, cycle_id, exc.status_code, errors=form_errors(exc))
         request.session["flash"] = "Voting was closed."

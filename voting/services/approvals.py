@@ -15,7 +15,8 @@ from portal.districts import district_name
 from portal.errors import Conflict
 from voting.compute.rules import CITY_WIDE_CODE, ballots_sha256
 from voting.projects import cycle_projects
-from voting.services.cycles import advance_cycle, enter_state, get_cycle, pots_of
+from voting.services.cycles import get_cycle, pots_of
+from voting.services.lifecycle import advance_cycle, enter_state
 from voting.services.results import current_runs, require_closed, results_of
 from voting.tables import Cycle, ResultApproval
 

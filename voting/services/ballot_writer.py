@@ -30,7 +30,8 @@ from voting.compute.rules import (
     voter_key,
 )
 from voting.projects import pot_projects
-from voting.services.cycles import phase_of, rules_of, take_due_steps
+from voting.services.cycles import phase_of, rules_of
+from voting.services.lifecycle import take_due_steps
 from voting.tables import Cycle, Pot
 
 
