@@ -80,7 +80,7 @@ async def resolve_request_context(scope: Scope) -> RequestContext:
         expired = now - session.get("created", 0) > settings.session_absolute_hours * 3600
         row = None if (idle or expired) else await User.select().where(User.id == uid).first()
         if idle or expired:
-            ctx.extra["expired_user_id"] = uid  # portal.refill keeps a filled form for this account only
+            ctx.extra["expired_user_id"] = uid  # portal.web.keep_typed keeps a filled form for this account only
         if row is None or row["session_generation"] != session.get("gen"):
             session.clear()
         elif session.get("stage") == STAGE_FULL:

@@ -27,7 +27,7 @@ from portal.db import write_transaction
 from portal.tables import SessionRecord
 
 ROTATE_FLAG = "_rotate"
-# A form filled while the session expired (portal/web/refill.py), kept for its author's next login.
+# A form filled while the session expired (portal/web/keep_typed.py), kept for its author's next login.
 DRAFT_KEY = "draft"
 DRAFT_MAX_AGE = 2 * 3600  # seconds: a draft older than this is dropped at login
 # Route option: the request reads the session but never writes it (no "seen", no flash, no expiry).

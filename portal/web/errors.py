@@ -50,7 +50,7 @@ def error_response(
     token = i18n.current_language.set(language)
     try:
         detail = i18n.translate(message, language, **params)
-        # portal.refill shows a refused form's page again with this message beside the field.
+        # portal.web.keep_typed shows a refused form's page again with this message beside the field.
         request.scope["hangang_error"] = (errors[0]["message"] if errors else detail, errors[0]["field"] if errors else None)  # type: ignore[typeddict-unknown-key]
         if _is_api(request):
             body: dict[str, Any] = {"status_code": status_code, "detail": detail}
@@ -137,7 +137,7 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
         return Redirect(path=f"/login?next={request.url.path}", status_code=303)  # type: ignore[return-value]
     message = _STATUS_MESSAGES.get(status)
     if status == 403 and exc.detail == "CSRF token verification failed":
-        message = "The form expired. Please submit it again."  # not a permission problem: see portal.refill
+        message = "The form expired. Please submit it again."  # not a permission problem: see portal.web.keep_typed
     if message is None:
         message = "Something went wrong on our side. Please try again later."
     headers = dict(exc.headers or {}) if exc.headers else None

@@ -18,7 +18,7 @@ from voting.pages.cycle_header import cycle_context
 from voting.services import cycles as voting
 
 # The body may hold a photo well over the image limit, so an oversized image is refused beside its field with
-# the form kept; only bodies over this get the bare 413 (shown again by portal.refill with the limit stated).
+# the form kept; only bodies over this get the bare 413 (shown again by portal.web.keep_typed with the limit stated).
 UPLOAD_LIMIT = 12 * 1024 * 1024
 UPLOAD_OPT = {"upload_limit_mb": intake.MAX_IMAGE_BYTES // (1024 * 1024)}
 FORM_FIELDS = (
