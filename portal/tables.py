@@ -14,8 +14,8 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
-ROLES = ("citizen", "startup", "judge", "official", "admin")
-PRIVILEGED_ROLES = ("judge", "official", "admin")
+ROLES = ("citizen", "startup", "judge", "official", "admin", "poll_worker", "committee")
+PRIVILEGED_ROLES = ("judge", "official", "admin", "poll_worker")  # TOTP required
 
 
 class User(Table, tablename="portal_user"):

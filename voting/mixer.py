@@ -75,14 +75,15 @@ async def mix_pot(pot_id: int, *, force: bool = False) -> int:
         # New ids drawn here and the order drawn below are independent of each other.
         await raw(
             f"CREATE TEMP TABLE pb_mix {drop}AS "  # noqa: S608 - no values interpolated
-            f"SELECT {random_id} AS id, voter_key, receipt, content, version, cast_at "
+            f"SELECT {random_id} AS id, voter_key, receipt, content, channel, version, cast_at "
             "FROM pb_ballot WHERE pot = {}",
             pot_id,
         )
         await raw("DELETE FROM pb_ballot WHERE pot = {}", pot_id)
         await raw(
-            "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at) "
-            "SELECT id, {}, voter_key, receipt, content, version, cast_at FROM pb_mix ORDER BY random()",
+            "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, channel, version, cast_at) "
+            "SELECT id, {}, voter_key, receipt, content, channel, version, cast_at FROM pb_mix "
+            "ORDER BY random()",
             pot_id,
         )
         if not postgres:

@@ -4,12 +4,25 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from voting.tables import Ballot, BallotMix, Cycle, Pot, ResultApproval, ResultRun, VoterRecord
+from voting.tables import (
+    Ballot,
+    BallotMix,
+    Cycle,
+    Participation,
+    Pot,
+    ResultApproval,
+    ResultRun,
+    Station,
+    StationWorker,
+    VoterRecord,
+)
 
 APP_CONFIG = AppConfig(
     app_name="voting",
     migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "voting"),
-    table_classes=[Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval],
+    table_classes=[
+        Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval, Participation, Station, StationWorker
+    ],
     migration_dependencies=["portal.piccolo_app"],
     commands=[],
 )

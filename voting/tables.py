@@ -55,6 +55,7 @@ class Cycle(Table, tablename="pb_cycle"):
     # Lifecycle (voting.compute.rules.CYCLE_STATES), moved only by voting.services' transitions.
     state = Varchar(length=20, default="proposals")
     state_changed_at = Timestamptz(null=True, default=None)
+    min_voting_age = Integer(default=14)  # checked at every channel (some districts vote from 14)
     created_by = ForeignKey(User, null=True, default=None)
     created_at = Timestamptz()
 
@@ -81,6 +82,7 @@ class Ballot(Table, tablename="pb_ballot"):
     voter_key = Varchar(length=64)  # HMAC(server secret, user id, pot id): not a user id
     receipt = Varchar(length=24, unique=True)
     content = Text()  # canonical JSON: {"project_ids": [...]} or {"points": {...}}
+    channel = Varchar(length=20, default="online")  # voting.channels.CHANNELS: how it was cast, never by whom
     version = Integer(default=1)
     cast_at = Timestamptz()  # the start of the (Seoul) day it was stored: never a finer time
 
@@ -125,3 +127,36 @@ class ResultApproval(Table, tablename="pb_result_approval"):
     cycle = ForeignKey(Cycle, index=True)
     official = ForeignKey(User)
     approved_at = Timestamptz()
+
+
+class Participation(Table, tablename="pb_participation"):
+    """That a person took part in a cycle, and through which channel: one person, one vote across channels.
+
+    ``person_key`` is a keyed HMAC of the person (their resident-register hash when known, else their
+    account) and the cycle: no user id, and nothing that links the person to a ballot.
+    """
+
+    cycle = ForeignKey(Cycle, index=True)
+    person_key = Varchar(length=64)
+    channel = Varchar(length=20)
+    recorded_on = Timestamptz()  # the start of the (Seoul) day: never a finer time
+
+
+class Station(Table, tablename="pb_station"):
+    """An in-person voting station (현장전자투표소) of one cycle, in a district office."""
+
+    cycle = ForeignKey(Cycle, index=True)
+    district_code = Varchar(length=5)
+    name = Varchar(length=200)
+    address = Varchar(length=300, default="")
+    opens_at = Timestamptz()
+    closes_at = Timestamptz()
+    closed_at = Timestamptz(null=True, default=None)  # set once its tally sheet reconciles
+    created_at = Timestamptz()
+
+
+class StationWorker(Table, tablename="pb_station_worker"):
+    """A poll worker assigned to a station."""
+
+    station = ForeignKey(Station, index=True)
+    user = ForeignKey(User, index=True)
