@@ -8,11 +8,14 @@ from voting.tables import (
     Ballot,
     BallotMix,
     Cycle,
+    PaperBatch,
+    PaperKeying,
     Participation,
     Pot,
     ResultApproval,
     ResultRun,
     Station,
+    StationTally,
     StationWorker,
     VoterRecord,
 )
@@ -21,7 +24,8 @@ APP_CONFIG = AppConfig(
     app_name="voting",
     migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "voting"),
     table_classes=[
-        Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval, Participation, Station, StationWorker
+        Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval, Participation, Station, StationWorker,
+        PaperBatch, PaperKeying, StationTally,
     ],
     migration_dependencies=["portal.piccolo_app"],
     commands=[],

@@ -160,3 +160,44 @@ class StationWorker(Table, tablename="pb_station_worker"):
 
     station = ForeignKey(Station, index=True)
     user = ForeignKey(User, index=True)
+
+
+class PaperBatch(Table, tablename="pb_paper_batch"):
+    """A bundle of a station's paper ballots for one pot, keyed twice (voting.services.paper).
+
+    ``state``: open -> keyed-once -> keyed-twice (both agree) or mismatch -> resolved -> counted.
+    """
+
+    station = ForeignKey(Station, index=True)
+    pot = ForeignKey(Pot)
+    number = Integer()  # the batch's number within its station, as written on the bundle
+    state = Varchar(length=20, default="open")
+    opened_by = ForeignKey(User, null=True, default=None)
+    created_at = Timestamptz()
+    counted_at = Timestamptz(null=True, default=None)
+    valid = Integer(default=0)  # sheets written as paper ballots when counted
+    invalid = Integer(default=0)  # sheets the ballot rules refused: spoiled
+    spoiled_reasons = Text(default="")  # canonical JSON {sheet: English reason}, no content
+
+
+class PaperKeying(Table, tablename="pb_paper_keying"):
+    """One person's reading of a whole batch: the first or second keying, or the resolution of
+    the mismatched sheets by a third person. ``sheets``: canonical JSON {sheet: {project: points}}."""
+
+    batch = ForeignKey(PaperBatch, index=True)
+    worker = ForeignKey(User)
+    purpose = Varchar(length=20)  # first | second | resolution
+    sheets = Text()
+    keyed_at = Timestamptz()
+
+
+class StationTally(Table, tablename="pb_station_tally"):
+    """A station's tally sheet: ballots handed out, returned (in the box) and spoiled."""
+
+    station = ForeignKey(Station, unique=True)
+    handed_out = Integer()
+    returned = Integer()
+    spoiled = Integer()
+    entered_by = ForeignKey(User, null=True, default=None)
+    entered_at = Timestamptz()
+    reconciled_at = Timestamptz(null=True, default=None)
