@@ -53,7 +53,7 @@ class UserFactory:
 
         roles = roles or ["citizen"]
         email = email or f"user{next(_counter)}@example.kr"
-        secret = pyotp.random_base32() if set(roles) & {"judge", "official", "admin"} else None
+        secret = pyotp.random_base32() if set(roles) & {"judge", "official", "admin", "poll_worker"} else None
         user_id = await accounts.create_user(
             email, password, roles, district_code=district, verified=verified, totp_secret=secret,
             language=language, check_password=False,

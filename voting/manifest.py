@@ -12,6 +12,11 @@ MANIFEST = Manifest(
             "/officials/pb",
             "Cycles and pots, ballot rules, proposal review, closing, results, approvals and exports.",
         ),
+        OfficialLink(
+            "Voting stations: paper ballots",
+            "/officials/pb/stations",
+            "Each station's paper ballot batches, mismatches to resolve and tally sheets.",
+        ),
     ),
     demo="voting.demo:load_demo",
     cli="voting.cli:register",

@@ -9,11 +9,12 @@ import secrets
 
 import pytest
 
-from portal import clock
+from portal import accounts, clock
 from portal.auth import to_current_user
 from portal.db import raw
 from portal.errors import Conflict, NotAllowed
 from portal.tables import AuditEvent, User
+from tests.helpers import PortalClient
 from voting.compute import paper
 from voting.compute.paper import TallySheet
 from voting.services import paper as paper_service
@@ -159,3 +160,69 @@ async def test_counted_paper_ballots_are_in_the_pots_results_and_link_to_no_part
     assert not columns & {"person_key", "participation", "station", "batch", "user"}
     keyings = await raw("SELECT sheets FROM pb_paper_keying")
     assert not any(r["voter_key"] in k["sheets"] or r["receipt"] in k["sheets"] for r in ballots for k in keyings)
+
+
+# ---------------------------------------------------------------- the pages
+
+
+async def _worker_client(app, users, station_id: int) -> PortalClient:
+    account = await users.create(roles=["poll_worker"])
+    await StationWorker.insert(StationWorker(station=station_id, user=account.id))
+    client = PortalClient.for_app(app)
+    await client.login(account)
+    return client
+
+
+async def test_a_station_end_to_end_through_the_pages_in_both_languages(app, users, official):
+    built, station_id, _ = await _station(users, official.account.id, paper_voters=2)
+    ids = built.projects[built.city_pot]
+    base = f"/pb/stations/{station_id}/paper"
+    first, second, third = [await _worker_client(app, users, station_id) for _ in range(3)]
+    try:
+        assert (await first.get("/pb/stations/paper")).status_code == 200
+        response = await first.post_form(f"{base}/batches", {"pot": built.city_pot, "number": "x1"})
+        assert response.status_code == 422 and 'value="x1"' in response.text and 'id="f-number-error"' in response.text
+        response = await first.post_form(f"{base}/batches", {"pot": built.city_pot, "number": "1"})
+        assert response.status_code == 303
+        batch_url = response.headers["location"]
+        # Ticks without a sheet number: refused beside the row, the ticks kept.
+        response = await first.post_form(f"{batch_url}/keying", {"rows": "2", "s1-marks": str(ids[0])})
+        assert response.status_code == 422
+        assert 'id="f-s1-sheet-error"' in response.text and f'value="{ids[0]}" checked' in response.text
+        assert (await first.post_form(f"{batch_url}/keying", {"rows": "2", "s1-sheet": "1", "s1-marks": str(ids[0]), "s2-sheet": "2", "s2-marks": str(ids[1])})).status_code == 303
+        again = await first.post_form(f"{batch_url}/keying", {"rows": "1", "s1-sheet": "1", "s1-marks": str(ids[0])})
+        assert again.status_code == 409 and "already keyed" in again.text
+        page_for_second = await second.get(batch_url)
+        assert "Second keying" in page_for_second.text and f'value="{ids[0]}" checked' not in page_for_second.text
+        await second.post_form(f"{batch_url}/keying", {"rows": "2", "s1-sheet": "1", "s1-marks": str(ids[0]), "s2-sheet": "2", "s2-marks": str(ids[2])})
+        assert "Resolve the mismatched sheets" not in (await second.get(batch_url)).text  # a keyer sees no readings
+        view = await third.get(batch_url)
+        assert "Resolve the mismatched sheets" in view.text and "Sheet 2" in view.text
+        await accounts.set_language(third.account.id, "ko")
+        assert "불일치 투표지 확인" in (await third.get(batch_url)).text
+        await accounts.set_language(third.account.id, "en")
+        assert (await third.post_form(f"{batch_url}/resolution", {"r2-marks": str(ids[1])})).status_code == 303
+        assert (await third.post_form(f"{batch_url}/count")).status_code == 303
+        assert "Valid ballots: 2. Spoiled: 0." in (await first.get(batch_url)).text
+        refused = await first.post_form(f"{base}/tally", {"handed_out": "3", "returned": "2", "spoiled": "0"})
+        assert refused.status_code == 422 and "does not reconcile" in refused.text and 'value="3"' in refused.text
+        assert "(2)" in refused.text  # the check-ins it must equal
+        closed = await first.post_form(f"{base}/tally", {"handed_out": "2", "returned": "2", "spoiled": "0"})
+        assert closed.status_code == 303
+        assert "the station is closed" in (await first.get(base)).text
+        listing = await official.get("/officials/pb/stations")
+        assert listing.status_code == 200 and "Reconciled: station closed" in listing.text
+    finally:
+        for c in (first, second, third):
+            await c.aclose()
+
+
+async def test_a_poll_worker_of_another_station_is_refused(app, users, official):
+    _, station_id, _ = await _station(users, official.account.id, paper_voters=0)
+    outsider = await users.create(roles=["poll_worker"])
+    async with PortalClient.for_app(app) as c:
+        await c.login(outsider)
+        assert (await c.get(f"/pb/stations/{station_id}/paper")).status_code == 403
+    async with PortalClient.for_app(app) as c:
+        await c.login(await users.create(roles=["citizen"], verified=True))
+        assert (await c.get(f"/pb/stations/{station_id}/paper")).status_code == 403
