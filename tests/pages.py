@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 from portal import clock
 from tests.helpers import Account, UserFactory
 
-ROLES = ("anonymous", "newcomer", "citizen", "startup", "judge", "official", "admin")
+ROLES = ("anonymous", "newcomer", "citizen", "startup", "judge", "official", "admin", "poll_worker")
 
 # GET routes that are downloads, machine documents or plumbing, not pages with forms.
 SKIPPED_ROUTE_PREFIXES = ("/static/", "/schema", "/api/", "/healthz")
@@ -51,7 +51,7 @@ async def build_site(users: UserFactory) -> Site:
     from judging.tables import DEFAULT_GATES
     from proposals.tables import Proposal
     from voting.compute.rules import BallotRules
-    from voting.testing import build_cycle
+    from voting.testing import build_cycle, build_paper_station
 
     site = Site()
     site.accounts = {
@@ -61,6 +61,7 @@ async def build_site(users: UserFactory) -> Site:
         "judge": await users.create(["judge"]),
         "official": await users.create(["official"]),
         "admin": await users.create(["admin", "official"]),
+        "poll_worker": await users.create(["poll_worker"]),
     }
     official = site.accounts["official"].id
     startup = site.accounts["startup"].id
@@ -149,6 +150,14 @@ async def build_site(users: UserFactory) -> Site:
         built = await build_cycle(official, phase="voting", rules=rules, name=f"Fuzz PB {kind}")
         site.bindings.append({"cycle_id": built.id, "pot_id": built.pots["11680"]})
         site.bindings.append({"cycle_id": built.id, "pot_id": built.city_pot})
+        if kind == "approval":  # a voting station's paper ballots: a batch in each telling state
+            helpers = [(await users.create(["poll_worker"])).id for _ in range(2)]
+            helpers.append(site.accounts["poll_worker"].id)  # the third person: keys, resolves
+            paper = await build_paper_station(built.id, built.city_pot, helpers)
+            site.bindings += [
+                {"station_id": paper["station_id"], "batch_id": paper[name]}
+                for name in ("batch_keyed_once", "batch_mismatch", "batch_counted")
+            ]
 
     site.bindings.append(
         {

@@ -169,3 +169,40 @@ async def seed_load(voters: int, projects: int) -> dict:
         "projects": built.projects[built.city_pot],
         "sessions": sessions,
     }
+
+
+async def build_paper_station(cycle_id: int, pot_id: int, worker_ids: list[int]) -> dict[str, int]:
+    """A Gangnam-gu station of ``cycle_id`` (in voting) with three poll workers and one paper batch
+    of ``pot_id`` in each telling state: keyed once, mismatch, counted. Returns the ids."""
+    from portal.auth import to_current_user
+    from portal.tables import User
+    from voting.compute.paper import reading_of
+    from voting.projects import pot_projects
+    from voting.services import paper
+    from voting.tables import Station, StationWorker
+
+    async def worker_of(user_id: int):
+        return to_current_user(await User.select().where(User.id == user_id).first())
+
+    now = clock.now()
+    row = await Station.insert(
+        Station(cycle=cycle_id, district_code="11680", name="강남구청 현장투표소", address="학동로 426",
+                opens_at=now - DAY, closes_at=now + DAY, created_at=now)
+    ).returning(Station.id)
+    station_id = row[0]["id"]
+    for worker_id in worker_ids:
+        await StationWorker.insert(StationWorker(station=station_id, user=worker_id))
+    first, second = (await worker_of(worker_ids[0]), await worker_of(worker_ids[1]))
+    ids = [p.id for p in await pot_projects(pot_id)]
+    agreed = {1: reading_of(ids[:1]), 2: reading_of(ids[1:2])}
+    batches = {}
+    for number, state in enumerate(("keyed-once", "mismatch", "counted"), start=1):
+        batch_id = await paper.open_batch(first, station_id, pot_id, number)
+        await paper.key_batch(first, station_id, batch_id, agreed)
+        if state != "keyed-once":
+            other = agreed if state == "counted" else {1: agreed[1], 2: reading_of(ids[2:3])}
+            await paper.key_batch(second, station_id, batch_id, other)
+        if state == "counted":
+            await paper.count_batch(first, station_id, batch_id)
+        batches[state] = batch_id
+    return {"station_id": station_id, **{f"batch_{k.replace('-', '_')}": v for k, v in batches.items()}}

@@ -30,6 +30,7 @@ ROLES: dict[str, str | None] = {
     "judge": "judge",
     "official": "official",
     "admin": "admin",
+    "poll worker": "poll_worker",
 }
 MAX_FILLS_PER_ROUTE = 2  # concrete URLs per route template
 MAX_LINKS = 25  # followed links per role and language, beyond the routes themselves
@@ -204,12 +205,15 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     from proposals.tables import Proposal
     from tests.integration.test_challenge_setup import entry_form
     from voting.tables import Cycle
+    from voting.testing import build_paper_station
 
     accounts = {
         key: await users.create(roles=roles, district=district, verified=verified, email=email)
         for key, email, roles, district, verified in DEMO_ACCOUNTS
     }
     await load_domain_demos({key: a.id for key, a in accounts.items()})
+    keyers = [(await users.create(roles=["poll_worker"])).id for _ in range(2)]
+    accounts["poll_worker"] = await users.create(roles=["poll_worker"])  # the third person
     official = accounts["official"].id
 
     # The 2026 challenge: the demo startup's entry fails a gate (it is told why), then a selection
@@ -269,6 +273,12 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
 
     ids = await _path_ids(cycles, own_proposals, edition_2026, edition_2027, own_entries, draft,
                           attachment, rounds, accounts["judge"].id)
+    # A voting station's paper ballots, a batch in each telling state (seen by its poll worker and officials).
+    paper = await build_paper_station(ballot[0], ballot[1], [*keyers, accounts["poll_worker"].id])
+    ids[:0] = [
+        {"station_id": paper["station_id"], "batch_id": paper[name]}
+        for name in ("batch_mismatch", "batch_keyed_once", "batch_counted")
+    ]
     return clients, {"ids": ids, "accounts": accounts}
 
 
