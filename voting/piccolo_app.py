@@ -8,11 +8,13 @@ from voting.tables import (
     Ballot,
     BallotMix,
     Cycle,
+    KioskBallot,
     Participation,
     Pot,
     ResultApproval,
     ResultRun,
     Station,
+    StationCount,
     StationWorker,
     VoterRecord,
 )
@@ -21,7 +23,8 @@ APP_CONFIG = AppConfig(
     app_name="voting",
     migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "voting"),
     table_classes=[
-        Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval, Participation, Station, StationWorker
+        Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval, Participation, Station, StationWorker,
+        KioskBallot, StationCount,
     ],
     migration_dependencies=["portal.piccolo_app"],
     commands=[],
