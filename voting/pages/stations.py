@@ -20,6 +20,7 @@ from portal.web.forms import (
 from portal.web.pages import page, signed_in_user
 from voting.services import cycles, stations
 
+
 def station_from_form(form: Any) -> stations.StationInput:
     """A station as the officials' form sends it (hours in Seoul time)."""
     return stations.StationInput(
