@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 from portal import clock
 from tests.helpers import Account, UserFactory
 
-ROLES = ("anonymous", "newcomer", "citizen", "startup", "judge", "official", "admin")
+ROLES = ("anonymous", "newcomer", "citizen", "startup", "judge", "official", "admin", "poll_worker")
 
 # GET routes that are downloads, machine documents or plumbing, not pages with forms.
 SKIPPED_ROUTE_PREFIXES = ("/static/", "/schema", "/api/", "/healthz")
@@ -61,6 +61,7 @@ async def build_site(users: UserFactory) -> Site:
         "judge": await users.create(["judge"]),
         "official": await users.create(["official"]),
         "admin": await users.create(["admin", "official"]),
+        "poll_worker": await users.create(["poll_worker"]),
     }
     official = site.accounts["official"].id
     startup = site.accounts["startup"].id
@@ -149,6 +150,7 @@ async def build_site(users: UserFactory) -> Site:
         built = await build_cycle(official, phase="voting", rules=rules, name=f"Fuzz PB {kind}")
         site.bindings.append({"cycle_id": built.id, "pot_id": built.pots["11680"]})
         site.bindings.append({"cycle_id": built.id, "pot_id": built.city_pot})
+    site.bindings.append(await _station_binding(official, built.id, site.accounts["poll_worker"]))
 
     site.bindings.append(
         {
@@ -165,6 +167,19 @@ async def build_site(users: UserFactory) -> Site:
         {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment}
     )
     return site
+
+
+async def _station_binding(official: int, cycle_id: int, worker: Account) -> dict[str, Any]:
+    """An open voting station of a cycle with the poll worker assigned to it."""
+    from voting.services.stations import StationInput, assign_worker, create_station
+
+    now = clock.now()
+    station = await create_station(
+        official, cycle_id,
+        StationInput("Gangnam-gu Office", "11680", "426 Hakdong-ro", now - dt.timedelta(hours=1), now + dt.timedelta(hours=8)),
+    )
+    await assign_worker(official, cycle_id, station, worker.email)
+    return {"cycle_id": cycle_id, "station_id": station}
 
 
 def _entry_form(entries: Any, title: str) -> Any:
