@@ -152,7 +152,7 @@ async def check_in(worker: CurrentUser, station_id: int, form: CheckInForm, acti
     refusal because the person already voted is audited too (for the fraud report).
     """
     if action not in ACTIONS:
-        raise InvalidInput("Choose what to do for this person.", field="action")
+        raise InvalidInput("Choose what to do for this person.")
     now = clock.now()
     station, cycle = await _open_station(worker, station_id, now)
     person = await find_person(form)

@@ -108,7 +108,7 @@ async def cast_kiosk_ballot(code: str, choices: dict[int, BallotChoice]) -> list
                 raise type(exc)(exc.message, field=f"pot-{pot['id']}", **exc.params) from None
             contents.append((pot, canonical_json(content)))
         if not contents:
-            raise InvalidInput("Choose projects on at least one ballot.", field="ballot")
+            raise InvalidInput("Choose projects on at least one ballot.")
         return [await _store(row, pot, content, now) for pot, content in contents]
 
 

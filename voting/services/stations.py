@@ -146,9 +146,11 @@ async def remove_worker(official_id: int, cycle_id: int, station_id: int, user_i
     """Take a poll worker off a station (audited)."""
     await station_of_cycle(cycle_id, station_id)
     async with write_transaction():
-        await StationWorker.delete().where(
+        removed = await StationWorker.delete().where(
             (StationWorker.station == station_id) & (StationWorker.user == user_id)
-        )
+        ).returning(StationWorker.id)
+        if not removed:
+            raise NotFoundError("This poll worker is not assigned to the station.")
         await audit.record(
             "pb.station.worker_removed", actor_id=official_id, subject=f"pb-station:{station_id}", user=user_id
         )
