@@ -40,6 +40,7 @@ class Settings:
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     ballot_mix_seconds: float = 60.0  # how often the ballot mixer looks for new ballots (voting/mixer.py)
+    kiosk_ballot_minutes: int = 5  # how long a station tablet's one-time ballot stays open
 
     @property
     def is_production(self) -> bool:
@@ -154,4 +155,5 @@ def get_settings() -> Settings:
         city_budget_secret=city_budget_secret,
         ballot_mix_seconds=float(os.environ.get("HANGANG_BALLOT_MIX_SECONDS", "60")),
         audit_key=audit_key,
+        kiosk_ballot_minutes=int(os.environ.get("HANGANG_KIOSK_BALLOT_MINUTES", "5")),
     )

@@ -50,10 +50,11 @@ class UserFactory:
         language: str = "en",
     ) -> Account:
         from portal import accounts
+        from portal.tables import PRIVILEGED_ROLES
 
         roles = roles or ["citizen"]
         email = email or f"user{next(_counter)}@example.kr"
-        secret = pyotp.random_base32() if set(roles) & {"judge", "official", "admin", "poll_worker"} else None
+        secret = pyotp.random_base32() if set(roles) & set(PRIVILEGED_ROLES) else None
         user_id = await accounts.create_user(
             email, password, roles, district_code=district, verified=verified, totp_secret=secret,
             language=language, check_password=False,

@@ -158,6 +158,7 @@ async def build_site(users: UserFactory) -> Site:
                 {"station_id": paper["station_id"], "batch_id": paper[name]}
                 for name in ("batch_keyed_once", "batch_mismatch", "batch_counted")
             ]
+    site.bindings.append(await _station_binding(official, built.id, site.accounts["poll_worker"]))
 
     site.bindings.append(
         {
@@ -174,6 +175,19 @@ async def build_site(users: UserFactory) -> Site:
         {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment}
     )
     return site
+
+
+async def _station_binding(official: int, cycle_id: int, worker: Account) -> dict[str, Any]:
+    """An open voting station of a cycle with the poll worker assigned to it."""
+    from voting.services.stations import StationInput, assign_worker, create_station
+
+    now = clock.now()
+    station = await create_station(
+        official, cycle_id,
+        StationInput("Gangnam-gu Office", "11680", "426 Hakdong-ro", now - dt.timedelta(hours=1), now + dt.timedelta(hours=8)),
+    )
+    await assign_worker(official, cycle_id, station, worker.email)
+    return {"cycle_id": cycle_id, "station_id": station}
 
 
 def _entry_form(entries: Any, title: str) -> Any:

@@ -8,6 +8,7 @@ from voting.tables import (
     Ballot,
     BallotMix,
     Cycle,
+    KioskBallot,
     PaperBatch,
     PaperKeying,
     Participation,
@@ -15,6 +16,7 @@ from voting.tables import (
     ResultApproval,
     ResultRun,
     Station,
+    StationCount,
     StationTally,
     StationWorker,
     VoterRecord,
@@ -26,6 +28,7 @@ APP_CONFIG = AppConfig(
     table_classes=[
         Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval, Participation, Station, StationWorker,
         PaperBatch, PaperKeying, StationTally,
+        KioskBallot, StationCount,
     ],
     migration_dependencies=["portal.piccolo_app"],
     commands=[],

@@ -2,7 +2,19 @@
 
 from voting.api import PbApi
 from voting.pages.citizens import PbPages
+from voting.pages.kiosk import KioskPages
 from voting.pages.officials import OfficialPbPages
 from voting.pages.paper import OfficialPaperPages, PaperPages
+from voting.pages.poll_workers import PollWorkerPages
+from voting.pages.stations import OfficialStationPages
 
-ROUTE_HANDLERS = [PbApi, PbPages, OfficialPbPages, PaperPages, OfficialPaperPages]
+ROUTE_HANDLERS = [
+    PbApi,
+    PbPages,
+    OfficialPbPages,
+    OfficialStationPages,
+    PollWorkerPages,
+    KioskPages,
+    PaperPages,
+    OfficialPaperPages,
+]

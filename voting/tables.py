@@ -201,3 +201,22 @@ class StationTally(Table, tablename="pb_station_tally"):
     entered_by = ForeignKey(User, null=True, default=None)
     entered_at = Timestamptz()
     reconciled_at = Timestamptz(null=True, default=None)
+class KioskBallot(Table, tablename="pb_kiosk_ballot"):
+    """A one-time tablet ballot opened by a check-in: the station and the district's pots, never the person.
+
+    Only a SHA-256 of the random code is kept; the row is deleted when the ballot is cast, so nothing
+    says when it was used.
+    """
+
+    token_hash = Varchar(length=64, unique=True)
+    station = ForeignKey(Station, index=True)
+    district_code = Varchar(length=5)  # which district pot the tablet shows beside the city-wide one
+    expires_at = Timestamptz()
+
+
+class StationCount(Table, tablename="pb_station_count"):
+    """How many tablet ballots a station opened and how many paper ballots it handed out (the tally sheet)."""
+
+    station = ForeignKey(Station, unique=True)
+    tablet_ballots = Integer(default=0)
+    paper_ballots = Integer(default=0)

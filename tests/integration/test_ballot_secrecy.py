@@ -352,3 +352,47 @@ async def test_no_database_or_log_reader_links_a_ballot_to_its_voter(app, users,
         assert after["xmin equality (sessions, audit, users, counts)"] == 0
         # The window before the mix is real: the attacks do find links when there are some.
         assert before["xmin adjacency, row before"] >= len(truth) // 2
+
+
+async def test_station_ballots_leave_nothing_that_links_them_to_the_checked_in_person(app, users, official, caplog):
+    """Tablet ballots (issue #12): check-ins by the register, casts on the tablet, then every table and the
+    logs are searched for what would link a person to their ballot (codes, hashes, user ids, keys)."""
+    from portal.accounts import resident_identifier_hash
+    from portal.settings import get_settings
+    from portal.tables import ResidentHash
+    from tests.integration.test_pb_stations import add_station, check_in, kiosk_code
+    from voting.compute.rules import voter_key
+    from voting.services.check_in import kiosk_code_hash
+    from voting.services.stations import assign_worker
+
+    caplog.set_level(logging.INFO)
+    built = await build_cycle(official.account.id)
+    station = await add_station(built.id)
+    worker_account = await users.create(["poll_worker"])
+    await assign_worker(official.account.id, built.id, station, worker_account.email)
+    people = [f"90010{i}-123456{i}" for i in range(4)]
+    for identifier in people:
+        await ResidentHash.insert(ResidentHash(
+            identifier_hash=resident_identifier_hash(identifier), district_code="11680", imported_at=clock.now()
+        ))
+    codes, receipts = [], []
+    async with PortalClient.for_app(app) as worker, PortalClient.for_app(app) as tablet:
+        await worker.login(worker_account)
+        for i, identifier in enumerate(people):
+            code = kiosk_code(await check_in(worker, station, "station", identifier=identifier))
+            project = built.projects[built.city_pot][i % 3]
+            cast = await tablet.post_form("/pb/kiosk/ballot", {"code": code, f"project_ids-{built.city_pot}": str(project)})
+            assert cast.status_code == 200
+            codes.append(code)
+            receipts += RECEIPT.findall(cast.text)
+    secret = get_settings().secret_key
+    needles = [*codes, *(kiosk_code_hash(c) for c in codes), *(resident_identifier_hash(p) for p in people)]
+    dump = json.dumps([dict(r) for t in ("pb_ballot", "pb_participation", "pb_voter_record", "pb_kiosk_ballot",
+                                         "portal_audit_event", "pb_station_count")
+                       for r in await raw(f"SELECT * FROM {t}")], default=str)  # noqa: S608
+    assert not [n for n in needles if n in dump]
+    assert not [c for c in codes if c in caplog.text] and not [r for r in receipts if r in caplog.text]
+    keys = {r["voter_key"] for r in await raw("SELECT voter_key FROM pb_ballot WHERE channel = 'station'")}
+    assert len(keys) == len(people)
+    assert not keys & {voter_key(secret, worker_account.id, built.city_pot)}
+    assert await raw("SELECT * FROM pb_kiosk_ballot") == []

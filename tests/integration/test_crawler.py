@@ -9,6 +9,7 @@ It prints how many pages it visited per role and language.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 import time
@@ -18,7 +19,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
-from portal import i18n
+from portal import clock, i18n
 from tests.helpers import PortalClient, UserFactory
 
 # Roles as the issue names them, and the demo account that plays each one (None: not signed in).
@@ -253,6 +254,10 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     ]
     await proposal_review.review(official, own_proposals[0], True, "Fits the district plan.", None)
 
+    # A voting station of an open cycle with a poll worker (not a demo account: the demo has no stations).
+    accounts["poll_worker"] = await users.create(["poll_worker"])
+    station = await _station(official, cycles, accounts["poll_worker"].email)
+
     clients: dict[str, PortalClient | None] = {"anonymous": None}
     for role, key in ROLES.items():
         if key:
@@ -279,7 +284,22 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         {"station_id": paper["station_id"], "batch_id": paper[name]}
         for name in ("batch_mismatch", "batch_keyed_once", "batch_counted")
     ]
+    ids.insert(0, station)
     return clients, {"ids": ids, "accounts": accounts}
+
+
+async def _station(official: int, cycles: list[int], worker_email: str) -> dict[str, object]:
+    """An open station in the first cycle taking votes, with the poll worker assigned."""
+    from voting.services import cycles as voting
+    from voting.services.stations import StationInput, assign_worker, create_station
+
+    cycle = [c for c in cycles if voting.phase_of(await voting.get_cycle(c)) == "voting"][0]
+    now = clock.now()
+    station = await create_station(official, cycle, StationInput(
+        "Gangnam-gu Office", "11680", "426 Hakdong-ro", now - dt.timedelta(hours=1), now + dt.timedelta(hours=8)
+    ))
+    await assign_worker(official, cycle, station, worker_email)
+    return {"cycle_id": cycle, "station_id": station}
 
 
 async def _open_approval_ballot(cycles: list[int]) -> tuple[int, int] | None:

@@ -20,7 +20,7 @@ from voting.compute.paper import TallySheet
 from voting.services import paper as paper_service
 from voting.services.lifecycle import close_early
 from voting.services.results import compute_results
-from voting.tables import Ballot, Participation, Station, StationWorker
+from voting.tables import Ballot, Participation, Station, StationCount, StationWorker
 from voting.testing import DAY, build_cycle
 
 
@@ -41,10 +41,11 @@ async def _station(users, official_id: int, *, paper_voters: int):
     workers = [await _user(users, ["poll_worker"]) for _ in range(3)]
     for w in workers:
         await StationWorker.insert(StationWorker(station=station_id, user=w.id))
-    for _ in range(paper_voters):
+    for _ in range(paper_voters):  # as check_in records a paper ballot handed out at this station
         await Participation.insert(
             Participation(cycle=built.id, person_key=secrets.token_hex(32), channel="paper", recorded_on=clock.now())
         )
+    await StationCount.insert(StationCount(station=station_id, paper_ballots=paper_voters))
     return built, station_id, workers
 
 

@@ -24,7 +24,7 @@ from voting.services import approvals, ballots, cycles, results
 BALLOT_REQUEST = {SESSION_UNTOUCHED: True}
 
 
-def _ballot_choice_from_form(form: Any, kind: str) -> BallotChoice:
+def ballot_choice_from_form(form: Any, kind: str) -> BallotChoice:
     if kind == "cumulative":
         points = []
         for key in form:
@@ -138,7 +138,7 @@ class PbPages(Controller):
         form = await request.form()
         choice = BallotChoice()
         try:
-            choice = _ballot_choice_from_form(form, cycle["ballot_kind"])
+            choice = ballot_choice_from_form(form, cycle["ballot_kind"])
             await ballots.cast_ballot(current_user(request), cycle_id, pot_id, choice)
         except DomainError as exc:
             return await self._ballot_page(

@@ -32,6 +32,12 @@ from voting.compute.rules import (
 from voting.projects import pot_projects
 from voting.services.cycles import phase_of, rules_of
 from voting.services.lifecycle import take_due_steps
+from voting.services.participation import (
+    VOTED_IN_PERSON,
+    person_key,
+    persons_of_accounts,
+    take_part,
+)
 from voting.tables import Cycle, Pot
 
 
@@ -137,7 +143,7 @@ async def _write_batch(batch: list[_CastJob]) -> None:
                 ctx = contexts.get((job.cycle_id, job.pot_id))
                 if ctx is None:
                     try:
-                        ctx = await _cast_context(job.cycle_id, job.pot_id, now)
+                        ctx = await cast_context(job.cycle_id, job.pot_id, now)
                     except DomainError as exc:
                         ctx = exc
                     contexts[(job.cycle_id, job.pot_id)] = ctx
@@ -154,6 +160,10 @@ async def _write_batch(batch: list[_CastJob]) -> None:
             except DomainError as exc:
                 outcomes[index] = exc
         if ready:
+            refused = await _take_part_online(ready, now)
+            outcomes.update(dict.fromkeys(refused, Conflict(VOTED_IN_PERSON)))
+            ready = [item for item in ready if item[0] not in refused]
+        if ready:
             outcomes.update(await _store_ballots(ready, now))
     for index, job in enumerate(batch):
         outcome = outcomes[index]
@@ -163,6 +173,19 @@ async def _write_batch(batch: list[_CastJob]) -> None:
             job.future.set_exception(outcome)
         else:
             job.future.set_result(outcome)
+
+
+async def _take_part_online(ready: list[tuple[int, _CastJob, str, str]], now: dt.datetime) -> set[int]:
+    """Record each caster's online participation in the cycle; the indexes of those who voted in person."""
+    secret = get_settings().secret_key
+    persons = await persons_of_accounts([job.voter.id for _, job, _, _ in ready])
+    keys = {index: person_key(secret, job.cycle_id, persons[job.voter.id]) for index, job, _, _ in ready}
+    refused: set[int] = set()
+    for cycle_id in {job.cycle_id for _, job, _, _ in ready}:
+        mine = [index for index, job, _, _ in ready if job.cycle_id == cycle_id]
+        channels = await take_part(cycle_id, [keys[i] for i in mine], "online", now)
+        refused.update(i for i in mine if channels.get(keys[i]) != "online")
+    return refused
 
 
 async def _store_ballots(
@@ -228,7 +251,7 @@ async def _store_ballots(
     return results
 
 
-async def _cast_context(
+async def cast_context(
     cycle_id: int, pot_id: int, now: dt.datetime
 ) -> tuple[dict, dict, dict[int, int]]:
     """Cycle, pot and ballot costs, read inside the writing transaction (404/409 checks, V3)."""

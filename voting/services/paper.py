@@ -27,9 +27,9 @@ from voting.tables import (
     Cycle,
     PaperBatch,
     PaperKeying,
-    Participation,
     Pot,
     Station,
+    StationCount,
     StationTally,
     StationWorker,
 )
@@ -312,26 +312,18 @@ async def _store_paper_ballots(cycle_id: int, pot_id: int, district_code: str, c
 
 
 async def _reconcile(station: dict[str, Any], tally_row: dict[str, Any]) -> paper.Reconciliation:
-    """The tally sheet against the station's counted batches and the cycle's paper check-ins."""
+    """The tally sheet against the station's counted batches and the paper ballots its check-ins handed out."""
     batches = await PaperBatch.select(PaperBatch.state, PaperBatch.valid, PaperBatch.invalid).where(PaperBatch.station == station["id"])
     counted = [b for b in batches if b["state"] == "counted"]
     valid, invalid = sum(b["valid"] for b in counted), sum(b["invalid"] for b in counted)
     count = paper.StationCount(valid + invalid, valid, invalid, len(batches) - len(counted))
-    # Check-ins do not name their station, so the cycle's paper check-ins are shared out: those not
-    # yet accounted for by its closed stations, exactly once this is its last open station.
-    participations = await Participation.count().where(
-        (Participation.cycle == station["cycle"]) & (Participation.channel == "paper")
-    )
-    others = await Station.select(Station.id, Station.closed_at).where(
-        (Station.cycle == station["cycle"]) & (Station.id != station["id"])
-    )
-    closed = [s["id"] for s in others if s["closed_at"] is not None]
-    accounted = 0
-    if closed:
-        rows = await StationTally.select(StationTally.handed_out).where(StationTally.station.is_in(closed))
-        accounted = sum(r["handed_out"] for r in rows)
+    # The paper ballots this station's check-ins handed out (voting.services.check_in counts them).
+    handed = await StationCount.select(StationCount.paper_ballots).where(
+        StationCount.station == station["id"]
+    ).first()
+    recorded = handed["paper_ballots"] if handed else 0
     tally = paper.TallySheet(tally_row["handed_out"], tally_row["returned"], tally_row["spoiled"])
-    return paper.reconcile(tally, count, participations - accounted, exact=len(closed) == len(others))
+    return paper.reconcile(tally, count, recorded, exact=True)
 
 
 async def enter_tally(user: CurrentUser, station_id: int, sheet: paper.TallySheet) -> paper.Reconciliation:
