@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get
-from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from portal import phone_identity
@@ -42,19 +41,13 @@ class IdentityPages(Controller):
         return Redirect(path=url, status_code=303)
 
     @get("/callback")
-    async def callback(
-        self,
-        request: Request,
-        state: FromQuery[str | None] = None,
-        code: FromQuery[str | None] = None,
-        error: FromQuery[str | None] = None,
-    ) -> Template | Redirect:
-        """The provider sends the person back here with a code (or an error) and the state."""
+    async def callback(self, request: Request) -> Template | Redirect:
+        """The provider sends the person back here with a code (or an error) and the state
+        (read from the query directly: ``state`` is a reserved parameter name in Litestar)."""
         user = signed_in_user(request)
+        answer = {name: request.query_params.get(name, "")[:512] for name in ("state", "code", "error")}
         try:
-            identity = await phone_identity.finish_verification(
-                request.session, (state or "")[:512], (code or "")[:512], (error or "")[:100]
-            )
+            identity = await phone_identity.finish_verification(request.session, **answer)
             await phone_identity.store_identity(user.id, identity)
         except DomainError as exc:
             return await self._status_page(request, exc.status_code, errors=form_errors(exc))

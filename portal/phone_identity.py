@@ -2,7 +2,7 @@
 
 The flow: ``begin_verification`` keeps a fresh state, nonce and PKCE verifier in the server-side session
 and returns the provider's authorization URL; the provider sends the person back with a code;
-``finish_verification`` checks the state, exchanges the code with the verifier (Authlib's httpx client),
+``finish_verification`` checks the state, exchanges the code with the verifier (httpx, client_secret_basic),
 checks the ID token's signature against the provider's JWKS and its issuer, audience, expiry and nonce
 (joserfc), and ``store_identity`` keeps the verified name, birth date and phone with the person key only
 as a keyed HMAC (one account per person). Nothing of the person, the code or the tokens is logged.
@@ -20,10 +20,11 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -74,17 +75,12 @@ class IdentityStatus:
     verified_at: dt.datetime | None
 
 
-def _oauth_client() -> AsyncOAuth2Client:
-    settings = get_settings()
-    return AsyncOAuth2Client(
-        client_id=settings.idp_client_id,
-        client_secret=settings.idp_client_secret,
-        scope=SCOPE,
-        redirect_uri=settings.base_url + CALLBACK_PATH,
-        code_challenge_method="S256",
-        timeout=TIMEOUT,
-        follow_redirects=False,
-    )
+def _http() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+
+
+def _redirect_uri() -> str:
+    return get_settings().base_url + CALLBACK_PATH
 
 
 async def _provider_metadata(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -108,13 +104,22 @@ async def _provider_metadata(client: httpx.AsyncClient) -> dict[str, Any]:
 async def begin_verification(session: dict[str, Any]) -> str:
     """Start a verification: remember state, nonce and PKCE verifier; return where to send the person."""
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
-    async with _oauth_client() as client:
+    async with _http() as client:
         metadata = await _provider_metadata(client)
-        url, _ = client.create_authorization_url(
-            metadata["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
-        )
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": get_settings().idp_client_id,
+            "redirect_uri": _redirect_uri(),
+            "scope": SCOPE,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": create_s256_code_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+    )
     session[SESSION_KEY] = {"state": state, "nonce": nonce, "verifier": verifier, "started": int(time.time())}
-    return url
+    return f"{metadata['authorization_endpoint']}?{query}"
 
 
 async def finish_verification(
@@ -128,14 +133,23 @@ async def finish_verification(
         raise VerificationFailed("The answer does not belong to the verification you started. Please start again.")
     if error or not code:
         raise NotAllowed("The phone verification was cancelled or refused.")
-    async with _oauth_client() as client:
+    settings = get_settings()
+    async with _http() as client:
         metadata = await _provider_metadata(client)
         try:
-            token = await client.fetch_token(
-                metadata["token_endpoint"], code=code, code_verifier=flow["verifier"], state=state
+            reply = await client.post(
+                metadata["token_endpoint"],
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": _redirect_uri(),
+                    "code_verifier": flow["verifier"],
+                },
+                auth=(settings.idp_client_id, settings.idp_client_secret),  # client_secret_basic
             )
+            token = reply.raise_for_status().json()
             keys = (await client.get(metadata["jwks_uri"])).raise_for_status().json()
-        except (httpx.HTTPError, OAuthError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError) as exc:
             log.warning("identity provider token exchange failed: %s", type(exc).__name__)
             raise VerificationFailed(START_AGAIN) from exc
     return read_id_token(token.get("id_token", ""), keys, metadata["issuer"], flow["nonce"])
