@@ -27,6 +27,7 @@ from portal.controllers import (
     PublicPages,
 )
 from portal.housekeeping import housekeeping_loop
+from portal.identity_pages import IdentityPages
 from portal.logs import install_log_hygiene
 from portal.password_reset import password_reset_loop
 from portal.sessions import DatabaseStore, session_config
@@ -97,6 +98,7 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             read_amount,
             create_static_files_router(path="/static", directories=[STATIC_DIR], guards=[], opt={"skip_session": True}),
             OfficialHub,
+            IdentityPages,
             *manifest.route_handlers(),
         ],
         middleware=[sessions.middleware, RequestContextMiddleware(), KeepTypedMiddleware()],

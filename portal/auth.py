@@ -65,6 +65,7 @@ def to_current_user(row: dict[str, Any]) -> CurrentUser:
         district_code=row["district_code"],
         residency_verified=row["residency_verified"],
         totp_enabled=row["totp_enabled"],
+        birth_date=row.get("birth_date"),
     )
 
 

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from portal import commands, manifest
+from portal.idp import cli as idp_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.register(subparsers)
+    idp_cli.register(subparsers)
     for register in manifest.cli_registrars():
         register(subparsers)
     return parser

@@ -30,6 +30,12 @@ DISPLAY_NAMES = {
     "judge": "오현우",
     "admin": "윤지호",
 }
+# Verified by phone (as through ``hangang idp-sim`` with these details): name, birth date, mobile phone.
+# 이민지 is 15, in a district that votes from 14 (every demo cycle's minimum age is the default 14).
+PHONE_VERIFIED = {
+    "citizen": ("김서준", "1988-03-14", "+821023456789"),  # types 010-2345-6789 at idp-sim
+    "citizen2": ("이민지", "2011-09-20", "+821034567890"),
+}
 
 
 async def load_demo(force: bool) -> str:
@@ -48,9 +54,22 @@ async def load_demo(force: bool) -> str:
         )
         extra = f"  TOTP secret {secret}" if secret else ""
         lines.append(f"  {email:32} {','.join(roles):18}{extra}")
+    await verify_demo_phones(users)
     lines.extend(await load_domain_demos(users))
     lines.append("TOTP codes for the accounts above: python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"")
     return "\n".join(lines)
+
+
+async def verify_demo_phones(users: dict[str, int]) -> None:
+    """Store the demo citizens' phone verification, with the person keys idp-sim would give them."""
+    import datetime as dt
+
+    from portal.idp.provider import Person
+    from portal.phone_identity import VerifiedIdentity, store_identity
+
+    for key, (name, birthdate, phone) in PHONE_VERIFIED.items():
+        person_key = Person(name, birthdate, phone).person_key
+        await store_identity(users[key], VerifiedIdentity(name, dt.date.fromisoformat(birthdate), phone, person_key))
 
 
 async def load_domain_demos(users: dict[str, int]) -> list[str]:

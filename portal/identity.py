@@ -5,6 +5,7 @@ Kept apart from the web plumbing and the guards so both can import it without im
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ class CurrentUser:
     district_code: str | None
     residency_verified: bool
     totp_enabled: bool
+    birth_date: dt.date | None = None  # from phone verification (portal.phone_identity); None when unknown
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

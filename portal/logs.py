@@ -17,6 +17,8 @@ ACCESS_LOGGERS = ("uvicorn.access",)
 _SECRET_IN_URL = (
     (re.compile(r"(/password-reset/)[^/?\s\"]+"), r"\1[redacted]"),
     (re.compile(r"(/receipts\?(?:[^\s\"]*&)?q=)[^&\s\"]*"), r"\1[redacted]"),
+    # The identity provider's answer: a one-time code and the state of a phone verification.
+    (re.compile(r"(/account/identity/callback\?)[^\s\"]*"), r"\1[redacted]"),
 )
 
 

@@ -41,6 +41,10 @@ class Settings:
     session_absolute_hours: int = 12
     ballot_mix_seconds: float = 60.0  # how often the ballot mixer looks for new ballots (voting/mixer.py)
     kiosk_ballot_minutes: int = 5  # how long a station tablet's one-time ballot stays open
+    # Phone identity verification (docs/identity.md): the OpenID provider and the portal's client there.
+    idp_url: str = ""
+    idp_client_id: str = "hangang-portal"
+    idp_client_secret: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -132,6 +136,7 @@ def get_settings() -> Settings:
     secret_key = os.environ.get("HANGANG_SECRET_KEY", "")
     city_budget_secret = os.environ.get("HANGANG_CITY_BUDGET_SECRET", "")
     audit_key = os.environ.get("HANGANG_AUDIT_KEY", "")
+    idp_client_secret = os.environ.get("HANGANG_IDP_CLIENT_SECRET", "")
     if env == "development":
         if not audit_key:
             audit_key = _development_secret(var_dir, "audit_key", lambda: secrets.token_urlsafe(48))
@@ -139,6 +144,8 @@ def get_settings() -> Settings:
             secret_key = _development_secret(var_dir, "secret_key", lambda: secrets.token_urlsafe(48))
         if not city_budget_secret:
             city_budget_secret = _development_secret(var_dir, "city_budget_secret", _new_city_secret)
+        if not idp_client_secret:  # shared with an idp-sim started from the same folder
+            idp_client_secret = _development_secret(var_dir, "idp_client_secret", lambda: secrets.token_urlsafe(32))
     return Settings(
         env=env,
         database_url=database_url,
@@ -156,4 +163,7 @@ def get_settings() -> Settings:
         ballot_mix_seconds=float(os.environ.get("HANGANG_BALLOT_MIX_SECONDS", "60")),
         audit_key=audit_key,
         kiosk_ballot_minutes=int(os.environ.get("HANGANG_KIOSK_BALLOT_MINUTES", "5")),
+        idp_url=os.environ.get("HANGANG_IDP_URL", "http://127.0.0.1:8950" if env == "development" else "").rstrip("/"),
+        idp_client_id=os.environ.get("HANGANG_IDP_CLIENT_ID", "hangang-portal"),
+        idp_client_secret=idp_client_secret,
     )

@@ -6,6 +6,7 @@ from piccolo.columns import (
     JSON,
     Boolean,
     Bytea,
+    Date,
     ForeignKey,
     Integer,
     Text,
@@ -35,6 +36,12 @@ class User(Table, tablename="portal_user"):
     # Bumped on password change and logout-everywhere: sessions carry it and die when it moves.
     session_generation = Integer(default=0)
     created_at = Timestamptz()
+    # Phone identity verification (docs/identity.md); the person key only as a keyed HMAC, one account each.
+    verified_name = Varchar(length=80, null=True, default=None)
+    birth_date = Date(null=True, default=None)
+    phone_number = Varchar(length=20, null=True, default=None)
+    person_key_hash = Varchar(length=64, null=True, default=None)
+    identity_verified_at = Timestamptz(null=True, default=None)
 
 
 class SessionRecord(Table, tablename="portal_session"):

@@ -201,7 +201,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     from judging.services.screening import decide_gate
     from judging.services.selection import run_selection
     from judging.tables import Edition, Entry, OrganizationMember, Round
-    from portal.demo import DEMO_ACCOUNTS, load_domain_demos
+    from portal.demo import DEMO_ACCOUNTS, load_domain_demos, verify_demo_phones
     from proposals.services import review as proposal_review
     from proposals.tables import Proposal
     from tests.integration.test_challenge_setup import entry_form
@@ -215,6 +215,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     await load_domain_demos({key: a.id for key, a in accounts.items()})
     keyers = [(await users.create(roles=["poll_worker"])).id for _ in range(2)]
     accounts["poll_worker"] = await users.create(roles=["poll_worker"])  # the third person
+    await verify_demo_phones({key: a.id for key, a in accounts.items()})  # /account/identity when verified
     official = accounts["official"].id
 
     # The 2026 challenge: the demo startup's entry fails a gate (it is told why), then a selection

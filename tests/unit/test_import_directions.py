@@ -37,6 +37,8 @@ UPPER_LAYER = (
     "portal.connector.controllers",
     "portal.connector.routes",
     "portal.connector.cli",
+    "portal.identity_pages",
+    "portal.idp.cli",
 )
 DOMAIN_UPPER_PARTS = ("pages", "api", "cli", "routes", "controllers", "entry_routes")
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portal import clock
+from portal.ages import age_on, seoul_date
 from portal.canonical import canonical_json
 from portal.db import raw, write_transaction
 from portal.errors import Conflict, DomainError, NotAllowed, NotFoundError
@@ -55,6 +56,7 @@ class Voter:
     id: int
     district_code: str  # "" when unknown: the turnout count's district
     areas: frozenset[str | None]  # the pots' areas they may vote in (None: city-wide)
+    birth_date: dt.date | None = None  # verified by phone; None: unknown, no age check
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ async def _write_batch(batch: list[_CastJob]) -> None:
                 job.cycle, job.pot = cycle, pot
                 if pot["district_code"] not in job.voter.areas:
                     raise NotAllowed("Only verified residents of this pot's area can vote in it.")
+                check_voting_age(job.voter.birth_date, cycle, now)
                 content = canonical_json(
                     validate_ballot(rules_of(cycle), pot["amount"], costs, job.choice)
                 )
@@ -186,6 +189,13 @@ async def _take_part_online(ready: list[tuple[int, _CastJob, str, str]], now: dt
         channels = await take_part(cycle_id, [keys[i] for i in mine], "online", now)
         refused.update(i for i in mine if channels.get(keys[i]) != "online")
     return refused
+
+
+def check_voting_age(birth_date: dt.date | None, cycle: dict[str, Any], now: dt.datetime) -> None:
+    """Refuse a voter under the cycle's minimum age on the Seoul calendar day of the cast (known ages only)."""
+    minimum = cycle.get("min_voting_age") or 0
+    if birth_date is not None and age_on(birth_date, seoul_date(now)) < minimum:
+        raise NotAllowed("You must be at least %(age)s to vote in this cycle.", age=minimum)
 
 
 async def _store_ballots(

@@ -44,7 +44,7 @@ async def cast_ballot(
     """
     if user is None:
         raise Unauthenticated("Please log in to continue.")
-    voter = Voter(user.id, user.district_code or "", voting_areas(user))
+    voter = Voter(user.id, user.district_code or "", voting_areas(user), user.birth_date)
     stored = await write_ballot(voter, cycle_id, pot_id, choice)
     if stored.receipt.changed:
         await _mail_receipt(user, stored.cycle, stored.pot, stored.receipt)
