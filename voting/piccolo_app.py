@@ -5,8 +5,10 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from voting.tables import (
+    AssemblyCount,
     Ballot,
     BallotMix,
+    CommitteeMember,
     Cycle,
     Participation,
     Pot,
@@ -21,7 +23,8 @@ APP_CONFIG = AppConfig(
     app_name="voting",
     migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "voting"),
     table_classes=[
-        Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval, Participation, Station, StationWorker
+        Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval, Participation, Station, StationWorker,
+        CommitteeMember, AssemblyCount,
     ],
     migration_dependencies=["portal.piccolo_app"],
     commands=[],

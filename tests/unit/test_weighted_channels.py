@@ -62,7 +62,7 @@ def test_seoul_weights_by_hand() -> None:
     assert data["projects"][0]["score"] == "39.50"
     assert data["projects"][1]["why_not"] == {"kind": "does-not-fit", "left": 40, "short_by": 10}
     assert data["voters"] == 23
-    assert "Channel committee: weight 10%, 5 ballots." in data["explanation"]
+    assert "Channel committee: weight 10%, 5 approvals." in data["explanation"]
 
 
 def test_a_channel_without_votes_passes_its_weight_on_in_proportion() -> None:

@@ -13,6 +13,7 @@ explanation). When no channel has approvals, nothing is funded. See docs/rules.m
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,21 +32,40 @@ BALLOT_CHANNELS = {
 RULE = "weighted-channels"
 
 
+def weights_problem(weights: Mapping[str, int], stations_with_online: bool = False) -> str | None:
+    """Why ``weights`` cannot be used (a message for the officials' form), or None."""
+    if not weights:
+        return "Give at least one channel a weight."
+    if any(channel not in WEIGHTED_CHANNELS for channel in weights):
+        return "Choose channels from the list."
+    if any(
+        isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 100 for w in weights.values()
+    ):
+        return "Each weight is a whole percentage from 0 to 100."
+    if sum(weights.values()) != 100:
+        return "The channels' weights must add up to 100."
+    if stations_with_online and "stations" in weights:
+        return "Stations are counted with online: leave the stations' weight empty."
+    return None
+
+
 def check_weights(weights: Mapping[str, int], stations_with_online: bool = False) -> None:
     """Refuse weights that are not whole percentages of known channels summing to 100."""
-    if not weights:
-        raise TallyError("declare at least one channel with its weight")
-    for channel, weight in weights.items():
-        if channel not in WEIGHTED_CHANNELS:
-            raise TallyError(
-                f"unknown channel {channel!r}; choose from {', '.join(WEIGHTED_CHANNELS)}"
-            )
-        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
-            raise TallyError(f"the weight of {channel} must be a whole percentage from 0 to 100")
-    if sum(weights.values()) != 100:
-        raise TallyError("the channels' weights must add up to 100")
-    if stations_with_online and "stations" in weights:
-        raise TallyError("stations are counted with online: they cannot have a weight of their own")
+    problem = weights_problem(weights, stations_with_online)
+    if problem:
+        raise TallyError(problem)
+
+
+def weights_of(text: str) -> dict[str, int]:
+    """A cycle's stored weights (canonical JSON), in the channels' order; {} when none or unreadable."""
+    try:
+        stored = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    if not isinstance(stored, dict):
+        return {}
+    known = {c: stored[c] for c in WEIGHTED_CHANNELS if c in stored}
+    return known | {c: w for c, w in stored.items() if c not in known}
 
 
 @dataclass(frozen=True)
@@ -185,7 +205,7 @@ NO_VOTES = "No channel has any votes in this pot: nothing is funded."
 
 
 def explanation_steps(
-    outcome: WeightedOutcome, ballots: Mapping[str, int]
+    outcome: WeightedOutcome, totals: Mapping[str, int]
 ) -> list[tuple[str, dict]]:
     """The count step by step as (English message, values), like ``voting.compute.explain``."""
     steps: list[tuple[str, dict]] = [
@@ -199,8 +219,8 @@ def explanation_steps(
     for channel, declared in outcome.weights.items():
         steps.append(
             (
-                "Channel %(channel)s: weight %(weight)s%%, %(ballots)s ballots.",
-                {"channel": channel, "weight": declared, "ballots": ballots.get(channel, 0)},
+                "Channel %(channel)s: weight %(weight)s%%, %(approvals)s approvals.",
+                {"channel": channel, "weight": declared, "approvals": totals.get(channel, 0)},
             )
         )
     for channel in outcome.empty_channels:
@@ -280,7 +300,8 @@ def outcome_json(inp: WeightedInput, outcome: WeightedOutcome) -> dict:
             }
             for pid, cost in sorted(inp.costs.items())
         ]
-    steps = explanation_steps(outcome, inp.ballots)
+    totals = {c: sum(inp.approvals.get(c, {}).get(p, 0) for p in inp.costs) for c in outcome.weights}
+    steps = explanation_steps(outcome, totals)
     return {
         "rule": RULE,
         "budget": outcome.budget,
