@@ -26,6 +26,7 @@ PB_RULE_NAMES = {
     "greedy": "greedy",
     "greedy-threshold": "greedy-threshold",
     "equal-shares": "equalshares/add1",
+    "weighted-channels": "weighted-channels",  # the .pb holds the online channel's ballots only
 }
 
 

@@ -5,8 +5,10 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from voting.tables import (
+    AssemblyCount,
     Ballot,
     BallotMix,
+    CommitteeMember,
     Cycle,
     KioskBallot,
     PaperBatch,
@@ -29,6 +31,7 @@ APP_CONFIG = AppConfig(
         Cycle, Pot, Ballot, VoterRecord, BallotMix, ResultRun, ResultApproval, Participation, Station, StationWorker,
         PaperBatch, PaperKeying, StationTally,
         KioskBallot, StationCount,
+        CommitteeMember, AssemblyCount,
     ],
     migration_dependencies=["portal.piccolo_app"],
     commands=[],

@@ -1,6 +1,7 @@
 """PB's controllers as the portal mounts them (see voting.manifest)."""
 
 from voting.api import PbApi
+from voting.pages.channels import OfficialChannelPages
 from voting.pages.citizens import PbPages
 from voting.pages.kiosk import KioskPages
 from voting.pages.officials import OfficialPbPages
@@ -17,4 +18,5 @@ ROUTE_HANDLERS = [
     KioskPages,
     PaperPages,
     OfficialPaperPages,
+    OfficialChannelPages,
 ]

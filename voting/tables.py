@@ -56,6 +56,9 @@ class Cycle(Table, tablename="pb_cycle"):
     state = Varchar(length=20, default="proposals")
     state_changed_at = Timestamptz(null=True, default=None)
     min_voting_age = Integer(default=14)  # checked at every channel (some districts vote from 14)
+    # Weighted channels (voting.compute.channels): canonical JSON {channel: whole percent}, "" = none.
+    channel_weights = Text(default="")
+    stations_with_online = Boolean(default=True)  # station and paper ballots count as online
     created_by = ForeignKey(User, null=True, default=None)
     created_at = Timestamptz()
 
@@ -220,3 +223,23 @@ class StationCount(Table, tablename="pb_station_count"):
     station = ForeignKey(Station, unique=True)
     tablet_ballots = Integer(default=0)
     paper_ballots = Integer(default=0)
+
+
+class CommitteeMember(Table, tablename="pb_committee_member"):
+    """A participation committee member of a cycle: their ballots go to the committee channel."""
+
+    cycle = ForeignKey(Cycle, index=True)
+    user = ForeignKey(User, index=True)
+    added_by = ForeignKey(User, null=True, default=None)
+    added_at = Timestamptz()
+
+
+class AssemblyCount(Table, tablename="pb_assembly_count"):
+    """The district assembly's approvals for one project of a pot, entered by an official."""
+
+    cycle = ForeignKey(Cycle, index=True)
+    pot = ForeignKey(Pot, index=True)
+    project = Integer()  # the project's id on the ballot (voting.projects)
+    approvals = Integer(default=0)
+    entered_by = ForeignKey(User, null=True, default=None)
+    entered_at = Timestamptz()

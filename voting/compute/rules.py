@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from portal.errors import InvalidInput
+from voting.compute.channels import WEIGHTED_CHANNELS, weights_of, weights_problem
 
 PHASES = ("proposals", "review", "voting", "closed", "published")
 # The stored lifecycle of a cycle; each state follows the one before it and nothing else.
 CYCLE_STATES = ("proposals", "review", "voting", "closed", "approved")
 NEXT_STATE = {"proposals": "review", "review": "voting", "voting": "closed", "closed": "approved"}
 BALLOT_KINDS = ("approval", "knapsack", "cumulative")
-RESULT_RULES = ("greedy", "greedy-threshold", "equal-shares")
+RESULT_RULES = ("greedy", "greedy-threshold", "equal-shares", "weighted-channels")
 TIE_BREAKS = ("city", "pabutools")
 RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: easy to read aloud
 CITY_WIDE_CODE = "11000"  # Seoul Metropolitan Government, for the city-wide pot in pushes
@@ -104,6 +105,8 @@ class BallotRules:
     vote_threshold: int | None = None
     tie_break: str = "city"
     tie_seed: int = 0
+    channel_weights: str = ""  # JSON {channel: whole percent} (voting.compute.channels); "" = none
+    stations_with_online: bool = True
 
     def check(self) -> None:
         """Refuse rules that cannot be voted on or counted."""
@@ -150,8 +153,32 @@ class BallotRules:
                 field="vote_threshold",
             )
 
+        self._check_channels()
+
+    def _check_channels(self) -> None:
+        """Weighted channels need declared weights, and count approvals (not points)."""
+        if self.channel_weights:
+            problem = weights_problem(weights_of(self.channel_weights), self.stations_with_online)
+            if problem:
+                raise InvalidInput(problem, field="channel_weights")
+        if self.results_rule == "weighted-channels":
+            if not self.channel_weights:
+                raise InvalidInput(
+                    "Weighted channels need the channels and their weights.", field="results_rule"
+                )
+            if self.ballot_kind == "cumulative":
+                raise InvalidInput(
+                    "Weighted channels count approvals: choose approval or knapsack ballots.",
+                    field="results_rule",
+                )
+
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def form_values(self) -> dict:
+        """The rules as the officials' form shows them: one weight field per channel."""
+        weights = weights_of(self.channel_weights)
+        return self.as_dict() | {f"weight_{c}": weights.get(c) for c in WEIGHTED_CHANNELS}
 
 
 def split_by_population(total: int, floor: int, population: Mapping[str, int]) -> dict[str, int]:

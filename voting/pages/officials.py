@@ -23,6 +23,7 @@ from portal.web.pages import back_to, page, signed_in_user
 from voting import exports
 from voting.categories import CATEGORIES
 from voting.compute.rules import BallotRules
+from voting.pages.channels import channel_weights_from_form
 from voting.services import approvals, cycles, lifecycle
 
 # The create form's dates, in the order the schedule runs, and their defaults (days after today 09:00).
@@ -53,6 +54,8 @@ def rules_from_form(form: Any) -> BallotRules:
         vote_threshold=_number(form, "vote_threshold"),
         tie_break=form.get("tie_break", "city"),
         tie_seed=_number(form, "tie_seed", "0") or 0,
+        channel_weights=channel_weights_from_form(form),
+        stations_with_online=bool(form.get("stations_with_online")),
     )
 
 
@@ -87,6 +90,7 @@ def _default_form() -> dict[str, str]:
         "min_projects": "1",
         "results_rule": "equal-shares",
         "tie_break": "city",
+        "stations_with_online": "on",
     }
 
 

@@ -77,6 +77,7 @@ class _CastJob:
     pot_id: int
     choice: BallotChoice
     future: asyncio.Future
+    channel: str = "online"  # voting.channels.CHANNELS
     cycle: dict | None = None
     pot: dict | None = None
 
@@ -95,13 +96,16 @@ _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WriterState] = (
 MAX_BATCH = 64
 
 
-async def write_ballot(voter: Voter, cycle_id: int, pot_id: int, choice: BallotChoice) -> StoredCast:
+async def write_ballot(
+    voter: Voter, cycle_id: int, pot_id: int, choice: BallotChoice, channel: str = "online"
+) -> StoredCast:
     """Queue the cast for the next group commit and wait for its COMMIT.
 
     The same content again returns the stored receipt without writing (idempotent retries).
+    ``channel`` is stored on the ballot (how it was cast, never by whom).
     """
     loop = asyncio.get_running_loop()
-    job = _CastJob(voter, cycle_id, pot_id, choice, loop.create_future())
+    job = _CastJob(voter, cycle_id, pot_id, choice, loop.create_future(), channel)
     state = _writers.get(loop)
     if state is None:
         state = _writers[loop] = _WriterState()
@@ -215,15 +219,16 @@ async def _store_ballots(
         seen[key] = seen.get(key, 0) + 1
     singles = [item for item in ready if seen[item[3]] == 1]
     if singles:
-        values = ", ".join("({}, {}, {}, {}, {}, 1, {})" for _ in singles)
+        values = ", ".join("({}, {}, {}, {}, {}, 1, {}, {})" for _ in singles)
         args: list[object] = []
         for _, job, content, key in singles:
-            args += [new_ballot_id(), job.pot_id, key, new_receipt(), content, day]
+            args += [new_ballot_id(), job.pot_id, key, new_receipt(), content, day, job.channel]
         rows = await raw(
             # Only placeholders are interpolated into these statements; every value is a parameter.
-            f"INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at) VALUES {values} "  # noqa: S608
+            f"INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at, channel) VALUES {values} "  # noqa: S608
             "ON CONFLICT (pot, voter_key) DO UPDATE SET content = excluded.content, receipt = excluded.receipt, "
-            "version = pb_ballot.version + 1, cast_at = excluded.cast_at WHERE pb_ballot.content <> excluded.content "
+            "version = pb_ballot.version + 1, cast_at = excluded.cast_at, channel = excluded.channel "
+            "WHERE pb_ballot.content <> excluded.content "
             "RETURNING voter_key, receipt, version",
             *args,
         )
@@ -281,9 +286,11 @@ async def cast_context(
 
 async def _store_ballot(job: _CastJob, content: str, key: str, day: dt.datetime) -> CastReceipt:
     rows = await raw(
-        "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at) VALUES ({}, {}, {}, {}, {}, 1, {}) "
+        "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, version, cast_at, channel) "
+        "VALUES ({}, {}, {}, {}, {}, 1, {}, {}) "
         "ON CONFLICT (pot, voter_key) DO UPDATE SET content = excluded.content, receipt = excluded.receipt, "
-        "version = pb_ballot.version + 1, cast_at = excluded.cast_at WHERE pb_ballot.content <> excluded.content "
+        "version = pb_ballot.version + 1, cast_at = excluded.cast_at, channel = excluded.channel "
+        "WHERE pb_ballot.content <> excluded.content "
         "RETURNING receipt, version",
         new_ballot_id(),
         job.pot_id,
@@ -291,6 +298,7 @@ async def _store_ballot(job: _CastJob, content: str, key: str, day: dt.datetime)
         new_receipt(),
         content,
         day,
+        job.channel,
     )
     changed = bool(rows)
     if not rows:

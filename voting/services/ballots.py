@@ -16,6 +16,7 @@ from portal.mail import send_mail
 from portal.settings import get_settings
 from voting.compute.rules import BallotChoice, voter_key
 from voting.services.ballot_writer import CastReceipt, Voter, write_ballot
+from voting.services.channels import casts_in_committee
 from voting.services.cycles import get_pot, pot_name, pots_of
 from voting.tables import Ballot
 
@@ -45,7 +46,8 @@ async def cast_ballot(
     if user is None:
         raise Unauthenticated("Please log in to continue.")
     voter = Voter(user.id, user.district_code or "", voting_areas(user), user.birth_date)
-    stored = await write_ballot(voter, cycle_id, pot_id, choice)
+    channel = "committee" if await casts_in_committee(user, cycle_id) else "online"
+    stored = await write_ballot(voter, cycle_id, pot_id, choice, channel)
     if stored.receipt.changed:
         await _mail_receipt(user, stored.cycle, stored.pot, stored.receipt)
     return stored.receipt

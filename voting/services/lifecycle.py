@@ -33,6 +33,8 @@ RULE_FIELDS = (
     "vote_threshold",
     "tie_break",
     "tie_seed",
+    "channel_weights",
+    "stations_with_online",
 )
 DATE_FIELDS = (
     "proposals_open_at",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -15,6 +16,7 @@ from voting.compute import results as results_mod
 from voting.compute.rules import ballots_sha256
 from voting.mixer import mix_pending
 from voting.projects import pot_projects
+from voting.services import channels
 from voting.services.cycles import get_cycle, is_closed, pots_of
 from voting.tables import Ballot, ResultRun
 
@@ -26,10 +28,13 @@ def require_closed(cycle: dict[str, Any]) -> None:
 
 
 async def pot_input(cycle: dict, pot: dict) -> tuple[results_mod.PotInput, list[str]]:
+    """The pot's ballots as the engine counts them (under weighted channels: the online channel's)."""
     costs = {p.id: p.cost for p in await pot_projects(pot["id"])}
-    contents = [
-        r["content"] for r in await Ballot.select(Ballot.content).where(Ballot.pot == pot["id"])
-    ]
+    query = Ballot.select(Ballot.content).where(Ballot.pot == pot["id"])
+    online = channels.online_ballot_channels(cycle)
+    if online is not None:
+        query = query.where(Ballot.channel.is_in(list(online)))
+    contents = [r["content"] for r in await query]
     data = results_mod.PotInput(
         budget=pot["amount"],
         costs=costs,
@@ -60,8 +65,7 @@ async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[di
                 (cycle["results_rule"], True),
                 (results_mod.comparison_rule(cycle["results_rule"]), False),
             ):
-                params = results_mod.parameters(rule, data)
-                params["projects"] = {str(pid): cost for pid, cost in sorted(data.costs.items())}
+                params, rule_digest, count = await _rule_inputs(cycle, pot, rule, data, digest)
                 current = (
                     await ResultRun.select(
                         ResultRun.id, ResultRun.parameters, ResultRun.ballots_sha256
@@ -75,11 +79,11 @@ async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[di
                 )
                 if (
                     current
-                    and current["ballots_sha256"] == digest
+                    and current["ballots_sha256"] == rule_digest
                     and current["parameters"] == canonical_json(params)
                 ):
                     continue
-                _, outcome = results_mod.run_rule(rule, data)
+                outcome = count()
                 if current:
                     await ResultRun.update({ResultRun.superseded: True}).where(
                         ResultRun.id == current["id"]
@@ -91,7 +95,7 @@ async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[di
                         rule=rule,
                         official=official,
                         parameters=canonical_json(params),
-                        ballots_sha256=digest,
+                        ballots_sha256=rule_digest,
                         outcome=canonical_json(outcome),
                         computed_at=clock.now(),
                     )
@@ -101,10 +105,21 @@ async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[di
                     actor_id=actor_id,
                     subject=f"pb-pot:{pot['id']}",
                     rule=rule,
-                    ballots_sha256=digest,
+                    ballots_sha256=rule_digest,
                     selected=outcome["selected"],
                 )
     return await current_runs(cycle_id)
+
+
+async def _rule_inputs(
+    cycle: dict, pot: dict, rule: str, data: results_mod.PotInput, digest: str
+) -> tuple[dict, str, Callable[[], dict]]:
+    """(parameters, inputs hash, the count) of one rule; the count runs only if no stored run matches."""
+    if rule == channels.weighted.RULE:
+        return await channels.weighted_run(cycle, pot, data.costs)
+    params = results_mod.parameters(rule, data)
+    params["projects"] = {str(pid): cost for pid, cost in sorted(data.costs.items())}
+    return params, digest, lambda: results_mod.run_rule(rule, data)[1]
 
 
 async def current_runs(cycle_id: int) -> list[dict[str, Any]]:
