@@ -144,7 +144,8 @@ async def test_v5_ballot_rows_carry_no_user_id_and_exports_no_identity(app, user
         }
     else:
         columns = {r["name"] for r in await raw("PRAGMA table_info(pb_ballot)")}
-    assert columns == {"id", "pot", "voter_key", "receipt", "content", "version", "cast_at"}
+    # channel says how a ballot arrived (online, station, paper, committee), never by whom.
+    assert columns == {"id", "pot", "voter_key", "receipt", "content", "channel", "version", "cast_at"}
     built, _ = await _vote_and_close(app, users, official)
     clock.advance(dt.timedelta(days=30))
     await official.login(official.account)
