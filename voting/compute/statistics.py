@@ -1,0 +1,211 @@
+"""Participation statistics of a closed cycle, with small cells merged (pure: rows in, snapshot out).
+
+Every published figure is a sum of cells of one table, turnout by district x channel x age band, in
+which no cell counts fewer than ``MIN_CELL`` (10) people. Cells are made big enough by merging, level
+by level, and each level starts from groups that already hold at least 10 people:
+
+1. **Districts**: a district with fewer than 10 participants joins the others like it in one group;
+   if that group is still below 10 it joins the smallest district that stands alone.
+2. **Channels** within each district group: the same rule (small channels together, then into the
+   smallest channel of the group).
+3. **Age bands** within each district and channel group: a band below 10 is merged with the next
+   older band(s) until the group reaches 10; a last group below 10 joins the group before it.
+   ``unknown`` (no verified birth date) counts as the oldest band, after ``70+``.
+
+Empty cells are not published. The charts (by channel, by age band, by district) sum the cells by
+their label, so a merged cell appears under its merged label ("station + paper", "20-39"), and every
+chart adds up to the total. When the whole cycle has fewer than 10 participants nothing is published
+but that fact. Stations are a separate table with the district rule applied to stations within their
+district, then to the districts' remainders city-wide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from portal.ages import age_on
+
+MIN_CELL = 10
+AGE_BANDS = ("-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+", "unknown")
+CHANNEL_ORDER = ("online", "station", "paper", "committee", "assembly")
+
+
+def age_band(age: int | None) -> str:
+    """The band of a whole age in years; ``unknown`` without one."""
+    if age is None:
+        return "unknown"
+    if age < 20:
+        return "-19"
+    if age >= 70:
+        return "70+"
+    low = age // 10 * 10
+    return f"{low}-{low + 9}"
+
+
+def age_band_of(birth_date: dt.date | None, day: dt.date) -> str:
+    """The band of a person born on ``birth_date`` on the Seoul calendar ``day``."""
+    if birth_date is None:
+        return "unknown"
+    return age_band(age_on(birth_date, day))
+
+
+def band_range_label(bands: Sequence[str]) -> str:
+    """A merged run of adjacent bands as one label: ``20-29`` + ``30-39`` -> ``20-39``."""
+    known = [b for b in bands if b != "unknown"]
+    suffix = " / unknown" if "unknown" in bands else ""
+    if not known:
+        return "unknown"
+    low = "" if known[0].startswith("-") else known[0].split("-")[0]
+    high = None if known[-1] == "70+" else known[-1].split("-")[-1]
+    if high is None:
+        label = f"{low}+" if low else "all ages"
+    else:
+        label = f"{low}-{high}"
+    return label + suffix
+
+
+@dataclass(frozen=True)
+class Row:
+    """A count of participations with one district, channel, age band and station (None: online)."""
+
+    district: str
+    channel: str
+    age_band: str
+    station: int | None
+    count: int
+
+
+Group = tuple[tuple[str, ...], int]  # the merged keys and their count
+
+
+def merge_unordered(counts: dict[str, int], order: Callable[[str], object] = str) -> list[Group]:
+    """Keys below ``MIN_CELL`` pooled together, a pool still below it into the smallest big group."""
+    items = sorted(((k, n) for k, n in counts.items() if n > 0), key=lambda kv: order(kv[0]))
+    groups: list[Group] = [((k,), n) for k, n in items if n >= MIN_CELL]
+    small = [(k, n) for k, n in items if n < MIN_CELL]
+    if small:
+        pool: Group = (tuple(k for k, _ in small), sum(n for _, n in small))
+        if pool[1] < MIN_CELL and groups:
+            smallest = min(range(len(groups)), key=lambda i: (groups[i][1], i))
+            keys, n = groups[smallest]
+            groups[smallest] = (tuple(sorted((*keys, *pool[0]), key=order)), n + pool[1])
+        else:
+            groups.append(pool)
+    return groups
+
+
+def merge_ordered(counts: dict[str, int], order: Sequence[str]) -> list[Group]:
+    """Adjacent keys merged in ``order`` until each group reaches ``MIN_CELL``; a short tail joins the last."""
+    groups: list[Group] = []
+    keys: list[str] = []
+    total = 0
+    for key in order:
+        if counts.get(key, 0) <= 0:
+            continue
+        keys.append(key)
+        total += counts[key]
+        if total >= MIN_CELL:
+            groups.append((tuple(keys), total))
+            keys, total = [], 0
+    if keys:
+        if groups:
+            last_keys, last_n = groups.pop()
+            groups.append(((*last_keys, *keys), last_n + total))
+        else:
+            groups.append((tuple(keys), total))
+    return groups
+
+
+def _channel_key(channel: str) -> tuple[int, str]:
+    return (CHANNEL_ORDER.index(channel) if channel in CHANNEL_ORDER else len(CHANNEL_ORDER), channel)
+
+
+def _sum(rows: Iterable[Row], key: Callable[[Row], str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for row in rows:
+        out[key(row)] = out.get(key(row), 0) + row.count
+    return out
+
+
+def cells(rows: Sequence[Row]) -> list[dict[str, object]]:
+    """The district x channel x age band table with every cell at least ``MIN_CELL`` (or nothing)."""
+    if sum(r.count for r in rows) < MIN_CELL:
+        return []
+    out: list[dict[str, object]] = []
+    for districts, _ in merge_unordered(_sum(rows, lambda r: r.district)):
+        in_districts = [r for r in rows if r.district in districts]
+        for channels, _ in merge_unordered(_sum(in_districts, lambda r: r.channel), _channel_key):
+            mine = [r for r in in_districts if r.channel in channels]
+            for bands, n in merge_ordered(_sum(mine, lambda r: r.age_band), AGE_BANDS):
+                out.append(
+                    {
+                        "districts": list(districts),
+                        "channels": list(channels),
+                        "age_bands": list(bands),
+                        "age_label": band_range_label(bands),
+                        "count": n,
+                    }
+                )
+    return out
+
+
+def station_cells(rows: Sequence[Row], station_district: dict[int, str]) -> list[dict[str, object]]:
+    """Check-ins per station, small stations merged within their district, then city-wide."""
+    at_stations = [r for r in rows if r.station is not None]
+    if sum(r.count for r in at_stations) < MIN_CELL:
+        return []
+    per_station = _sum(at_stations, lambda r: str(r.station))
+    groups: list[Group] = []
+    leftovers: dict[str, int] = {}
+    for district in sorted({station_district.get(int(s), "") for s in per_station}):
+        mine = {s: n for s, n in per_station.items() if station_district.get(int(s), "") == district}
+        for keys, n in merge_unordered(mine, int):
+            if n >= MIN_CELL:
+                groups.append((keys, n))
+            else:  # a district whose stations together stay below 10
+                leftovers.update({k: per_station[k] for k in keys})
+    if leftovers:
+        pool: Group = (tuple(sorted(leftovers, key=int)), sum(leftovers.values()))
+        if pool[1] < MIN_CELL:
+            smallest = min(range(len(groups)), key=lambda i: (groups[i][1], i))
+            keys, n = groups[smallest]
+            groups[smallest] = (tuple(sorted((*keys, *pool[0]), key=int)), n + pool[1])
+        else:
+            groups.append(pool)
+    return [{"stations": [int(k) for k in keys], "count": n} for keys, n in groups]
+
+
+def _chart(table: list[dict[str, object]], label: Callable[[dict[str, object]], str]) -> list[dict[str, object]]:
+    """Cells summed by their label, in first-seen order."""
+    totals: dict[str, int] = {}
+    for cell in table:
+        totals[label(cell)] = totals.get(label(cell), 0) + int(cell["count"])  # type: ignore[call-overload]
+    return [{"label": k, "count": n} for k, n in totals.items()]
+
+
+def snapshot(rows: Sequence[Row], station_district: dict[int, str]) -> dict[str, object]:
+    """What is published for a closed cycle: the merged table, its charts and the station table."""
+    total = sum(r.count for r in rows)
+    table = cells(rows)
+    join = " + ".join
+    by_channel = _chart(
+        sorted(table, key=lambda c: [_channel_key(ch) for ch in c["channels"]]),  # type: ignore[attr-defined]
+        lambda c: join(c["channels"]),  # type: ignore[arg-type]
+    )
+    by_age = _chart(
+        sorted(table, key=lambda c: (AGE_BANDS.index(c["age_bands"][0]), len(c["age_bands"]))),  # type: ignore[index]
+        lambda c: str(c["age_label"]),
+    )
+    by_district = _chart(table, lambda c: join(c["districts"]))  # type: ignore[arg-type]
+    return {
+        "min_cell": MIN_CELL,
+        "published": bool(table),
+        "total": total if table else None,
+        "cells": table,
+        "by_channel": by_channel,
+        "by_age": by_age,
+        "by_district": by_district,
+        "stations": station_cells(rows, station_district),
+    }
