@@ -8,6 +8,7 @@ from voting.pages.officials import OfficialPbPages
 from voting.pages.paper import OfficialPaperPages, PaperPages
 from voting.pages.poll_workers import PollWorkerPages
 from voting.pages.stations import OfficialStationPages
+from voting.pages.statistics import StatisticsPages
 
 ROUTE_HANDLERS = [
     PbApi,
@@ -19,4 +20,5 @@ ROUTE_HANDLERS = [
     PaperPages,
     OfficialPaperPages,
     OfficialChannelPages,
+    StatisticsPages,
 ]

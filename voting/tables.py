@@ -143,6 +143,10 @@ class Participation(Table, tablename="pb_participation"):
     person_key = Varchar(length=64)
     channel = Varchar(length=20)
     recorded_on = Timestamptz()  # the start of the (Seoul) day: never a finer time
+    # For the statistics frozen at close (voting.compute.statistics): never a birth date, only its band.
+    district_code = Varchar(length=5, null=True, default=None)
+    age_band = Varchar(length=10, null=True, default=None)
+    station = Integer(null=True, default=None)  # the station of a check-in; None online
 
 
 class Station(Table, tablename="pb_station"):
@@ -243,3 +247,11 @@ class AssemblyCount(Table, tablename="pb_assembly_count"):
     approvals = Integer(default=0)
     entered_by = ForeignKey(User, null=True, default=None)
     entered_at = Timestamptz()
+
+
+class ParticipationStats(Table, tablename="pb_participation_stats"):
+    """A closed cycle's participation statistics, computed once at close and never changed."""
+
+    cycle = ForeignKey(Cycle, unique=True)
+    snapshot = Text()  # canonical JSON of voting.compute.statistics.snapshot
+    frozen_at = Timestamptz()

@@ -209,3 +209,15 @@ def snapshot(rows: Sequence[Row], station_district: dict[int, str]) -> dict[str,
         "by_district": by_district,
         "stations": station_cells(rows, station_district),
     }
+
+
+def bar_chart(items: Sequence[tuple[str, int]]) -> dict[str, object]:
+    """Geometry of a horizontal bar chart like the results page's: a label line above each bar."""
+    top = max((n for _, n in items), default=0) or 1
+    label_h, bar_h, gap, chart_w, width = 16, 14, 10, 290, 360
+    row = label_h + bar_h + gap
+    bars = [
+        {"y": i * row, "bar_y": i * row + label_h, "width": max(round(chart_w * n / top), 1), "label": label, "count": n}
+        for i, (label, n) in enumerate(items)
+    ]
+    return {"bars": bars, "height": max(len(bars) * row, row), "bar_h": bar_h, "width": width}

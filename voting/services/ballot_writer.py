@@ -30,11 +30,13 @@ from voting.compute.rules import (
     validate_ballot,
     voter_key,
 )
+from voting.compute.statistics import age_band_of
 from voting.projects import pot_projects
 from voting.services.cycles import phase_of, rules_of
 from voting.services.lifecycle import take_due_steps
 from voting.services.participation import (
     VOTED_IN_PERSON,
+    Facts,
     person_key,
     persons_of_accounts,
     take_part,
@@ -187,10 +189,14 @@ async def _take_part_online(ready: list[tuple[int, _CastJob, str, str]], now: dt
     secret = get_settings().secret_key
     persons = await persons_of_accounts([job.voter.id for _, job, _, _ in ready])
     keys = {index: person_key(secret, job.cycle_id, persons[job.voter.id]) for index, job, _, _ in ready}
+    facts = {
+        keys[index]: Facts(job.voter.district_code or None, age_band_of(job.voter.birth_date, seoul_date(now)))
+        for index, job, _, _ in ready
+    }
     refused: set[int] = set()
     for cycle_id in {job.cycle_id for _, job, _, _ in ready}:
         mine = [index for index, job, _, _ in ready if job.cycle_id == cycle_id]
-        channels = await take_part(cycle_id, [keys[i] for i in mine], "online", now)
+        channels = await take_part(cycle_id, [keys[i] for i in mine], "online", now, facts)
         refused.update(i for i in mine if channels.get(keys[i]) != "online")
     return refused
 

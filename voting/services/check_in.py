@@ -22,8 +22,10 @@ from portal.identity import CurrentUser
 from portal.settings import get_settings
 from portal.tables import ResidentHash, User
 from voting.compute.rules import SEOUL, new_receipt
+from voting.compute.statistics import age_band
 from voting.services.cycles import get_cycle, phase_of, pots_of
 from voting.services.participation import (
+    Facts,
     account_person,
     already_voted_message,
     participation_channel,
@@ -87,7 +89,8 @@ def age_on(born: dt.date, today: dt.date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def _check_age(cycle: dict[str, Any], text: str, now: dt.datetime) -> None:
+def _check_age(cycle: dict[str, Any], text: str, now: dt.datetime) -> str:
+    """Refuse a birth date that is not plausible or under the cycle's age; the age band for the statistics."""
     today = now.astimezone(SEOUL).date()
     born = parse_birth_date(text)
     if born > today or age_on(born, today) > 130:
@@ -98,6 +101,7 @@ def _check_age(cycle: dict[str, Any], text: str, now: dt.datetime) -> None:
             field="birth_date",
             age=cycle["min_voting_age"],
         )
+    return age_band(age_on(born, today))
 
 
 async def find_person(form: CheckInForm) -> Person:
@@ -156,7 +160,7 @@ async def check_in(worker: CurrentUser, station_id: int, form: CheckInForm, acti
     now = clock.now()
     station, cycle = await _open_station(worker, station_id, now)
     person = await find_person(form)
-    _check_age(cycle, form.birth_date, now)
+    band = _check_age(cycle, form.birth_date, now)
     pots = await _ballot_pots(cycle["id"], person.district_code)
     key = person_key(get_settings().secret_key, cycle["id"], person.person)
     try:
@@ -165,7 +169,8 @@ async def check_in(worker: CurrentUser, station_id: int, form: CheckInForm, acti
             if earlier is not None:
                 raise Conflict(already_voted_message(earlier), field="person")
             return CheckInResult(action, person.district_code, pots)
-        return await _record(worker, station, cycle["id"], key, person, pots, action, now)
+        facts = Facts(person.district_code, band, station.id)
+        return await _record(worker, station, cycle["id"], key, person, pots, action, now, facts)
     except Conflict as exc:
         if exc.field != "person":
             raise
@@ -183,10 +188,11 @@ async def _record(
     pots: tuple[dict[str, Any], ...],
     channel: str,
     now: dt.datetime,
+    facts: Facts,
 ) -> CheckInResult:
     code = expires_at = None
     async with write_transaction():
-        await take_part_once(cycle_id, key, channel, now)  # the unique index refuses a racing second
+        await take_part_once(cycle_id, key, channel, now, facts)  # the unique index refuses a racing second
         if channel == "station":
             await KioskBallot.delete().where(KioskBallot.expires_at < now)  # unused codes leave no trace
             code = new_receipt()

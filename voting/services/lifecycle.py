@@ -68,6 +68,11 @@ async def enter_state(
     if state == "voting":
         values.update(await _rules_snapshot(cycle, at))
     await Cycle.update(values).where(Cycle.id == cycle["id"])
+    if state == "closed":
+        # Imported here: the statistics read cycles, and only this step reaches back.
+        from voting.services.statistics import freeze_statistics
+
+        await freeze_statistics(cycle["id"], at)  # in the close's transaction: frozen with it, once
     await audit.record(
         "pb.cycle.state",
         actor_id=actor_id,

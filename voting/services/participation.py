@@ -11,11 +11,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from dataclasses import dataclass
 
 from portal.db import raw
 from portal.errors import Conflict
 from portal.tables import ResidentHash
 from voting.compute.rules import ballot_day
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the statistics count a participation by (voting.compute.statistics): never who it was."""
+
+    district_code: str | None = None
+    age_band: str | None = None
+    station: int | None = None
+
+
+FACT_COLUMNS = "cycle, person_key, channel, recorded_on, district_code, age_band, station"
 
 # Why a second vote is refused, by the channel the person already used (message ids, translated).
 ALREADY_VOTED = {
@@ -59,7 +72,9 @@ def already_voted_message(channel: str) -> str:
     return ALREADY_VOTED.get(channel, ALREADY_VOTED_ELSEWHERE)
 
 
-async def take_part(cycle_id: int, keys: list[str], channel: str, now: dt.datetime) -> dict[str, str]:
+async def take_part(
+    cycle_id: int, keys: list[str], channel: str, now: dt.datetime, facts: dict[str, Facts] | None = None
+) -> dict[str, str]:
     """Record that these persons take part through ``channel`` (inside the caller's transaction).
 
     Returns the channel each key is recorded with afterwards: ``channel`` for new rows and for
@@ -69,10 +84,13 @@ async def take_part(cycle_id: int, keys: list[str], channel: str, now: dt.dateti
         return {}
     unique = sorted(set(keys))
     day = ballot_day(now)  # no time finer than the day
-    values = ", ".join("({}, {}, {}, {})" for _ in unique)
-    args: list[object] = [value for key in unique for value in (cycle_id, key, channel, day)]
+    values = ", ".join("({}, {}, {}, {}, {}, {}, {})" for _ in unique)
+    args: list[object] = []
+    for key in unique:
+        fact = (facts or {}).get(key, Facts())
+        args += [cycle_id, key, channel, day, fact.district_code, fact.age_band, fact.station]
     await raw(
-        f"INSERT INTO pb_participation (cycle, person_key, channel, recorded_on) VALUES {values} "  # noqa: S608
+        f"INSERT INTO pb_participation ({FACT_COLUMNS}) VALUES {values} "  # noqa: S608
         "ON CONFLICT (cycle, person_key) DO NOTHING",
         *args,
     )
@@ -85,15 +103,18 @@ async def take_part(cycle_id: int, keys: list[str], channel: str, now: dt.dateti
     return {r["person_key"]: r["channel"] for r in rows}
 
 
-async def take_part_once(cycle_id: int, key: str, channel: str, now: dt.datetime) -> None:
+async def take_part_once(cycle_id: int, key: str, channel: str, now: dt.datetime, facts: Facts = Facts()) -> None:
     """Record a new participation, refusing (409) anyone who already took part in the cycle."""
     rows = await raw(
-        "INSERT INTO pb_participation (cycle, person_key, channel, recorded_on) VALUES ({}, {}, {}, {}) "
-        "ON CONFLICT (cycle, person_key) DO NOTHING RETURNING channel",
+        f"INSERT INTO pb_participation ({FACT_COLUMNS}) "  # noqa: S608
+        "VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (cycle, person_key) DO NOTHING RETURNING channel",
         cycle_id,
         key,
         channel,
         ballot_day(now),
+        facts.district_code,
+        facts.age_band,
+        facts.station,
     )
     if not rows:
         earlier = await participation_channel(cycle_id, key)
