@@ -333,6 +333,7 @@ async def _path_ids(
     ids: list[dict[str, object]] = []
     for cycle in cycles:
         ids.append({"cycle_id": cycle, "name": "results.csv"})
+        ids.append({"cycle_id": cycle, "name": "participation.xlsx"})  # the participation statistics
         for pot in await Pot.select(Pot.id).where(Pot.cycle == cycle).order_by(Pot.id).limit(2):
             ids.append({"cycle_id": cycle, "pot_id": pot["id"]})
     ids += [{"proposal_id": p} for p in own_proposals[:2]]

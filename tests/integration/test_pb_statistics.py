@@ -17,8 +17,8 @@ from voting.compute.rules import BallotChoice
 from voting.services import lifecycle
 from voting.services.ballot_writer import Voter, write_ballot
 from voting.services.check_in import CheckInForm, check_in
-from voting.services.statistics import freeze_statistics
 from voting.services.stations import StationInput, assign_worker, create_station
+from voting.services.statistics import freeze_statistics
 from voting.tables import Participation, ParticipationStats
 from voting.testing import build_cycle
 
