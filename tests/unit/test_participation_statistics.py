@@ -101,3 +101,18 @@ def test_age_bands() -> None:
     assert age_band_of(dt.date(2006, 12, 8), dt.date(2026, 12, 7)) == "-19"
     assert age_band_of(dt.date(2006, 12, 7), dt.date(2026, 12, 7)) == "20-29"
     assert age_band_of(None, dt.date(2026, 12, 7)) == "unknown"
+
+
+def test_age_groups_read_in_both_languages() -> None:
+    from voting.pages.statistics import age_text
+
+    assert age_text("-29", "en") == "29 or younger" and age_text("-29", "ko") == "29세 이하"
+    assert age_text("60+ / unknown", "en") == "60 or older / age unknown"
+    assert age_text("30-69", "ko") == "30-69" and age_text("unknown", "ko") == "연령 미상"
+
+
+def test_bar_chart_scales_to_the_largest_group() -> None:
+    from voting.compute.statistics import bar_chart
+
+    chart = bar_chart([("a", 40), ("b", 10)])
+    assert [b["width"] for b in chart["bars"]] == [290, 72] and chart["height"] == 80
