@@ -257,7 +257,7 @@ class ScreenSignal(Table, tablename="pb_screen_signal"):
     address_key = Varchar(length=32)
     device_key = Varchar(length=32)
     minute = Timestamptz()
-    count = Integer(default=0)
+    events = Integer(default=0)
 
 
 class ScreenCast(Table, tablename="pb_screen_cast"):

@@ -58,7 +58,7 @@ TABLES = {
         "address_key": KEY,
         "device_key": KEY,
         "minute": MINUTE,
-        "count": (Integer, _params(default=0)),
+        "events": (Integer, _params(default=0)),
     },
     ("ScreenCast", "pb_screen_cast"): {
         "cycle": _fk(Cycle, index=True),

@@ -55,7 +55,7 @@ class Report:
 async def _signals(cycle_id: int) -> list[screening.Signal]:
     rows = await ScreenSignal.select().where(ScreenSignal.cycle == cycle_id)
     return [
-        screening.Signal(r["kind"], r["address_key"], r["device_key"], r["minute"], r["count"])
+        screening.Signal(r["kind"], r["address_key"], r["device_key"], r["minute"], r["events"])
         for r in rows
     ]
 

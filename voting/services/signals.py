@@ -105,7 +105,7 @@ async def flush_signals() -> int:
                     )
                 )
     rows = [
-        ScreenSignal(cycle=c, kind=k, address_key=a, device_key=d, minute=m, count=n)
+        ScreenSignal(cycle=c, kind=k, address_key=a, device_key=d, minute=m, events=n)
         for (c, k, a, d, m), n in sorted(
             counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][4], kv[0][2], kv[0][3])
         )
