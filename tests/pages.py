@@ -51,7 +51,7 @@ async def build_site(users: UserFactory) -> Site:
     from judging.tables import DEFAULT_GATES
     from proposals.tables import Proposal
     from voting.compute.rules import BallotRules
-    from voting.testing import build_cycle, build_paper_station
+    from voting.testing import build_cycle, build_paper_station, plant_screening_cluster
 
     site = Site()
     site.accounts = {
@@ -159,6 +159,7 @@ async def build_site(users: UserFactory) -> Site:
                 for name in ("batch_keyed_once", "batch_mismatch", "batch_counted")
             ]
     site.bindings.append(await _station_binding(official, built.id, site.accounts["poll_worker"]))
+    await plant_screening_cluster(built.id, built.city_pot)  # a quarantine form on the screening page
 
     site.bindings.append(
         {

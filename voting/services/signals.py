@@ -81,17 +81,24 @@ def note_signal(kind: str, address: str, user_agent: str) -> None:
         _append(_Pending(kind, None, address, user_agent, _minute()))
 
 
+def discard_pending() -> None:
+    """Forget the noted signals not yet written (tests and benchmarks that reset the database)."""
+    _pending.clear()
+
+
 async def flush_signals() -> int:
     """Write the noted signals as per-minute counts (and the cast links); returns how many were noted."""
     global _pending
     taken, _pending = _pending, []
     if not taken:
         return 0
-    uncertified = [r["id"] for r in await Cycle.select(Cycle.id).where(Cycle.state != "approved")]
+    uncertified = {r["id"] for r in await Cycle.select(Cycle.id).where(Cycle.state != "approved")}
     counts: Counter[tuple[int, str, str, str, dt.datetime]] = Counter()
     links = []
     for item in taken:
-        for cycle_id in [item.cycle_id] if item.cycle_id is not None else uncertified:
+        for cycle_id in uncertified if item.cycle_id is None else [item.cycle_id]:
+            if cycle_id not in uncertified:
+                continue  # certified (or gone) meanwhile: its signals are no longer kept
             address_key, device_key = client_keys(cycle_id, item.address, item.user_agent)
             counts[(cycle_id, item.kind, address_key, device_key, item.minute)] += 1
             if item.ballot_tag:
