@@ -71,8 +71,11 @@ def _append(item: _Pending) -> None:
 
 def note_cast(cycle_id: int, pot_id: int, user_id: int, address: str, user_agent: str) -> None:
     """Note an online cast after it committed (no I/O; the user id is not kept, only the ballot's tag)."""
-    tag = ballot_tag(voter_key(get_settings().secret_key, user_id, pot_id))
-    _append(_Pending("cast", cycle_id, address, user_agent, _minute(), tag))
+    try:
+        tag = ballot_tag(voter_key(get_settings().secret_key, user_id, pot_id))
+        _append(_Pending("cast", cycle_id, address, user_agent, _minute(), tag))
+    except Exception:  # the ballot is stored: screening never turns its reply into an error
+        log.warning("screening signal not noted", extra={"kind": "cast"})
 
 
 def note_signal(kind: str, address: str, user_agent: str) -> None:
