@@ -99,6 +99,19 @@ async def test_a_planted_cluster_is_flagged_quarantined_and_forgotten_at_certifi
     [event] = await _audited("pb.screening.quarantined")
     assert event["ballots"] == 20 and event["reason"] == "20 casts from one address"
 
+    # The review may find nothing: the group counts again (audited), and can be quarantined again.
+    release = f"/officials/pb/cycles/{built.id}/screening/release"
+    kept = await official.post_form(release, {"released_group": flag.group_id, "release_reason": ""})
+    assert kept.status_code == 422 and 'id="f-release_reason-error"' in kept.text
+    released = {"released_group": flag.group_id, "release_reason": "a dormitory network"}
+    assert (await official.post_form(release, released)).status_code == 303
+    assert (await _votes(built, planted_project, honest_project))[planted_project] == 20
+    [event] = await _audited("pb.screening.released")
+    assert event["ballots"] == 20 and event["reason"] == "a dormitory network"
+    again = await official.post_form(url, {"group": flag.group_id, "reason": "confirmed: one person"})
+    assert again.status_code == 303
+    assert (await _votes(built, planted_project, honest_project))[planted_project] == 0
+
     ack = await official.post_form(f"/officials/pb/cycles/{built.id}/screening/acknowledge")
     assert ack.status_code == 303 and await _audited("pb.screening.acknowledged")
     for c in (official, official2):

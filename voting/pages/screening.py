@@ -60,6 +60,29 @@ class OfficialScreeningPages(Controller):
         request.session["flash"] = "The group's ballots are quarantined: they are left out of the count pending review."
         return back_to(f"/officials/pb/cycles/{cycle_id}/screening")
 
+    @post("/release")
+    async def release(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
+        """Count a quarantined group's ballots again after review, with a reason (audited)."""
+        form = await request.form()
+        typed = {
+            "released_group": form.get("released_group", ""),
+            "release_reason": form.get("release_reason", ""),
+        }
+        try:
+            await screening.release_group(
+                signed_in_user(request).id,
+                cycle_id,
+                str(typed["released_group"])[:64],
+                str(typed["release_reason"]),
+            )
+        except DomainError as exc:
+            errors = form_errors(exc)
+            if "form" in errors and exc.status_code == 404:
+                errors = {"released_group": errors.pop("form")}
+            return await self._show(request, cycle_id, exc.status_code, errors=errors, form=typed)
+        request.session["flash"] = "The group's ballots count again."
+        return back_to(f"/officials/pb/cycles/{cycle_id}/screening")
+
     @post("/acknowledge")
     async def acknowledge(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
         """Acknowledge the report (audited); the results cannot be approved before."""

@@ -179,6 +179,35 @@ async def quarantine_group(official_id: int, cycle_id: int, group_id: str, reaso
     return len(tags)
 
 
+async def release_group(official_id: int, cycle_id: int, group_id: str, reason: str) -> None:
+    """The review found nothing: the group's ballots count again (audited, with a reason)."""
+    cycle = await get_cycle(cycle_id)
+    reason = reason.strip()
+    if not 5 <= len(reason) <= 1000:
+        raise InvalidInput("Give a reason of 5 to 1000 characters.", field="release_reason")
+    if cycle["state"] == "approved":
+        raise Conflict("These results are already approved.")
+    async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
+        row = (
+            await Quarantine.select(Quarantine.id, Quarantine.ballots)
+            .where((Quarantine.cycle == cycle_id) & (Quarantine.group_id == group_id))
+            .first()
+        )
+        if row is None:
+            raise NotFoundError("We could not find that quarantined group.")
+        await Quarantine.delete().where(Quarantine.id == row["id"])
+        await audit.record(
+            "pb.screening.released",
+            actor_id=official_id,
+            subject=f"pb-cycle:{cycle_id}",
+            group=group_id,
+            ballots=row["ballots"],
+            reason=reason,
+        )
+    if is_closed(cycle):
+        await compute_results(cycle_id, official_id)
+
+
 async def acknowledge(official_id: int, cycle_id: int) -> None:
     """An official acknowledges the report (after close): the first approval needs it."""
     cycle = await get_cycle(cycle_id)
