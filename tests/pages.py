@@ -159,7 +159,13 @@ async def build_site(users: UserFactory) -> Site:
                 for name in ("batch_keyed_once", "batch_mismatch", "batch_counted")
             ]
     site.bindings.append(await _station_binding(official, built.id, site.accounts["poll_worker"]))
-    await plant_screening_cluster(built.id, built.city_pot)  # a quarantine form on the screening page
+    # The screening page: one flagged group to quarantine, one quarantined group to release.
+    await plant_screening_cluster(built.id, built.city_pot)
+    await plant_screening_cluster(built.id, built.city_pot, address="192.0.2.20", first_user=2_000_000)
+    from voting.services.screening import quarantine_group, report_of
+
+    flagged = [f for f in (await report_of(built.id)).flags if f.quarantinable]
+    await quarantine_group(official, built.id, flagged[-1].group_id, "Planted for the fuzzer")
 
     site.bindings.append(
         {
