@@ -10,7 +10,6 @@ import logging
 
 from litestar import Request
 
-from portal.api import client_address
 from portal.manifest import domain_service
 
 log = logging.getLogger("hangang.portal")
@@ -18,7 +17,8 @@ log = logging.getLogger("hangang.portal")
 
 def client_of(request: Request) -> tuple[str, str]:
     """(client address, User-Agent) of a request; the User-Agent is the coarse device fingerprint."""
-    return client_address(request), request.headers.get("user-agent", "")[:512]
+    address = request.client.host if request.client else "unknown"
+    return address, request.headers.get("user-agent", "")[:512]
 
 
 def note_signal(kind: str, request: Request) -> None:
