@@ -30,6 +30,7 @@ from portal.schemas import (
 from portal.web import forms
 from portal.web.openapi import ERRORS
 from portal.web.pages import signed_in_user
+from portal.web.signals import note_signal
 
 
 def user_read(user: CurrentUser) -> UserRead:
@@ -56,7 +57,7 @@ class AuthApi(Controller):
     tags = ["accounts"]
 
     @post("/register", guards=[public], status_code=HTTP_201_CREATED, responses=ERRORS)
-    async def register(self, data: JSONBody[RegisterRequest]) -> RegisterResponse:
+    async def register(self, request: Request, data: JSONBody[RegisterRequest]) -> RegisterResponse:
         """Create a citizen account. A taken email gets the same answer (no enumeration)."""
         await accounts.register(
             accounts.Registration(
@@ -67,6 +68,7 @@ class AuthApi(Controller):
                 language=data.language,
             )
         )
+        note_signal("signup", request)
         return RegisterResponse(message=i18n.gettext("Your account is ready. You can log in now."))
 
     @post("/login", guards=[public], status_code=200, responses=ERRORS)

@@ -31,6 +31,7 @@ from portal.settings import get_settings
 from portal.tables import ROLES, Notification, User
 from portal.web.forms import form_errors, saved_or_shown_again
 from portal.web.pages import back_to, context_of, current_user, page, safe_next, signed_in_user
+from portal.web.signals import note_signal
 
 FormData = URLEncodedBody[dict[str, str]]
 
@@ -85,6 +86,7 @@ class AccountPages(Controller):
         except DomainError as exc:
             form = {k: v for k, v in data.items() if "password" not in k}
             return page(request, "auth/register.html", status_code=exc.status_code, errors=form_errors(exc), form=form)
+        note_signal("signup", request)
         request.session["flash"] = "Your account is ready. You can log in now."
         return back_to("/login")
 

@@ -12,6 +12,7 @@ from portal.auth import requires_login
 from portal.errors import DomainError
 from portal.web.forms import form_errors
 from portal.web.pages import page, signed_in_user
+from portal.web.signals import note_signal
 
 
 class IdentityPages(Controller):
@@ -51,5 +52,6 @@ class IdentityPages(Controller):
             await phone_identity.store_identity(user.id, identity)
         except DomainError as exc:
             return await self._status_page(request, exc.status_code, errors=form_errors(exc))
+        note_signal("verification", request)
         request.session["flash"] = "Your identity is verified by phone."
         return Redirect(path="/account/identity", status_code=303)

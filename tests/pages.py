@@ -51,7 +51,7 @@ async def build_site(users: UserFactory) -> Site:
     from judging.tables import DEFAULT_GATES
     from proposals.tables import Proposal
     from voting.compute.rules import BallotRules
-    from voting.testing import build_cycle, build_paper_station
+    from voting.testing import build_cycle, build_paper_station, plant_screening_cluster
 
     site = Site()
     site.accounts = {
@@ -159,6 +159,13 @@ async def build_site(users: UserFactory) -> Site:
                 for name in ("batch_keyed_once", "batch_mismatch", "batch_counted")
             ]
     site.bindings.append(await _station_binding(official, built.id, site.accounts["poll_worker"]))
+    # The screening page: one flagged group to quarantine, one quarantined group to release.
+    await plant_screening_cluster(built.id, built.city_pot)
+    await plant_screening_cluster(built.id, built.city_pot, address="192.0.2.20", first_user=2_000_000)
+    from voting.services.screening import quarantine_group, report_of
+
+    flagged = [f for f in (await report_of(built.id)).flags if f.quarantinable]
+    await quarantine_group(official, built.id, flagged[-1].group_id, "Planted for the fuzzer")
 
     site.bindings.append(
         {

@@ -13,6 +13,7 @@ from portal.errors import InvalidInput, NotFoundError
 from portal.schemas import ErrorResponse
 from portal.web.openapi import ERRORS
 from portal.web.pages import current_user, signed_in_user
+from portal.web.signals import client_of
 from voting.compute.rules import BallotChoice
 from voting.pages.citizens import BALLOT_REQUEST
 from voting.projects import pot_projects, project_titles
@@ -29,7 +30,7 @@ from voting.schemas import (
     ProjectResult,
     RuleResult,
 )
-from voting.services import ballots, cycles, results
+from voting.services import ballots, cycles, results, signals
 
 PB_ERRORS = ERRORS | {
     404: ResponseSpec(
@@ -185,6 +186,7 @@ class PbApi(Controller):
         receipt = await ballots.cast_ballot(
             current_user(request), cycle_id, pot_id, _choice_from_body(data)
         )
+        signals.note_cast(cycle_id, pot_id, signed_in_user(request).id, *client_of(request))
         return BallotReceipt(receipt=receipt.receipt, version=receipt.version)
 
     @get(

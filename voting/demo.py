@@ -32,7 +32,7 @@ from voting.compute.pabulib import PbFile, read_pb
 from voting.compute.rules import BallotRules, ballot_day, new_receipt
 from voting.demo_projects import mapping_of
 from voting.projects import NewProject, import_projects
-from voting.services import approvals, cycles, lifecycle, results
+from voting.services import approvals, cycles, lifecycle, results, screening
 from voting.tables import Ballot
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pabulib"
@@ -177,6 +177,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     past_id, past_pot = await _city_wide_cycle(PAST, official)
     await _import_election(past_id, past_pot, PAST)
     await results.compute_results(past_id, official)
+    await screening.acknowledge(official, past_id)
     await approvals.approve_results(past_id, official)
     await approvals.approve_results(past_id, users["official2"])
     lines = ["PB demo (Korean projects on real pabulib ballots, see docs/demo.md):",

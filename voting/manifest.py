@@ -23,11 +23,13 @@ MANIFEST = Manifest(
     background_tasks=(
         "voting.services.lifecycle:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
         "voting.mixer:ballot_mixer_loop",
+        "voting.services.signals:signal_flush_loop",  # fraud screening signals, off the request path
     ),
     template_globals="voting.categories:TEMPLATE_GLOBALS",
     provides={
         "pb.cycles_open_for_envelopes": "voting.services.cycles:cycles_open_for_envelopes",
         "pb.cycle_fiscal_year": "voting.services.cycles:cycle_fiscal_year",
         "pb.set_district_pot_amounts": "voting.services.cycles:set_district_pot_amounts",
+        "pb.note_signal": "voting.services.signals:note_signal",
     },
 )

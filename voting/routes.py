@@ -7,6 +7,7 @@ from voting.pages.kiosk import KioskPages
 from voting.pages.officials import OfficialPbPages
 from voting.pages.paper import OfficialPaperPages, PaperPages
 from voting.pages.poll_workers import PollWorkerPages
+from voting.pages.screening import OfficialScreeningPages
 from voting.pages.stations import OfficialStationPages
 from voting.pages.statistics import StatisticsPages
 
@@ -21,4 +22,5 @@ ROUTE_HANDLERS = [
     OfficialPaperPages,
     OfficialChannelPages,
     StatisticsPages,
+    OfficialScreeningPages,
 ]

@@ -255,3 +255,54 @@ class ParticipationStats(Table, tablename="pb_participation_stats"):
     cycle = ForeignKey(Cycle, unique=True)
     snapshot = Text()  # canonical JSON of voting.compute.statistics.snapshot
     frozen_at = Timestamptz()
+
+
+class ScreenSignal(Table, tablename="pb_screen_signal"):
+    """Fraud screening: how many sign-ups, verifications or casts came from one keyed client in one minute.
+
+    ``address_key``/``device_key`` are HMACs of the client address and the User-Agent under a key
+    per cycle; no user, ballot or finer time. Deleted when the cycle's results are approved.
+    """
+
+    cycle = ForeignKey(Cycle, index=True)
+    kind = Varchar(length=12)  # signup | verification | cast
+    address_key = Varchar(length=32)
+    device_key = Varchar(length=32)
+    minute = Timestamptz()
+    events = Integer(default=0)
+
+
+class ScreenCast(Table, tablename="pb_screen_cast"):
+    """The one link quarantine needs: a cast's keyed client and minute beside a keyed tag of its ballot.
+
+    ``ballot_tag`` is an HMAC of the ballot's voter key: without the server secret it joins nothing.
+    Deleted with the signals when the results are approved (docs/pb.md, "Fraud screening").
+    """
+
+    cycle = ForeignKey(Cycle, index=True)
+    address_key = Varchar(length=32)
+    device_key = Varchar(length=32)
+    minute = Timestamptz()
+    ballot_tag = Varchar(length=64)
+
+
+class Quarantine(Table, tablename="pb_quarantine"):
+    """Ballots an official set aside from the count pending review, by their tags (never their content)."""
+
+    cycle = ForeignKey(Cycle, index=True)
+    group_id = Varchar(length=64)
+    reason = Text()
+    ballot_tags = Text()  # canonical JSON list of ballot tags
+    ballots = Integer(default=0)
+    official = ForeignKey(User, null=True, default=None)
+    quarantined_at = Timestamptz()
+
+
+class ScreeningAck(Table, tablename="pb_screening_ack"):
+    """An official's acknowledgement of the cycle's fraud screening report (needed before approval)."""
+
+    cycle = ForeignKey(Cycle, index=True)
+    official = ForeignKey(User, null=True, default=None)
+    flags = Integer(default=0)
+    report_sha256 = Varchar(length=64)
+    acknowledged_at = Timestamptz()

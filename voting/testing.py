@@ -206,3 +206,15 @@ async def build_paper_station(cycle_id: int, pot_id: int, worker_ids: list[int])
             await paper.count_batch(first, station_id, batch_id)
         batches[state] = batch_id
     return {"station_id": station_id, **{f"batch_{k.replace('-', '_')}": v for k, v in batches.items()}}
+
+
+async def plant_screening_cluster(
+    cycle_id: int, pot_id: int, casts: int = 12, address: str = "192.0.2.10", first_user: int = 1_000_000
+) -> None:
+    """Casts noted from one client address within a minute (a flagged, quarantinable group)."""
+    from voting.services import signals
+
+    signals.discard_pending()
+    for user_id in range(first_user, first_user + casts):  # no ballots behind them: tags only
+        signals.note_cast(cycle_id, pot_id, user_id, address, "Planted/1.0")
+    await signals.flush_signals()

@@ -206,7 +206,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     from proposals.tables import Proposal
     from tests.integration.test_challenge_setup import entry_form
     from voting.tables import Cycle
-    from voting.testing import build_paper_station
+    from voting.testing import build_paper_station, plant_screening_cluster
 
     accounts = {
         key: await users.create(roles=roles, district=district, verified=verified, email=email)
@@ -286,6 +286,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         for name in ("batch_mismatch", "batch_keyed_once", "batch_counted")
     ]
     ids.insert(0, station)
+    await plant_screening_cluster(ballot[0], ballot[1])  # the screening report flags a group
     return clients, {"ids": ids, "accounts": accounts}
 
 

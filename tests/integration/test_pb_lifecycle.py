@@ -89,6 +89,8 @@ async def test_reading_never_freezes_the_rules_the_scheduled_step_does(client, o
 async def test_second_approval_is_the_step_to_approved(app, users, official, official2):
     built = await build_cycle(official.account.id)
     clock.advance(dt.timedelta(days=10))  # voting closed by the schedule
+    await official.login(official.account)
+    await official.post_form(f"/officials/pb/cycles/{built.id}/screening/acknowledge")
     for c in (official, official2):
         await c.login(c.account)
         assert (

@@ -285,6 +285,8 @@ async def test_v8_two_different_officials_approve_then_the_push_is_enqueued(
     clock.advance(dt.timedelta(days=30))
     await official.login(official.account)
     await official2.login(official2.account)
+    ack = await official.post_form(f"/officials/pb/cycles/{built.id}/screening/acknowledge")
+    assert ack.status_code == 303
     first = await official.post_form(f"/officials/pb/cycles/{built.id}/approve")
     assert first.status_code == 303
     assert await OutboxBatch.count() == 0

@@ -14,11 +14,12 @@ from portal.errors import DomainError, InvalidInput, NotFoundError
 from portal.sessions import SESSION_UNTOUCHED
 from portal.web.forms import form_errors
 from portal.web.pages import back_to, current_user, page, signed_in_user
+from portal.web.signals import client_of
 from voting.compute.results import bar_chart_svg, explanation_lines
 from voting.compute.rules import BallotChoice
 from voting.pages.cycle_header import cycle_context
 from voting.projects import pot_projects, project_titles
-from voting.services import approvals, ballots, cycles, results
+from voting.services import approvals, ballots, cycles, results, signals
 
 # Ballot requests read the session but never write it: no "seen", flash or expiry that dates a vote.
 BALLOT_REQUEST = {SESSION_UNTOUCHED: True}
@@ -149,6 +150,7 @@ class PbPages(Controller):
                 errors=form_errors(exc),
                 form_choice=choice,
             )
+        signals.note_cast(cycle_id, pot_id, signed_in_user(request).id, *client_of(request))
         # No flash in the session: the session row must not change when someone votes.
         return back_to(f"/pb/cycles/{cycle_id}/pots/{pot_id}/receipt?stored=1")
 

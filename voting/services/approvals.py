@@ -15,6 +15,7 @@ from portal.districts import district_name
 from portal.errors import Conflict
 from voting.compute.rules import CITY_WIDE_CODE, ballots_sha256
 from voting.projects import cycle_projects
+from voting.services import screening
 from voting.services.cycles import get_cycle, pots_of
 from voting.services.lifecycle import advance_cycle, enter_state
 from voting.services.results import current_runs, require_closed, results_of
@@ -53,6 +54,7 @@ async def approve_results(cycle_id: int, official_id: int) -> int:
     """
     await advance_cycle(cycle_id, official_id)
     cycle, _, _ = await results_of(cycle_id)
+    await screening.require_acknowledged(cycle_id)
     async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
         existing = await ResultApproval.select(ResultApproval.official).where(
             ResultApproval.cycle == cycle_id
@@ -76,6 +78,7 @@ async def approve_results(cycle_id: int, official_id: int) -> int:
         )
         if count == 2:
             cycle = await enter_state(cycle, "approved", official_id, clock.now(), by="official")
+            await screening.forget_signals(official_id, cycle_id)  # addresses are kept only until now
             payload = await allocation_batch_payload(cycle_id)
             if payload is not None:
                 await enqueue_batch(

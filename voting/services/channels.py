@@ -17,6 +17,7 @@ from portal.identity import CurrentUser
 from portal.tables import User
 from voting.compute import channels as weighted
 from voting.projects import pot_projects
+from voting.services import signals
 from voting.services.cycles import get_cycle, get_pot
 from voting.tables import AssemblyCount, Ballot, CommitteeMember, Cycle
 
@@ -213,7 +214,11 @@ async def weighted_run(
     """(parameters, inputs hash, the count) of a pot under weighted channels."""
     weights = weights_of(cycle)
     counted = ballot_channels(cycle)
-    rows = await Ballot.select(Ballot.channel, Ballot.content).where(Ballot.pot == pot["id"])
+    rows = await Ballot.select(Ballot.channel, Ballot.content, Ballot.voter_key).where(
+        Ballot.pot == pot["id"]
+    )
+    quarantined = await signals.quarantined_tags(cycle["id"])  # fraud screening (docs/pb.md)
+    rows = [r for r in rows if not quarantined or signals.ballot_tag(r["voter_key"]) not in quarantined]
     approvals: dict[str, Counter[int]] = {c: Counter() for c in weights}
     ballots: Counter[str] = Counter()
     lines = []

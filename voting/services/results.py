@@ -16,7 +16,7 @@ from voting.compute import results as results_mod
 from voting.compute.rules import ballots_sha256
 from voting.mixer import mix_pending
 from voting.projects import pot_projects
-from voting.services import channels
+from voting.services import channels, signals
 from voting.services.cycles import get_cycle, is_closed, pots_of
 from voting.tables import Ballot, ResultRun
 
@@ -30,11 +30,15 @@ def require_closed(cycle: dict[str, Any]) -> None:
 async def pot_input(cycle: dict, pot: dict) -> tuple[results_mod.PotInput, list[str]]:
     """The pot's ballots as the engine counts them (under weighted channels: the online channel's)."""
     costs = {p.id: p.cost for p in await pot_projects(pot["id"])}
-    query = Ballot.select(Ballot.content).where(Ballot.pot == pot["id"])
+    query = Ballot.select(Ballot.content, Ballot.voter_key).where(Ballot.pot == pot["id"])
     online = channels.online_ballot_channels(cycle)
     if online is not None:
         query = query.where(Ballot.channel.is_in(list(online)))
-    contents = [r["content"] for r in await query]
+    rows = await query
+    quarantined = await signals.quarantined_tags(cycle["id"])
+    if quarantined:  # fraud screening set these aside pending review (docs/pb.md)
+        rows = [r for r in rows if signals.ballot_tag(r["voter_key"]) not in quarantined]
+    contents = [r["content"] for r in rows]
     data = results_mod.PotInput(
         budget=pot["amount"],
         costs=costs,

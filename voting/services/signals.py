@@ -1,0 +1,146 @@
+"""Fraud screening signals: keyed client addresses and devices per minute, recorded off the request path.
+
+A request only appends to an in-process list (no I/O, so it never slows or fails a cast); a loop writes
+the list every ``FLUSH_SECONDS`` in one transaction, so signal rows are written in batches that do not
+sit next to any one cast's transaction. Addresses and User-Agents exist only in that list, then only as
+HMACs under a key per cycle (docs/pb.md, "Fraud screening"). A crash loses at most one interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from portal import clock
+from portal.db import write_transaction
+from portal.settings import get_settings
+from voting.compute.rules import voter_key
+from voting.tables import Cycle, Quarantine, ScreenCast, ScreenSignal
+
+log = logging.getLogger("hangang.voting")
+FLUSH_SECONDS = 1.0
+MAX_PENDING = 100_000  # beyond this a flood is dropped rather than held in memory
+SIGN_UP_KINDS = frozenset({"signup", "verification"})
+
+
+@dataclass(frozen=True)
+class _Pending:
+    kind: str
+    cycle_id: int | None  # None: a sign-up or verification, noted for every uncertified cycle
+    address: str
+    user_agent: str
+    minute: dt.datetime
+    ballot_tag: str = ""
+
+
+_pending: list[_Pending] = []
+
+
+def _hmac(text: str) -> str:
+    return hmac.new(get_settings().secret_key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def client_keys(cycle_id: int, address: str, user_agent: str) -> tuple[str, str]:
+    """(address key, device key) of a client in a cycle: keyed per cycle, so cycles do not join."""
+    return (
+        _hmac(f"pb-screen|{cycle_id}|address|{address}")[:32],
+        _hmac(f"pb-screen|{cycle_id}|device|{user_agent}")[:32],
+    )
+
+
+def ballot_tag(ballot_voter_key: str) -> str:
+    """The keyed tag of a ballot (of its voter key) a cast link and a quarantine hold."""
+    return _hmac(f"pb-screen-ballot|{ballot_voter_key}")
+
+
+def _minute() -> dt.datetime:
+    return clock.now().replace(second=0, microsecond=0)
+
+
+def _append(item: _Pending) -> None:
+    if len(_pending) < MAX_PENDING:
+        _pending.append(item)
+
+
+def note_cast(cycle_id: int, pot_id: int, user_id: int, address: str, user_agent: str) -> None:
+    """Note an online cast after it committed (no I/O; the user id is not kept, only the ballot's tag)."""
+    try:
+        tag = ballot_tag(voter_key(get_settings().secret_key, user_id, pot_id))
+        _append(_Pending("cast", cycle_id, address, user_agent, _minute(), tag))
+    except Exception:  # the ballot is stored: screening never turns its reply into an error
+        log.warning("screening signal not noted", extra={"kind": "cast"})
+
+
+def note_signal(kind: str, address: str, user_agent: str) -> None:
+    """Note a sign-up or an identity verification (the portal calls this as ``pb.note_signal``)."""
+    if kind in SIGN_UP_KINDS:
+        _append(_Pending(kind, None, address, user_agent, _minute()))
+
+
+def discard_pending() -> None:
+    """Forget the noted signals not yet written (tests and benchmarks that reset the database)."""
+    _pending.clear()
+
+
+async def flush_signals() -> int:
+    """Write the noted signals as per-minute counts (and the cast links); returns how many were noted."""
+    global _pending
+    taken, _pending = _pending, []
+    if not taken:
+        return 0
+    uncertified = {r["id"] for r in await Cycle.select(Cycle.id).where(Cycle.state != "approved")}
+    counts: Counter[tuple[int, str, str, str, dt.datetime]] = Counter()
+    links = []
+    for item in taken:
+        for cycle_id in uncertified if item.cycle_id is None else [item.cycle_id]:
+            if cycle_id not in uncertified:
+                continue  # certified (or gone) meanwhile: its signals are no longer kept
+            address_key, device_key = client_keys(cycle_id, item.address, item.user_agent)
+            counts[(cycle_id, item.kind, address_key, device_key, item.minute)] += 1
+            if item.ballot_tag:
+                links.append(
+                    ScreenCast(
+                        cycle=cycle_id,
+                        address_key=address_key,
+                        device_key=device_key,
+                        minute=item.minute,
+                        ballot_tag=item.ballot_tag,
+                    )
+                )
+    rows = [
+        ScreenSignal(cycle=c, kind=k, address_key=a, device_key=d, minute=m, events=n)
+        for (c, k, a, d, m), n in sorted(
+            counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][4], kv[0][2], kv[0][3])
+        )
+    ]
+    if rows:
+        async with write_transaction():
+            await ScreenSignal.insert(*rows)
+            if links:
+                links.sort(key=lambda link: link.ballot_tag)  # no order of arrival
+                await ScreenCast.insert(*links)
+    return len(taken)
+
+
+async def signal_flush_loop(stop: asyncio.Event) -> None:
+    """Write the noted signals every ``FLUSH_SECONDS``."""
+    while not stop.is_set():
+        try:
+            await flush_signals()
+        except Exception:  # a busy database must not kill the worker; the signals are best effort
+            log.exception("screening signals not written")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=FLUSH_SECONDS)
+
+
+async def quarantined_tags(cycle_id: int) -> set[str]:
+    """The tags of the cycle's quarantined ballots (left out of the count)."""
+    rows = await Quarantine.select(Quarantine.ballot_tags).where(Quarantine.cycle == cycle_id)
+    return {tag for r in rows for tag in json.loads(r["ballot_tags"] or "[]")}
