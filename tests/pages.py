@@ -51,7 +51,7 @@ async def build_site(users: UserFactory) -> Site:
     from judging.tables import DEFAULT_GATES
     from proposals.tables import Proposal
     from voting.compute.rules import BallotRules
-    from voting.testing import build_cycle, build_paper_station
+    from voting.testing import build_cycle, build_paper_station, build_weighted_cycle
 
     site = Site()
     site.accounts = {
@@ -159,6 +159,9 @@ async def build_site(users: UserFactory) -> Site:
                 for name in ("batch_keyed_once", "batch_mismatch", "batch_counted")
             ]
     site.bindings.append(await _station_binding(official, built.id, site.accounts["poll_worker"]))
+    # Weighted channels: a committee member to remove, assembly counts to correct.
+    committee = await users.create(["citizen", "committee"], district="11680", verified=True)
+    site.bindings.append(await build_weighted_cycle(official, committee.email))
 
     site.bindings.append(
         {

@@ -206,7 +206,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     from proposals.tables import Proposal
     from tests.integration.test_challenge_setup import entry_form
     from voting.tables import Cycle
-    from voting.testing import build_paper_station
+    from voting.testing import build_paper_station, build_weighted_cycle
 
     accounts = {
         key: await users.create(roles=roles, district=district, verified=verified, email=email)
@@ -286,6 +286,9 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         for name in ("batch_mismatch", "batch_keyed_once", "batch_counted")
     ]
     ids.insert(0, station)
+    # Weighted channels (the demo weighs none): a committee member and the assembly's counts entered.
+    committee = await users.create(["citizen", "committee"], district="11680", verified=True)
+    ids.insert(0, await build_weighted_cycle(official, committee.email))
     return clients, {"ids": ids, "accounts": accounts}
 
 
