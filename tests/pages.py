@@ -159,9 +159,10 @@ async def build_site(users: UserFactory) -> Site:
                 for name in ("batch_keyed_once", "batch_mismatch", "batch_counted")
             ]
     site.bindings.append(await _station_binding(official, built.id, site.accounts["poll_worker"]))
-    # Weighted channels: a committee member to remove, assembly counts to correct.
+    # Weighted channels: a committee member to remove, assembly counts to correct. First, so that the
+    # channel forms are fuzzed where they take input (elsewhere they answer "no assembly channel").
     committee = await users.create(["citizen", "committee"], district="11680", verified=True)
-    site.bindings.append(await build_weighted_cycle(official, committee.email))
+    site.bindings.insert(0, await build_weighted_cycle(official, committee.email))
 
     site.bindings.append(
         {
