@@ -43,11 +43,10 @@ ROWS_PER_INSERT = 1000
 async def seed(ballots: int) -> dict:
     """The cycle in voting, its projects, the ballots of every pot and the assembly's counts."""
     from portal import clock
-    from portal.canonical import canonical_json
     from portal.commands import migrate
-    from portal.db import raw
+    from portal.db import write_transaction
     from portal.districts import DISTRICTS
-    from voting.compute.rules import BallotRules, ballot_day, new_ballot_id, new_receipt
+    from voting.compute.rules import BallotRules, ballot_day
     from voting.tables import AssemblyCount, Cycle, VoterRecord
     from voting.testing import add_projects, build_cycle
 
@@ -64,31 +63,16 @@ async def seed(ballots: int) -> dict:
         pots[pot] = await add_projects(built.id, pot, [rng.randrange(1, 12) * 100_000_000 for _ in range(DISTRICT_PROJECTS)], prefix=f"{code}")
     # Half the ballots in the city-wide pot, half spread over the districts (each voter fills both).
     day = ballot_day(clock.now())
-    channels = [c for c, _ in CHANNEL_MIX]
-    shares = [s for _, s in CHANNEL_MIX]
     plan = [(built.city_pot, ballots // 2)] + [
         (built.pots[code], (ballots - ballots // 2) // len(codes) + (1 if i < (ballots - ballots // 2) % len(codes) else 0))
         for i, code in enumerate(codes)
     ]
     for pot, count in plan:
-        ids = pots[pot]
-        popular = ids[: len(ids) // 3]  # some projects are far more popular, as in real votes
-        for start in range(0, count, ROWS_PER_INSERT):
-            n = min(ROWS_PER_INSERT, count - start)
-            args: list[object] = []
-            for _ in range(n):
-                k = rng.randint(1, 5)
-                chosen = set(rng.sample(popular, min(k, len(popular)))[: rng.randint(0, k)]) | set(rng.sample(ids, k))
-                chosen = sorted(chosen)[:5]
-                channel = rng.choices(channels, shares)[0]
-                args += [new_ballot_id(), pot, secrets.token_hex(32), new_receipt(),
-                         canonical_json({"project_ids": chosen}), channel, day]
-            values = ", ".join("({}, {}, {}, {}, {}, {}, 1, {})" for _ in range(n))
-            await raw(f"INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, channel, version, cast_at) VALUES {values}",  # noqa: S608
-                      *args)
+        async with write_transaction():  # one commit per pot, not per thousand rows
+            await _insert_ballots(pot, pots[pot], count, rng, day)
         await AssemblyCount.insert(*[
             AssemblyCount(cycle=built.id, pot=pot, project=pid, approvals=rng.randrange(0, 300), entered_at=clock.now())
-            for pid in ids
+            for pid in pots[pot]
         ])
     await VoterRecord.insert(*[
         VoterRecord(cycle=built.id, pot=pot, district_code=code, voters=count)
@@ -102,6 +86,28 @@ async def seed(ballots: int) -> dict:
     ended = schedule_for("voting", clock.now() - dt.timedelta(days=10))
     await Cycle.update({getattr(Cycle, k): v for k, v in ended.items()}).where(Cycle.id == built.id)
     return {"cycle": built.id, "pots": len(pots), "ballots": ballots}
+
+
+async def _insert_ballots(pot: int, ids: list[int], count: int, rng: random.Random, day: object) -> None:
+    """``count`` approval ballots of one pot, a thousand rows a statement, channels in CHANNEL_MIX shares."""
+    from portal.canonical import canonical_json
+    from portal.db import raw
+    from voting.compute.rules import new_ballot_id, new_receipt
+
+    channels = [c for c, _ in CHANNEL_MIX]
+    shares = [s for _, s in CHANNEL_MIX]
+    popular = ids[: len(ids) // 3]  # some projects are far more popular, as in real votes
+    for start in range(0, count, ROWS_PER_INSERT):
+        n = min(ROWS_PER_INSERT, count - start)
+        args: list[object] = []
+        for _ in range(n):
+            k = rng.randint(1, 5)
+            chosen = set(rng.sample(popular, min(k, len(popular)))[: rng.randint(0, k)]) | set(rng.sample(ids, k))
+            args += [new_ballot_id(), pot, secrets.token_hex(32), new_receipt(),
+                     canonical_json({"project_ids": sorted(chosen)[:5]}), rng.choices(channels, shares)[0], day]
+        values = ", ".join("({}, {}, {}, {}, {}, {}, 1, {})" for _ in range(n))
+        await raw(f"INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, channel, version, cast_at) VALUES {values}",  # noqa: S608
+                  *args)
 
 
 # ---------------------------------------------------------------- the close (timed, its own process)
