@@ -1,7 +1,8 @@
 """Item 9 (issue 12), in English: a poll worker signs in with a second step, checks a resident in by the
 register, opens a tablet ballot that casts and shows its receipt; a second check-in of the same person, an
 unknown resident and an expired tablet code are refused with a clear message; a paper batch keyed by two
-workers with a deliberate mismatch is flagged and resolved by a third, then counted."""
+workers with a deliberate mismatch is flagged and resolved by a third, then counted; a tally sheet that
+does not reconcile keeps the station open."""
 
 from __future__ import annotations
 
@@ -182,3 +183,14 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     page3.wait_for_load_state()
     expect(page3.locator("#batch-state")).to_have_text("Counted")
     expect(page3.get_by_text("Valid ballots: 2. Spoiled: 0.")).to_be_visible()
+
+    # 9. A tally sheet that does not reconcile: the station stays open and the typed figures stay.
+    page3.goto(f"{live.url}/pb/stations/{station}/paper")
+    page3.get_by_label("Ballots handed out").fill("5")
+    page3.get_by_label("Ballots returned (in the box)").fill("2")
+    page3.get_by_label("Spoiled ballots").fill("0")
+    page3.get_by_role("button", name="Save the tally sheet and close the station").click()
+    page3.wait_for_load_state()
+    expect(page3.locator("#reconciliation")).to_contain_text("does not reconcile")
+    expect(page3.get_by_label("Ballots handed out")).to_have_value("5")
+    expect(page3.get_by_role("button", name="Save the tally sheet and close the station")).to_be_visible()
