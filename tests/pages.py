@@ -51,7 +51,12 @@ async def build_site(users: UserFactory) -> Site:
     from judging.tables import DEFAULT_GATES
     from proposals.tables import Proposal
     from voting.compute.rules import BallotRules
-    from voting.testing import build_cycle, build_paper_station, plant_screening_cluster
+    from voting.testing import (
+        build_cycle,
+        build_paper_station,
+        build_weighted_cycle,
+        plant_screening_cluster,
+    )
 
     site = Site()
     site.accounts = {
@@ -166,6 +171,10 @@ async def build_site(users: UserFactory) -> Site:
 
     flagged = [f for f in (await report_of(built.id)).flags if f.quarantinable]
     await quarantine_group(official, built.id, flagged[-1].group_id, "Planted for the fuzzer")
+    # Weighted channels: a committee member to remove, assembly counts to correct. First, so that the
+    # channel forms are fuzzed where they take input (elsewhere they answer "no assembly channel").
+    committee = await users.create(["citizen", "committee"], district="11680", verified=True)
+    site.bindings.insert(0, await build_weighted_cycle(official, committee.email))
 
     site.bindings.append(
         {

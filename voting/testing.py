@@ -218,3 +218,27 @@ async def plant_screening_cluster(
     for user_id in range(first_user, first_user + casts):  # no ballots behind them: tags only
         signals.note_cast(cycle_id, pot_id, user_id, address, "Planted/1.0")
     await signals.flush_signals()
+
+
+WEIGHTED_RULES = BallotRules(
+    ballot_kind="approval",
+    min_projects=1,
+    max_projects=5,
+    results_rule="weighted-channels",
+    channel_weights='{"assembly":10,"committee":30,"online":60}',
+)
+
+
+async def build_weighted_cycle(official_id: int, committee_email: str) -> dict[str, int]:
+    """A cycle in review weighing online, committee and assembly votes, with one committee member
+    (the account of ``committee_email``, which has the committee role) and assembly counts entered
+    for its city-wide pot. Returns the cycle and that pot's ids."""
+    from voting.services import channels
+
+    built = await build_cycle(
+        official_id, phase="review", rules=WEIGHTED_RULES, name="Seoul PB 2027 weighted"
+    )
+    await channels.add_member(official_id, built.id, committee_email)
+    counts = dict(zip(built.projects[built.city_pot], (30, 10, 0, 5, 12), strict=False))
+    await channels.save_assembly_counts(official_id, built.id, built.city_pot, counts)
+    return {"cycle_id": built.id, "pot_id": built.city_pot}

@@ -206,7 +206,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     from proposals.tables import Proposal
     from tests.integration.test_challenge_setup import entry_form
     from voting.tables import Cycle
-    from voting.testing import build_paper_station, plant_screening_cluster
+    from voting.testing import build_paper_station, build_weighted_cycle, plant_screening_cluster
 
     accounts = {
         key: await users.create(roles=roles, district=district, verified=verified, email=email)
@@ -287,6 +287,9 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     ]
     ids.insert(0, station)
     await plant_screening_cluster(ballot[0], ballot[1])  # the screening report flags a group
+    # Weighted channels (the demo weighs none): a committee member and the assembly's counts entered.
+    committee = await users.create(["citizen", "committee"], district="11680", verified=True)
+    ids.insert(0, await build_weighted_cycle(official, committee.email))
     return clients, {"ids": ids, "accounts": accounts}
 
 

@@ -1,0 +1,325 @@
+"""A vote day on ``hangang serve --workers 2``: online casts, station check-ins, tablet ballots and paper
+batches at once, on SQLite and on PostgreSQL (a throwaway cluster from scripts/pg-temp.sh).
+
+For each engine: migrate a fresh database; seed (directly, not through argon2 logins) a cycle in voting,
+verified online voters with ready sessions, ``--stations`` open Gangnam-gu stations with two poll workers
+each (signed in, two-step done) and residents in the register; start the real server; then, from a
+separate load-generator process, for ``--seconds``:
+
+- ``--online`` connections cast and replace online ballots (PUT /api/v1/pb/.../ballot);
+- at each station one desk checks residents in (POST /pb/stations/{id}/check-in), alternating a tablet
+  ballot (then the tablet casts it: POST /pb/kiosk/ballot) and a paper ballot handed out;
+- at each station a paper desk opens a batch of 20 sheets, keys it twice (two workers) and counts it.
+
+Prints requests/s, p50 and p99 per channel, and errors. No assertions: figures only.
+
+    .venv/bin/python bench/vote_day.py                      # both engines
+    .venv/bin/python bench/vote_day.py --engines sqlite --seconds 10 --stations 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.append(str(REPO / "bench"))  # after the rooms: bench/judging.py must not shadow judging
+
+from vote_load import (  # noqa: E402  (a sibling script: the HTTP connection and the server plumbing)
+    HANGANG,
+    PYTHON,
+    Conn,
+    csrf_token,
+    free_port,
+    start_postgres,
+    stop_postgres,
+    wait_healthy,
+)
+
+WARM_UP_SECONDS = 2.0
+SHEETS_PER_BATCH = 20
+KIOSK_CODE = re.compile(rb'id="kiosk-code">([A-Z0-9-]+)<')
+LOCATION = re.compile(rb"/paper/batches/(\d+)")
+CHANNELS = ("online cast", "check-in", "tablet cast", "paper keying")
+
+
+# ---------------------------------------------------------------- seeding (in a subprocess with the engine's env)
+
+
+async def seed(voters: int, stations: int, residents_per_station: int) -> dict:
+    """The cycle, online voters' sessions, stations with two signed-in poll workers, register entries."""
+    import datetime as dt
+    import secrets
+
+    from portal import clock
+    from portal.accounts import resident_identifier_hash
+    from portal.db import write_transaction
+    from portal.tables import ResidentHash, SessionRecord, User
+    from voting.tables import Station, StationCount, StationWorker
+    from voting.testing import seed_load
+
+    plan = await seed_load(voters, 20)
+    pots = await _pots(plan["cycle"])
+    now = clock.now()
+    stamp = int(now.timestamp())
+    out = []
+    async with write_transaction():
+        for s in range(stations):
+            row = await Station.insert(
+                Station(cycle=plan["cycle"], district_code="11680", name=f"Station {s + 1}", address="Hakdong-ro",
+                        opens_at=now - dt.timedelta(hours=1), closes_at=now + dt.timedelta(hours=12), created_at=now)
+            ).returning(Station.id)
+            station = row[0]["id"]
+            await StationCount.insert(StationCount(station=station))
+            sessions = []
+            for w in range(2):
+                user = await User.insert(
+                    User(email=f"worker{s}-{w}@load.hangang.kr", display_name=f"Worker {s}-{w}", password_hash="x",
+                         language="en", roles="poll_worker", totp_secret="JBSWY3DPEHPK3PXP", totp_enabled=True,
+                         created_at=now)
+                ).returning(User.id)
+                await StationWorker.insert(StationWorker(station=station, user=user[0]["id"]))
+                key = secrets.token_hex(32)
+                data = {"uid": user[0]["id"], "gen": 0, "stage": "full", "created": stamp, "seen": stamp}
+                await SessionRecord.insert(
+                    SessionRecord(key=key, data=json.dumps(data).encode(), expires_at=now + dt.timedelta(hours=2))
+                )
+                sessions.append(key)
+            identifiers = [f"{900101 + s:06d}-1{i:06d}" for i in range(residents_per_station)]
+            await ResidentHash.insert(
+                *[ResidentHash(identifier_hash=resident_identifier_hash(x), district_code="11680", imported_at=now)
+                  for x in identifiers]
+            )
+            out.append({"id": station, "sessions": sessions, "identifiers": identifiers})
+    plan["stations"] = out
+    plan["pots"] = pots
+    return plan
+
+
+async def _pots(cycle_id: int) -> dict[str, list[int]]:
+    """Each pot a Gangnam-gu resident votes in, with its projects (the tablet form's fields)."""
+    from voting.projects import pot_projects
+    from voting.tables import Pot
+
+    rows = await Pot.select(Pot.id).where(
+        (Pot.cycle == cycle_id) & (Pot.district_code.is_null() | (Pot.district_code == "11680"))
+    )
+    return {str(r["id"]): [p.id for p in await pot_projects(r["id"])] for r in rows}
+
+
+# ---------------------------------------------------------------- the load generator (its own process)
+
+
+def _request(method: str, path: str, session: str, token: str, body: bytes, kind: str = "form") -> bytes:
+    content = "application/json" if kind == "json" else "application/x-www-form-urlencoded"
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: hangang_session={session}; csrftoken={token}\r\n"
+        f"x-csrftoken: {token}\r\nContent-Type: {content}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def _form(pairs: list[tuple[str, object]]) -> bytes:
+    from urllib.parse import urlencode
+
+    return urlencode([(k, str(v)) for k, v in pairs]).encode()
+
+
+class HeadConn(Conn):
+    """A connection that keeps the last reply's head (the new batch's address is in its Location)."""
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        self.writer.write(raw)
+        self.head = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in self.head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return int(self.head[9:12]), (await self.reader.readexactly(length) if length else b"")
+
+
+class Load:
+    """Latencies (ms) and errors per channel, measured after the warm-up."""
+
+    def __init__(self, port: int, plan: dict, seconds: float) -> None:
+        self.port, self.plan, self.token = port, plan, plan["csrf"]
+        self.warm_until = time.perf_counter() + WARM_UP_SECONDS
+        self.deadline = self.warm_until + seconds
+        self.latencies: dict[str, list[float]] = {c: [] for c in CHANNELS}
+        self.errors: dict[str, dict[str, int]] = {c: {} for c in CHANNELS}
+
+    async def connect(self) -> HeadConn:
+        return HeadConn(*await asyncio.open_connection("127.0.0.1", self.port))
+
+    async def timed(self, conn: Conn, channel: str, raw: bytes, ok: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
+        started = time.perf_counter()
+        status, body = await conn.request(raw)
+        if started >= self.warm_until:
+            self.latencies[channel].append((time.perf_counter() - started) * 1000)
+            if status not in ok:
+                self.errors[channel][str(status)] = self.errors[channel].get(str(status), 0) + 1
+        return status, body
+
+    async def online(self) -> None:
+        conn = await self.connect()
+        url = f"/api/v1/pb/cycles/{self.plan['cycle']}/pots/{self.plan['pot']}/ballot"
+        while time.perf_counter() < self.deadline:
+            body = json.dumps({"project_ids": random.sample(self.plan["projects"], random.randint(1, 5))}).encode()
+            await self.timed(conn, "online cast", _request("PUT", url, random.choice(self.plan["sessions"]), self.token, body, "json"))
+        conn.writer.close()
+
+    async def desk(self, station: dict) -> None:
+        """Check residents in, in turn to a tablet ballot (then cast on the tablet) and a paper ballot."""
+        conn, session = await self.connect(), station["sessions"][0]
+        for n, identifier in enumerate(station["identifiers"]):
+            if time.perf_counter() >= self.deadline:
+                break
+            action = "station" if n % 2 == 0 else "paper"
+            form = _form([("identifier", identifier), ("birth_date", "1990-01-01"), ("action", action)])
+            _, body = await self.timed(conn, "check-in", _request("POST", f"/pb/stations/{station['id']}/check-in", session, self.token, form))
+            code = KIOSK_CODE.search(body)
+            if action == "station" and code:
+                pairs: list[tuple[str, object]] = [("code", code.group(1).decode())]
+                for pot, projects in self.plan["pots"].items():
+                    pairs += [(f"project_ids-{pot}", p) for p in random.sample(projects, min(2, len(projects)))]
+                await self.timed(conn, "tablet cast", _request("POST", "/pb/kiosk/ballot", "none", self.token, _form(pairs)))
+        conn.writer.close()
+
+    async def paper_desk(self, station: dict) -> None:
+        """Open a batch, key it by both workers (the same sheets), count it; again until the end."""
+        conn = await self.connect()
+        first, second = station["sessions"]
+        base = f"/pb/stations/{station['id']}/paper/batches"
+        number = 0
+        while time.perf_counter() < self.deadline:
+            number += 1
+            opened = _form([("pot", self.plan["pot"]), ("number", number)])
+            status, _ = await self.timed(conn, "paper keying", _request("POST", base, first, self.token, opened), (303,))
+            found = LOCATION.search(conn.head)
+            if found is None:
+                continue
+            head_batch = int(found.group(1))
+            sheets: list[tuple[str, object]] = [("rows", SHEETS_PER_BATCH)]
+            for row in range(1, SHEETS_PER_BATCH + 1):
+                sheets += [(f"s{row}-sheet", row), (f"s{row}-marks", random.choice(self.plan["projects"]))]
+            for session in (first, second):
+                await self.timed(conn, "paper keying", _request("POST", f"{base}/{head_batch}/keying", session, self.token, _form(sheets)), (200, 303))
+            await self.timed(conn, "paper keying", _request("POST", f"{base}/{head_batch}/count", first, self.token, b""), (200, 303))
+        conn.writer.close()
+
+
+def percentile(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * p))] if values else 0.0
+
+
+async def drive(port: int, plan: dict, seconds: float, online: int) -> dict:
+    load = Load(port, plan, seconds)
+    tasks = [load.online() for _ in range(online)]
+    tasks += [load.desk(s) for s in plan["stations"]] + [load.paper_desk(s) for s in plan["stations"]]
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - load.warm_until
+    report = {}
+    for channel, values in load.latencies.items():
+        values.sort()
+        report[channel] = {"requests": len(values), "rate": len(values) / elapsed,
+                           "p50": percentile(values, 0.5), "p99": percentile(values, 0.99),
+                           "errors": load.errors[channel]}
+    return report
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def run_engine(engine: str, args: argparse.Namespace) -> dict:
+    var = Path(tempfile.mkdtemp(prefix=f"hangang-voteday-{engine}-"))
+    env = dict(os.environ, HANGANG_VAR_DIR=str(var), HANGANG_ENV="development",
+               HANGANG_SECRET_KEY="bench-" + "k" * 40)
+    env.pop("HANGANG_DATABASE_URL", None)
+    pg_dir = server = None
+    try:
+        if engine == "postgres":
+            pg_dir, env["HANGANG_DATABASE_URL"] = start_postgres()
+        subprocess.run([HANGANG, "migrate"], env=env, check=True, capture_output=True, cwd=REPO)
+        residents = int(args.seconds * 40) + 50  # more than a desk can check in
+        seeded = subprocess.run(
+            [PYTHON, __file__, "--seed", f"{args.voters},{args.stations},{residents}"],
+            env=env, check=True, capture_output=True, text=True, cwd=REPO,
+        )
+        plan = json.loads(seeded.stdout.strip().splitlines()[-1])
+        port = free_port()
+        log = open(var / "server.log", "w")
+        server = subprocess.Popen(
+            [HANGANG, "serve", "--workers", "2", "--port", str(port)],
+            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_healthy(port)
+        plan["csrf"] = csrf_token(port)
+        plan_file = var / "plan.json"
+        plan_file.write_text(json.dumps(plan))
+        out = subprocess.run(
+            [PYTHON, __file__, "--drive", str(plan_file), "--port", str(port), "--seconds", str(args.seconds),
+             "--online", str(args.online)],
+            check=True, capture_output=True, text=True, cwd=REPO,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGINT)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        if pg_dir:
+            stop_postgres(pg_dir)
+        shutil.rmtree(var, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engines", default="postgres,sqlite")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--voters", type=int, default=3000)
+    parser.add_argument("--online", type=int, default=32, help="concurrent online voters")
+    parser.add_argument("--stations", type=int, default=10)
+    parser.add_argument("--seed", help=argparse.SUPPRESS)
+    parser.add_argument("--drive", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.seed:
+        voters, stations, residents = (int(x) for x in args.seed.split(","))
+        print(json.dumps(asyncio.run(seed(voters, stations, residents))))
+        return 0
+    if args.drive:
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:
+            pass
+        plan = json.loads(Path(args.drive).read_text())
+        print(json.dumps(asyncio.run(drive(args.port, plan, args.seconds, args.online))))
+        return 0
+    print(f"vote day: {args.online} online voters ({args.voters} accounts), {args.stations} stations "
+          f"(a check-in desk and a paper desk each, {SHEETS_PER_BATCH} sheets a batch), {args.seconds:.0f} s, 2 workers")
+    for engine in args.engines.split(","):
+        report = run_engine(engine, args)
+        for channel in CHANNELS:
+            r = report[channel]
+            print(f"{engine:9} {channel:13} {r['rate']:7.1f}/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
+                  f"({r['requests']} requests, errors {sum(r['errors'].values())} {r['errors'] or ''})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Item 9 (issue 12), in Korean: a citizen verifies by phone through a real idp-sim on 127.0.0.1 and
+votes online; a 13-year-old who verifies the same way is refused at the ballot with a clear message and
+keeps what they ticked; the same person verifying a second account is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.idp.testing import running_idp
+from tests.e2e.test_pb_journey import PASSWORD, run
+from tests.live import LiveServer
+
+pytestmark = pytest.mark.e2e
+CALLBACK = "/account/identity/callback"
+
+
+@pytest.fixture(scope="module")
+def live():
+    server = LiveServer()
+    with running_idp(server.url + CALLBACK) as idp:
+        server.extra_env = {
+            "HANGANG_IDP_URL": idp.url,
+            "HANGANG_IDP_CLIENT_ID": idp.client_id,
+            "HANGANG_IDP_CLIENT_SECRET": idp.client_secret,
+        }
+        with server:
+            yield server
+
+
+@pytest.fixture
+def korean(browser):
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def log_in(page, live: LiveServer, email: str) -> None:
+    page.goto(f"{live.url}/login")
+    page.locator("#f-email").fill(email)
+    page.locator("#f-password").fill(PASSWORD)
+    page.get_by_role("button", name="로그인").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def verify_by_phone(page, live: LiveServer, name: str, birthdate: str, phone: str) -> None:
+    """My account → identity verification → the provider's page → back at the portal."""
+    page.goto(f"{live.url}/account/identity")
+    page.get_by_role("link", name="휴대전화로 본인확인").click()
+    page.wait_for_url(re.compile(r"/authorize"))
+    page.locator("#name").fill(name)
+    page.locator("#birthdate").fill(birthdate)
+    page.locator("#phone").fill(phone)
+    page.get_by_role("button", name="Verify / 인증").click()
+    page.wait_for_url(re.compile(r"/account/identity$"))
+
+
+def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
+    setup = run(
+        live,
+        "from portal import accounts\nfrom voting.testing import build_cycle\n"
+        "async def main():\n"
+        "    for email in ('seojun@example.kr', 'haneul@example.kr', 'twin@example.kr'):\n"
+        f"        await accounts.create_user(email, '{PASSWORD}', ['citizen'], district_code='11680',"
+        " verified=True, language='ko', check_password=False)\n"
+        "    built = await build_cycle(None)\n"
+        "    return {'cycle': built.id, 'pot': built.city_pot, 'projects': built.projects[built.city_pot]}\n"
+        "print(json.dumps(asyncio.run(main())))",
+    )
+    ballot = f"{live.url}/pb/cycles/{setup['cycle']}/pots/{setup['pot']}/ballot"
+    first = setup["projects"][0]
+
+    # 1. An adult verifies by phone: the portal shows the verified name and the phone's last digits.
+    log_in(korean, live, "seojun@example.kr")
+    verify_by_phone(korean, live, "김서준", "1988-03-14", "010-2345-6789")
+    expect(korean.locator("body")).to_contain_text("김서준")
+    expect(korean.locator("body")).to_contain_text("6789")
+    assert "010-2345-6789" not in korean.content()
+
+    # 2. ...and votes online: a receipt.
+    korean.goto(ballot)
+    korean.locator(f"#p-{first}").check()
+    korean.get_by_role("button", name="투표하기").click()
+    korean.wait_for_url(re.compile(r"/receipt\?stored=1$"))
+    receipt = korean.locator("#receipt-code").inner_text().strip()
+    assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", receipt)
+
+    # 3. A 13-year-old verifies and is refused at the ballot, in Korean; the ticks stay.
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1200, "height": 900})
+    young = context.new_page()
+    young.set_default_timeout(15000)
+    try:
+        today = dt.date.today()
+        thirteen = today.replace(year=today.year - 13) if (today.month, today.day) != (2, 29) else dt.date(today.year - 13, 2, 28)
+        log_in(young, live, "haneul@example.kr")
+        verify_by_phone(young, live, "박하늘", thirteen.isoformat(), "010-5555-1212")
+        young.goto(ballot)
+        young.locator(f"#p-{first}").check()
+        young.get_by_role("button", name="투표하기").click()
+        young.wait_for_load_state()
+        expect(young.locator("body")).to_contain_text("이번 회차에는 만 14세 이상만 투표할 수 있습니다.")
+        expect(young.locator(f"#p-{first}")).to_be_checked()
+        assert "/receipt" not in young.url
+
+        # 4. The adult's details typed for a third account: one account per person.
+        young.context.clear_cookies()
+        log_in(young, live, "twin@example.kr")
+        young.goto(f"{live.url}/account/identity")
+        young.get_by_role("link", name="휴대전화로 본인확인").click()
+        young.wait_for_url(re.compile(r"/authorize"))
+        young.locator("#name").fill("김서준")
+        young.locator("#birthdate").fill("1988-03-14")
+        young.locator("#phone").fill("010-2345-6789")
+        young.get_by_role("button", name="Verify / 인증").click()
+        young.wait_for_load_state()
+        assert young.locator(".alert, [role=alert]").count() >= 1
+        expect(young.get_by_role("link", name="휴대전화로 본인확인")).to_be_visible()
+    finally:
+        context.close()

@@ -1,0 +1,196 @@
+"""Item 9 (issue 12), in English: a poll worker signs in with a second step, checks a resident in by the
+register, opens a tablet ballot that casts and shows its receipt; a second check-in of the same person, an
+unknown resident and an expired tablet code are refused with a clear message; a paper batch keyed by two
+workers with a deliberate mismatch is flagged and resolved by a third, then counted; a tally sheet that
+does not reconcile keeps the station open."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.test_pb_journey import PASSWORD, log_in, run
+from tests.live import LiveServer
+
+pytestmark = pytest.mark.e2e
+IDENTIFIER = "900101-1234567"
+
+
+@pytest.fixture(scope="module")
+def live():
+    with LiveServer() as server:
+        yield server
+
+
+def _context(browser):
+    context = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    return context, page
+
+
+@pytest.fixture
+def page2(browser):
+    context, page = _context(browser)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page3(browser):
+    context, page = _context(browser)
+    yield page
+    context.close()
+
+
+def setup_station(live: LiveServer, secrets: list[str]) -> dict:
+    """A cycle in voting, an open Gangnam-gu station with three poll workers, a resident in the register."""
+    workers = "".join(
+        f"    w{i} = await accounts.create_user('worker{i}@example.kr', '{PASSWORD}', ['poll_worker'], "
+        f"totp_secret='{s}', language='en', check_password=False)\n"
+        for i, s in enumerate(secrets)
+    )
+    return run(
+        live,
+        "import datetime as dt\nfrom portal import accounts, clock\nfrom portal.accounts import resident_identifier_hash\n"
+        "from portal.tables import ResidentHash\nfrom voting.testing import build_cycle\n"
+        "from voting.tables import Station, StationWorker\n"
+        "async def main():\n"
+        + workers
+        + "    built = await build_cycle(None)\n"
+        "    now = clock.now()\n"
+        "    row = await Station.insert(Station(cycle=built.id, district_code='11680', name='Gangnam-gu Office',"
+        " address='426 Hakdong-ro', opens_at=now - dt.timedelta(hours=1), closes_at=now + dt.timedelta(hours=8),"
+        " created_at=now)).returning(Station.id)\n"
+        "    station = row[0]['id']\n"
+        "    for w in (w0, w1, w2):\n"
+        "        await StationWorker.insert(StationWorker(station=station, user=w))\n"
+        f"    await ResidentHash.insert(ResidentHash(identifier_hash=resident_identifier_hash('{IDENTIFIER}'),"
+        " district_code='11680', imported_at=now))\n"
+        "    return {'cycle': built.id, 'station': station, 'city_pot': built.city_pot,"
+        " 'projects': built.projects[built.city_pot]}\n"
+        "print(json.dumps(asyncio.run(main())))",
+    )
+
+
+def check_in(page, live: LiveServer, station: int, identifier: str, action: str) -> None:
+    page.goto(f"{live.url}/pb/stations/{station}")
+    page.get_by_label("Resident registration number (from the ID card)").fill(identifier)
+    page.get_by_label("Birth date (from the ID card)").fill("1990-01-01")
+    page.get_by_role("button", name=action).click()
+    page.wait_for_load_state()
+
+
+def key_batch(page, live: LiveServer, station: int, batch: int, sheets: dict[int, int]) -> None:
+    """Key sheet numbers and the one project ticked on each, row by row."""
+    page.goto(f"{live.url}/pb/stations/{station}/paper/batches/{batch}")
+    for row, (sheet, project) in enumerate(sheets.items(), start=1):
+        page.locator(f"#f-s{row}-sheet").fill(str(sheet))
+        page.locator(f'input[name="s{row}-marks"][value="{project}"]').check()
+    page.get_by_role("button", name="Save my keying").click()
+    page.wait_for_load_state()
+
+
+def test_poll_worker_runs_a_station(page, page2, page3, live):
+    secrets = [pyotp.random_base32() for _ in range(3)]
+    setup = setup_station(live, secrets)
+    station, projects = setup["station"], setup["projects"]
+
+    # 1. The poll worker signs in (password, then the authenticator code) and sees the station.
+    log_in(page, live, "worker0@example.kr", secrets[0])
+    page.goto(f"{live.url}/pb/stations")
+    page.get_by_role("link", name="Gangnam-gu Office").first.click()
+    page.wait_for_url(re.compile(rf"/pb/stations/{station}$"))
+
+    # 2. An unknown resident: refused beside the field, what was typed stays.
+    check_in(page, live, station, "111111-2222222", "Check only")
+    expect(page.locator("#f-identifier-error")).to_contain_text("not in the resident register")
+    expect(page.get_by_label("Resident registration number (from the ID card)")).to_have_value("111111-2222222")
+
+    # 3. The resident from the register: a tablet ballot, opened on this device, cast, receipt on screen.
+    check_in(page, live, station, IDENTIFIER, "Open a tablet ballot")
+    code = page.locator("#kiosk-code").inner_text().strip()
+    assert code
+    page.get_by_role("button", name="Open the ballot on this device").click()
+    page.wait_for_load_state()
+    page.locator(f"#p-{setup['city_pot']}-{projects[0]}").check()
+    page.get_by_role("button", name="Cast my ballot").click()
+    expect(page.get_by_role("heading", name="Your ballot was stored")).to_be_visible()
+    receipt = page.locator("strong.receipt").first.inner_text().strip()
+    assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", receipt)
+
+    # 4. The same code again (the tablet was reused): refused.
+    page.goto(f"{live.url}/pb/kiosk")
+    page.get_by_label("Ballot code").fill(code)
+    page.get_by_role("button", name="Open the ballot").click()
+    expect(page.locator("#f-code-error")).to_contain_text("expired or was already used")
+
+    # 5. A second check-in of the same person: refused, no second ballot offered.
+    check_in(page, live, station, IDENTIFIER, "Open a tablet ballot")
+    expect(page.locator("#f-identifier-error")).to_contain_text("already voted on a station tablet")
+    assert page.locator("#kiosk-code").count() == 0
+
+    # 6. An expired tablet code: another resident's ballot left until it expires.
+    run(
+        live,
+        "from portal.accounts import resident_identifier_hash\nfrom portal import clock\n"
+        "from portal.tables import ResidentHash\n"
+        "async def main():\n"
+        "    await ResidentHash.insert(ResidentHash(identifier_hash=resident_identifier_hash('850505-2345678'),"
+        " district_code='11680', imported_at=clock.now()))\n"
+        "asyncio.run(main())\nprint('{}')",
+    )
+    check_in(page, live, station, "850505-2345678", "Open a tablet ballot")
+    late_code = page.locator("#kiosk-code").inner_text().strip()
+    run(
+        live,
+        "import datetime as dt\nfrom portal import clock\nfrom voting.tables import KioskBallot\n"
+        "async def main():\n"
+        "    await KioskBallot.update({KioskBallot.expires_at: clock.now() - dt.timedelta(minutes=1)})"
+        ".where(KioskBallot.id > 0)\n"
+        "asyncio.run(main())\nprint('{}')",
+    )
+    page.goto(f"{live.url}/pb/kiosk")
+    page.get_by_label("Ballot code").fill(late_code)
+    page.get_by_role("button", name="Open the ballot").click()
+    expect(page.locator("#f-code-error")).to_contain_text("expired or was already used")
+    expect(page.get_by_label("Ballot code")).to_have_value(late_code)
+
+    # 7. Paper: worker 0 opens batch 1 and keys it; worker 1 keys sheet 2 differently: a mismatch.
+    page.goto(f"{live.url}/pb/stations/{station}/paper")
+    page.get_by_label("Pot").select_option(str(setup["city_pot"]))
+    page.get_by_label("Batch number").fill("1")
+    page.get_by_role("button", name="Open the batch").click()
+    page.wait_for_url(re.compile(r"/paper/batches/\d+$"))
+    batch = int(page.url.rsplit("/", 1)[1])
+    key_batch(page, live, station, batch, {1: projects[0], 2: projects[1]})
+    log_in(page2, live, "worker1@example.kr", secrets[1])
+    key_batch(page2, live, station, batch, {1: projects[0], 2: projects[2]})
+    expect(page2.locator("#batch-state")).to_have_text("Mismatch")
+
+    # 8. A third worker resolves sheet 2 from the bundle; the batch is then counted.
+    log_in(page3, live, "worker2@example.kr", secrets[2])
+    page3.goto(f"{live.url}/pb/stations/{station}/paper/batches/{batch}")
+    expect(page3.get_by_role("heading", name="Resolve the mismatched sheets")).to_be_visible()
+    page3.locator(f'input[name="r2-marks"][value="{projects[1]}"]').check()
+    page3.get_by_role("button", name="Save the resolution").click()
+    page3.wait_for_load_state()
+    expect(page3.locator("#batch-state")).to_have_text("Resolved")
+    page3.get_by_role("button", name="Count this batch").click()
+    page3.wait_for_load_state()
+    expect(page3.locator("#batch-state")).to_have_text("Counted")
+    expect(page3.get_by_text("Valid ballots: 2. Spoiled: 0.")).to_be_visible()
+
+    # 9. A tally sheet that does not reconcile: the station stays open and the typed figures stay.
+    page3.goto(f"{live.url}/pb/stations/{station}/paper")
+    page3.get_by_label("Ballots handed out").fill("5")
+    page3.get_by_label("Ballots returned (in the box)").fill("2")
+    page3.get_by_label("Spoiled ballots").fill("0")
+    page3.get_by_role("button", name="Save the tally sheet and close the station").click()
+    page3.wait_for_load_state()
+    expect(page3.locator("#reconciliation")).to_contain_text("does not reconcile")
+    expect(page3.get_by_label("Ballots handed out")).to_have_value("5")
+    expect(page3.get_by_role("button", name="Save the tally sheet and close the station")).to_be_visible()
