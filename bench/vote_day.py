@@ -25,8 +25,6 @@ import json
 import os
 import random
 import re
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,7 +42,7 @@ from vote_load import (  # noqa: E402  (a sibling script: the HTTP connection an
     csrf_token,
     free_port,
     start_postgres,
-    stop_postgres,
+    stop_everything,
     wait_healthy,
 )
 
@@ -274,15 +272,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict:
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGINT)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-        if pg_dir:
-            stop_postgres(pg_dir)
-        shutil.rmtree(var, ignore_errors=True)
+        stop_everything(server, pg_dir, var)
 
 
 def main() -> int:

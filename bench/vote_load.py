@@ -142,6 +142,19 @@ def stop_postgres(folder: str) -> None:
     subprocess.run([str(REPO / "scripts" / "pg-temp.sh"), "stop", folder], check=False)
 
 
+def stop_everything(server: subprocess.Popen | None, pg_dir: str | None, var: str) -> None:
+    """Stop the portal's server (its whole process group), the throwaway cluster and the data folder."""
+    if server is not None:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+    if pg_dir:
+        stop_postgres(pg_dir)
+    shutil.rmtree(var, ignore_errors=True)
+
+
 def wait_healthy(port: int, timeout: float = 60) -> None:
     import httpx
 
@@ -249,15 +262,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict:
         results["ballots_stored"] = int(counts.stdout.strip().splitlines()[-1])
         return results
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGINT)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-        if pg_dir:
-            stop_postgres(pg_dir)
-        shutil.rmtree(var, ignore_errors=True)
+        stop_everything(server, pg_dir, var)
 
 
 def main() -> int:
