@@ -77,7 +77,9 @@ async def test_a_planted_cluster_is_flagged_quarantined_and_forgotten_at_certifi
     assert "Many from one address within minutes" in page.text
     report = await screening.report_of(built.id)
     [flag] = [f for f in report.flags if f.check == "address-cluster"]
-    assert (flag.kind, flag.count, flag.last - flag.first) == ("cast", 20, dt.timedelta(minutes=1))
+    assert (flag.kind, flag.count) == ("cast", 20)
+    # One minute apart by the moved clock, plus a real minute boundary if the casts happened to cross one.
+    assert dt.timedelta(minutes=1) <= flag.last - flag.first <= dt.timedelta(minutes=2)
     assert screening.short_key(flag.key) in page.text and flag.key not in page.text
     await results.results_of(built.id)
     assert (await _votes(built, planted_project, honest_project))[planted_project] == 20
