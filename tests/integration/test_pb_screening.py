@@ -31,12 +31,14 @@ def _client_from(app, address: str) -> PortalClient:
     )
 
 
-async def _cast(app, users, address: str, cycle_id: int, pot_id: int, project: int) -> None:
+async def _cast(app, users, address: str, cycle_id: int, pot_id: int, project: int) -> str:
+    """Cast one ballot from ``address``; returns its receipt."""
     account = await users.create(district="11680", verified=True)
     async with _client_from(app, address) as c:
         await c.login(account)
         response = await c.send_json("PUT", BALLOT.format(c=cycle_id, p=pot_id), {"project_ids": [project]})
         assert response.status_code == 200, response.text
+        return response.json()["receipt"]
 
 
 async def _votes(built, planted: int, honest: int) -> dict[int, int]:
@@ -59,12 +61,14 @@ async def test_a_planted_cluster_is_flagged_quarantined_and_forgotten_at_certifi
     signals.discard_pending()  # noted by earlier tests in this process
     built = await build_cycle(official.account.id)
     planted_project, honest_project = built.projects[built.city_pot][:2]
+    planted_receipts = []
     for i in range(20):  # 20 casts from one address within two minutes
         if i == 10:
             clock.advance(dt.timedelta(minutes=1))
-        await _cast(app, users, PLANTED, built.id, built.city_pot, planted_project)
+        planted_receipts.append(await _cast(app, users, PLANTED, built.id, built.city_pot, planted_project))
+    honest_receipt = ""
     for i in range(5):
-        await _cast(app, users, f"198.51.100.{i + 1}", built.id, built.city_pot, honest_project)
+        honest_receipt = await _cast(app, users, f"198.51.100.{i + 1}", built.id, built.city_pot, honest_project)
     assert await ScreenSignal.count() == 0  # nothing written on the request path
     assert await signals.flush_signals() == 25
     assert await ScreenCast.count() == 25
@@ -114,8 +118,27 @@ async def test_a_planted_cluster_is_flagged_quarantined_and_forgotten_at_certifi
     assert again.status_code == 303
     assert (await _votes(built, planted_project, honest_project))[planted_project] == 0
 
+    # A set-aside ballot's holder learns that, and only that; the results page says how many.
+    receipts = f"/pb/cycles/{built.id}/results/pots/{built.city_pot}/receipts"
+    held = await official2.post_form(receipts, {"q": planted_receipts[0]})
+    assert 'id="receipt-set-aside"' in held.text and 'id="receipt-found"' not in held.text
+    counted = await official2.post_form(receipts, {"q": honest_receipt})
+    assert 'id="receipt-found"' in counted.text
+    listing = await official2.get(receipts)
+    assert honest_receipt in listing.text and planted_receipts[1] not in listing.text
+    assert "20 ballots are set aside" in (await official2.get(f"/pb/cycles/{built.id}/results")).text
+
     ack = await official.post_form(f"/officials/pb/cycles/{built.id}/screening/acknowledge")
     assert ack.status_code == 303 and await _audited("pb.screening.acknowledged")
+    # An acknowledgement holds for the report that was read: a release after it needs a new one.
+    assert (await official.post_form(release, released)).status_code == 303
+    stale = await official.post_form(f"/officials/pb/cycles/{built.id}/approve")
+    assert stale.status_code == 409 and "changed after it was acknowledged" in stale.text
+    page = await official.get(f"/officials/pb/cycles/{built.id}/screening")
+    assert "The report changed after it was acknowledged" in page.text
+    assert (await official.post_form(url, {"group": flag.group_id, "reason": "confirmed again"})).status_code == 303
+    ack = await official.post_form(f"/officials/pb/cycles/{built.id}/screening/acknowledge")
+    assert ack.status_code == 303
     for c in (official, official2):
         assert (await c.post_form(f"/officials/pb/cycles/{built.id}/approve")).status_code == 303
     assert await ScreenSignal.count() == 0 and await ScreenCast.count() == 0

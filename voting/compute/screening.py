@@ -244,7 +244,9 @@ def screen(
     ]
 
 
-def report_sha256(flags: Iterable[Flag]) -> str:
-    """A digest of the report an official acknowledges (group ids and counts)."""
+def report_sha256(flags: Iterable[Flag], quarantined: Iterable[str] = ()) -> str:
+    """A digest of the report an official acknowledges: its flags (group ids and counts) and which
+    groups are quarantined, so that an acknowledgement holds for exactly the report that was read."""
     text = "\n".join(f"{f.group_id}:{f.count}" for f in flags)
+    text += "\nquarantined:" + ",".join(sorted(quarantined))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -194,6 +194,7 @@ class PbPages(Controller):
             official=official,
             pot_name=cycles.pot_name,
             turnout=await results.turnout(cycle_id),
+            set_aside=await signals.set_aside_count(cycle_id),
             approvals=await approvals.approvals_of(cycle_id),
         )
 
@@ -250,9 +251,11 @@ class PbPages(Controller):
         await results.results_of(cycle_id)
         pot = await cycles.get_pot(cycle_id, pot_id)
         cycle = await cycles.get_cycle(cycle_id)
-        receipts = await ballots.receipts_of(pot_id)
+        pot_receipts = await ballots.receipts_of(cycle_id, pot_id)
+        receipts = pot_receipts.counted
         query = (q or "").strip().upper()[:20]
         found = None if not query else query in set(receipts)
+        set_aside = bool(query) and query in pot_receipts.set_aside
         per_page = 600
         pages = max(1, -(-len(receipts) // per_page))
         page_no = min(max(page_no, 1), pages)
@@ -264,6 +267,7 @@ class PbPages(Controller):
             total=len(receipts),
             q=query,
             found=found,
+            set_aside=set_aside,
             page_no=page_no,
             pages=pages,
         )

@@ -15,6 +15,7 @@ from portal.identity import CurrentUser
 from portal.mail import send_mail
 from portal.settings import get_settings
 from voting.compute.rules import BallotChoice, voter_key
+from voting.services import signals
 from voting.services.ballot_writer import CastReceipt, Voter, write_ballot
 from voting.services.channels import casts_in_committee
 from voting.services.cycles import get_pot, pot_name, pots_of
@@ -113,7 +114,18 @@ async def pots_voted(user: CurrentUser, cycle_id: int) -> set[int]:
     return {keys[r["voter_key"]] for r in rows}
 
 
-async def receipts_of(pot_id: int) -> list[str]:
-    """Every counted ballot's receipt, sorted (the order says nothing about who or when)."""
-    rows = await Ballot.select(Ballot.receipt).where(Ballot.pot == pot_id).order_by(Ballot.receipt)
-    return [r["receipt"] for r in rows]
+@dataclass(frozen=True)
+class PotReceipts:
+    """A pot's receipts: the counted ones sorted (the order says nothing about who or when), and those
+    fraud screening set aside pending review (their holders can see that, and only that)."""
+
+    counted: list[str]
+    set_aside: frozenset[str]
+
+
+async def receipts_of(cycle_id: int, pot_id: int) -> PotReceipts:
+    rows = await Ballot.select(Ballot.receipt, Ballot.voter_key).where(Ballot.pot == pot_id)
+    counted, set_aside = await signals.split_quarantined(cycle_id, rows)
+    return PotReceipts(
+        sorted(r["receipt"] for r in counted), frozenset(r["receipt"] for r in set_aside)
+    )

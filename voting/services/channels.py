@@ -214,11 +214,10 @@ async def weighted_run(
     """(parameters, inputs hash, the count) of a pot under weighted channels."""
     weights = weights_of(cycle)
     counted = ballot_channels(cycle)
-    rows = await Ballot.select(Ballot.channel, Ballot.content, Ballot.voter_key).where(
-        Ballot.pot == pot["id"]
+    rows, _ = await signals.split_quarantined(  # fraud screening's set-aside ballots (docs/pb.md)
+        cycle["id"],
+        await Ballot.select(Ballot.channel, Ballot.content, Ballot.voter_key).where(Ballot.pot == pot["id"]),
     )
-    quarantined = await signals.quarantined_tags(cycle["id"])  # fraud screening (docs/pb.md)
-    rows = [r for r in rows if not quarantined or signals.ballot_tag(r["voter_key"]) not in quarantined]
     approvals: dict[str, Counter[int]] = {c: Counter() for c in weights}
     ballots: Counter[str] = Counter()
     lines = []

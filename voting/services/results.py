@@ -34,10 +34,8 @@ async def pot_input(cycle: dict, pot: dict) -> tuple[results_mod.PotInput, list[
     online = channels.online_ballot_channels(cycle)
     if online is not None:
         query = query.where(Ballot.channel.is_in(list(online)))
-    rows = await query
-    quarantined = await signals.quarantined_tags(cycle["id"])
-    if quarantined:  # fraud screening set these aside pending review (docs/pb.md)
-        rows = [r for r in rows if signals.ballot_tag(r["voter_key"]) not in quarantined]
+    # Fraud screening may have set some aside pending review (docs/pb.md): they are not counted.
+    rows, _ = await signals.split_quarantined(cycle["id"], await query)
     contents = [r["content"] for r in rows]
     data = results_mod.PotInput(
         budget=pot["amount"],

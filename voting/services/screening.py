@@ -46,14 +46,20 @@ class Report:
     quarantines: list[QuarantineView]
     acknowledgements: list[AckView]
     signals_kept: bool  # False once the results were approved and the signals deleted
+    acknowledged_as_shown: bool  # an acknowledgement holds for this very report (flags and quarantines)
 
     @property
     def quarantined_groups(self) -> set[str]:
         return {q.group_id for q in self.quarantines}
 
 
-async def _signals(cycle_id: int) -> list[screening.Signal]:
-    rows = await ScreenSignal.select().where(ScreenSignal.cycle == cycle_id)
+async def _signals(cycle: dict[str, Any]) -> list[screening.Signal]:
+    # Sign-ups keep being noted for every uncertified cycle; after its vote closed they say nothing
+    # about it, and leaving them out keeps the report (and its acknowledgement) stable after close.
+    until = cycle["closed_early_at"] or cycle["voting_close_at"]
+    rows = await ScreenSignal.select().where(
+        (ScreenSignal.cycle == cycle["id"]) & (ScreenSignal.minute <= until)
+    )
     return [
         screening.Signal(r["kind"], r["address_key"], r["device_key"], r["minute"], r["events"])
         for r in rows
@@ -84,7 +90,7 @@ async def _ages(cycle: dict[str, Any]) -> list[int]:
 
 async def flags_of(cycle: dict[str, Any]) -> list[screening.Flag]:
     return screening.screen(
-        await _signals(cycle["id"]),
+        await _signals(cycle),
         await _stations(cycle["id"]),
         await _ages(cycle),
         cycle["min_voting_age"],
@@ -112,9 +118,11 @@ async def report_of(cycle_id: int) -> Report:
         .where(ScreeningAck.cycle == cycle_id)
         .order_by(ScreeningAck.id)
     )
+    flags = await flags_of(cycle)
+    digest = screening.report_sha256(flags, (q["group_id"] for q in quarantines))
     return Report(
         cycle,
-        await flags_of(cycle),
+        flags,
         [
             QuarantineView(
                 q["group_id"], q["reason"], q["ballots"], q["official.display_name"] or "", q["quarantined_at"]
@@ -123,6 +131,18 @@ async def report_of(cycle_id: int) -> Report:
         ],
         [AckView(a["official.display_name"] or "", a["flags"], a["acknowledged_at"]) for a in acks],
         cycle["state"] != "approved",
+        await _acknowledged(cycle_id, digest),
+    )
+
+
+async def _current_digest(cycle: dict[str, Any]) -> str:
+    quarantined = await Quarantine.select(Quarantine.group_id).where(Quarantine.cycle == cycle["id"])
+    return screening.report_sha256(await flags_of(cycle), (q["group_id"] for q in quarantined))
+
+
+async def _acknowledged(cycle_id: int, digest: str) -> bool:
+    return await ScreeningAck.exists().where(
+        (ScreeningAck.cycle == cycle_id) & (ScreeningAck.report_sha256 == digest)
     )
 
 
@@ -216,7 +236,7 @@ async def acknowledge(official_id: int, cycle_id: int) -> None:
     if cycle["state"] == "approved":
         raise Conflict("These results are already approved.")
     flags = await flags_of(cycle)
-    digest = screening.report_sha256(flags)
+    digest = await _current_digest(cycle)
     async with write_transaction(lock_key=f"pb-cycle-{cycle_id}"):
         await ScreeningAck.insert(
             ScreeningAck(
@@ -237,10 +257,17 @@ async def acknowledge(official_id: int, cycle_id: int) -> None:
 
 
 async def require_acknowledged(cycle_id: int) -> None:
-    if not await ScreeningAck.exists().where(ScreeningAck.cycle == cycle_id):
+    """The first approval needs an acknowledgement of the report as it stands now."""
+    if await _acknowledged(cycle_id, await _current_digest(await get_cycle(cycle_id))):
+        return
+    if await ScreeningAck.exists().where(ScreeningAck.cycle == cycle_id):
         raise Conflict(
-            "An official must acknowledge the fraud screening report before the results can be approved."
+            "The fraud screening report changed after it was acknowledged (a flag or a quarantine): "
+            "an official must acknowledge it again before the results can be approved."
         )
+    raise Conflict(
+        "An official must acknowledge the fraud screening report before the results can be approved."
+    )
 
 
 async def forget_signals(official_id: int, cycle_id: int) -> None:

@@ -144,3 +144,20 @@ async def quarantined_tags(cycle_id: int) -> set[str]:
     """The tags of the cycle's quarantined ballots (left out of the count)."""
     rows = await Quarantine.select(Quarantine.ballot_tags).where(Quarantine.cycle == cycle_id)
     return {tag for r in rows for tag in json.loads(r["ballot_tags"] or "[]")}
+
+
+async def set_aside_count(cycle_id: int) -> int:
+    """How many of the cycle's ballots are quarantined (the results pages say so beside the turnout)."""
+    rows = await Quarantine.select(Quarantine.ballots).where(Quarantine.cycle == cycle_id)
+    return sum(r["ballots"] for r in rows)
+
+
+async def split_quarantined(cycle_id: int, rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Ballot rows (each with its ``voter_key``) as (counted, set aside by a quarantine pending review)."""
+    quarantined = await quarantined_tags(cycle_id)
+    if not quarantined:
+        return rows, []
+    counted, set_aside = [], []
+    for row in rows:
+        (set_aside if ballot_tag(row["voter_key"]) in quarantined else counted).append(row)
+    return counted, set_aside
