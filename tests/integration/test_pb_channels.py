@@ -8,7 +8,7 @@ from portal import accounts, clock
 from tests.helpers import PortalClient
 from voting.compute.rules import BallotRules
 from voting.services import lifecycle
-from voting.tables import AssemblyCount, Ballot, Cycle
+from voting.tables import AssemblyCount, Ballot, Cycle, Participation
 from voting.testing import build_cycle, schedule_for
 
 BALLOT = "/api/v1/pb/cycles/{c}/pots/{p}/ballot"
@@ -104,6 +104,14 @@ async def test_committee_and_assembly_are_weighted_into_the_results(app, users, 
         for r in await Ballot.select(Ballot.channel).where(Ballot.pot == built.city_pot)
     )
     assert channels == ["committee", "online", "online", "online"]
+    # The member took part through the committee, and the statistics will count them there.
+    taken = sorted(
+        r["channel"]
+        for r in await Participation.select(Participation.channel).where(
+            Participation.cycle == built.id
+        )
+    )
+    assert taken == ["committee", "online", "online", "online"]
 
     closed = await official.post_form(
         f"/officials/pb/cycles/{built.id}/close", {"reason": "Closing for the channels test"}

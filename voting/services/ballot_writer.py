@@ -185,7 +185,7 @@ async def _write_batch(batch: list[_CastJob]) -> None:
 
 
 async def _take_part_online(ready: list[tuple[int, _CastJob, str, str]], now: dt.datetime) -> set[int]:
-    """Record each caster's online participation in the cycle; the indexes of those who voted in person."""
+    """Record each caster's participation in the cycle; the indexes of those who took part another way."""
     secret = get_settings().secret_key
     persons = await persons_of_accounts([job.voter.id for _, job, _, _ in ready])
     keys = {index: person_key(secret, job.cycle_id, persons[job.voter.id]) for index, job, _, _ in ready}
@@ -194,10 +194,11 @@ async def _take_part_online(ready: list[tuple[int, _CastJob, str, str]], now: dt
         for index, job, _, _ in ready
     }
     refused: set[int] = set()
-    for cycle_id in {job.cycle_id for _, job, _, _ in ready}:
-        mine = [index for index, job, _, _ in ready if job.cycle_id == cycle_id]
-        channels = await take_part(cycle_id, [keys[i] for i in mine], "online", now, facts)
-        refused.update(i for i in mine if channels.get(keys[i]) != "online")
+    # Committee members' casts come through here too: their participation is the committee channel's.
+    for cycle_id, channel in {(job.cycle_id, job.channel) for _, job, _, _ in ready}:
+        mine = [index for index, job, _, _ in ready if (job.cycle_id, job.channel) == (cycle_id, channel)]
+        channels = await take_part(cycle_id, [keys[i] for i in mine], channel, now, facts)
+        refused.update(i for i in mine if channels.get(keys[i]) != channel)
     return refused
 
 
