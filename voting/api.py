@@ -14,6 +14,7 @@ from portal.schemas import ErrorResponse
 from portal.web.openapi import ERRORS
 from portal.web.pages import current_user, signed_in_user
 from portal.web.signals import client_of
+from voting.compute.channels import RULE as WEIGHTED_RULE
 from voting.compute.rules import BallotChoice
 from voting.pages.citizens import BALLOT_REQUEST
 from voting.projects import pot_projects, project_titles
@@ -22,6 +23,7 @@ from voting.schemas import (
     BallotRead,
     BallotReceipt,
     BallotRulesRead,
+    ChannelsRead,
     CycleRead,
     CycleResults,
     PotRead,
@@ -31,6 +33,7 @@ from voting.schemas import (
     RuleResult,
 )
 from voting.services import ballots, cycles, results, signals
+from voting.services import channels as channel_weights
 
 PB_ERRORS = ERRORS | {
     404: ResponseSpec(
@@ -79,6 +82,9 @@ def _cycle_read(cycle: dict[str, Any]) -> CycleRead:
         ),
         categories=[c for c in cycle["categories"].split(",") if c],
         pots=[_pot_read(p) for p in cycle["pots"]],
+        channels=ChannelsRead(channel_weights.weights_of(cycle), cycle["stations_with_online"])
+        if cycle["results_rule"] == WEIGHTED_RULE
+        else None,
     )
 
 

@@ -29,6 +29,13 @@ class BallotRulesRead(msgspec.Struct):
     tie_break: str
 
 
+class ChannelsRead(msgspec.Struct):
+    """Weighted channels (results rule ``weighted-channels``): each channel's published weight."""
+
+    weights: dict[str, int]  # channel -> whole percent: online, committee, assembly, stations
+    stations_with_online: bool  # station and paper ballots counted in the online channel
+
+
 class CycleRead(msgspec.Struct):
     id: int
     name: str
@@ -47,6 +54,7 @@ class CycleRead(msgspec.Struct):
     ballot_rules: BallotRulesRead
     categories: list[str]
     pots: list[PotRead]
+    channels: ChannelsRead | None = None  # None unless the cycle weighs channels
 
 
 class ProjectRead(msgspec.Struct):
@@ -62,7 +70,9 @@ class BallotCast(StrictStruct):
     """Approval and knapsack ballots send ``project_ids``; cumulative ballots send ``points``."""
 
     project_ids: (
-        Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]], msgspec.Meta(max_length=500)]
+        Annotated[
+            list[Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]], msgspec.Meta(max_length=500)
+        ]
         | None
     ) = None
     points: (

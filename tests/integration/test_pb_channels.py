@@ -137,6 +137,12 @@ async def test_committee_and_assembly_are_weighted_into_the_results(app, users, 
     assert 'value="30"' in (await official.get(assembly_url)).text
 
     clock.advance(dt.timedelta(days=30))
+    listed = (await client.get("/api/v1/pb/cycles")).json()
+    read = next(c for c in listed if c["id"] == built.id)
+    assert read["channels"] == {
+        "weights": {"assembly": 20, "committee": 20, "online": 60},
+        "stations_with_online": True,
+    }
     body = (await client.get(f"/api/v1/pb/cycles/{built.id}/results")).json()
     city = next(p for p in body["pots"] if p["pot"]["district_code"] is None)
     runs = {r["rule"]: r for r in city["results"]}
@@ -151,6 +157,9 @@ async def test_committee_and_assembly_are_weighted_into_the_results(app, users, 
     )
     assert page.status_code == 200 and "Shares by channel" in page.text
     assert "66.67" in page.text and "40.00" in page.text  # p0's online share, combined score
+    assert "Channel Participation committee: weight 20%" in page.text  # named by label, not by id
+    assert "Channel committee" not in page.text
     client.headers["accept-language"] = "ko"
     korean = await client.get(f"/pb/cycles/{built.id}/results/pots/{built.city_pot}")
     assert korean.status_code == 200 and "채널별 득표율" in korean.text
+    assert "주민참여위원회" in korean.text and "committee" not in korean.text

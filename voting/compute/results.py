@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from voting.channels import CHANNEL_LABELS
 from voting.compute.tally import (
     Outcome,
     Project,
@@ -215,7 +216,14 @@ def explanation_lines(
     def title(pid: str) -> str:
         return titles.get(int(pid), pid) if pid.isdigit() else pid
 
-    return [fill_step(translate(step["message"]), step["params"], title) for step in steps]
+    def params(step: Mapping) -> Mapping:
+        # Weighted channels name a channel by its id; a reader gets its label, in their language.
+        channel = step["params"].get("channel")
+        if channel in CHANNEL_LABELS:
+            return {**step["params"], "channel": translate(CHANNEL_LABELS[channel])}
+        return step["params"]
+
+    return [fill_step(translate(step["message"]), params(step), title) for step in steps]
 def _shorten(title: str, limit: int = 52) -> str:
     """``title`` cut to about ``limit`` half-width columns (a Hangul syllable takes two)."""
     used = 0
