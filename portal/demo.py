@@ -18,6 +18,8 @@ DEMO_ACCOUNTS = [
     ("official2", "official2@demo.hangang.kr", ["official"], None, False),
     ("judge", "judge@demo.hangang.kr", ["judge"], None, False),
     ("admin", "admin@demo.hangang.kr", ["admin", "official"], None, False),
+    ("pollworker", "pollworker@demo.hangang.kr", ["poll_worker"], None, False),
+    ("committee", "committee@demo.hangang.kr", ["citizen", "committee"], "11680", True),
 ]
 # Korean names, as Seoul residents and staff would have (the demo reads Korean).
 DISPLAY_NAMES = {
@@ -29,6 +31,8 @@ DISPLAY_NAMES = {
     "official2": "한도윤",
     "judge": "오현우",
     "admin": "윤지호",
+    "pollworker": "강지원",
+    "committee": "서예린",
 }
 # Verified by phone (as through ``hangang idp-sim`` with these details): name, birth date, mobile phone.
 # 이민지 is 15, in a district that votes from 14 (every demo cycle's minimum age is the default 14).
@@ -47,7 +51,7 @@ async def load_demo(force: bool) -> str:
     users: dict[str, int] = {}
     lines = ["Demo accounts (shown once; all share one password):", f"  password: {DEMO_PASSWORD}"]
     for key, email, roles, district, verified in DEMO_ACCOUNTS:
-        secret = pyotp.random_base32() if set(roles) & {"judge", "official", "admin"} else None
+        secret = pyotp.random_base32() if set(roles) & {"judge", "official", "admin", "poll_worker"} else None
         users[key] = await accounts.create_user(
             email, DEMO_PASSWORD, roles, display_name=DISPLAY_NAMES[key], district_code=district,
             verified=verified, totp_secret=secret, check_password=False,

@@ -28,6 +28,7 @@ from portal import clock
 from portal.canonical import canonical_json
 from portal.db import write_transaction
 from portal.districts import DISTRICTS
+from voting import demo_channels
 from voting.compute.pabulib import PbFile, read_pb
 from voting.compute.rules import BallotRules, ballot_day, new_receipt
 from voting.demo_projects import mapping_of
@@ -74,6 +75,15 @@ VOTING = (
         ),
     ),
 )
+# Seoul's vote as it runs: online, committee, assembly and station votes by published weights.
+WEIGHTED = DemoElection(
+    "2026 서울 주민참여예산 · 채널 가중 합산", 2026, 40, "Poland_Warszawa_2025_Rembertow.pb", 10_000,
+    BallotRules(
+        ballot_kind="approval", min_projects=1, max_projects=15, results_rule="weighted-channels",
+        channel_weights=demo_channels.WEIGHTS, stations_with_online=False,
+    ),
+)
+DEMO_EMAILS = {"committee": "committee@demo.hangang.kr", "pollworker": "pollworker@demo.hangang.kr"}
 
 
 def _ballot_content(pb: PbFile, ballot, id_map: dict[str, int]) -> str:
@@ -175,7 +185,9 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     official = users["official"]
 
     past_id, past_pot = await _city_wide_cycle(PAST, official)
-    await _import_election(past_id, past_pot, PAST)
+    _, ballots_of_past = await _import_election(past_id, past_pot, PAST)
+    past = await cycles.get_cycle(past_id)
+    await demo_channels.past_participations(official, past_id, ballots_of_past, past["voting_close_at"])
     await results.compute_results(past_id, official)
     await screening.acknowledge(official, past_id)
     await approvals.approve_results(past_id, official)
@@ -191,6 +203,16 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             f" {election.file_name}, {projects} projects, {ballots} ballots,"
             f" costs x{election.scale:,} -> KRW"
         )
+
+    cycle_id, pot_id = await _city_wide_cycle(WEIGHTED, official)
+    projects, ballots = await _import_election(cycle_id, pot_id, WEIGHTED)
+    staffed = await demo_channels.staff_weighted_cycle(official, cycle_id, pot_id, users, DEMO_EMAILS)
+    await lifecycle.freeze_rules(cycle_id)
+    lines.append(
+        f"  '{WEIGHTED.name}' (weighted channels, voting, cycle {cycle_id}):"
+        f" {WEIGHTED.file_name}, {projects} projects, {ballots} online ballots"
+    )
+    lines.extend(staffed)
 
     next_id = await cycles.create_cycle(
         official,

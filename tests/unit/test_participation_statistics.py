@@ -57,6 +57,10 @@ def test_no_published_cell_below_ten_and_totals_kept(rows: list[Row]) -> None:
         for key in ("cells", "by_channel", "by_age", "by_district"):
             assert all(int(c["count"]) >= MIN_CELL for c in snap[key]), key
             assert sum(int(c["count"]) for c in snap[key]) == total, key
+        # Each chart is a one-way table: every channel, age band and district in exactly one group.
+        for key, of in (("by_channel", "channel"), ("by_age", "age_band"), ("by_district", "district")):
+            listed = [k for c in snap[key] for k in c["keys"]]
+            assert sorted(listed) == sorted({getattr(r, of) for r in rows}), key
         # Each district's channels add up to the district, and a person is in exactly one cell.
         for district in DISTRICTS:
             counted = sum(int(c["count"]) for c in snap["cells"] if district in c["districts"] and len(c["districts"]) == 1)
@@ -93,6 +97,7 @@ def test_merging_rules_by_example() -> None:
     assert band_range_label(("60-69", "70+", "unknown")) == "60+ / unknown"
     assert band_range_label(("20-29",)) == "20-29"
     assert band_range_label(("unknown",)) == "unknown"
+    assert band_range_label(("70+",)) == "70+" and band_range_label(("60-69", "70+")) == "60+"
 
 
 def test_age_bands() -> None:

@@ -57,7 +57,7 @@ def band_range_label(bands: Sequence[str]) -> str:
     suffix = " / unknown" if "unknown" in bands else ""
     if not known:
         return "unknown"
-    low = "" if known[0].startswith("-") else known[0].split("-")[0]
+    low = "" if known[0].startswith("-") else known[0].split("-")[0].rstrip("+")
     high = None if known[-1] == "70+" else known[-1].split("-")[-1]
     if high is None:
         label = f"{low}+" if low else "all ages"
@@ -177,28 +177,29 @@ def station_cells(rows: Sequence[Row], station_district: dict[int, str]) -> list
     return [{"stations": [int(k) for k in keys], "count": n} for keys, n in groups]
 
 
-def _chart(table: list[dict[str, object]], label: Callable[[dict[str, object]], str]) -> list[dict[str, object]]:
-    """Cells summed by their label, in first-seen order."""
-    totals: dict[str, int] = {}
-    for cell in table:
-        totals[label(cell)] = totals.get(label(cell), 0) + int(cell["count"])  # type: ignore[call-overload]
-    return [{"label": k, "count": n} for k, n in totals.items()]
+def _marginal(groups: list[Group]) -> list[dict[str, object]]:
+    return [{"label": " + ".join(keys), "keys": list(keys), "count": n} for keys, n in groups]
 
 
 def snapshot(rows: Sequence[Row], station_district: dict[int, str]) -> dict[str, object]:
-    """What is published for a closed cycle: the merged table, its charts and the station table."""
+    """What is published for a closed cycle: the merged table, the three charts and the station table.
+
+    Each chart is its own one-way table (by channel, by age band, by district), merged the same way as
+    the cross table, so every group is at least ``MIN_CELL`` and no key is in two groups.
+    """
     total = sum(r.count for r in rows)
     table = cells(rows)
-    join = " + ".join
-    by_channel = _chart(
-        sorted(table, key=lambda c: [_channel_key(ch) for ch in c["channels"]]),  # type: ignore[attr-defined]
-        lambda c: join(c["channels"]),  # type: ignore[arg-type]
-    )
-    by_age = _chart(
-        sorted(table, key=lambda c: (AGE_BANDS.index(c["age_bands"][0]), len(c["age_bands"]))),  # type: ignore[index]
-        lambda c: str(c["age_label"]),
-    )
-    by_district = _chart(table, lambda c: join(c["districts"]))  # type: ignore[arg-type]
+    if not table:
+        by_channel: list[dict[str, object]] = []
+        by_age: list[dict[str, object]] = []
+        by_district: list[dict[str, object]] = []
+    else:
+        by_channel = _marginal(merge_unordered(_sum(rows, lambda r: r.channel), _channel_key))
+        by_age = [
+            {**group, "label": band_range_label(group["keys"])}  # type: ignore[arg-type]
+            for group in _marginal(merge_ordered(_sum(rows, lambda r: r.age_band), AGE_BANDS))
+        ]
+        by_district = _marginal(merge_unordered(_sum(rows, lambda r: r.district)))
     return {
         "min_cell": MIN_CELL,
         "published": bool(table),
