@@ -83,7 +83,6 @@ WEIGHTED = DemoElection(
         channel_weights=demo_channels.WEIGHTS, stations_with_online=False,
     ),
 )
-DEMO_EMAILS = {"committee": "committee@demo.hangang.kr", "pollworker": "pollworker@demo.hangang.kr"}
 
 
 def _ballot_content(pb: PbFile, ballot, id_map: dict[str, int]) -> str:
@@ -206,7 +205,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
 
     cycle_id, pot_id = await _city_wide_cycle(WEIGHTED, official)
     projects, ballots = await _import_election(cycle_id, pot_id, WEIGHTED)
-    staffed = await demo_channels.staff_weighted_cycle(official, cycle_id, pot_id, users, DEMO_EMAILS)
+    staffed = await demo_channels.staff_weighted_cycle(official, cycle_id, pot_id, users)
     await lifecycle.freeze_rules(cycle_id)
     lines.append(
         f"  '{WEIGHTED.name}' (weighted channels, voting, cycle {cycle_id}):"

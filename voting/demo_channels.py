@@ -15,6 +15,7 @@ import secrets
 from portal import clock
 from portal.db import write_transaction
 from portal.districts import POPULATION
+from portal.tables import User
 from voting.compute.rules import ballot_day
 from voting.projects import pot_projects
 from voting.services import channels, stations
@@ -44,10 +45,14 @@ async def add_stations(official: int, cycle_id: int, opens: dt.datetime, closes:
     return ids
 
 
-async def staff_weighted_cycle(
-    official: int, cycle_id: int, pot_id: int, users: dict[str, int], emails: dict[str, str]
-) -> list[str]:
+async def staff_weighted_cycle(official: int, cycle_id: int, pot_id: int, users: dict[str, int]) -> list[str]:
     """The weighted cycle's committee member, its stations with the poll worker, and assembly counts."""
+    emails = {
+        r["id"]: r["email"]
+        for r in await User.select(User.id, User.email).where(
+            User.id.is_in([users["committee"], users["pollworker"]])
+        )
+    }
     now = clock.now()
     # The demo cycle is created already in voting, when the service no longer takes members: it was
     # appointed before voting opened, as a real one would have been.
@@ -56,14 +61,14 @@ async def staff_weighted_cycle(
     )
     station_ids = await add_stations(official, cycle_id, now - 3 * DAY, now + 14 * DAY)
     for station_id in station_ids:
-        await stations.assign_worker(official, cycle_id, station_id, emails["pollworker"])
+        await stations.assign_worker(official, cycle_id, station_id, emails[users["pollworker"]])
     projects = sorted(p.id for p in await pot_projects(pot_id))
     rng = random.Random(SEED)
     counts = {pid: rng.randint(0, 40) for pid in projects[:12]}
     await channels.save_assembly_counts(official, cycle_id, pot_id, counts)
     return [
         f"    weights online 50 / committee 30 / assembly 10 / stations 10; {len(station_ids)} stations"
-        f" staffed by {emails['pollworker']}; committee member {emails['committee']}"
+        f" staffed by {emails[users['pollworker']]}; committee member {emails[users['committee']]}"
     ]
 
 

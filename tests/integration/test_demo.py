@@ -18,6 +18,9 @@ from voting.demo_projects import PROJECTS
 from voting.projects import pot_projects
 from voting.services import cycles as pb_cycles
 from voting.services import results
+from voting.services.channels import committee_of
+from voting.services.stations import stations_of
+from voting.services.statistics import cycle_statistics
 from voting.tables import Ballot
 
 HANGUL = re.compile("[가-힣]")
@@ -39,13 +42,22 @@ def test_every_project_of_each_demo_file_is_mapped_and_documented():
 
 async def test_demo_opens_one_cycle_per_ballot_kind_with_pots_that_sum_to_the_total(users, citizen):
     official, official2 = await users.create(["official"]), await users.create(["official"])
+    member = await users.create(["citizen", "committee"], district="11680", verified=True)
+    worker = await users.create(["poll_worker"])
     await demo.load_demo(
-        {"official": official.id, "official2": official2.id, "citizen": citizen.account.id}
+        {"official": official.id, "official2": official2.id, "citizen": citizen.account.id,
+         "committee": member.id, "pollworker": worker.id}
     )
     cycles = await pb_cycles.list_cycles()
     assert sorted(c["ballot_kind"] for c in cycles if c["phase"] == "voting") == [
-        "approval", "cumulative", "knapsack",
+        "approval", "approval", "cumulative", "knapsack",
     ]
+    weighted = next(c for c in cycles if c["results_rule"] == "weighted-channels")
+    assert len(await stations_of(weighted["id"])) == 3
+    assert [m.user_id for m in await committee_of(weighted["id"])] == [member.id]
+    past = next(c for c in cycles if c["phase"] == "published")
+    statistics = await cycle_statistics(past["id"])
+    assert statistics.snapshot["published"] and statistics.snapshot["total"] == 2553
     assert {c["phase"] for c in cycles} == {"published", "voting", "proposals"}
     for cycle in cycles:
         assert cycle["total_budget"] == sum(p["amount"] for p in cycle["pots"]) > 0, cycle["name"]
