@@ -43,7 +43,7 @@ async def main():
     ids = {{r["email"]: r["id"] for r in await User.select(User.id, User.email).where(User.email.like("%@demo.hangang.kr"))}}
     for email, user_id in ids.items():
         await accounts.set_language(user_id, "ko")
-    for name in ("official", "judge", "admin"):  # the demo bound its own apps: set a known one directly
+    for name in ("official", "judge", "admin", "pollworker"):  # the demo bound its own apps: set a known one directly
         await User.update({{User.totp_secret: {TOTP_SECRET!r}, User.totp_enabled: True, User.totp_last_step: 0}}).where(
             User.id == ids[name + "@demo.hangang.kr"]
         )
@@ -57,6 +57,11 @@ async def main():
         pot = built.pots["11680"]
         await add_projects(built.id, pot, [1_234_560_000, 987_650_000], prefix={LONG_TITLE!r})
         cycles[kind] = {{"cycle": built.id, "pot": pot}}
+    from voting.tables import Cycle, Pot
+    for kind, where in (("weighted", Cycle.results_rule == "weighted-channels"), ("past", Cycle.state == "approved")):
+        cycle = await Cycle.select(Cycle.id).where(where).first()
+        pot = await Pot.select(Pot.id).where((Pot.cycle == cycle["id"]) & Pot.district_code.is_null()).first()
+        cycles[kind] = {{"cycle": cycle["id"], "pot": pot["id"]}}
     print(json.dumps(cycles))
 
 asyncio.run(main())
@@ -186,6 +191,13 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     phone.visit(results)
     pot_results = phone.follow(r"/pb/cycles/\d+/results/pots/\d+")[0]
     phone.visit(pot_results + "/receipts")
+    phone.visit(f"/pb/cycles/{cycles['past']['cycle']}/statistics")  # SVG charts and tables
+
+    # Issue 12: a poll worker's station, its check-in and its paper batches.
+    phone.sign_in("pollworker", "pollworker@demo.hangang.kr", totp=True)
+    phone.visit("/pb/stations")
+    station = phone.follow(r"/pb/stations/\d+")[0]
+    phone.visit(station + "/paper")
 
     phone.sign_in("startup", "startup@demo.hangang.kr")
     phone.visit("/challenge")
@@ -204,6 +216,12 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     for path in phone.links(r"/officials/pb/cycles/\d+")[:3]:
         phone.visit(path)
     phone.follow(r"/officials/pb/cycles/\d+/proposals")
+    weighted, past = cycles["weighted"], cycles["past"]
+    phone.visit(f"/officials/pb/cycles/{weighted['cycle']}/stations")
+    phone.follow(r"/officials/pb/cycles/\d+/stations/\d+")
+    for path in ("channels", f"channels/assembly/{weighted['pot']}", "screening"):
+        phone.visit(f"/officials/pb/cycles/{weighted['cycle']}/{path}")
+    phone.visit(f"/officials/pb/cycles/{past['cycle']}/screening")
     phone.visit("/officials/challenge")
     editions = phone.links(r"/officials/challenge/\d+")
     selections = []
