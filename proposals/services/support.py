@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from piccolo.query.functions.aggregate import Count
 
 from portal import audit, clock
 from portal.db import write_transaction
@@ -61,7 +62,7 @@ async def counts_of(proposal_ids: list[int]) -> dict[int, int]:
     if not proposal_ids:
         return {}
     rows = await ProposalSupport.select(
-        ProposalSupport.proposal, ProposalSupport.id.count().as_alias("n")
+        ProposalSupport.proposal, Count(alias="n")
     ).where(ProposalSupport.proposal.is_in(proposal_ids)).group_by(ProposalSupport.proposal)
     return {row["proposal"]: row["n"] for row in rows}
 
