@@ -32,7 +32,12 @@ async def as_resident(user_id: int) -> CurrentUser:
 
 
 async def add_submitted(
-    cycle_id: int, pot_id: int, author_id: int | None, title: str, cost: int = 500_000_000
+    cycle_id: int,
+    pot_id: int,
+    author_id: int | None,
+    title: str,
+    cost: int = 500_000_000,
+    summary: str | None = None,
 ) -> int:
     """A resident's proposal waiting for review (as intake leaves it)."""
     now = clock.now()
@@ -43,7 +48,7 @@ async def add_submitted(
                 pot=pot_id,
                 author=author_id,
                 title=title,
-                summary=f"{title}: a proposal from the neighbourhood",
+                summary=summary or f"{title}: a proposal from the neighbourhood",
                 category="climate",
                 estimated_cost=cost,
                 status="submitted",
