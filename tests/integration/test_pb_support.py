@@ -176,3 +176,16 @@ async def test_officials_set_open_and_preview_the_support_phase(official, citize
     assert refused.status_code in (401, 403)
     events = [e["action"] for e in await AuditEvent.select(AuditEvent.action)]
     assert "pb.support.set" in events and "pb.support.opened_now" in events
+
+
+async def test_the_demo_cycle_is_in_its_support_phase_with_supports_and_comments(official, citizen, users):
+    from proposals.community_tables import Comment
+    from proposals.demo_support import SUPPORT_CYCLE, load_support_demo
+
+    await load_support_demo({"official": official.account.id, "citizen": citizen.account.id})
+    cycle = await Cycle.select().where(Cycle.name == SUPPORT_CYCLE).first()
+    assert cycle["state"] == "support"
+    assert await ProposalSupport.count() > 0 and await Comment.count() >= 3
+    preview = await support.shortlist_preview(cycle["id"])
+    assert any(r.shortlisted for pot in preview for r in pot.rows)
+    assert any(not r.shortlisted for pot in preview for r in pot.rows)
