@@ -32,6 +32,7 @@ class SupportPhasePages(Controller):
 
     path = "/officials/pb/cycles/{cycle_id:int}/support"
     guards = [requires_official]
+    # (the handlers' own paths are "": a form's action then has no trailing slash)
 
     async def _page(
         self, request: Request, cycle_id: int, status_code: int = 200, **extra: Any
@@ -56,12 +57,12 @@ class SupportPhasePages(Controller):
             **extra,
         )
 
-    @get("/")
+    @get("")
     async def show(self, request: Request, cycle_id: FromPath[int]) -> Template:
         """The support phase's dates and rule, and the shortlist if it ended now."""
         return await self._page(request, cycle_id)
 
-    @post("/")
+    @post("")
     async def save(self, request: Request, cycle_id: FromPath[int]) -> Template | Redirect:
         """Set (or, with no date, remove) the support phase and its shortlist rule."""
         form = await request.form()

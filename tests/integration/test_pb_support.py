@@ -138,7 +138,7 @@ async def test_supporters_are_never_shown(app, official, citizen, client, users)
             await client.get(f"/pb/proposals/{proposal}"),
             await neighbour.get(f"/pb/proposals/{proposal}"),
             await neighbour.get("/pb/my/supports"),
-            await official.get(f"/officials/pb/cycles/{built.id}/support/"),
+            await official.get(f"/officials/pb/cycles/{built.id}/support"),
         ]
         assert "1 supports" in pages[0].text
         assert "Shade trees" not in pages[2].text  # another person's list is theirs alone
@@ -156,7 +156,7 @@ async def test_officials_set_open_and_preview_the_support_phase(official, citize
     from voting.testing import build_cycle
 
     built = await build_cycle(official.account.id, phase="proposals")
-    path = f"/officials/pb/cycles/{built.id}/support/"
+    path = f"/officials/pb/cycles/{built.id}/support"
     bad = await official.post_form(
         path, {"support_close_at": "2001-01-01T10:00", "support_rule": "top", "support_cutoff": "3"}
     )
@@ -169,10 +169,10 @@ async def test_officials_set_open_and_preview_the_support_phase(official, citize
         {"support_close_at": close_at.strftime("%Y-%m-%dT%H:%M"), "support_rule": "top", "support_cutoff": "3"},
     )
     assert saved.status_code == 303
-    assert (await official.post_form(path + "open")).status_code == 303
+    assert (await official.post_form(path + "/open")).status_code == 303
     page = await official.get(path)
     assert "Close the support phase now" in page.text
-    refused = await citizen.post_form(path + "close")
+    refused = await citizen.post_form(path + "/close")
     assert refused.status_code in (401, 403)
     events = [e["action"] for e in await AuditEvent.select(AuditEvent.action)]
     assert "pb.support.set" in events and "pb.support.opened_now" in events
