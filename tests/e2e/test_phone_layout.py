@@ -186,6 +186,8 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     phone.visit(results)
     pot_results = phone.follow(r"/pb/cycles/\d+/results/pots/\d+")[0]
     phone.visit(pot_results + "/receipts")
+    phone.visit("/pb/my/proposals")  # issue #14: a citizen's own proposals and supports
+    phone.visit("/pb/my/supports")
 
     phone.sign_in("startup", "startup@demo.hangang.kr")
     phone.visit("/challenge")
@@ -204,6 +206,7 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     for path in phone.links(r"/officials/pb/cycles/\d+")[:3]:
         phone.visit(path)
     phone.follow(r"/officials/pb/cycles/\d+/proposals")
+    phone.visit("/officials/pb/comments")  # issue #14: the moderation queue
     phone.visit("/officials/challenge")
     editions = phone.links(r"/officials/challenge/\d+")
     selections = []
