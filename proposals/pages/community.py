@@ -38,27 +38,31 @@ class CommunityPages(Controller):
     path = "/pb"
     guards = [requires_login]
 
+    async def _support_step(
+        self, request: Request, proposal_id: int, step: Callable[..., Awaitable[int]], flash: str
+    ) -> Template | Redirect:
+        try:
+            await step(signed_in_user(request), proposal_id)
+        except DomainError as exc:
+            return await proposal_page(request, proposal_id, exc.status_code, errors=form_errors(exc))
+        request.session["flash"] = flash
+        return back_to(f"/pb/proposals/{proposal_id}#support")
+
     @post("/proposals/{proposal_id:int}/support")
     async def support(self, request: Request, proposal_id: FromPath[int]) -> Template | Redirect:
         """Support (공감) a proposal during its cycle's support phase."""
-        try:
-            await support.support(signed_in_user(request), proposal_id)
-        except DomainError as exc:
-            return await proposal_page(request, proposal_id, exc.status_code, errors=form_errors(exc))
-        request.session["flash"] = "Thank you: your support was counted."
-        return back_to(f"/pb/proposals/{proposal_id}#support")
+        return await self._support_step(
+            request, proposal_id, support.support, "Thank you: your support was counted."
+        )
 
     @post("/proposals/{proposal_id:int}/support/withdraw")
     async def withdraw_support(
         self, request: Request, proposal_id: FromPath[int]
     ) -> Template | Redirect:
         """Take a support back while the support phase lasts."""
-        try:
-            await support.withdraw_support(signed_in_user(request), proposal_id)
-        except DomainError as exc:
-            return await proposal_page(request, proposal_id, exc.status_code, errors=form_errors(exc))
-        request.session["flash"] = "Your support was withdrawn."
-        return back_to(f"/pb/proposals/{proposal_id}#support")
+        return await self._support_step(
+            request, proposal_id, support.withdraw_support, "Your support was withdrawn."
+        )
 
     @post("/discussions/{kind:str}/{target_id:int}/comments")
     async def comment(
