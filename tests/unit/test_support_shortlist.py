@@ -48,3 +48,24 @@ def test_only_http_addresses_become_links_and_text_comes_back_whole():
         "http://x.kr/y",
     ]
     assert all("script" not in p.text for p in found if p.kind == "link")
+
+
+def test_the_support_phase_sits_between_intake_and_review_only_when_a_cycle_has_one():
+    import datetime as dt
+
+    from portal.errors import InvalidInput
+    from voting.compute.rules import Schedule, states_between
+
+    t0 = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
+    day = dt.timedelta(days=1)
+    dates = [t0, t0 + 10 * day, t0 + 20 * day, t0 + 30 * day, t0 + 35 * day]
+    with_support = Schedule(*dates, support_close_at=t0 + 15 * day)
+    assert [with_support.phase(t0 + n * day) for n in (9, 10, 14, 15, 20)] == [
+        "proposals", "support", "support", "review", "voting",
+    ]
+    assert Schedule(*dates).phase(t0 + 12 * day) == "review"
+    assert states_between("proposals", "review", with_support=True) == ["support", "review"]
+    assert states_between("proposals", "review") == ["review"]
+    assert with_support.starts("review") == t0 + 15 * day
+    with pytest.raises(InvalidInput):
+        Schedule(*dates, support_close_at=t0 + 25 * day).check()  # after voting opens
