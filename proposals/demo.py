@@ -1,8 +1,10 @@
-"""Demo proposals: three by the demo citizen in PB's demo cycle taking proposals, waiting for review."""
+"""Demo proposals: three by the demo citizen in PB's demo cycle taking proposals, waiting for review,
+and a cycle in its support phase (``demo_support.py``)."""
 
 from __future__ import annotations
 
 from portal import clock
+from proposals.demo_support import load_support_demo
 from proposals.tables import Proposal
 from voting.demo import NEXT_CYCLE
 from voting.tables import Cycle, Pot
@@ -65,4 +67,5 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             for title, summary, english, category, cost, district in CITIZEN_PROPOSALS
         ]
     )
-    return [f"  '{NEXT_CYCLE}' (cycle {cycle['id']}) has 3 proposals waiting for review."]
+    lines = [f"  '{NEXT_CYCLE}' (cycle {cycle['id']}) has 3 proposals waiting for review."]
+    return lines + await load_support_demo(users)

@@ -141,6 +141,7 @@ async def build_site(users: UserFactory) -> Site:
         {Proposal.status: "submitted", Proposal.author: site.accounts["citizen"].id}
     ).where(Proposal.cycle == intake.id)
     proposal = (await Proposal.select(Proposal.id).where(Proposal.cycle == intake.id).first())["id"]
+    site.bindings.append(await _support_binding(official, site.accounts))
     kinds = {
         "approval": BallotRules(ballot_kind="approval", min_projects=1, max_projects=3),
         "knapsack": BallotRules(ballot_kind="knapsack"),
@@ -191,6 +192,31 @@ async def build_site(users: UserFactory) -> Site:
         {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment}
     )
     return site
+
+
+async def _support_binding(official: int, accounts: dict[str, Account]) -> dict[str, Any]:
+    """A cycle in its support phase: a supported proposal with a comment, a reply, a report and a hidden
+    comment (the discussion and moderation forms), and the support phase's officials' page."""
+    from proposals.services import comments, support
+    from proposals.testing import as_resident, build_support_cycle
+
+    built = await build_support_cycle(
+        official,
+        cutoff=1,
+        proposals={"Fuzz support city": None, "Fuzz support Gangnam": "11680"},
+        author_id=accounts["startup"].id,
+        name="Fuzz PB support",
+    )
+    proposal = built.proposals["Fuzz support city"]
+    startup = await as_resident(accounts["startup"].id)
+    citizen = await as_resident(accounts["citizen"].id)
+    await support.support(startup, proposal)
+    first = await comments.post_comment(startup, "proposal", proposal, "Where? https://example.kr")
+    await comments.post_comment(citizen, "proposal", proposal, "Near the station.", first)
+    await comments.report_comment(citizen, first, "Looks like an advert")
+    hidden = await comments.post_comment(startup, "proposal", proposal, "Off topic")
+    await comments.hide_comment(official, hidden, "Off topic for this proposal")
+    return {"cycle_id": built.id, "pot_id": built.cycle.city_pot, "proposal_id": proposal}
 
 
 async def _station_binding(official: int, cycle_id: int, worker: Account) -> dict[str, Any]:

@@ -38,6 +38,12 @@ class Cycle(Table, tablename="pb_cycle"):
     publish_at = Timestamptz()
     closed_early_at = Timestamptz(null=True, default=None)
     close_reason = Text(default="")
+    # The support (공감) phase, optional: from proposals_close_at to support_close_at (None: no such phase).
+    # When it ends, each pot's proposals with at least ``support_cutoff`` supports ("threshold"), or its
+    # ``support_cutoff`` most supported ("top", ties at the boundary all in), go to feasibility review.
+    support_close_at = Timestamptz(null=True, default=None)
+    support_rule = Varchar(length=10, default="")
+    support_cutoff = Integer(null=True, default=None)
     # Ballot rules: approval | knapsack | cumulative.
     ballot_kind = Varchar(length=20, default="approval")
     min_projects = Integer(default=1)

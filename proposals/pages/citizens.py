@@ -12,7 +12,7 @@ from portal.auth import public, requires_login
 from portal.errors import DomainError
 from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, current_user, page, signed_in_user
-from proposals.services import browsing, intake
+from proposals.services import browsing, comments, intake, support
 from voting.categories import CATEGORIES
 from voting.pages.cycle_header import cycle_context
 from voting.services import cycles as voting
@@ -57,6 +57,30 @@ async def _form_input(
         location=values["location"],
     )
     return data, image
+
+
+async def proposal_page(
+    request: Request, proposal_id: int, status_code: int = 200, **extra: Any
+) -> Template:
+    """A proposal's page, with its supports and discussion; shown again with ``extra`` after a refusal."""
+    user = current_user(request)
+    found = await browsing.get(proposal_id, user)
+    cycle = await voting.get_cycle(found.cycle)
+    pot = await voting.get_pot(found.cycle, found.pot)
+    merged_into = await browsing.get(found.merged_into) if found.merged_into else None
+    return page(
+        request,
+        "proposals/detail.html",
+        status_code=status_code,
+        p=found,
+        **cycle_context(cycle, pot),
+        merged_into=merged_into,
+        is_author=bool(user and user.id == found.author),
+        support=await support.support_box(found, user),
+        thread=await comments.thread("proposal", found.id, user),
+        flash=request.session.pop("flash", None) if request.session else None,
+        **extra,
+    )
 
 
 class ProposalPages(Controller):
@@ -150,20 +174,7 @@ class ProposalPages(Controller):
 
     @get("/proposals/{proposal_id:int}", guards=[public])
     async def detail(self, request: Request, proposal_id: FromPath[int]) -> Template:
-        user = current_user(request)
-        found = await browsing.get(proposal_id, user)
-        cycle = await voting.get_cycle(found.cycle)
-        pot = await voting.get_pot(found.cycle, found.pot)
-        merged_into = await browsing.get(found.merged_into) if found.merged_into else None
-        return page(
-            request,
-            "proposals/detail.html",
-            p=found,
-            **cycle_context(cycle, pot),
-            merged_into=merged_into,
-            is_author=bool(user and user.id == found.author),
-            flash=request.session.pop("flash", None) if request.session else None,
-        )
+        return await proposal_page(request, proposal_id)
 
     @get("/proposals/{proposal_id:int}/image", guards=[public])
     async def image(self, request: Request, proposal_id: FromPath[int]) -> Response:

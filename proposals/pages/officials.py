@@ -12,10 +12,11 @@ from portal.auth import requires_official
 from portal.errors import DomainError, InvalidInput
 from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, page, signed_in_user
-from proposals.services import browsing
+from proposals.services import browsing, support
 from proposals.services import review as reviews
 from voting.pages.cycle_header import cycle_context
 from voting.services import cycles as voting
+from voting.services.lifecycle import has_support_phase
 
 
 class ProposalReviewPages(Controller):
@@ -37,6 +38,9 @@ class ProposalReviewPages(Controller):
             **cycle_context(cycle),
             proposals=proposals,
             pot_names={p["id"]: voting.pot_name(p) for p in pots},
+            # A cycle with a support phase reviews only its shortlist (proposals/services/support.py).
+            has_support=has_support_phase(cycle),
+            shortlist=await support.shortlisted_ids(cycle_id),
             flash=request.session.pop("flash", None),
             **extra,
         )

@@ -10,17 +10,21 @@ from portal import accounts, audit, clock
 from portal.db import write_transaction
 from portal.errors import Conflict, InvalidInput
 from proposals.services.browsing import ProposalRecord, find
+from proposals.services.support import check_reviewable
 from proposals.tables import Proposal
 from voting.services import cycles as voting
 
 
-async def _check_review_window(found: ProposalRecord) -> None:
+async def _check_review_window(found: ProposalRecord) -> dict[str, Any]:
     cycle = await voting.get_cycle(found.cycle)
+    if voting.phase_of(cycle) == "support":
+        raise Conflict("Proposals are reviewed once the support phase has ended.")
     if cycle["rules_frozen_at"] is not None or voting.phase_of(cycle) not in (
         "proposals",
         "review",
     ):
         raise Conflict("The ballot is fixed once voting opens; reviews can no longer change.")
+    return cycle
 
 
 def _checked_reason(reason: str) -> str:
@@ -78,7 +82,7 @@ async def review(
     found = await find(proposal_id)
     if found.status in ("withdrawn", "merged"):
         raise Conflict("This proposal was withdrawn or merged.")
-    await _check_review_window(found)
+    await check_reviewable(found, await _check_review_window(found))
     reason = _checked_reason(reason)
     await _check_revised_cost(found, revised_cost)
     status = "feasible" if feasible else "infeasible"

@@ -192,6 +192,8 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     pot_results = phone.follow(r"/pb/cycles/\d+/results/pots/\d+")[0]
     phone.visit(pot_results + "/receipts")
     phone.visit(f"/pb/cycles/{cycles['past']['cycle']}/statistics")  # SVG charts and tables
+    phone.visit("/pb/my/proposals")  # issue #14: a citizen's own proposals and supports
+    phone.visit("/pb/my/supports")
 
     # Issue 12: a poll worker's station, its check-in and its paper batches.
     phone.sign_in("pollworker", "pollworker@demo.hangang.kr", totp=True)
@@ -222,6 +224,7 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     for path in ("channels", f"channels/assembly/{weighted['pot']}", "screening"):
         phone.visit(f"/officials/pb/cycles/{weighted['cycle']}/{path}")
     phone.visit(f"/officials/pb/cycles/{past['cycle']}/screening")
+    phone.visit("/officials/pb/comments")  # issue #14: the moderation queue
     phone.visit("/officials/challenge")
     editions = phone.links(r"/officials/challenge/\d+")
     selections = []

@@ -279,6 +279,7 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
 
     ids = await _path_ids(cycles, own_proposals, edition_2026, edition_2027, own_entries, draft,
                           attachment, rounds, accounts["judge"].id)
+    ids.insert(0, await _support_ids())  # the demo cycle in its support phase: supports and a discussion
     # A voting station's paper ballots, a batch in each telling state (seen by its poll worker and officials).
     paper = await build_paper_station(ballot[0], ballot[1], [*keyers, accounts["poll_worker"].id])
     ids[:0] = [
@@ -291,6 +292,17 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     committee = await users.create(["citizen", "committee"], district="11680", verified=True)
     ids.insert(0, await build_weighted_cycle(official, committee.email))
     return clients, {"ids": ids, "accounts": accounts}
+
+
+async def _support_ids() -> dict[str, object]:
+    """The demo's cycle in its support phase and its most discussed proposal."""
+    from proposals.community_tables import Comment
+    from proposals.demo_support import SUPPORT_CYCLE
+    from voting.tables import Cycle
+
+    cycle = await Cycle.select(Cycle.id).where(Cycle.name == SUPPORT_CYCLE).first()
+    first = await Comment.select(Comment.target_id).order_by(Comment.id).first()
+    return {"cycle_id": cycle["id"], "proposal_id": first["target_id"]}
 
 
 async def _station(official: int, cycles: list[int], worker_email: str) -> dict[str, object]:

@@ -13,10 +13,18 @@ from dataclasses import asdict, dataclass
 from portal.errors import InvalidInput
 from voting.compute.channels import WEIGHTED_CHANNELS, weights_of, weights_problem
 
-PHASES = ("proposals", "review", "voting", "closed", "published")
+PHASES = ("proposals", "support", "review", "voting", "closed", "published")
 # The stored lifecycle of a cycle; each state follows the one before it and nothing else.
-CYCLE_STATES = ("proposals", "review", "voting", "closed", "approved")
-NEXT_STATE = {"proposals": "review", "review": "voting", "voting": "closed", "closed": "approved"}
+# "support" (공감) is entered only by cycles that have a support phase (``Schedule.support_close_at``).
+CYCLE_STATES = ("proposals", "support", "review", "voting", "closed", "approved")
+NEXT_STATE = {
+    "proposals": "review",
+    "support": "review",
+    "review": "voting",
+    "voting": "closed",
+    "closed": "approved",
+}
+SUPPORT_RULES = ("threshold", "top")
 BALLOT_KINDS = ("approval", "knapsack", "cumulative")
 RESULT_RULES = ("greedy", "greedy-threshold", "equal-shares", "weighted-channels")
 TIE_BREAKS = ("city", "pabutools")
@@ -35,12 +43,14 @@ class Schedule:
     voting_close_at: dt.datetime
     publish_at: dt.datetime
     closed_early_at: dt.datetime | None = None
+    support_close_at: dt.datetime | None = None  # a support phase from proposals_close_at, if any
 
     def check(self) -> None:
         """Dates must follow the phase order."""
         order = [
             self.proposals_open_at,
             self.proposals_close_at,
+            *([self.support_close_at] if self.support_close_at is not None else []),
             self.voting_open_at,
             self.voting_close_at,
             self.publish_at,
@@ -60,6 +70,8 @@ class Schedule:
             return "published" if now >= self.publish_at else "closed"
         if now < self.proposals_close_at:
             return "proposals"
+        if self.support_close_at is not None and now < self.support_close_at:
+            return "support"
         if now < self.voting_open_at:
             return "review"
         return "voting"
@@ -75,18 +87,26 @@ class Schedule:
             return min(self.closed_early_at, self.voting_close_at)
         return {
             "proposals": self.proposals_open_at,
-            "review": self.proposals_close_at,
+            "support": self.proposals_close_at,
+            "review": self.support_close_at or self.proposals_close_at,
             "voting": self.voting_open_at,
             "closed": self.voting_close_at,
         }[state]
 
 
-def states_between(current: str, target: str) -> list[str]:
+def next_state(current: str, with_support: bool = False) -> str | None:
+    """The state after ``current``: intake is followed by the support phase when the cycle has one."""
+    if current == "proposals" and with_support:
+        return "support"
+    return NEXT_STATE.get(current)
+
+
+def states_between(current: str, target: str, with_support: bool = False) -> list[str]:
     """The states entered, in order, going from ``current`` forward to ``target`` (empty if not behind)."""
     steps: list[str] = []
     state = current
     while CYCLE_STATES.index(state) < CYCLE_STATES.index(target):
-        state = NEXT_STATE[state]
+        state = next_state(state, with_support) or target
         steps.append(state)
     return steps
 

@@ -82,7 +82,7 @@ async def committee_of(cycle_id: int) -> list[Member]:
 
 async def _open_for_committee(cycle_id: int) -> dict[str, Any]:
     cycle = await get_cycle(cycle_id)
-    if cycle["state"] not in ("proposals", "review"):
+    if cycle["state"] not in ("proposals", "support", "review"):
         raise Conflict("The committee is fixed once voting opens.", field="email")
     return cycle
 

@@ -184,7 +184,7 @@ async def update_rules(official_id: int, cycle_id: int, rules: BallotRules) -> N
         cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
         if cycle is None:
             raise NotFoundError("We could not find that budgeting cycle.")
-        if cycle["state"] not in ("proposals", "review"):
+        if cycle["state"] not in ("proposals", "support", "review"):
             raise Conflict("The ballot rules are frozen once voting opens.", field="ballot_kind")
         old = {name: cycle[name] for name in RULE_FIELDS}
         await Cycle.update(rules.as_dict()).where(Cycle.id == cycle_id)
@@ -204,7 +204,7 @@ async def update_pot_amounts(official_id: int, cycle_id: int, amounts: dict[int,
         cycle = await Cycle.select().where(Cycle.id == cycle_id).first()
         if cycle is None:
             raise NotFoundError("We could not find that budgeting cycle.")
-        if cycle["state"] not in ("proposals", "review"):
+        if cycle["state"] not in ("proposals", "support", "review"):
             raise Conflict("The pots are frozen once voting opens.", field="amount")
         for pot_id, amount in amounts.items():
             if amount < 0:

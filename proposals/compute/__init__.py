@@ -1,0 +1,1 @@
+"""Pure computation for proposals: no database, no clock."""
