@@ -206,7 +206,7 @@ def _scale_argument(text: str) -> tuple[int, int]:
 def run_rank(args: argparse.Namespace) -> int:
     """Read the sheet and quotas, rank and print; 2 with a message on bad input."""
     try:
-        rows = read_score_sheet(args.sheet, args.scale)
+        rows = read_score_sheet(args.sheet, getattr(args, "scale", None))
         cut = getattr(args, "cut", None)
         if cut is not None:
             quotas_data = read_quotas_data(args.quotas) if args.quotas else {}
