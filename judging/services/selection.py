@@ -311,6 +311,16 @@ def borderline_reason(note: dict[str, Any]) -> str:
     return i18n.gettext(message, **params)
 
 
+def officials_names(
+    edition_id: int, entry_ids: dict[str, int], entries: dict[int, dict[str, Any]]
+) -> dict[str, str]:
+    """Pseudonym -> what officials read: entry titles, and organization names (they know them)."""
+    names = {p: f"«{entries[i]['title']}»" for p, i in entry_ids.items()}
+    for row in entries.values():
+        names.setdefault(pseudonym("org", edition_id, row["organization"]), row["organization_name"])
+    return names
+
+
 def named_reason(reason: str, names: dict[str, str]) -> str:
     """The selection explains itself with pseudonymous ids; officials read titles."""
     for alias, title in names.items():
@@ -339,12 +349,7 @@ async def selection_sheet(selection_id: int) -> SelectionSheet:
         )
         for r in result["ranking"]
     ]
-    names = {p: f"«{entries[i]['title']}»" for p, i in entry_ids.items()}
-    # Officials know the organizations: show names instead of the export's pseudonyms.
-    for row in entries.values():
-        names.setdefault(
-            pseudonym("org", edition["id"], row["organization"]), row["organization_name"]
-        )
+    names = officials_names(edition["id"], entry_ids, entries)
     borderline = [
         BorderlineRow(
             entry_id=b["entry_id"],

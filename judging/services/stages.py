@@ -39,7 +39,7 @@ from judging.services.selection import (
     _reason_in_words,
     borderline_reason,
     named_reason,
-    pseudonym,
+    officials_names,
     rank_sheet,
 )
 from judging.services.standings import stage_standings
@@ -554,11 +554,7 @@ async def decision_sheet(decision_id: int) -> DecisionSheet:
         )
         for r in result["ranking"]
     ]
-    names = {p: f"«{entries[i]['title']}»" for p, i in entry_ids.items()}
-    for row in entries.values():
-        names.setdefault(
-            pseudonym("org", decision["edition"], row["organization"]), row["organization_name"]
-        )
+    names = officials_names(decision["edition"], entry_ids, entries)
     borderline = [
         {
             **b,

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import textwrap
 
 import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e import test_challenge_journey as challenge_journey
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -23,17 +21,9 @@ SECRETS = {name: pyotp.random_base32() for name in ("official1", "official2", "j
 
 
 def run_script(live: LiveServer, body: str) -> str:
-    """Run setup code against the live server's database."""
-    script = "import asyncio, os, portal\n" + textwrap.dedent(body) + "\nos._exit(0)\n"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=live.environment(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    """Run setup code against the live server's database; its last printed line."""
+    lines = challenge_journey.run_script(live, body).strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 @pytest.fixture(scope="module")
