@@ -34,7 +34,7 @@ _SWAP_CANDIDATES = 300
 _START_OTHERS = 6
 # ... and at most this many of its cheapest expert pairs (all of them for small pools): with 200
 # judges an entry has ~60 experts, and 7,000 entries would start the program from 400,000 pairs.
-_START_EXPERTS = 12
+_START_EXPERTS = 6
 # Left-out pairs within this reduced cost join in the next round (fewer rounds, small LPs).
 _ENTERING_MARGIN = 0.01
 _SWAP_TRIES = 200
