@@ -67,6 +67,13 @@ STATE_LABELS = {
     "mean": "Raw mean",
     "auto": "Automatic",
     "manual": "Added by hand",
+    # stages (judging/services/stages.py)
+    "setup": "Setup",
+    "reviewing": "Reviewing",
+    "decided": "Decided",
+    "count": "A number of entries",
+    "cut": "A score cut",
+    "quotas": "A number under category quotas",
 }
 
 LABELS = CATEGORY_LABELS | SECTOR_LABELS | ORGANIZATION_SIZE_LABELS | GATE_LABELS | STATE_LABELS

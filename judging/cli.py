@@ -16,6 +16,7 @@ from pathlib import Path
 
 from judging.compute.calibration import DEFAULT_METHOD, METHODS
 from judging.compute.candidates import Quotas
+from judging.compute.rubric import RubricError, parse_scale
 from judging.compute.scoresheet import (
     DEFAULT_WINNERS,
     OPTIONAL_COLUMNS,
@@ -31,8 +32,11 @@ from judging.compute.scoresheet import (
 from portal import backup
 
 
-def read_score_sheet(path: str | Path) -> list[ScoreRow]:
-    """Read and validate a score sheet CSV (UTF-8, with or without a byte-order mark)."""
+def read_score_sheet(path: str | Path, scale: tuple[int, int] | None = None) -> list[ScoreRow]:
+    """Read and validate a score sheet CSV (UTF-8, with or without a byte-order mark).
+
+    ``scale`` is ``--scale``: scores must lie on it (else on the sheet's ``scale`` column, else 1-10).
+    """
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -49,7 +53,7 @@ def read_score_sheet(path: str | Path) -> list[ScoreRow]:
                     yield _LineRecord(record, reader.line_num)
 
             try:
-                return parse_score_rows(lines())
+                return parse_score_rows(lines(), scale=scale)
             except ScoreSheetError as error:
                 raise ScoreSheetError(f"{path}: {error}") from None
     except FileNotFoundError:
@@ -69,7 +73,7 @@ def _checked_columns(path: str | Path, header: Sequence[str] | None) -> list[str
     if missing:
         raise ScoreSheetError(
             f"{path}: line 1: missing column {', '.join(missing)}; the header must be "
-            "entry_id,judge_id,score with optional category,organization"
+            "entry_id,judge_id,score with optional category,organization,scale"
         )
     unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
@@ -89,6 +93,15 @@ class _LineRecord(dict):
 
 def read_quotas(path: str | Path, winners: int | None = None) -> Quotas:
     """Read QUOTAS.json; JSON syntax errors name the line."""
+    data = read_quotas_data(path)
+    try:
+        return parse_quotas(data, winners)
+    except ScoreSheetError as error:
+        raise ScoreSheetError(f"{path}: {error}") from None
+
+
+def read_quotas_data(path: str | Path) -> dict:
+    """QUOTAS.json as a JSON object (not yet checked against the quota rules)."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -101,10 +114,9 @@ def read_quotas(path: str | Path, winners: int | None = None) -> Quotas:
         raise ScoreSheetError(
             f"{path}: line {error.lineno}, column {error.colno}: {error.msg}"
         ) from None
-    try:
-        return parse_quotas(data, winners)
-    except ScoreSheetError as error:
-        raise ScoreSheetError(f"{path}: {error}") from None
+    if not isinstance(data, dict):
+        raise ScoreSheetError(f"{path}: quotas must be a JSON object")
+    return data
 
 
 def challenge_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -165,19 +177,48 @@ def add_rank_command(group: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="published seed of the final tie-break lot (default 0)"
     )
+    parser.add_argument(
+        "--scale",
+        metavar="MIN-MAX",
+        type=_scale_argument,
+        default=None,
+        help="the rubric's scale, e.g. 0-100 (default: the sheet's scale column, else 1-10)",
+    )
+    parser.add_argument(
+        "--cut",
+        type=float,
+        default=None,
+        metavar="SCORE",
+        help="choose every entry whose calibrated score reaches SCORE (a stage's advancement by "
+        "score) instead of --winners",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     parser.set_defaults(handler=run_rank)
+
+
+def _scale_argument(text: str) -> tuple[int, int]:
+    try:
+        return parse_scale(text)
+    except RubricError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run_rank(args: argparse.Namespace) -> int:
     """Read the sheet and quotas, rank and print; 2 with a message on bad input."""
     try:
-        rows = read_score_sheet(args.sheet)
-        if args.quotas:
-            quotas: Quotas | None = read_quotas(args.quotas, args.winners)
+        rows = read_score_sheet(args.sheet, getattr(args, "scale", None))
+        cut = getattr(args, "cut", None)
+        if cut is not None:
+            quotas_data = read_quotas_data(args.quotas) if args.quotas else {}
+            result = rank_score_sheet(
+                rows, args.method, args.winners, quotas_data, args.seed, cut=cut
+            )
         else:
-            quotas = parse_quotas({}, args.winners)
-        result = rank_score_sheet(rows, args.method, args.winners, quotas, args.seed)
+            if args.quotas:
+                quotas: Quotas | None = read_quotas(args.quotas, args.winners)
+            else:
+                quotas = parse_quotas({}, args.winners)
+            result = rank_score_sheet(rows, args.method, args.winners, quotas, args.seed)
     except ScoreSheetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

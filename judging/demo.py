@@ -1,6 +1,6 @@
 """AI 50 Challenge demo data: a closed 2026 edition with ~120 screened entries, 12 judges with some
-conflicts, the evaluation round fully scored and the final round in progress; and an open 2027 edition
-where the demo startup can submit.
+conflicts, three stages (document screening and a pitch, both scored and decided, and the final round
+in progress); and an open 2027 edition where the demo startup can submit.
 
 Bulk rows are inserted directly (the services would audit and mail every one of hundreds of rows and
 take minutes); editions, rounds and assignments go through the services so their rules apply.
@@ -15,8 +15,15 @@ from typing import Any
 import pyotp
 
 from judging.categories import CATEGORIES
+from judging.services import stage_rubric, stages
 from judging.services.assignment import run_assignment
-from judging.services.editions import EditionForm, create_edition, rounds_of, update_round
+from judging.services.editions import (
+    EditionForm,
+    create_edition,
+    get_round,
+    rounds_of,
+    update_round,
+)
 from judging.services.intake import BRN_WEIGHTS
 from judging.services.reviews import weighted_total_centi
 from judging.tables import (
@@ -117,8 +124,66 @@ def _brn(index: int) -> str:
     return base + str((10 - total % 10) % 10)
 
 
-def _scores(rubric: list[dict[str, Any]], level: float, rng: random.Random) -> dict[str, int]:
-    return {c["key"]: max(1, min(10, round(level + rng.gauss(0, 0.8)))) for c in rubric}
+def _scores(
+    rubric: list[dict[str, Any]], level: float, rng: random.Random, scale: tuple[int, int] = (1, 10)
+) -> dict[str, int]:
+    """Marks around ``level`` (a 1-10 quality), stretched onto the stage's scale."""
+    low, high = scale
+    stretch = (high - low) / 9
+    return {
+        c["key"]: max(low, min(high, round(low + (level - 1 + rng.gauss(0, 0.8)) * stretch)))
+        for c in rubric
+    }
+
+
+def _review(
+    stage: dict[str, Any], pair: dict[str, int], level: float, rng: random.Random, at: dt.datetime
+) -> Review:
+    scale = (stage["scale_min"], stage["scale_max"])
+    marks = _scores(stage["rubric"], level, rng, scale)
+    return Review(
+        round=stage["id"],
+        entry=pair["entry"],
+        judge=pair["judge"],
+        scores=marks,
+        comments={},
+        confidence=rng.randint(2, 5),
+        total_centi=weighted_total_centi(stage["rubric"], marks, scale),
+        created_at=at,
+        updated_at=at,
+    )
+
+
+# The pitch's rubric, as 서울혁신챌린지 weighs its preliminary round: technology 50, business 40,
+# participation 10, scored 0-100.
+PITCH_RUBRIC = (
+    ("technology", "기술성", "Technology", 50),
+    ("business", "사업성", "Business viability", 40),
+    ("participation", "시민 참여", "Citizen participation", 10),
+)
+
+
+async def _funnel_stages(
+    official: int, edition_id: int, rounds: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Name the stages, add the pitch with its own rubric, and set how many advance from each."""
+    await stages.update_stage(
+        official, rounds["evaluation"]["id"], "서류 심사", stages.RuleForm("count", 100)
+    )
+    pitch_id = await stages.add_stage(official, edition_id, "발표 심사")
+    criteria = [
+        stage_rubric.CriterionForm(
+            i, key, ko, en, weight, "0-39 | Weak | 미흡\n40-69 | Sound | 보통\n70-100 | Strong | 우수"
+        )
+        for i, (key, ko, en, weight) in enumerate(PITCH_RUBRIC)
+    ]
+    await stage_rubric.update_rubric(official, pitch_id, stage_rubric.RubricForm(0, 100, criteria))
+    quotas = {c: {"min": 6, "max": 20} for c in CATEGORIES}
+    await stages.update_stage(
+        official, pitch_id, "발표 심사", stages.RuleForm("quotas", 80, categories=quotas)
+    )
+    await stages.update_stage(official, rounds["final"]["id"], "최종 심사", stages.RuleForm())
+    return await get_round(pitch_id)
 
 
 async def load_demo(users: dict[str, int]) -> list[str]:
@@ -126,6 +191,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     rng = random.Random(SEED)
     now = clock.now()
     official = users["official"]
+    second_official = users.get("official2") or users["admin"]
     lines = ["", "AI 50 Challenge demo:"]
 
     # Judges: the demo judge plus eleven more with known TOTP secrets.
@@ -308,42 +374,38 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             ),
         )
 
-    # Rounds: evaluation (closed, fully scored) and final (in progress).
+    # Stages: document screening (서류 심사, closed, fully scored, 100 advanced), a pitch (발표 심사, on
+    # 0-100 with its own rubric, fully scored, 80 advanced under category quotas) and the final (in
+    # progress, half scored; the selection picks the 50 winners there).
+    pitch = await _funnel_stages(official, edition_id, rounds)
+    stage_rounds = {"evaluation": rounds["evaluation"], "pitch": pitch, "final": rounds["final"]}
     for kind, deadline in (
-        ("evaluation", now - dt.timedelta(days=3)),
+        ("evaluation", now - dt.timedelta(days=10)),
+        ("pitch", now - dt.timedelta(days=3)),
         ("final", now + dt.timedelta(days=14)),
     ):
-        await update_round(official, rounds[kind]["id"], deadline, 3, judge_ids)
+        await update_round(official, stage_rounds[kind]["id"], deadline, 3, judge_ids)
     quality = {row["id"]: rng.uniform(3.0, 9.0) for row in submitted}
     offsets = {judge: rng.uniform(-1.5, 1.5) for judge in judge_ids}
-    for kind, share in (("evaluation", 1.0), ("final", 0.5)):
-        round_id = rounds[kind]["id"]
-        await run_assignment(official, round_id)
-        rubric = rounds[kind]["rubric"]
+    for kind, share in (("evaluation", 1.0), ("pitch", 1.0), ("final", 0.5)):
+        stage = await get_round(stage_rounds[kind]["id"])
+        await run_assignment(official, stage["id"])
         pairs = await Assignment.select(Assignment.entry, Assignment.judge).where(
-            Assignment.round == round_id
+            Assignment.round == stage["id"]
         )
         reviews = []
         for pair in pairs:
             if share < 1.0 and rng.random() > share:
                 continue
             level = quality[pair["entry"]] + offsets[pair["judge"]]
-            marks = _scores(rubric, level, rng)
-            reviews.append(
-                Review(
-                    round=round_id,
-                    entry=pair["entry"],
-                    judge=pair["judge"],
-                    scores=marks,
-                    comments={},
-                    confidence=rng.randint(2, 5),
-                    total_centi=weighted_total_centi(rubric, marks),
-                    created_at=now - dt.timedelta(days=5),
-                    updated_at=now - dt.timedelta(days=5),
-                )
-            )
+            reviews.append(_review(stage, pair, level, rng, now - dt.timedelta(days=5)))
         async with write_transaction():
             await Review.insert(*reviews)
+            await stages.enter_reviewing(stage["id"], official)  # bulk rows skip save_review
+        if kind != "final":
+            decision = await stages.compute_advancement(official, stage["id"])
+            await stages.approve_advancement(official, decision)
+            await stages.approve_advancement(second_official, decision)
 
     # The open 2027 edition: the demo startup can submit here.
     await create_edition(
@@ -360,8 +422,10 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         ),
     )
     lines += [
-        f"  2026 edition: {len(submitted)} submitted entries from {org_count} organizations; evaluation round fully"
-        " scored, final round half scored. Officials: run the selection at /officials/challenge.",
+        f"  2026 edition: {len(submitted)} submitted entries from {org_count} organizations; three stages: 서류 심사"
+        " (fully scored, 100 advanced), 발표 심사 (0-100 rubric, fully scored, 80 advanced under quotas) and"
+        " 최종 심사 (half scored). Officials: the stages at /officials/challenge/<edition>/stages, the"
+        " selection at /officials/challenge.",
         "  2027 edition: intake open; startup@demo.hangang.kr belongs to 한강로보틱스 (Hangang Robotics) and can submit.",
         "  Conflicts: declared (judge, judge4, judge9), a holding (judge2), and detected by email domain"
         " (judge7@hangang-robotics.kr; judge@demo.hangang.kr shares demo.hangang.kr with the demo startup).",

@@ -15,7 +15,7 @@ from typing import Any
 
 from judging.services.awards import winners_of
 from judging.services.conflicts import conflict_register
-from judging.services.editions import get_edition
+from judging.services.editions import get_edition, get_round
 from judging.services.selection import approvals_of, get_selection, pseudonym, score_sheet
 from judging.tables import CONFLICT_TYPES
 from portal import audit, clock
@@ -109,6 +109,7 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
                 "method": selection["method"],
                 "seed": selection["seed"],
                 "round_id": selection["round"],
+                "scale": "{scale_min}-{scale_max}".format(**await get_round(selection["round"])),
                 "quotas": quotas,
                 "score_sheet_sha256": selection["sheet_sha256"],
                 "winners_pseudonymous": selection["result"]["winners"],

@@ -19,6 +19,8 @@ from judging.tables import (
     ScreeningDecision,
     Selection,
     SelectionApproval,
+    StageDecision,
+    StageDecisionApproval,
 )
 
 APP_CONFIG = AppConfig(
@@ -39,6 +41,8 @@ APP_CONFIG = AppConfig(
         Review,
         Selection,
         SelectionApproval,
+        StageDecision,
+        StageDecisionApproval,
     ],
     migration_dependencies=["portal.piccolo_app"],
     commands=[],

@@ -7,6 +7,7 @@ from judging.api.judging import JudgeApi, OfficialChallengeApi
 from judging.pages.judges import JudgePages
 from judging.pages.officials import OfficialChallengePages
 from judging.pages.officials_rounds import OfficialRoundPages
+from judging.pages.officials_stages import OfficialStagePages
 from judging.pages.startups import ChallengePages, StartupPages
 
 ROUTE_HANDLERS = [
@@ -15,6 +16,7 @@ ROUTE_HANDLERS = [
     EntryApi,
     OfficialChallengePages,
     OfficialRoundPages,
+    OfficialStagePages,
     JudgePages,
     JudgeApi,
     OfficialChallengeApi,

@@ -18,7 +18,8 @@ BodyId = Annotated[int, msgspec.Meta(ge=0, le=2_147_483_647)]
 Text200 = Annotated[str, msgspec.Meta(max_length=200)]
 Text2000 = Annotated[str, msgspec.Meta(max_length=2000)]
 Text5000 = Annotated[str, msgspec.Meta(max_length=5000)]
-Score = Annotated[int, msgspec.Meta(ge=1, le=10)]
+# A criterion score: the stage's own scale (1-10 by default, e.g. 0-100) is checked by the service.
+Score = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 
 
 class EntryWrite(StrictStruct):

@@ -19,6 +19,9 @@ ROUND_KINDS = ("screening", "evaluation", "final")
 ENTRY_STATUSES = ("draft", "submitted", "withdrawn", "screened-in", "screened-out")
 EDITION_STATES = ("open", "decided")
 SELECTION_STATES = ("proposed", "stale", "approved", "superseded")
+# A stage (a scoring round) moves setup -> reviewing -> decided (judging/services/stages.py).
+STAGE_STATES = ("setup", "reviewing", "decided")
+ADVANCE_MODES = ("count", "cut", "quotas")
 CONFLICT_TYPES = ("employment", "investment", "family", "advisory", "other")
 DETECTED_CONFLICT_TYPES = ("same-organization", "same-email-domain", "holding")
 DEFAULT_GATES = tuple(GATE_LABELS)  # a new edition screens on every gate
@@ -57,6 +60,15 @@ class Round(Table, tablename="challenge_round"):
     judges_per_entry = Integer(default=3)
     judge_pool = JSON(default="[]")  # user ids
     rubric = JSON(default="[]")  # [{"key","name","weight","levels":{...}}]
+    # ---- stages (issue #13; judging/services/stages.py): a scoring round is a stage of the funnel.
+    name = Varchar(length=120, default="")  # the stage's own name ("서류 심사"); the kind's label if ""
+    scale_min = Integer(default=1)  # every criterion of the rubric is scored from scale_min
+    scale_max = Integer(default=10)  # to scale_max (whole numbers)
+    # {} (everyone goes on, the last stage's winners come from a Selection) or
+    # {"mode": "count", "count": 180} | {"mode": "cut", "cut": "7.50"} |
+    # {"mode": "quotas", "count": 60, "categories": {"welfare": {"min": 5, "max": 12}}}
+    advance_rule = JSON(default="{}")
+    stage_state = Varchar(length=12, default="setup")  # STAGE_STATES
 
 
 class Organization(Table, tablename="challenge_organization"):
@@ -207,5 +219,38 @@ class SelectionApproval(Table, tablename="challenge_selection_approval"):
     """One official's approval; two different officials make a selection final (V8)."""
 
     selection = ForeignKey(Selection, on_delete=OnDelete.cascade, index=True)
+    official = ForeignKey(User, on_delete=OnDelete.cascade)
+    approved_at = Timestamptz()
+
+
+# ---------------------------------------------------------------- stages (issue #13)
+
+
+class StageDecision(Table, tablename="challenge_stage_decision"):
+    """Who advances from a stage to the next, with the score sheet, rule and seed it was computed from.
+
+    Like a Selection: proposed -> approved (two officials); proposed -> stale (the sheet or the rule
+    changed since); proposed | stale -> superseded (computed again). Approved decisions never change.
+    """
+
+    edition = ForeignKey(Edition, on_delete=OnDelete.cascade, index=True)
+    round = ForeignKey(Round, on_delete=OnDelete.cascade, index=True)
+    method = Varchar(length=10, default="additive")
+    seed = Integer()
+    parameters = JSON(default="{}")  # rule, quotas document, scale, seed, method
+    result = JSON(default="{}")  # ranking, advancing, borderline, entry_ids
+    sheet_sha256 = Varchar(length=64)
+    sheet_csv = Text(default="")
+    status = Varchar(length=12, default="proposed")  # SELECTION_STATES
+    stale_reason = Varchar(length=20, default="")
+    computed_by = ForeignKey(User, on_delete=OnDelete.cascade)
+    computed_at = Timestamptz()
+    approved_at = Timestamptz(null=True, default=None)
+
+
+class StageDecisionApproval(Table, tablename="challenge_stage_decision_approval"):
+    """One official's approval of a stage decision; two different officials make it final."""
+
+    decision = ForeignKey(StageDecision, on_delete=OnDelete.cascade, index=True)
     official = ForeignKey(User, on_delete=OnDelete.cascade)
     approved_at = Timestamptz()

@@ -106,6 +106,11 @@ async def build_site(users: UserFactory) -> Site:
     for _, entry_id in judged_entries:
         await save_review(judge, evaluation["id"], entry_id, marks, {}, 3)
     selection = await run_selection(official, judged, evaluation["id"])
+    # Stages: a proposed advancement of the evaluation stage, a rubric still editable in the open edition.
+    from judging.services import stages
+
+    await stages.update_stage(official, evaluation["id"], "서류 심사", stages.RuleForm("count", 1))
+    decision = await stages.compute_advancement(official, evaluation["id"])
 
     # The edition taking entries: the startup has a draft with an attachment.
     now = clock.now()
@@ -186,10 +191,13 @@ async def build_site(users: UserFactory) -> Site:
             "invitation_id": invitation["id"],
             "user_id": site.accounts["newcomer"].id,
             "selection_id": selection,
+            "decision_id": decision,
         }
     )
+    open_evaluation = {r["kind"]: r for r in await rounds_of(open_edition)}["evaluation"]
     site.bindings.append(
-        {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment}
+        {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment,
+         "round_id": open_evaluation["id"]}
     )
     return site
 

@@ -80,7 +80,8 @@ class JudgeApi(Controller):
         entry_id: RowId,
         data: JSONBody[ReviewWrite],
     ) -> ReviewRead:
-        """Score every criterion 1-10 with optional comments and a confidence 1-5; locked after the deadline."""
+        """Score every criterion on the stage's scale (1-10 unless its rubric sets another) with optional
+        comments and a confidence 1-5; locked after the deadline or once the stage is decided."""
         me = signed_in_user(request).id
         await reviews.save_review(
             me, round_id, entry_id, dict(data.scores), dict(data.comments), data.confidence

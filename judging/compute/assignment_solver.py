@@ -32,6 +32,9 @@ _MISMATCH_COST = 1000.0
 _SWAP_CANDIDATES = 300
 # Non-expert pairs per entry in the first round of column generation.
 _START_OTHERS = 6
+# ... and at most this many of its cheapest expert pairs (all of them for small pools): with 200
+# judges an entry has ~60 experts, and 7,000 entries would start the program from 400,000 pairs.
+_START_EXPERTS = 6
 # Left-out pairs within this reduced cost join in the next round (fewer rounds, small LPs).
 _ENTERING_MARGIN = 0.01
 _SWAP_TRIES = 200
@@ -72,8 +75,8 @@ def solve(
 ) -> np.ndarray | None:
     """The cheapest new pairs: ``need[e]`` per entry, loads within bounds; None if infeasible.
 
-    Column generation keeps the linear program small: start from every expert pair plus a few
-    of each entry's cheapest other pairs, solve, and add any left-out pair whose reduced cost
+    Column generation keeps the linear program small: start from each entry's cheapest expert
+    pairs (up to ``_START_EXPERTS``) plus a few of its cheapest other pairs, solve, and add any left-out pair whose reduced cost
     (from the solution's duals) is negative. When none is left, LP duality proves the restricted
     optimum optimal for the full problem; the jitter makes that optimum unique, so the answer is
     the same as solving everything at once, only faster.
@@ -92,8 +95,11 @@ def solve(
     costs = _pair_costs(problem, seed)
     others = np.where(usable & ~problem.expert, costs, np.inf)
     cheapest = np.argsort(others, axis=1, kind="stable")[:, :_START_OTHERS]
-    included = usable & problem.expert
+    experts = np.where(usable & problem.expert, costs, np.inf)
+    cheapest_experts = np.argsort(experts, axis=1, kind="stable")[:, :_START_EXPERTS]
+    included = np.zeros_like(usable)
     included[np.arange(n_entries)[:, None], cheapest] = True
+    included[np.arange(n_entries)[:, None], cheapest_experts] = True
     included &= usable
     bounds_ub = np.concatenate([judge_high, -judge_low]).astype(float)
     while True:

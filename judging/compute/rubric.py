@@ -1,8 +1,8 @@
 """The AI 50 Challenge scoring rubric: weighted criteria with level descriptors (pure).
 
-A judge gives each criterion a whole score from 1 to 10. The entry's score from that judge is the
-weighted mean of those scores, so it stays on the same 1-10 scale as the criteria: a judge who gives
-every criterion 7 gives the entry 7.00. Weights are whole percentage points summing to 100, which
+A judge gives each criterion a whole score on the stage's scale (1 to 10 unless the stage sets
+another, e.g. 0 to 100). The entry's score from that judge is the weighted mean of those scores, so it
+stays on the same scale as the criteria: a judge who gives every criterion 7 gives the entry 7.00. Weights are whole percentage points summing to 100, which
 makes the weighted mean an exact multiple of 0.01.
 """
 
@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-MIN_SCORE = 1
+MIN_SCORE = 1  # the default scale; a stage may set its own (Round.scale_min, Round.scale_max)
 MAX_SCORE = 10
+DEFAULT_SCALE = (MIN_SCORE, MAX_SCORE)
 
 # The five bands every criterion describes: (lowest score, highest score) inclusive.
 LEVEL_BANDS: tuple[tuple[int, int], ...] = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10))
@@ -43,12 +44,12 @@ class Criterion:
     weight: int
     levels: tuple[Level, ...]
 
-    def level_for(self, score: int) -> Level:
-        """The descriptor band that contains ``score``."""
+    def level_for(self, score: int) -> Level | None:
+        """The descriptor band that contains ``score`` (None when no descriptor covers it)."""
         for level in self.levels:
             if level.low <= score <= level.high:
                 return level
-        raise RubricError(f"{self.key}: score {score} is outside {MIN_SCORE}-{MAX_SCORE}")
+        return None
 
     def to_dict(self) -> dict:
         """Plain JSON form, as stored in a round's rubric."""
@@ -192,14 +193,33 @@ def validate_criteria(criteria: Sequence[Criterion]) -> None:
             raise RubricError(f"{criterion.key}: weight must be a positive whole number")
 
 
-def weighted_total(
-    scores: Mapping[str, int], criteria: Sequence[Criterion] = DEFAULT_CRITERIA
-) -> float:
-    """The weighted mean of the criterion scores, on the 1-10 scale, rounded to 0.01.
+def parse_scale(text: str) -> tuple[int, int]:
+    """``"0-100"`` as (0, 100): whole numbers, the first below the second."""
+    low, sep, high = str(text).strip().partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise RubricError(f"scale {text!r} is not MIN-MAX, e.g. 1-10 or 0-100")
+    scale = (int(low), int(high))
+    if scale[0] >= scale[1]:
+        raise RubricError(f"scale {text!r}: the minimum must be below the maximum")
+    return scale
 
-    Every criterion must be scored with a whole number from 1 to 10; unknown keys are refused so
-    a typo cannot silently drop a score.
+
+def scale_text(scale: tuple[int, int]) -> str:
+    """(0, 100) as ``"0-100"``, as score sheets and ``--scale`` write it."""
+    return f"{scale[0]}-{scale[1]}"
+
+
+def weighted_total(
+    scores: Mapping[str, int],
+    criteria: Sequence[Criterion] = DEFAULT_CRITERIA,
+    scale: tuple[int, int] = DEFAULT_SCALE,
+) -> float:
+    """The weighted mean of the criterion scores, on the rubric's scale, rounded to 0.01.
+
+    Every criterion must be scored with a whole number on the scale (1 to 10 by default); unknown
+    keys are refused so a typo cannot silently drop a score.
     """
+    low, high = scale
     validate_criteria(criteria)
     known = {c.key for c in criteria}
     unknown = sorted(set(scores) - known)
@@ -212,8 +232,8 @@ def weighted_total(
         score = scores[criterion.key]
         if isinstance(score, bool) or not isinstance(score, int):
             raise RubricError(f"{criterion.key}: score must be a whole number")
-        if not MIN_SCORE <= score <= MAX_SCORE:
-            raise RubricError(f"{criterion.key}: score {score} is outside {MIN_SCORE}-{MAX_SCORE}")
+        if not low <= score <= high:
+            raise RubricError(f"{criterion.key}: score {score} is outside {low}-{high}")
         total += criterion.weight * score
     # Exact arithmetic, then one rounding: weights are whole points, so this is exact for the
     # defaults (sum 100) and correctly rounded for any other weights.

@@ -22,7 +22,7 @@ from judging.compute.calibration import (
     calibrate,
 )
 from judging.compute.candidates import CategoryQuota, QuotaInfeasible, Quotas
-from judging.compute.rubric import MAX_SCORE, MIN_SCORE
+from judging.compute.rubric import DEFAULT_SCALE, RubricError, parse_scale, scale_text
 from judging.compute.selection import (
     Selection,
     SelectionError,
@@ -31,7 +31,7 @@ from judging.compute.selection import (
 )
 
 REQUIRED_COLUMNS = ("entry_id", "judge_id", "score")
-OPTIONAL_COLUMNS = ("category", "organization")
+OPTIONAL_COLUMNS = ("category", "organization", "scale")
 DEFAULT_WINNERS = 50
 QUOTA_KEYS = ("winners", "categories", "max_per_organization")
 
@@ -82,15 +82,20 @@ def cell_text(value: object) -> str | None:
 
 
 def parse_score_rows(
-    rows: Iterable[Mapping[str, object] | ScoreRow], first_line: int = 2
+    rows: Iterable[Mapping[str, object] | ScoreRow],
+    first_line: int = 2,
+    scale: tuple[int, int] | None = None,
 ) -> list[ScoreRow]:
     """Validate score rows (dicts keyed by column or ``ScoreRow``); errors name the line.
 
-    Line numbers count the header as line 1, as a spreadsheet shows them.
+    Line numbers count the header as line 1, as a spreadsheet shows them. Scores must lie on the
+    rubric's scale: ``scale`` (``--scale``), else the sheet's ``scale`` column, else 1-10; a sheet
+    whose ``scale`` column disagrees with ``scale`` or with itself is refused.
     """
     parsed: list[ScoreRow] = []
     seen: dict[tuple[str, str], int] = {}
     entry_facts: dict[str, tuple[str | None, str | None, int]] = {}
+    sheet_scale = _SheetScale(scale)
     for index, row in enumerate(rows, start=first_line):
         line = getattr(row, "line", index)
         if isinstance(row, ScoreRow):
@@ -101,10 +106,36 @@ def parse_score_rows(
                 "category": row.category,
                 "organization": row.organization,
             }
-        parsed.append(_parse_row(row, line, seen, entry_facts))
+        sheet_scale.check(row, line)
+        parsed.append(_parse_row(row, line, seen, entry_facts, sheet_scale.scale or DEFAULT_SCALE))
     if not parsed:
         raise ScoreSheetError("the score sheet has no scores")
     return parsed
+
+
+class _SheetScale:
+    """The scale a sheet's scores must lie on: the flag's, else the sheet's own ``scale`` column."""
+
+    def __init__(self, given: tuple[int, int] | None) -> None:
+        self.given = given
+        self.scale = given
+        self.line: int | None = None
+
+    def check(self, row: Mapping[str, object], line: int) -> None:
+        text = cell_text(row.get("scale"))
+        if text is None:
+            return
+        try:
+            scale = parse_scale(text)
+        except RubricError as error:
+            raise ScoreSheetError(f"line {line}: {error}") from None
+        if self.given is not None and scale != self.given:
+            raise ScoreSheetError(
+                f"line {line}: the sheet's scale {text} disagrees with --scale {scale_text(self.given)}"
+            )
+        if self.scale is not None and scale != self.scale:
+            raise ScoreSheetError(f"line {line}: scale {text} differs from line {self.line}")
+        self.scale, self.line = scale, self.line or line
 
 
 def _parse_row(
@@ -112,6 +143,7 @@ def _parse_row(
     line: int,
     seen: dict[tuple[str, str], int],
     entry_facts: dict[str, tuple[str | None, str | None, int]],
+    scale: tuple[int, int],
 ) -> ScoreRow:
     entry_id = cell_text(row.get("entry_id"))
     judge_id = cell_text(row.get("judge_id"))
@@ -125,9 +157,9 @@ def _parse_row(
         raise ScoreSheetError(f"line {line}: score {raw_score!r} is not a number") from None
     if not math.isfinite(score):
         raise ScoreSheetError(f"line {line}: score {raw_score!r} is not a number")
-    if not MIN_SCORE <= score <= MAX_SCORE:
+    if not scale[0] <= score <= scale[1]:
         raise ScoreSheetError(
-            f"line {line}: score {raw_score} is outside the rubric scale {MIN_SCORE}-{MAX_SCORE}"
+            f"line {line}: score {raw_score} is outside the rubric scale {scale[0]}-{scale[1]}"
         )
     pair = (entry_id, judge_id)
     if pair in seen:
@@ -195,18 +227,30 @@ def rank_score_sheet(
     quotas: Quotas | Mapping[str, object] | None = None,
     seed: int = 0,
     ridge: float = 0.0,
+    scale: tuple[int, int] | None = None,
+    cut: float | None = None,
 ) -> RankResult:
     """Calibrate a score sheet and select the winners: the official decision, replayable.
 
     ``rows`` are score-sheet rows (dicts with the sheet's columns, or ``ScoreRow``); ``quotas`` is
     a ``Quotas`` or the QUOTAS.json object; ``winners`` overrides (and must agree with) the quotas'
-    number. Raises ``ScoreSheetError`` for malformed or infeasible input.
+    number. ``scale`` is the rubric's (default: the sheet's ``scale`` column, else 1-10). With
+    ``cut``, every entry whose calibrated score reaches the cut is chosen (a stage's advancement by
+    score), and ``winners`` must not be given. Raises ``ScoreSheetError`` for malformed or
+    infeasible input.
     """
     if method not in METHODS:
         raise ScoreSheetError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if winners is not None:
         _whole(winners, "--winners", 1)
-    parsed = rows if _all_score_rows(rows) else parse_score_rows(rows)
+    parsed = rows if _all_score_rows(rows) else parse_score_rows(rows, scale=scale)
+    if cut is not None:
+        if winners is not None:
+            raise ScoreSheetError("give either --winners or --cut, not both")
+        winners = _reaching_cut(parsed, method, ridge, cut)
+        quotas = (
+            {**dict(quotas or {}), "winners": winners} if not isinstance(quotas, Quotas) else quotas
+        )
     if isinstance(quotas, Quotas):
         if winners is not None and winners != quotas.winners:
             raise ScoreSheetError(
@@ -224,8 +268,24 @@ def rank_score_sheet(
         candidates = candidates_from_calibration(calibration, categories, organizations)
         selection = select_winners(candidates, chosen_quotas, seed)
     except (CalibrationError, QuotaInfeasible, SelectionError) as error:
-        raise ScoreSheetError(str(error)) from error  # the cause lets a page translate quota reasons
+        raise ScoreSheetError(
+            str(error)
+        ) from error  # the cause lets a page translate quota reasons
     return RankResult(method, seed, chosen_quotas, calibration, selection)
+
+
+def _reaching_cut(parsed: list[ScoreRow], method: str, ridge: float, cut: float) -> int:
+    """How many entries' calibrated scores reach ``cut`` (at least one, or the cut is an error)."""
+    try:
+        calibration = calibrate(
+            (Review(r.entry_id, r.judge_id, r.score) for r in parsed), method, ridge
+        )
+    except CalibrationError as error:
+        raise ScoreSheetError(str(error)) from error
+    count = sum(1 for e in calibration.entries.values() if e.score >= cut)
+    if count == 0:
+        raise ScoreSheetError(f"no entry reaches the cut {cut:g}")
+    return count
 
 
 def _all_score_rows(rows: object) -> bool:

@@ -191,13 +191,17 @@ def _could_win(ranked: Sequence[Candidate], quotas: Quotas) -> list[Candidate]:
     is already full. So every higher-ranked entry of x's category either wins or belongs to a full
     organization: each organization among them (other than x's) holds at least one winner. If
     there are ``winners`` or more such organizations, x cannot win. Entries without an
-    organization count as their own.
+    organization count as their own. Categories without a quota are one group: swapping two of
+    their entries changes no constrained count (a stage's advancement by number has no quotas at
+    all, so 7,000 entries shrink to the best few hundred).
     """
     wanted = quotas.winners
     kept: list[Candidate] = []
-    above: dict[str | None, tuple[Counter, int]] = {}
+    above: dict[object, tuple[Counter, int]] = {}
+    unconstrained = object()
     for c in ranked:
-        orgs, loose = above.get(c.category, (Counter(), 0))
+        group = c.category if c.category in quotas.categories else unconstrained
+        orgs, loose = above.get(group, (Counter(), 0))
         if quotas.max_per_organization is None:
             others = sum(orgs.values()) + loose
         else:
@@ -208,5 +212,5 @@ def _could_win(ranked: Sequence[Candidate], quotas: Quotas) -> list[Candidate]:
             loose += 1
         else:
             orgs[c.organization] += 1
-        above[c.category] = (orgs, loose)
+        above[group] = (orgs, loose)
     return kept

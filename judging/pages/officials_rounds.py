@@ -11,7 +11,7 @@ from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
 from judging.schemas import RowId
-from judging.services import assignment, conflicts, editions, reviews
+from judging.services import assignment, conflicts, editions, funnel, reviews
 from portal import i18n
 from portal.auth import requires_official
 from portal.errors import DomainError
@@ -48,7 +48,7 @@ class OfficialRoundPages(Controller):
             judges=await conflicts.all_judges(),
             progress=await assignment.round_progress(round_id),
             assignments=await assignment.round_assignments(round_id),
-            screened=await editions.entries_of(edition["id"], ("screened-in",)),
+            screened=await funnel.stage_entries(round_id, strict=False),  # the entries in this stage
             local_input=seoul_datetime_input,
             flash=request.session.pop("flash", None),
             **extra,

@@ -10,7 +10,8 @@ from typing import Any
 from judging.compute import assignment
 from judging.services.common import require_undecided
 from judging.services.conflicts import conflict_register, is_conflicted
-from judging.services.editions import SCORING_KINDS, entries_of, get_edition, get_round
+from judging.services.editions import SCORING_KINDS, get_edition, get_round
+from judging.services.funnel import require_stage_open, stage_entries
 from judging.tables import Assignment, Entry, JudgeProfile, Review
 from portal import accounts, audit, clock
 from portal.db import write_transaction
@@ -76,7 +77,7 @@ async def run_assignment(official_id: int, round_id: int) -> int:
     pool = list(rnd["judge_pool"])
     if not pool:
         raise ConflictError("Add judges to the round's pool first.")
-    entries = await entries_of(edition["id"], ("screened-in",))
+    entries = await stage_entries(round_id)  # only entries that advanced into this stage
     if not entries:
         raise ConflictError("No screened-in entries to assign yet.")
     blocked = {(j, e) for j, e, _ in await conflict_register(edition["id"], pool)}
@@ -90,6 +91,7 @@ async def run_assignment(official_id: int, round_id: int) -> int:
     )
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
         await require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
+        await require_stage_open(round_id)
         if await Review.exists().where(Review.round == round_id):
             raise ConflictError(
                 "Scoring has started in this round; adjust assignments by hand instead."
@@ -113,12 +115,15 @@ async def add_assignment(official_id: int, round_id: int, entry_id: int, judge_i
     entry = await Entry.select(Entry.edition, Entry.status).where(Entry.id == entry_id).first()
     if entry is None or entry["edition"] != edition["id"] or entry["status"] != "screened-in":
         raise InvalidInput("Choose a screened-in entry of this edition.", field="entry")
+    if entry_id not in {e["id"] for e in await stage_entries(round_id)}:
+        raise InvalidInput("This entry did not advance to this stage.", field="entry")
     if judge_id not in rnd["judge_pool"]:
         raise InvalidInput("Choose a judge from the round's pool.", field="judge")
     if await is_conflicted(judge_id, entry_id):
         raise ConflictError("This judge has a conflict of interest with this entry.", field="judge")
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
         await require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
+        await require_stage_open(round_id)
         if await Assignment.exists().where(
             (Assignment.round == round_id)
             & (Assignment.entry == entry_id)
@@ -147,6 +152,7 @@ async def remove_assignment(official_id: int, round_id: int, entry_id: int, judg
     rnd = await get_round(round_id)
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
         await require_undecided(rnd["edition"], "The winners are approved; this round can no longer change.")
+        await require_stage_open(round_id)
         if await Review.exists().where(
             (Review.round == round_id) & (Review.entry == entry_id) & (Review.judge == judge_id)
         ):
@@ -175,6 +181,7 @@ async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) ->
     expertise = await _expertise_of(pool)
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
         await require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
+        await require_stage_open(round_id)
         current = await Assignment.select().where(Assignment.round == round_id)
         finished = [
             r["entry"]
@@ -246,7 +253,7 @@ async def coverage_gaps(round_id: int) -> list[dict[str, Any]]:
             "have": counts.get(e["id"], 0),
             "need": rnd["judges_per_entry"],
         }
-        for e in await entries_of(rnd["edition"], ("screened-in",))
+        for e in await stage_entries(round_id, strict=False)
         if counts.get(e["id"], 0) < rnd["judges_per_entry"]
     ]
 
@@ -270,6 +277,7 @@ async def fill_coverage_gap(official_id: int, round_id: int, entry_id: int) -> l
         await require_undecided(
             edition["id"], "The winners are approved; this round can no longer change."
         )
+        await require_stage_open(round_id)
         current = await Assignment.select().where(Assignment.round == round_id)
         # Loads count within the pool; pairs a later-detected conflict forbids are not kept.
         pairs = [

@@ -11,6 +11,7 @@ import msgspec
 
 from judging.compute import calibration, rubric
 from judging.schemas import BlindEntryRead
+from judging.services import stages
 from judging.services.common import require_undecided, update_audited
 from judging.services.conflicts import conflict_register, is_conflicted
 from judging.services.editions import get_edition, get_round
@@ -35,13 +36,23 @@ def criteria_of(stored: list[dict[str, Any]]) -> tuple[rubric.Criterion, ...]:
     )
 
 
-def weighted_total_centi(stored: list[dict[str, Any]], scores: dict[str, int]) -> int:
+def weighted_total_centi(
+    stored: list[dict[str, Any]],
+    scores: dict[str, int],
+    scale: tuple[int, int] = rubric.DEFAULT_SCALE,
+) -> int:
     """The weighted rubric total in hundredths (an int, so the stored value is exact)."""
     try:
-        total = rubric.weighted_total(scores, criteria_of(stored))
+        total = rubric.weighted_total(scores, criteria_of(stored), scale)
     except rubric.RubricError:
-        raise InvalidInput("Score every criterion from 1 to 10.", field="scores") from None
+        raise _score_error("scores", scale) from None
     return round(total * 100)
+
+
+def _score_error(field: str, scale: tuple[int, int]) -> InvalidInput:
+    return InvalidInput(
+        "Score every criterion from %(low)s to %(high)s.", field=field, low=scale[0], high=scale[1]
+    )
 
 
 @dataclass(frozen=True)
@@ -200,12 +211,13 @@ async def save_review(
     if clock.now() >= rnd["deadline"]:
         raise NotAllowed("The round deadline has passed; scores are locked.")
     keys = [c["key"] for c in rnd["rubric"]]
+    scale = (rnd["scale_min"], rnd["scale_max"])  # the stage's rubric scale
     if set(scores) != set(keys):
-        raise InvalidInput("Score every criterion from 1 to 10.", field="scores")
+        raise _score_error("scores", scale)
     for key in keys:
         value = scores[key]
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10:
-            raise InvalidInput("Score every criterion from 1 to 10.", field=f"score_{key}")
+        if not isinstance(value, int) or isinstance(value, bool) or not scale[0] <= value <= scale[1]:
+            raise _score_error(f"score_{key}", scale)
     if set(comments) - set(keys):
         raise InvalidInput("Comments are per criterion.", field="comments")
     clean_comments = {k: (comments.get(k) or "").strip() for k in keys}
@@ -213,7 +225,7 @@ async def save_review(
         raise InvalidInput("Keep this under %(limit)s characters.", field="comments", limit=2000)
     if not isinstance(confidence, int) or isinstance(confidence, bool) or not 1 <= confidence <= 5:
         raise InvalidInput("Confidence is from 1 to 5.", field="confidence")
-    total_centi = weighted_total_centi(rnd["rubric"], scores)
+    total_centi = weighted_total_centi(rnd["rubric"], scores, scale)
     async with write_transaction(lock_key=f"challenge-review-{round_id}-{entry_id}-{judge_id}"):
         if clock.now() >= rnd["deadline"]:
             raise NotAllowed("The round deadline has passed; scores are locked.")
@@ -221,6 +233,8 @@ async def save_review(
         await require_undecided(
             rnd["edition"], "The winners are approved; scores are locked.", NotAllowed
         )
+        await stages.require_reviews_open(round_id)  # a decided stage's scores never change
+        await stages.enter_reviewing(round_id, judge_id)  # the first review freezes the rubric
         old = await my_review(judge_id, round_id, entry_id)
         new_values = {
             "scores": scores,

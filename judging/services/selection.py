@@ -14,6 +14,7 @@ from typing import Any
 
 from judging.categories import CATEGORY_LABELS
 from judging.compute.candidates import QuotaInfeasible
+from judging.compute.rubric import DEFAULT_SCALE, scale_text
 from judging.compute.scoresheet import rank_score_sheet, rows_from_csv
 from judging.services.assignment import coverage_gaps, round_progress
 from judging.services.common import (
@@ -64,11 +65,16 @@ class Sheet:
     rows: list[dict[str, str]]
     entry_ids: dict[str, int]
     judge_ids: dict[str, int]
+    scale: tuple[int, int] = DEFAULT_SCALE
 
-    def csv_text(self) -> str:
-        lines = ["entry_id,judge_id,score,category,organization"]
+    def csv_text(self, with_scale: bool = False) -> str:
+        """The CSV ``hangang challenge rank`` reads; its ``scale`` column records the rubric's scale
+        (always with ``with_scale``; otherwise only off the default 1-10, so older sheets hash as before)."""
+        scale = scale_text(self.scale) if with_scale or self.scale != DEFAULT_SCALE else ""
+        lines = ["entry_id,judge_id,score,category,organization" + (",scale" if scale else "")]
         lines += [
             f"{r['entry_id']},{r['judge_id']},{r['score']},{r['category']},{r['organization']}"
+            + (f",{scale}" if scale else "")
             for r in self.rows
         ]
         return "\n".join(lines) + "\n"
@@ -111,15 +117,24 @@ async def score_sheet(round_id: int) -> Sheet:
             }
         )
     rows.sort(key=lambda row: (row["entry_id"], row["judge_id"]))
-    return Sheet(rows, entry_ids, judge_ids)
+    return Sheet(rows, entry_ids, judge_ids, (rnd["scale_min"], rnd["scale_max"]))
 
 
-def rank_sheet(csv_text: str, *, method: str, quotas: dict[str, Any], seed: int) -> dict[str, Any]:
+def rank_sheet(
+    csv_text: str,
+    *,
+    method: str,
+    quotas: dict[str, Any],
+    seed: int,
+    cut: float | None = None,
+) -> dict[str, Any]:
     """Rank a score sheet with the very function behind ``hangang challenge rank`` (replayable).
 
+    ``cut`` chooses every entry whose calibrated score reaches it (a stage's advancement by score).
     Raises ``ValueError`` (``ScoreSheetError``) with a readable reason when the quotas cannot be met.
     """
-    result = rank_score_sheet(rows_from_csv(csv_text), method, quotas["winners"], quotas, seed)
+    winners = None if cut is not None else quotas["winners"]
+    result = rank_score_sheet(rows_from_csv(csv_text), method, winners, quotas, seed, cut=cut)
     return {
         **result.to_json(),
         "winner_flags": {r.entry_id: r.winner for r in result.selection.ranking},
@@ -296,7 +311,17 @@ def borderline_reason(note: dict[str, Any]) -> str:
     return i18n.gettext(message, **params)
 
 
-def _named(reason: str, names: dict[str, str]) -> str:
+def officials_names(
+    edition_id: int, entry_ids: dict[str, int], entries: dict[int, dict[str, Any]]
+) -> dict[str, str]:
+    """Pseudonym -> what officials read: entry titles, and organization names (they know them)."""
+    names = {p: f"«{entries[i]['title']}»" for p, i in entry_ids.items()}
+    for row in entries.values():
+        names.setdefault(pseudonym("org", edition_id, row["organization"]), row["organization_name"])
+    return names
+
+
+def named_reason(reason: str, names: dict[str, str]) -> str:
     """The selection explains itself with pseudonymous ids; officials read titles."""
     for alias, title in names.items():
         if alias in reason:
@@ -324,12 +349,7 @@ async def selection_sheet(selection_id: int) -> SelectionSheet:
         )
         for r in result["ranking"]
     ]
-    names = {p: f"«{entries[i]['title']}»" for p, i in entry_ids.items()}
-    # Officials know the organizations: show names instead of the export's pseudonyms.
-    for row in entries.values():
-        names.setdefault(
-            pseudonym("org", edition["id"], row["organization"]), row["organization_name"]
-        )
+    names = officials_names(edition["id"], entry_ids, entries)
     borderline = [
         BorderlineRow(
             entry_id=b["entry_id"],
@@ -337,7 +357,7 @@ async def selection_sheet(selection_id: int) -> SelectionSheet:
             score=b["score"],
             selected=b["selected"],
             title=entries[entry_ids[b["entry_id"]]]["title"],
-            reason=_named(borderline_reason(b), names),
+            reason=named_reason(borderline_reason(b), names),
         )
         for b in result["borderline"]
     ]

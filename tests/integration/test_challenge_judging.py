@@ -275,7 +275,12 @@ async def test_scores_change_until_the_deadline_then_lock_and_every_change_is_au
         out_of_range = await c.send_json(
             "PUT", url, {"scores": {**scores(7), "impact": 11}, "confidence": 3}
         )
-        assert out_of_range.status_code == 400
+        assert out_of_range.status_code == 422  # outside the stage's scale (1-10 here)
+        assert "from 1 to 10" in out_of_range.text
+        beyond_any_scale = await c.send_json(
+            "PUT", url, {"scores": {**scores(7), "impact": 1001}, "confidence": 3}
+        )
+        assert beyond_any_scale.status_code == 400
         missing = await c.send_json("PUT", url, {"scores": {"impact": 7}, "confidence": 3})
         assert missing.status_code == 422
         sneaky = await c.send_json("PUT", url, {"scores": scores(7), "confidence": 3, "total": 10})

@@ -341,7 +341,7 @@ async def _path_ids(
     cycles, own_proposals, edition_2026, edition_2027, own_entries, draft, attachment, rounds, judge_id
 ) -> list[dict[str, object]]:
     """Path ids, the most telling first: each route takes up to MAX_FILLS_PER_ROUTE of them."""
-    from judging.tables import Assignment, Entry, Selection
+    from judging.tables import Assignment, Entry, Selection, StageDecision
     from portal.connector.tables import OutboxBatch
     from proposals.tables import Proposal
     from voting.tables import Pot
@@ -373,6 +373,8 @@ async def _path_ids(
             ids.append({"round_id": rounds[kind], "entry_id": mine["entry"]})
     for row in await Selection.select(Selection.id):
         ids.append({"selection_id": row["id"], "name": "bundle.zip"})
+    for row in await StageDecision.select(StageDecision.id):  # the demo's approved advancements
+        ids.append({"decision_id": row["id"], "name": "advancement.zip"})
     for row in await OutboxBatch.select(OutboxBatch.id).limit(2):
         ids.append({"batch_pk": row["id"]})
     ids += [

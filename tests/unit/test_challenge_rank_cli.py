@@ -236,3 +236,39 @@ def test_read_score_sheet_accepts_a_byte_order_mark_and_blank_lines(tmp_path):
 def test_rank_score_sheet_refuses_an_unknown_method():
     with pytest.raises(ScoreSheetError, match="unknown method"):
         rank_score_sheet([{"entry_id": "E1", "judge_id": "J1", "score": 5}], "median", 1)
+
+
+def _on_0_to_100(text: str) -> str:
+    """The planted sheet with every score times 10 (a 0-100 rubric)."""
+    lines = text.strip().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        e, j, s, c, o = line.split(",")
+        out.append(f"{e},{j},{int(s) * 10},{c},{o}")
+    return "\n".join(out) + "\n"
+
+
+def test_scale_flag_accepts_a_0_to_100_sheet_and_the_default_refuses_it(sheet, capsys):
+    path = sheet(_on_0_to_100(PLANTED))
+    assert run(["challenge", "rank", path, "--winners", "2", "--json"]) == 2
+    assert "outside the rubric scale 1-10" in capsys.readouterr().err
+    assert run(["challenge", "rank", path, "--winners", "2", "--scale", "0-100", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["winners"] == ["E1", "E2"]
+
+
+def test_the_sheets_scale_column_decides_and_must_agree_with_the_flag(sheet, capsys):
+    lines = _on_0_to_100(PLANTED).strip().splitlines()
+    text = "\n".join([lines[0] + ",scale", *(f"{line},0-100" for line in lines[1:])]) + "\n"
+    path = sheet(text)
+    assert run(["challenge", "rank", path, "--winners", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["winners"] == ["E1", "E2"]
+    assert run(["challenge", "rank", path, "--winners", "2", "--scale", "1-10"]) == 2
+    assert "disagrees with --scale 1-10" in capsys.readouterr().err
+
+
+def test_cut_chooses_every_entry_reaching_the_calibrated_score(sheet, capsys):
+    assert run(["challenge", "rank", sheet(PLANTED), "--cut", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["winners"] == ["E1", "E2", "E3"]
+    assert run(["challenge", "rank", sheet(PLANTED), "--cut", "9.5"]) == 2
+    assert "no entry reaches the cut" in capsys.readouterr().err
+    assert run(["challenge", "rank", sheet(PLANTED), "--cut", "5", "--winners", "2"]) == 2

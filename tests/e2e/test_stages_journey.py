@@ -1,0 +1,227 @@
+"""A three-stage AI 50 Challenge in Korean, in a browser (issue #13): an official adds a pitch stage and
+edits the first stage's rubric (a wrong weight sum is refused beside the field), sets how many advance,
+judges score, and two officials approve the advancement twice; only advanced entries reach the next
+stage."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pyotp
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e import test_challenge_journey as challenge_journey
+from tests.live import LiveServer
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "cherry blossoms along yeouido"
+SECRETS = {name: pyotp.random_base32() for name in ("official1", "official2", "judge1", "judge2")}
+
+
+def run_script(live: LiveServer, body: str) -> str:
+    """Run setup code against the live server's database; its last printed line."""
+    lines = challenge_journey.run_script(live, body).strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+@pytest.fixture(scope="module")
+def live():
+    """Six screened-in entries of an edition whose intake closed; Korean officials and judges."""
+    with LiveServer() as server:
+        ids = run_script(
+            server,
+            f"""
+            import datetime as dt, json
+            from portal import accounts, clock
+            from judging.services import entries, intake
+            from judging.services.editions import EditionForm, create_edition
+            from judging.services.screening import decide_gate
+            from judging.tables import DEFAULT_GATES, Edition
+            from tests.integration.test_challenge_setup import entry_form, valid_brn
+            async def main():
+                founder = await accounts.create_user("founder@riverai.kr", {PASSWORD!r}, ["startup"], language="ko")
+                for name, secret in {SECRETS!r}.items():
+                    roles = ["official"] if name.startswith("official") else ["judge"]
+                    await accounts.create_user(f"{{name}}@example.kr", {PASSWORD!r}, roles, totp_secret=secret, language="ko")
+                now = clock.now()
+                edition = await create_edition(
+                    1, EditionForm(name="AI 50 챌린지 2027", intake_opens_at=now - dt.timedelta(days=1),
+                    intake_closes_at=now + dt.timedelta(days=1), winners=1, quotas={{}}, seed=42))
+                made = []
+                for i in range(6):
+                    org = await intake.create_organization(founder, f"스타트업 {{i}}", valid_brn(i + 1), "startup", "2021")
+                    entry = await entries.create_entry(founder, org, edition, entry_form(f"출품작 {{i}}", "welfare"))
+                    await entries.submit_entry(founder, entry)
+                    made.append(entry)
+                await Edition.update({{Edition.intake_closes_at: clock.now() - dt.timedelta(minutes=1)}}).where(Edition.id == edition)
+                for entry in made:
+                    for gate in DEFAULT_GATES:
+                        await decide_gate(1, entry, gate, True, "")
+                print(json.dumps({{"edition": edition, "entries": made}}))
+            asyncio.run(main())
+            """,
+        )
+        server.ids = json.loads(ids)
+        yield server
+
+
+def log_in(page, live: LiveServer, email: str, secret: str) -> None:
+    page.goto(f"{live.url}/login")
+    page.locator("#f-email").fill(email)
+    page.locator("#f-password").fill(PASSWORD)
+    page.locator("form[action='/login'] button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/login/totp$"))
+    page.locator("#f-totp").fill(pyotp.TOTP(secret).now())
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def assign(live: LiveServer, round_id: int) -> None:
+    """Both judges in the stage's pool and the assignment run."""
+    run_script(
+        live,
+        f"""
+        from judging.services.assignment import run_assignment
+        from judging.services.editions import get_round, update_round
+        from portal.tables import User
+        async def main():
+            rnd = await get_round({round_id})
+            judges = [u["id"] for u in await User.select(User.id).where(User.email.like("judge%@example.kr"))]
+            await update_round(1, rnd["id"], rnd["deadline"], 2, judges)
+            await run_assignment(1, rnd["id"])
+        asyncio.run(main())
+        """,
+    )
+
+
+def score_the_rest(live: LiveServer, round_id: int, scores: dict[int, int]) -> None:
+    """The reviews the browser did not write (scores on 1-10, stretched onto a 0-100 stage)."""
+    run_script(
+        live,
+        f"""
+        from judging.services.editions import get_round
+        from judging.services.reviews import save_review
+        from judging.tables import Assignment, Review
+        async def main():
+            rnd = await get_round({round_id})
+            scores = {scores!r}
+            for a in await Assignment.select().where(Assignment.round == rnd["id"]):
+                if await Review.exists().where((Review.round == rnd["id"]) & (Review.entry == a["entry"]) & (Review.judge == a["judge"])):
+                    continue
+                value = scores[a["entry"]] if rnd["scale_max"] == 10 else scores[a["entry"]] * 10
+                await save_review(a["judge"], rnd["id"], a["entry"], {{c["key"]: value for c in rnd["rubric"]}}, {{}}, 3)
+        asyncio.run(main())
+        """,
+    )
+
+
+def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
+    contexts = []
+
+    def fresh_page():
+        context = browser.new_context(locale="ko-KR", viewport={"width": 1200, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(20000)
+        return page
+
+    edition, entries = live.ids["edition"], live.ids["entries"]
+    try:
+        official = fresh_page()
+        log_in(official, live, "official1@example.kr", SECRETS["official1"])
+        # The stages page: add a pitch stage before the final one.
+        official.goto(f"{live.url}/officials/challenge/{edition}/stages")
+        expect(official.get_by_role("heading", name="심사 단계", exact=True)).to_be_visible()
+        official.get_by_label("단계 이름", exact=True).fill("발표 심사")
+        official.locator("#add-stage").click()
+        expect(official.get_by_text("단계를 추가했습니다.")).to_be_visible()
+        stage_links = official.locator("#stage-list h2 a")
+        expect(stage_links).to_have_count(3)
+        first_stage = int(re.search(r"rounds/(\d+)/", stage_links.nth(0).get_attribute("href"))[1])
+        pitch = int(re.search(r"rounds/(\d+)/", stage_links.nth(1).get_attribute("href"))[1])
+        assert stage_links.nth(1).inner_text() == "발표 심사"
+
+        # The first stage's rubric on 0-100: a wrong sum is refused beside the weights, what was typed stays.
+        official.goto(f"{live.url}/officials/challenge/rounds/{first_stage}/rubric")
+        official.get_by_label("최저 점수").fill("0")
+        official.get_by_label("최고 점수").fill("100")
+        official.locator("#f-weight_0").fill("40")
+        official.locator("#save-rubric").click()
+        expect(official.locator("#f-weights-error")).to_contain_text("가중치 합계가 110입니다")
+        assert official.locator("#f-weight_0").input_value() == "40"
+        assert official.locator("#f-scale_max").input_value() == "100"
+        official.locator("#f-weight_0").fill("30")
+        official.locator("#save-rubric").click()
+        expect(official.get_by_text("평가표를 저장했습니다.")).to_be_visible()
+
+        # Four of six advance from the first stage.
+        official.goto(f"{live.url}/officials/challenge/rounds/{first_stage}/stage")
+        official.get_by_label("단계 이름", exact=True).fill("서류 심사")
+        official.get_by_label("진출 방식", exact=True).select_option("count")
+        official.get_by_label("진출 수", exact=True).fill("4")
+        official.locator("#save-stage").click()
+        expect(official.get_by_text("단계를 저장했습니다.")).to_be_visible()
+
+        # A judge scores one entry on the stage's 0-100 scale, in Korean; the rest come from the pool.
+        assign(live, first_stage)
+        judge = fresh_page()
+        log_in(judge, live, "judge1@example.kr", SECRETS["judge1"])
+        judge.goto(f"{live.url}/judging")
+        judge.locator("#next-entry").click()
+        expect(judge.get_by_text("점수(0-100)").first).to_be_visible()
+        for field in judge.locator("input[type=number][name^=score_]").all():
+            field.fill("90")
+        judge.locator("#save-review").click()
+        expect(judge.locator(".flash")).to_be_visible()
+        quality = {entry: 9 - i for i, entry in enumerate(entries)}  # the first entries are best
+        score_the_rest(live, first_stage, quality)
+
+        def advance(stage_id: int) -> None:
+            official.goto(f"{live.url}/officials/challenge/rounds/{stage_id}/stage")
+            official.locator("#compute-advancement").click()
+            official.wait_for_url(re.compile(r"/stage-decisions/\d+$"))
+            expect(official.get_by_role("heading", name="경계선 근처: 마지막 진출 5개, 첫 탈락 5개")).to_be_visible()
+            official.locator("#approve-advancement").click()
+            expect(official.get_by_text("다른 공무원 한 명이 더 승인해야 합니다.").first).to_be_visible()
+            decision_url = official.url
+            second = fresh_page()
+            log_in(second, live, "official2@example.kr", SECRETS["official2"])
+            second.goto(decision_url)
+            second.locator("#approve-advancement").click()
+            expect(second.locator("#decision-status")).to_have_text("승인됨")
+            expect(second.locator("#replay")).to_contain_text("hangang challenge rank scores.csv")
+
+        advance(first_stage)
+        official.goto(f"{live.url}/officials/challenge/{edition}/stages")
+        expect(official.locator(f"#stage-{first_stage} .badge")).to_have_text("결정됨")
+        expect(official.locator(f"#stage-{pitch}-entries")).to_have_text("4")
+
+        # The pitch: only the four advanced entries are assigned; two go on to the final.
+        official.goto(f"{live.url}/officials/challenge/rounds/{pitch}/stage")
+        official.get_by_label("진출 방식", exact=True).select_option("count")
+        official.get_by_label("진출 수", exact=True).fill("2")
+        official.locator("#save-stage").click()
+        expect(official.get_by_text("단계를 저장했습니다.")).to_be_visible()
+        assign(live, pitch)
+        score_the_rest(live, pitch, quality)
+        official.goto(f"{live.url}/officials/challenge/rounds/{pitch}")
+        for eliminated in entries[4:]:
+            assert f"출품작 {entries.index(eliminated)}" not in official.locator("table").last.inner_text()
+        advance(pitch)
+        official.goto(f"{live.url}/officials/challenge/{edition}/stages")
+        expect(official.locator(f"#stage-{pitch} .badge")).to_have_text("결정됨")
+        final_id = re.search(r"rounds/(\d+)/", stage_links.nth(2).get_attribute("href"))[1]
+        expect(official.locator(f"#stage-{final_id}-entries")).to_have_text("2")
+    except Exception:
+        from tests.e2e.conftest import ARTIFACTS
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        for n, context in enumerate(contexts):
+            for m, open_page in enumerate(context.pages):
+                open_page.screenshot(path=str(ARTIFACTS / f"stages-journey-{n}-{m}.png"), full_page=True)
+        raise
+    finally:
+        for context in contexts:
+            context.close()
