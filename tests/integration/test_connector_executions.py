@@ -51,7 +51,9 @@ async def funded(users) -> FundedCycle:
 
 
 def _plant(city: RunningCity, items: list) -> None:
-    httpx.post(f"{city.url}/_executions", json={"fiscal_year": 2026, "items": items}, timeout=5).raise_for_status()
+    httpx.post(
+        f"{city.url}/_executions", json={"fiscal_year": 2026, "items": items}, timeout=5
+    ).raise_for_status()
 
 
 async def _rows(funded: FundedCycle, closed_on: dt.date) -> list[dict]:
@@ -61,24 +63,47 @@ async def _rows(funded: FundedCycle, closed_on: dt.date) -> list[dict]:
             "project_code": delivery.project_code(first),
             "status": "completed",
             "milestones": [
-                {"key": "M-1", "title": "Design approved", "due_on": (closed_on + dt.timedelta(days=20)).isoformat(), "done": True},
-                {"key": "M-2", "title": "Lamps installed", "due_on": (closed_on + dt.timedelta(days=90)).isoformat(), "done": True},
+                {
+                    "key": "M-1",
+                    "title": "Design approved",
+                    "due_on": (closed_on + dt.timedelta(days=20)).isoformat(),
+                    "done": True,
+                },
+                {
+                    "key": "M-2",
+                    "title": "Lamps installed",
+                    "due_on": (closed_on + dt.timedelta(days=90)).isoformat(),
+                    "done": True,
+                },
             ],
-            "payments": [{"key": "V-100", "paid_on": (closed_on + dt.timedelta(days=30)).isoformat(), "amount": "1200000000", "note": "Contract"}],
+            "payments": [
+                {
+                    "key": "V-100",
+                    "paid_on": (closed_on + dt.timedelta(days=30)).isoformat(),
+                    "amount": "1200000000",
+                    "note": "Contract",
+                }
+            ],
         },
         {"project_code": delivery.project_code(second), "status": "in-progress"},
     ]
 
 
 async def _connector_events() -> list[dict]:
-    rows = await AuditEvent.select().where(AuditEvent.action.like("pb.delivery.%")).order_by(AuditEvent.id)
+    rows = (
+        await AuditEvent.select()
+        .where(AuditEvent.action.like("pb.delivery.%"))
+        .order_by(AuditEvent.id)
+    )
     for row in rows:
         if isinstance(row["details"], str):
             row["details"] = json.loads(row["details"])
     return rows
 
 
-async def test_pull_maps_rows_onto_funded_projects_and_twice_changes_nothing(city, client, funded) -> None:
+async def test_pull_maps_rows_onto_funded_projects_and_twice_changes_nothing(
+    city, client, funded
+) -> None:
     # The city learnt the projects from the allocation push: unplanted, they are reported as planned.
     payload = await allocation_batch_payload(funded.id)
     payload["revision"] = 1
@@ -92,13 +117,16 @@ async def test_pull_maps_rows_onto_funded_projects_and_twice_changes_nothing(cit
     first = await delivery.delivery_of(funded.id, funded.funded[0])
     assert first.status == "completed"
     assert [(m.title, m.done, m.source) for m in first.milestones] == [
-        ("Design approved", True, "connector"), ("Lamps installed", True, "connector")
+        ("Design approved", True, "connector"),
+        ("Lamps installed", True, "connector"),
     ]
     assert first.spent == 1_200_000_000
     assert (await delivery.delivery_of(funded.id, funded.funded[1])).status == "in-progress"
     assert sorted(report.changed) == sorted(delivery.project_code(p) for p in funded.funded[:2])
     events = await _connector_events()
-    assert events and all(e["actor_id"] is None and e["details"]["source"] == "connector" for e in events)
+    assert events and all(
+        e["actor_id"] is None and e["details"]["source"] == "connector" for e in events
+    )
     # planned -> in progress -> completed: both steps go through the one status machine.
     steps = [e["details"]["after"] for e in events if e["action"] == "pb.delivery.status"]
     assert steps.count("completed") == 1 and steps.count("in-progress") == 2
@@ -108,15 +136,22 @@ async def test_pull_maps_rows_onto_funded_projects_and_twice_changes_nothing(cit
     assert len(await _connector_events()) == len(events)
 
 
-async def test_invalid_and_unknown_rows_are_reported_and_the_rest_applies(city, client, funded) -> None:
+async def test_invalid_and_unknown_rows_are_reported_and_the_rest_applies(
+    city, client, funded
+) -> None:
     closed_on = (await delivery.delivery_of(funded.id, funded.funded[0])).vote_closed_on
     rows = await _rows(funded, closed_on)
-    rows[0]["milestones"][0]["due_on"] = (closed_on - dt.timedelta(days=5)).isoformat()  # before the vote
+    rows[0]["milestones"][0]["due_on"] = (
+        closed_on - dt.timedelta(days=5)
+    ).isoformat()  # before the vote
     rows += [
         {"project_code": "PB-99999", "status": "planned"},  # funded nowhere
         {"project_code": "PB-00001x", "status": "done"},  # not a status of the contract
-        {"project_code": delivery.project_code(funded.funded[2]), "status": "planned",
-         "payments": [{"key": "V-1", "paid_on": "2026-13-01", "amount": "-5"}]},
+        {
+            "project_code": delivery.project_code(funded.funded[2]),
+            "status": "planned",
+            "payments": [{"key": "V-1", "paid_on": "2026-13-01", "amount": "-5"}],
+        },
     ]
     _plant(city, rows)
     report = await pull_executions(2026, client)
@@ -125,10 +160,14 @@ async def test_invalid_and_unknown_rows_are_reported_and_the_rest_applies(city, 
     assert text.count("invalid row") == 2
     assert "milestone M-1 not applied: A milestone cannot be dated before the vote closed" in text
     first = await delivery.delivery_of(funded.id, funded.funded[0])
-    assert [m.title for m in first.milestones] == ["Lamps installed"] and first.status == "completed"
+    assert [m.title for m in first.milestones] == [
+        "Lamps installed"
+    ] and first.status == "completed"
 
 
-async def test_a_backward_status_is_reported_for_an_official_to_correct(city, client, funded, users) -> None:
+async def test_a_backward_status_is_reported_for_an_official_to_correct(
+    city, client, funded, users
+) -> None:
     official = (await users.create(["official"])).id
     pid = funded.funded[1]
     await delivery.change_status(official, funded.id, pid, "in-progress", "")
@@ -158,7 +197,9 @@ async def test_pages_are_followed(city, client, funded) -> None:
     _plant(city, await _rows(funded, closed_on))
     pulled = await client.fetch_executions(2026, limit=1)
     codes = [r.project_code for r in pulled.rows]
-    assert pulled.pages == len(codes) >= 2  # one row a page (the module's city also reports earlier pushes)
+    assert (
+        pulled.pages == len(codes) >= 2
+    )  # one row a page (the module's city also reports earlier pushes)
     assert codes == sorted(set(codes))
     assert {delivery.project_code(p) for p in funded.funded[:2]} <= set(codes)
     assert codes == [r.project_code for r in (await client.fetch_executions(2026)).rows]

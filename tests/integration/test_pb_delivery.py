@@ -77,19 +77,25 @@ async def test_status_machine_allows_forward_steps_and_refuses_the_rest(users):
     assert (found.status, found.status_reason) == ("cancelled", "Site unavailable")
     steps = await _audit("pb.delivery.status")
     assert [(e["actor_id"], _details(e)["after"]) for e in steps] == [
-        (official, "in-progress"), (official, "completed"), (official, "cancelled")
+        (official, "in-progress"),
+        (official, "completed"),
+        (official, "cancelled"),
     ]
     corrected = await _audit("pb.delivery.status.corrected")
     assert len(corrected) == 1 and corrected[0]["actor_id"] == official
 
 
-async def test_milestone_before_the_vote_closed_is_refused_beside_the_field(app, users, official, official2):
+async def test_milestone_before_the_vote_closed_is_refused_beside_the_field(
+    app, users, official, official2
+):
     built = await build_funded_cycle((official.account.id, official2.account.id))
     pid = built.funded[0]
     closed = (await delivery.delivery_of(built.id, pid)).vote_closed_on
     with pytest.raises(InvalidInput) as early:
         await delivery.add_milestone(
-            official.account.id, built.id, pid,
+            official.account.id,
+            built.id,
+            pid,
             delivery.MilestoneInput(title="Design", due_on=closed - dt.timedelta(days=1)),
         )
     assert early.value.field == "due_on"
@@ -120,7 +126,9 @@ async def test_photos_are_typed_by_content_and_need_alt_text(users):
     with pytest.raises(InvalidInput) as alt:
         await delivery.add_photo(official, built.id, pid, PNG, "   ")
     assert alt.value.field == "alt_text"
-    photo = await delivery.add_photo(official, built.id, pid, PNG, "The new riverside lamps at dusk")
+    photo = await delivery.add_photo(
+        official, built.id, pid, PNG, "The new riverside lamps at dusk"
+    )
     stored = await delivery.photo_content(built.id, pid, photo)
     assert stored.content == PNG and stored.file_type.kind == "png"
     await delivery.remove_photo(official, built.id, pid, photo)
@@ -160,7 +168,10 @@ async def test_dashboard_totals_by_pot_and_category_and_csv(app, users, client):
     assert board.total.funded == sum(f.funded for f in funded)
     assert board.total.spent == 700_000_000
     assert board.total.counts == {
-        "planned": len(funded) - 2, "in-progress": 1, "completed": 0, "cancelled": 1
+        "planned": len(funded) - 2,
+        "in-progress": 1,
+        "completed": 0,
+        "cancelled": 1,
     }
     pots = {g.key: g for g in board.by_pot}
     assert set(pots) == {"11000", "11680"}
@@ -180,7 +191,10 @@ async def test_project_page_in_korean_and_english_after_an_official_adds_a_miles
     pid = built.funded[0]
     closed = (await delivery.delivery_of(built.id, pid)).vote_closed_on
     await delivery.add_milestone(
-        official, built.id, pid, delivery.MilestoneInput(title="Lamps installed", due_on=closed + dt.timedelta(days=60))
+        official,
+        built.id,
+        pid,
+        delivery.MilestoneInput(title="Lamps installed", due_on=closed + dt.timedelta(days=60)),
     )
     await delivery.change_status(official, built.id, pid, "in-progress", "")
     photo = await delivery.add_photo(official, built.id, pid, PNG, "Lamps along the path")
@@ -193,4 +207,7 @@ async def test_project_page_in_korean_and_english_after_an_official_adds_a_miles
     assert "Lamps installed" in english.text and "In progress" in english.text
     assert "진행 중" in korean.text and "Lamps installed" in korean.text
     assert 'alt="Lamps along the path"' in english.text
-    assert image.headers["content-type"] == "image/png" and image.headers["x-content-type-options"] == "nosniff"
+    assert (
+        image.headers["content-type"] == "image/png"
+        and image.headers["x-content-type-options"] == "nosniff"
+    )

@@ -54,9 +54,8 @@ def check_transition(current: str, target: str, reason: str) -> tuple[bool, Refu
     correction = current in FINAL
     if not correction and target not in NEXT[current]:
         return False, Refusal(
-            "A project that is %(current)s cannot become %(target)s: it goes planned, in progress, completed.",
+            "This status cannot follow the current one: a project goes planned, in progress, completed.",
             "status",
-            {"current": current, "target": target},
         )
     if (correction or target == "cancelled") and not reason.strip():
         message = (
@@ -133,8 +132,10 @@ def progress_by(
 
 def totals(projects: Sequence[ProjectProgress]) -> GroupProgress:
     """Every project together."""
-    return progress_by(projects, lambda _: "all")[0] if projects else GroupProgress(
-        "all", {status: 0 for status in STATUSES}
+    return (
+        progress_by(projects, lambda _: "all")[0]
+        if projects
+        else GroupProgress("all", {status: 0 for status in STATUSES})
     )
 
 
@@ -160,7 +161,15 @@ def progress_chart(groups: Sequence[GroupProgress], labels: Sequence[str]) -> di
             n = group.counts[status]
             if n:
                 w = max(round(chart_w * n / most), 2)
-                segments.append({"x": x, "width": w, "status": status, "count": n, "colour": STATUS_COLOURS[status]})
+                segments.append(
+                    {
+                        "x": x,
+                        "width": w,
+                        "status": status,
+                        "count": n,
+                        "colour": STATUS_COLOURS[status],
+                    }
+                )
                 x += w
         share, over = spending_share(group.funded, group.spent)
         rows.append(
@@ -176,4 +185,10 @@ def progress_chart(groups: Sequence[GroupProgress], labels: Sequence[str]) -> di
                 "over": over,
             }
         )
-    return {"rows": rows, "bar_h": bar_h, "chart_w": chart_w, "width": width, "height": max(len(rows), 1) * row}
+    return {
+        "rows": rows,
+        "bar_h": bar_h,
+        "chart_w": chart_w,
+        "width": width,
+        "height": max(len(rows), 1) * row,
+    }

@@ -46,7 +46,9 @@ def status_label(status: str, language: str | None = None) -> str:
 def charts_of(board: Dashboard) -> dict[str, object]:
     return {
         "pot": machine.progress_chart(board.by_pot, [pot_label(g.key) for g in board.by_pot]),
-        "category": machine.progress_chart(board.by_category, [category_label(g.key) for g in board.by_category]),
+        "category": machine.progress_chart(
+            board.by_category, [category_label(g.key) for g in board.by_category]
+        ),
     }
 
 
@@ -105,7 +107,9 @@ class DeliveryPages(Controller):
         )
 
     @get("/projects/{project_id:int}")
-    async def project(self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]) -> Template:
+    async def project(
+        self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]
+    ) -> Template:
         """A funded project's status, milestones, photos and spending against its budget."""
         found = await delivery.delivery_of(cycle_id, project_id)
         cycle = await delivery.approved_cycle(cycle_id)
@@ -121,7 +125,9 @@ class DeliveryPages(Controller):
         )
 
     @get("/projects/{project_id:int}/photos/{photo_id:int}/image")
-    async def photo(self, cycle_id: FromPath[int], project_id: FromPath[int], photo_id: FromPath[int]) -> Response:
+    async def photo(
+        self, cycle_id: FromPath[int], project_id: FromPath[int], photo_id: FromPath[int]
+    ) -> Response:
         """A photo, shown on the project's page: PNG or JPEG by its bytes, never sniffed as anything else."""
         stored = await delivery.photo_content(cycle_id, project_id, photo_id)
         return Response(

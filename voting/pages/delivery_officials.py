@@ -72,12 +72,16 @@ class OfficialDeliveryPages(Controller):
         return back_to(f"/officials/pb/cycles/{cycle_id}/delivery/projects/{project_id}")
 
     @get(PROJECT)
-    async def project(self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]) -> Template:
+    async def project(
+        self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]
+    ) -> Template:
         """The update page of one funded project."""
         return await self._show(request, cycle_id, project_id)
 
     @post(PROJECT + "/status")
-    async def status(self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]) -> Template | Redirect:
+    async def status(
+        self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]
+    ) -> Template | Redirect:
         """Move the status (planned, in progress, completed; cancelled or corrected with a reason)."""
         form = await request.form()
         typed = {"status": _text(form, "status"), "reason": _text(form, "reason")}
@@ -86,7 +90,9 @@ class OfficialDeliveryPages(Controller):
                 signed_in_user(request).id, cycle_id, project_id, typed["status"], typed["reason"]
             )
         except DomainError as exc:
-            return await self._show(request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed)
+            return await self._show(
+                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed
+            )
         return self._done(request, cycle_id, project_id, "The project's status is updated.")
 
     def _milestone(self, form: Any) -> delivery.MilestoneInput:
@@ -102,53 +108,93 @@ class OfficialDeliveryPages(Controller):
     ) -> Template | Redirect:
         """Add a dated milestone (not before the vote closed)."""
         form = await request.form()
-        typed = {"title": _text(form, "title"), "due_on": _text(form, "due_on"), "done": _text(form, "done")}
+        typed = {
+            "title": _text(form, "title"),
+            "due_on": _text(form, "due_on"),
+            "done": _text(form, "done"),
+        }
         try:
-            await delivery.add_milestone(signed_in_user(request).id, cycle_id, project_id, self._milestone(form))
+            await delivery.add_milestone(
+                signed_in_user(request).id, cycle_id, project_id, self._milestone(form)
+            )
         except DomainError as exc:
-            return await self._show(request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed)
+            return await self._show(
+                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed
+            )
         return self._done(request, cycle_id, project_id, "The milestone is added.")
 
     @post(PROJECT + "/milestones/{milestone_id:int}")
     async def update_milestone(
-        self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int], milestone_id: FromPath[int]
+        self,
+        request: Request,
+        cycle_id: FromPath[int],
+        project_id: FromPath[int],
+        milestone_id: FromPath[int],
     ) -> Template | Redirect:
         """Change a milestone's title or date, or mark it done."""
         form = await request.form()
-        typed = {"title": _text(form, "title"), "due_on": _text(form, "due_on"), "done": _text(form, "done")}
+        typed = {
+            "title": _text(form, "title"),
+            "due_on": _text(form, "due_on"),
+            "done": _text(form, "done"),
+        }
         try:
             await delivery.update_milestone(
-                signed_in_user(request).id, cycle_id, project_id, milestone_id, self._milestone(form)
+                signed_in_user(request).id,
+                cycle_id,
+                project_id,
+                milestone_id,
+                self._milestone(form),
             )
         except DomainError as exc:
-            errors = {f"{k}-m{milestone_id}" if k != "form" else k: v for k, v in form_errors(exc).items()}
+            errors = {
+                f"{k}-m{milestone_id}" if k != "form" else k: v for k, v in form_errors(exc).items()
+            }
             return await self._show(
-                request, cycle_id, project_id, exc.status_code, errors=errors, editing=milestone_id, edit_form=typed
+                request,
+                cycle_id,
+                project_id,
+                exc.status_code,
+                errors=errors,
+                editing=milestone_id,
+                edit_form=typed,
             )
         return self._done(request, cycle_id, project_id, "The milestone is updated.")
 
     @post(PROJECT + "/photos", request_max_body_size=UPLOAD_LIMIT, opt=UPLOAD_OPT)
-    async def add_photo(self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]) -> Template | Redirect:
+    async def add_photo(
+        self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]
+    ) -> Template | Redirect:
         """Add a PNG or JPEG photo with its alternative text."""
         form = await request.form()
         upload = form.get("photo")
         content = await upload.read() if isinstance(upload, UploadFile) else b""
         typed = {"alt_text": _text(form, "alt_text")}
         try:
-            await delivery.add_photo(signed_in_user(request).id, cycle_id, project_id, content, typed["alt_text"])
+            await delivery.add_photo(
+                signed_in_user(request).id, cycle_id, project_id, content, typed["alt_text"]
+            )
         except DomainError as exc:
-            return await self._show(request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed)
+            return await self._show(
+                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed
+            )
         return self._done(request, cycle_id, project_id, "The photo is added.")
 
     @post(PROJECT + "/photos/{photo_id:int}/remove")
     async def remove_photo(
-        self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int], photo_id: FromPath[int]
+        self,
+        request: Request,
+        cycle_id: FromPath[int],
+        project_id: FromPath[int],
+        photo_id: FromPath[int],
     ) -> Template | Redirect:
         """Remove a photo (its file is deleted)."""
         try:
             await delivery.remove_photo(signed_in_user(request).id, cycle_id, project_id, photo_id)
         except DomainError as exc:
-            return await self._show(request, cycle_id, project_id, exc.status_code, errors=form_errors(exc))
+            return await self._show(
+                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc)
+            )
         return self._done(request, cycle_id, project_id, "The photo is removed.")
 
     @post(PROJECT + "/payments")
@@ -157,7 +203,11 @@ class OfficialDeliveryPages(Controller):
     ) -> Template | Redirect:
         """Record money spent; above the funded amount it is kept and a warning is shown."""
         form = await request.form()
-        typed = {"amount": _text(form, "amount"), "paid_on": _text(form, "paid_on"), "note": _text(form, "note")}
+        typed = {
+            "amount": _text(form, "amount"),
+            "paid_on": _text(form, "paid_on"),
+            "note": _text(form, "note"),
+        }
         try:
             result = await delivery.add_payment(
                 signed_in_user(request).id,
@@ -168,7 +218,9 @@ class OfficialDeliveryPages(Controller):
                 typed["note"],
             )
         except DomainError as exc:
-            return await self._show(request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed)
+            return await self._show(
+                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed
+            )
         flash = (
             "The spending is recorded. The project has now spent more than its funded amount."
             if result.over_by
@@ -178,11 +230,19 @@ class OfficialDeliveryPages(Controller):
 
     @post(PROJECT + "/payments/{payment_id:int}/remove")
     async def remove_payment(
-        self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int], payment_id: FromPath[int]
+        self,
+        request: Request,
+        cycle_id: FromPath[int],
+        project_id: FromPath[int],
+        payment_id: FromPath[int],
     ) -> Template | Redirect:
         """Remove a payment entered by mistake."""
         try:
-            await delivery.remove_payment(signed_in_user(request).id, cycle_id, project_id, payment_id)
+            await delivery.remove_payment(
+                signed_in_user(request).id, cycle_id, project_id, payment_id
+            )
         except DomainError as exc:
-            return await self._show(request, cycle_id, project_id, exc.status_code, errors=form_errors(exc))
+            return await self._show(
+                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc)
+            )
         return self._done(request, cycle_id, project_id, "The payment is removed.")

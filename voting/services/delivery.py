@@ -187,7 +187,9 @@ async def delivery_of(cycle_id: int, project_id: int) -> ProjectDelivery:
     payments: list[Payment] = []
     if row is not None:
         milestones = [
-            Milestone(id=m["id"], title=m["title"], due_on=m["due_on"], done=m["done"], source=m["source"])
+            Milestone(
+                id=m["id"], title=m["title"], due_on=m["due_on"], done=m["done"], source=m["source"]
+            )
             for m in await DeliveryMilestone.select()
             .where(DeliveryMilestone.delivery == row["id"])
             .order_by(DeliveryMilestone.due_on)
@@ -200,7 +202,13 @@ async def delivery_of(cycle_id: int, project_id: int) -> ProjectDelivery:
             .order_by(DeliveryPhoto.id)
         ]
         payments = [
-            Payment(id=p["id"], amount=p["amount"], paid_on=p["paid_on"], note=p["note"], source=p["source"])
+            Payment(
+                id=p["id"],
+                amount=p["amount"],
+                paid_on=p["paid_on"],
+                note=p["note"],
+                source=p["source"],
+            )
             for p in await DeliveryPayment.select()
             .where(DeliveryPayment.delivery == row["id"])
             .order_by(DeliveryPayment.paid_on)
@@ -258,15 +266,27 @@ def _subject(project: FundedProject) -> str:
     return f"pb-project:{project.project_id}"
 
 
-async def _record(action: str, project: FundedProject, actor_id: int | None, source: str, **details: Any) -> None:
+async def _record(
+    action: str, project: FundedProject, actor_id: int | None, source: str, **details: Any
+) -> None:
     """Audit one change: the official's id, or no actor and ``source="connector"`` for a pull."""
     await audit.record(
-        action, actor_id=actor_id, subject=_subject(project), cycle=project.cycle_id, source=source, **details
+        action,
+        actor_id=actor_id,
+        subject=_subject(project),
+        cycle=project.cycle_id,
+        source=source,
+        **details,
     )
 
 
 async def _move_status(
-    row: dict[str, Any], project: FundedProject, target: str, reason: str, actor_id: int | None, source: str
+    row: dict[str, Any],
+    project: FundedProject,
+    target: str,
+    reason: str,
+    actor_id: int | None,
+    source: str,
 ) -> None:
     """THE place a delivery status changes (officials and connector pulls alike), audited.
 
@@ -297,7 +317,9 @@ async def _move_status(
     # Integrator: announce the "delivery-status" event to the project's followers here.
 
 
-async def change_status(official_id: int, cycle_id: int, project_id: int, status: str, reason: str) -> None:
+async def change_status(
+    official_id: int, cycle_id: int, project_id: int, status: str, reason: str
+) -> None:
     """An official moves a funded project's status (a reason for a cancellation or a correction)."""
     project = await funded_project(cycle_id, project_id)
     if len(reason) > 2000:
@@ -325,7 +347,9 @@ def checked_milestone(data: MilestoneInput, closed_on: dt.date) -> MilestoneInpu
     return MilestoneInput(title=title, due_on=data.due_on, done=data.done)
 
 
-async def add_milestone(official_id: int, cycle_id: int, project_id: int, data: MilestoneInput) -> int:
+async def add_milestone(
+    official_id: int, cycle_id: int, project_id: int, data: MilestoneInput
+) -> int:
     """An official adds a dated milestone (not before the vote closed); returns its id."""
     cycle = await approved_cycle(cycle_id)
     project = await funded_project(cycle_id, project_id)
@@ -335,15 +359,26 @@ async def add_milestone(official_id: int, cycle_id: int, project_id: int, data: 
         now = clock.now()
         inserted = await DeliveryMilestone.insert(
             DeliveryMilestone(
-                delivery=row["id"], title=data.title, due_on=data.due_on, done=data.done,
-                source="official", updated_at=now, created_at=now,
+                delivery=row["id"],
+                title=data.title,
+                due_on=data.due_on,
+                done=data.done,
+                source="official",
+                updated_at=now,
+                created_at=now,
             )
         )
         milestone_id = inserted[0]["id"]
         await Delivery.update({Delivery.updated_at: now}).where(Delivery.id == row["id"])
         await _record(
-            "pb.delivery.milestone.added", project, official_id, "official",
-            milestone=milestone_id, title=data.title, due_on=data.due_on.isoformat(), done=data.done,
+            "pb.delivery.milestone.added",
+            project,
+            official_id,
+            "official",
+            milestone=milestone_id,
+            title=data.title,
+            due_on=data.due_on.isoformat(),
+            done=data.done,
         )
     return milestone_id
 
@@ -358,7 +393,10 @@ async def update_milestone(
     async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
         before = (
             await DeliveryMilestone.select()
-            .where((DeliveryMilestone.id == milestone_id) & (DeliveryMilestone.delivery.project == project_id))
+            .where(
+                (DeliveryMilestone.id == milestone_id)
+                & (DeliveryMilestone.delivery.project == project_id)
+            )
             .first()
         )
         if before is None:
@@ -372,8 +410,16 @@ async def update_milestone(
             }
         ).where(DeliveryMilestone.id == milestone_id)
         await _record(
-            "pb.delivery.milestone.changed", project, official_id, "official", milestone=milestone_id,
-            before={"title": before["title"], "due_on": before["due_on"].isoformat(), "done": before["done"]},
+            "pb.delivery.milestone.changed",
+            project,
+            official_id,
+            "official",
+            milestone=milestone_id,
+            before={
+                "title": before["title"],
+                "due_on": before["due_on"].isoformat(),
+                "done": before["done"],
+            },
             after={"title": data.title, "due_on": data.due_on.isoformat(), "done": data.done},
         )
 
@@ -384,7 +430,9 @@ def checked_photo(content: bytes, alt_text: str) -> tuple[storage.FileType, str]
     if not content:
         raise InvalidInput("Choose a PNG or JPEG photo.", field="photo")
     if len(content) > MAX_PHOTO_BYTES:
-        raise InvalidInput("The file is too large (at most %(mb)s MB).", field="photo", mb=MAX_PHOTO_BYTES // 2**20)
+        raise InvalidInput(
+            "The file is too large (at most %(mb)s MB).", field="photo", mb=MAX_PHOTO_BYTES // 2**20
+        )
     file_type = storage.detect_type(content)
     if file_type is None or file_type.kind not in ("png", "jpeg"):
         raise InvalidInput("The image must be a PNG or JPEG file.", field="photo")
@@ -395,20 +443,37 @@ def checked_photo(content: bytes, alt_text: str) -> tuple[storage.FileType, str]
     return file_type, alt
 
 
-async def add_photo(official_id: int, cycle_id: int, project_id: int, content: bytes, alt_text: str) -> int:
+async def add_photo(
+    official_id: int, cycle_id: int, project_id: int, content: bytes, alt_text: str
+) -> int:
     """An official adds a photo of the works with its alternative text; returns its id."""
     project = await funded_project(cycle_id, project_id)
     file_type, alt = checked_photo(content, alt_text)
     async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
         row = await _delivery_row(project)
         if await DeliveryPhoto.count().where(DeliveryPhoto.delivery == row["id"]) >= MAX_PHOTOS:
-            raise InvalidInput("A project shows at most %(n)s photos: remove one first.", field="photo", n=MAX_PHOTOS)
+            raise InvalidInput(
+                "A project shows at most %(n)s photos: remove one first.",
+                field="photo",
+                n=MAX_PHOTOS,
+            )
         file_id = await storage.put(f"pb-delivery:{row['id']}", content, file_type)
         inserted = await DeliveryPhoto.insert(
-            DeliveryPhoto(delivery=row["id"], file_id=file_id, alt_text=alt, added_by=official_id, added_at=clock.now())
+            DeliveryPhoto(
+                delivery=row["id"],
+                file_id=file_id,
+                alt_text=alt,
+                added_by=official_id,
+                added_at=clock.now(),
+            )
         )
         await _record(
-            "pb.delivery.photo.added", project, official_id, "official", photo=inserted[0]["id"], alt_text=alt
+            "pb.delivery.photo.added",
+            project,
+            official_id,
+            "official",
+            photo=inserted[0]["id"],
+            alt_text=alt,
         )
     return inserted[0]["id"]
 
@@ -427,7 +492,12 @@ async def remove_photo(official_id: int, cycle_id: int, project_id: int, photo_i
         await DeliveryPhoto.delete().where(DeliveryPhoto.id == photo_id)
         await storage.delete(row["file_id"])
         await _record(
-            "pb.delivery.photo.removed", project, official_id, "official", photo=photo_id, alt_text=row["alt_text"]
+            "pb.delivery.photo.removed",
+            project,
+            official_id,
+            "official",
+            photo=photo_id,
+            alt_text=row["alt_text"],
         )
 
 
@@ -441,21 +511,35 @@ async def add_payment(
     if amount <= 0:
         raise InvalidInput("Enter an amount above zero.", field="amount")
     if paid_on > clock.now().astimezone(clock.SEOUL).date():
-        raise InvalidInput("Record money already spent: the date cannot be in the future.", field="paid_on")
+        raise InvalidInput(
+            "Record money already spent: the date cannot be in the future.", field="paid_on"
+        )
     if len(note) > 200:
         raise InvalidInput("Keep it under %(n)s characters.", field="note", n=200)
     async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
         row = await _delivery_row(project)
         inserted = await DeliveryPayment.insert(
             DeliveryPayment(
-                delivery=row["id"], amount=amount, paid_on=paid_on, note=note, source="official",
-                entered_by=official_id, created_at=clock.now(),
+                delivery=row["id"],
+                amount=amount,
+                paid_on=paid_on,
+                note=note,
+                source="official",
+                entered_by=official_id,
+                created_at=clock.now(),
             )
         )
         spent = await _spent(row["id"])
         await _record(
-            "pb.delivery.payment.added", project, official_id, "official",
-            payment=inserted[0]["id"], amount=amount, paid_on=paid_on.isoformat(), note=note, spent=spent,
+            "pb.delivery.payment.added",
+            project,
+            official_id,
+            "official",
+            payment=inserted[0]["id"],
+            amount=amount,
+            paid_on=paid_on.isoformat(),
+            note=note,
+            spent=spent,
         )
     return SpendingResult(spent=spent, funded=project.funded)
 
@@ -466,18 +550,28 @@ async def remove_payment(official_id: int, cycle_id: int, project_id: int, payme
     async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
         row = (
             await DeliveryPayment.select()
-            .where((DeliveryPayment.id == payment_id) & (DeliveryPayment.delivery.project == project_id))
+            .where(
+                (DeliveryPayment.id == payment_id)
+                & (DeliveryPayment.delivery.project == project_id)
+            )
             .first()
         )
         if row is None:
             raise NotFoundError("We could not find that payment.")
         await DeliveryPayment.delete().where(DeliveryPayment.id == payment_id)
         await _record(
-            "pb.delivery.payment.removed", project, official_id, "official",
-            payment=payment_id, amount=row["amount"], source_of_payment=row["source"],
+            "pb.delivery.payment.removed",
+            project,
+            official_id,
+            "official",
+            payment=payment_id,
+            amount=row["amount"],
+            source_of_payment=row["source"],
         )
 
 
 async def _spent(delivery_id: int) -> int:
-    rows = await DeliveryPayment.select(DeliveryPayment.amount).where(DeliveryPayment.delivery == delivery_id)
+    rows = await DeliveryPayment.select(DeliveryPayment.amount).where(
+        DeliveryPayment.delivery == delivery_id
+    )
     return sum(r["amount"] for r in rows)

@@ -40,9 +40,9 @@ async def dashboard(cycle_id: int) -> Dashboard:
     spent: dict[int, int] = {}
     if deliveries:
         ids = [r["id"] for r in deliveries.values()]
-        for payment in await DeliveryPayment.select(DeliveryPayment.delivery, DeliveryPayment.amount).where(
-            DeliveryPayment.delivery.is_in(ids)
-        ):
+        for payment in await DeliveryPayment.select(
+            DeliveryPayment.delivery, DeliveryPayment.amount
+        ).where(DeliveryPayment.delivery.is_in(ids)):
             spent[payment["delivery"]] = spent.get(payment["delivery"], 0) + payment["amount"]
     rows = []
     for project in funded:
@@ -69,6 +69,8 @@ async def dashboard(cycle_id: int) -> Dashboard:
         cycle=cycle,
         rows=rows,
         by_pot=machine.progress_by(progress, lambda p: p.pot_key),
-        by_category=machine.progress_by(sorted(progress, key=lambda p: p.category), lambda p: p.category),
+        by_category=machine.progress_by(
+            sorted(progress, key=lambda p: p.category), lambda p: p.category
+        ),
         total=machine.totals(progress),
     )

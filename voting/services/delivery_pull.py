@@ -44,7 +44,9 @@ class PullReport(msgspec.Struct, kw_only=True):
 async def funded_by_code(fiscal_year: int) -> dict[str, tuple[delivery.FundedProject, Any]]:
     """Funded projects of the fiscal year's approved cycles by project code, with their vote's close day."""
     found: dict[str, tuple[delivery.FundedProject, Any]] = {}
-    cycles = await Cycle.select().where((Cycle.fiscal_year == fiscal_year) & (Cycle.state == "approved"))
+    cycles = await Cycle.select().where(
+        (Cycle.fiscal_year == fiscal_year) & (Cycle.state == "approved")
+    )
     for cycle in cycles:
         closed_on = delivery.vote_closed_on(cycle)
         for project in await delivery.funded_projects(cycle["id"]):
@@ -82,7 +84,12 @@ async def _apply_one(
 ) -> bool:
     row = await Delivery.select().where(Delivery.project == project.project_id).first()
     current = row["status"] if row else "planned"
-    if row is None and execution.status == "planned" and not execution.milestones and not execution.payments:
+    if (
+        row is None
+        and execution.status == "planned"
+        and not execution.milestones
+        and not execution.payments
+    ):
         return False  # nothing to record: a funded project without a row is planned
     row = row or await delivery._delivery_row(project)
     changed = await _apply_status(row, project, current, execution, issues)
@@ -92,7 +99,11 @@ async def _apply_one(
 
 
 async def _apply_status(
-    row: dict[str, Any], project: delivery.FundedProject, current: str, execution: Execution, issues: list[str]
+    row: dict[str, Any],
+    project: delivery.FundedProject,
+    current: str,
+    execution: Execution,
+    issues: list[str],
 ) -> bool:
     path = machine.forward_path(current, execution.status)
     if path is None:
@@ -102,7 +113,9 @@ async def _apply_status(
         )
         return False
     for step in path:
-        reason = execution.status_reason or ("cancelled by the city budget system" if step == "cancelled" else "")
+        reason = execution.status_reason or (
+            "cancelled by the city budget system" if step == "cancelled" else ""
+        )
         try:
             await delivery._move_status(row, project, step, reason, None, SOURCE)
         except DomainError as exc:  # pragma: no cover - forward_path only gives allowed steps
@@ -112,7 +125,11 @@ async def _apply_status(
 
 
 async def _apply_milestones(
-    row: dict[str, Any], project: delivery.FundedProject, closed_on: Any, execution: Execution, issues: list[str]
+    row: dict[str, Any],
+    project: delivery.FundedProject,
+    closed_on: Any,
+    execution: Execution,
+    issues: list[str],
 ) -> bool:
     held = {
         m["external_key"]: m
@@ -124,7 +141,9 @@ async def _apply_milestones(
     for milestone in execution.milestones:
         try:
             data = delivery.checked_milestone(
-                delivery.MilestoneInput(title=milestone.title, due_on=milestone.due_on, done=milestone.done),
+                delivery.MilestoneInput(
+                    title=milestone.title, due_on=milestone.due_on, done=milestone.done
+                ),
                 closed_on,
             )
         except DomainError as exc:
@@ -139,21 +158,37 @@ async def _apply_milestones(
         now = delivery.clock.now()
         if before is None:
             await DeliveryMilestone.insert(
-                DeliveryMilestone(delivery=row["id"], source=SOURCE, external_key=milestone.key,
-                                  updated_at=now, created_at=now, **after)
+                DeliveryMilestone(
+                    delivery=row["id"],
+                    source=SOURCE,
+                    external_key=milestone.key,
+                    updated_at=now,
+                    created_at=now,
+                    **after,
+                )
             )
             action = "pb.delivery.milestone.added"
         else:
-            await DeliveryMilestone.update({**after, "updated_at": now}).where(DeliveryMilestone.id == before["id"])
+            await DeliveryMilestone.update({**after, "updated_at": now}).where(
+                DeliveryMilestone.id == before["id"]
+            )
             action = "pb.delivery.milestone.changed"
         await delivery._record(
-            action, project, None, SOURCE, key=milestone.key, title=data.title,
-            due_on=data.due_on.isoformat(), done=data.done,
+            action,
+            project,
+            None,
+            SOURCE,
+            key=milestone.key,
+            title=data.title,
+            due_on=data.due_on.isoformat(),
+            done=data.done,
         )
     return changed
 
 
-async def _apply_payments(row: dict[str, Any], project: delivery.FundedProject, execution: Execution) -> bool:
+async def _apply_payments(
+    row: dict[str, Any], project: delivery.FundedProject, execution: Execution
+) -> bool:
     held = {
         p["external_key"]: p
         for p in await DeliveryPayment.select().where(
@@ -162,20 +197,34 @@ async def _apply_payments(row: dict[str, Any], project: delivery.FundedProject, 
     }
     changed = False
     for payment in execution.payments:
-        after = {"amount": int(payment.amount), "paid_on": payment.paid_on, "note": " ".join(payment.note.split())}
+        after = {
+            "amount": int(payment.amount),
+            "paid_on": payment.paid_on,
+            "note": " ".join(payment.note.split()),
+        }
         before = held.get(payment.key)
         if before is not None and all(before[k] == v for k, v in after.items()):
             continue
         changed = True
         if before is None:
             await DeliveryPayment.insert(
-                DeliveryPayment(delivery=row["id"], source=SOURCE, external_key=payment.key,
-                                created_at=delivery.clock.now(), **after)
+                DeliveryPayment(
+                    delivery=row["id"],
+                    source=SOURCE,
+                    external_key=payment.key,
+                    created_at=delivery.clock.now(),
+                    **after,
+                )
             )
         else:
             await DeliveryPayment.update(after).where(DeliveryPayment.id == before["id"])
         await delivery._record(
-            "pb.delivery.payment.pulled", project, None, SOURCE, key=payment.key,
-            amount=after["amount"], paid_on=payment.paid_on.isoformat(),
+            "pb.delivery.payment.pulled",
+            project,
+            None,
+            SOURCE,
+            key=payment.key,
+            amount=after["amount"],
+            paid_on=payment.paid_on.isoformat(),
         )
     return changed

@@ -25,8 +25,12 @@ DEFAULT_LIMIT = 200
     " as `after` for the next page until it is null.",
     tags=["reference data"],
     responses={
-        400: ResponseSpec(Problem, description="A bad query parameter", media_type=PROBLEM_MEDIA_TYPE),
-        401: ResponseSpec(Problem, description="Bad signature, key id or clock", media_type=PROBLEM_MEDIA_TYPE),
+        400: ResponseSpec(
+            Problem, description="A bad query parameter", media_type=PROBLEM_MEDIA_TYPE
+        ),
+        401: ResponseSpec(
+            Problem, description="Bad signature, key id or clock", media_type=PROBLEM_MEDIA_TYPE
+        ),
     },
 )
 async def list_executions(
@@ -60,7 +64,8 @@ async def set_executions(
     year, items = data.get("fiscal_year"), data.get("items")
     if not isinstance(year, int) or not isinstance(items, list):
         return Response(  # type: ignore[return-value]
-            content={"title": "fiscal_year (integer) and items (list) are required"}, status_code=400
+            content={"title": "fiscal_year (integer) and items (list) are required"},
+            status_code=400,
         )
     _city(request).executions.set_rows(year, items)
     return {"fiscal_year": year, "items": len(items)}
