@@ -303,3 +303,18 @@ async def build_funded_cycle(
         id=cycle_id, city_pot=pots[None], district_pot=pots["11680"],
         funded=[*by_pot.get(pots[None], []), *by_pot.get(pots["11680"], [])],
     )
+
+
+def sample_png(width: int = 48, height: int = 32) -> bytes:
+    """A real PNG (a river-blue band under a sky-blue one), for photos in tests and the crawler."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(
+        b"\x00" + (bytes((135, 190, 235)) if y < height // 2 else bytes((31, 95, 168))) * width for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

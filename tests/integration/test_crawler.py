@@ -286,11 +286,24 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         for name in ("batch_mismatch", "batch_keyed_once", "batch_counted")
     ]
     ids.insert(0, station)
+    ids.insert(0, await _delivery_ids(official))  # a funded project of the published cycle, with a photo
     await plant_screening_cluster(ballot[0], ballot[1])  # the screening report flags a group
     # Weighted channels (the demo weighs none): a committee member and the assembly's counts entered.
     committee = await users.create(["citizen", "committee"], district="11680", verified=True)
     ids.insert(0, await build_weighted_cycle(official, committee.email))
     return clients, {"ids": ids, "accounts": accounts}
+
+
+async def _delivery_ids(official: int) -> dict[str, object]:
+    """The published cycle's first funded project (the demo gave it milestones and spending) and a photo."""
+    from voting.services import delivery
+    from voting.tables import Cycle
+    from voting.testing import sample_png
+
+    cycle = (await Cycle.select(Cycle.id).where(Cycle.state == "approved").first())["id"]
+    project = (await delivery.funded_projects(cycle))[0].project_id
+    photo = await delivery.add_photo(official, cycle, project, sample_png(), "새 산책로 조명이 설치된 강변")
+    return {"cycle_id": cycle, "project_id": project, "photo_id": photo}
 
 
 async def _station(official: int, cycles: list[int], worker_email: str) -> dict[str, object]:
