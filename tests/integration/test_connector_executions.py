@@ -203,3 +203,53 @@ async def test_pages_are_followed(city, client, funded) -> None:
     assert codes == sorted(set(codes))
     assert {delivery.project_code(p) for p in funded.funded[:2]} <= set(codes)
     assert codes == [r.project_code for r in (await client.fetch_executions(2026)).rows]
+
+
+async def test_the_city_corrects_a_milestone_and_a_payment_in_place(city, client, funded) -> None:
+    closed_on = (await delivery.delivery_of(funded.id, funded.funded[0])).vote_closed_on
+    rows = await _rows(funded, closed_on)
+    _plant(city, rows)
+    await pull_executions(2026, client)
+    rows[0]["milestones"][1]["title"] = "Lamps installed and tested"
+    rows[0]["payments"][0]["amount"] = "1150000000"
+    _plant(city, rows)
+    report = await pull_executions(2026, client)
+    assert report.changed == [delivery.project_code(funded.funded[0])]
+    first = await delivery.delivery_of(funded.id, funded.funded[0])
+    assert [m.title for m in first.milestones] == ["Design approved", "Lamps installed and tested"]
+    assert [p.amount for p in first.payments] == [1_150_000_000]
+
+
+def test_the_command_line_pull(city, funded) -> None:
+    from tests.integration.test_cli import hangang
+
+    env = {
+        "HANGANG_CITY_BUDGET_URL": city.url,
+        "HANGANG_CITY_BUDGET_SECRET": city.secret,
+        "HANGANG_CITY_BUDGET_KEY_ID": "k1",
+    }
+    _plant(
+        city, [{"project_code": delivery.project_code(funded.funded[1]), "status": "in-progress"}]
+    )
+    first = hangang("connector", "pull-executions", "--fiscal-year", "2026", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["changed"] == [delivery.project_code(funded.funded[1])]
+    again = hangang("connector", "pull-executions", "--fiscal-year", "2026", env=env)
+    assert again.returncode == 0 and "0 projects changed" in again.stdout
+    _plant(city, [{"project_code": "PB-99999", "status": "planned"}])
+    unknown = hangang("connector", "pull-executions", "--fiscal-year", "2026", env=env)
+    assert unknown.returncode == 1 and "PB-99999: no project funded" in unknown.stdout
+    assert hangang("connector", "pull-executions", "--fiscal-year", "1999", env=env).returncode == 2
+
+
+def test_the_contract_documents_the_pull_and_a_file_seeds_it(city, tmp_path) -> None:
+    from portal.connector.city_sim.executions import load_executions
+
+    schema = httpx.get(f"{city.url}/schema/openapi.json", timeout=5).json()
+    assert "/v1/executions" in schema["paths"]
+    rows = tmp_path / "executions.json"
+    rows.write_text(json.dumps({"2026": [{"project_code": "PB-00001", "status": "planned"}]}))
+    assert load_executions(rows) == {2026: [{"project_code": "PB-00001", "status": "planned"}]}
+    rows.write_text('["not", "by", "year"]')
+    with pytest.raises(ValueError, match="must look like"):
+        load_executions(rows)
