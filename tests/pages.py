@@ -197,7 +197,7 @@ async def build_site(users: UserFactory) -> Site:
 
 async def _delivery_binding(official: int, second_official: int) -> dict[str, Any]:
     """A funded project of an approved cycle with a milestone, a photo and a payment to update or remove."""
-    from voting.services import delivery
+    from voting.services import delivery, delivery_photos, delivery_spending
     from voting.testing import build_funded_cycle, sample_png
 
     built = await build_funded_cycle((official, second_official), name="Fuzz PB funded")
@@ -207,8 +207,8 @@ async def _delivery_binding(official: int, second_official: int) -> dict[str, An
         official, built.id, project,
         delivery.MilestoneInput(title="Design approved", due_on=closed_on + dt.timedelta(days=30)),
     )
-    photo = await delivery.add_photo(official, built.id, project, sample_png(), "The riverside path")
-    await delivery.add_payment(official, built.id, project, 1_000_000, closed_on, "Design contract")
+    photo = await delivery_photos.add_photo(official, built.id, project, sample_png(), "The riverside path")
+    await delivery_spending.add_payment(official, built.id, project, 1_000_000, closed_on, "Design contract")
     payment = (await delivery.delivery_of(built.id, project)).payments[0].id
     return {
         "cycle_id": built.id, "project_id": project, "milestone_id": milestone,

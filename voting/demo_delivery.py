@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from portal import clock
-from voting.services import delivery
+from voting.services import delivery, delivery_spending
 
 MILESTONES = (
     ("기본 및 실시 설계 완료", 30),
@@ -46,7 +46,7 @@ async def _pay(
     closed_on: dt.date,
 ) -> None:
     for percent, offset, note in parts:
-        await delivery.add_payment(
+        await delivery_spending.add_payment(
             official,
             project.cycle_id,
             project.project_id,

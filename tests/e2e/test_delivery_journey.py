@@ -50,7 +50,7 @@ def live() -> Iterator[LiveServer]:
 
 
 def setup_data(live: LiveServer, tag: str) -> dict:
-    """A funded project in progress, with officials works-TAG@ and second-@@TAG@@@example.kr."""
+    """A funded project in progress, with officials works-<tag>@ and second-<tag>@example.kr."""
     out = subprocess.run(
         [sys.executable, "-c", SETUP.replace("@@TAG@@", tag)],
         env=live.environment(),

@@ -296,13 +296,13 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
 
 async def _delivery_ids(official: int) -> dict[str, object]:
     """The published cycle's first funded project (the demo gave it milestones and spending) and a photo."""
-    from voting.services import delivery
+    from voting.services import delivery, delivery_photos
     from voting.tables import Cycle
     from voting.testing import sample_png
 
     cycle = (await Cycle.select(Cycle.id).where(Cycle.state == "approved").first())["id"]
     project = (await delivery.funded_projects(cycle))[0].project_id
-    photo = await delivery.add_photo(official, cycle, project, sample_png(), "새 산책로 조명이 설치된 강변")
+    photo = await delivery_photos.add_photo(official, cycle, project, sample_png(), "새 산책로 조명이 설치된 강변")
     return {"cycle_id": cycle, "project_id": project, "photo_id": photo}
 
 

@@ -14,7 +14,7 @@ from portal.errors import InvalidInput, NotFoundError
 from portal.tables import AuditEvent
 from tests.helpers import PortalClient
 from voting.projects import cycle_projects
-from voting.services import delivery
+from voting.services import delivery, delivery_photos, delivery_spending
 from voting.services.delivery_progress import dashboard
 from voting.testing import build_cycle, build_funded_cycle
 
@@ -121,19 +121,19 @@ async def test_photos_are_typed_by_content_and_need_alt_text(users):
     built, official = await _funded(users)
     pid = built.funded[0]
     with pytest.raises(InvalidInput) as pdf:
-        await delivery.add_photo(official, built.id, pid, b"%PDF-1.4 not a photo", "Site")
+        await delivery_photos.add_photo(official, built.id, pid, b"%PDF-1.4 not a photo", "Site")
     assert pdf.value.field == "photo"
     with pytest.raises(InvalidInput) as alt:
-        await delivery.add_photo(official, built.id, pid, PNG, "   ")
+        await delivery_photos.add_photo(official, built.id, pid, PNG, "   ")
     assert alt.value.field == "alt_text"
-    photo = await delivery.add_photo(
+    photo = await delivery_photos.add_photo(
         official, built.id, pid, PNG, "The new riverside lamps at dusk"
     )
-    stored = await delivery.photo_content(built.id, pid, photo)
+    stored = await delivery_photos.photo_content(built.id, pid, photo)
     assert stored.content == PNG and stored.file_type.kind == "png"
-    await delivery.remove_photo(official, built.id, pid, photo)
+    await delivery_photos.remove_photo(official, built.id, pid, photo)
     with pytest.raises(NotFoundError):
-        await delivery.photo_content(built.id, pid, photo)
+        await delivery_photos.photo_content(built.id, pid, photo)
 
 
 async def test_spending_above_the_funded_amount_is_kept_with_a_warning(users):
@@ -142,14 +142,14 @@ async def test_spending_above_the_funded_amount_is_kept_with_a_warning(users):
     funded = (await delivery.funded_project(built.id, pid)).funded
     today = clock.now().astimezone(clock.SEOUL).date()
     with pytest.raises(InvalidInput) as zero:
-        await delivery.add_payment(official, built.id, pid, 0, today, "")
+        await delivery_spending.add_payment(official, built.id, pid, 0, today, "")
     assert zero.value.field == "amount"
     with pytest.raises(InvalidInput) as future:
-        await delivery.add_payment(official, built.id, pid, 1, today + dt.timedelta(days=2), "")
+        await delivery_spending.add_payment(official, built.id, pid, 1, today + dt.timedelta(days=2), "")
     assert future.value.field == "paid_on"
-    first = await delivery.add_payment(official, built.id, pid, funded - 1, today, "Contract")
+    first = await delivery_spending.add_payment(official, built.id, pid, funded - 1, today, "Contract")
     assert first.over_by == 0
-    second = await delivery.add_payment(official, built.id, pid, 11, today, "Extra lamps")
+    second = await delivery_spending.add_payment(official, built.id, pid, 11, today, "Extra lamps")
     assert second.over_by == 10 and second.spent == funded + 10
     found = await delivery.delivery_of(built.id, pid)
     assert found.spent == funded + 10 and found.spent_share == (100, True)
@@ -160,7 +160,7 @@ async def test_dashboard_totals_by_pot_and_category_and_csv(app, users, client):
     today = clock.now().astimezone(clock.SEOUL).date()
     first, second = built.funded[0], built.funded[-1]
     await delivery.change_status(official, built.id, first, "in-progress", "")
-    await delivery.add_payment(official, built.id, first, 700_000_000, today, "")
+    await delivery_spending.add_payment(official, built.id, first, 700_000_000, today, "")
     await delivery.change_status(official, built.id, second, "cancelled", "Moved to another budget")
     board = await dashboard(built.id)
     funded = await delivery.funded_projects(built.id)
@@ -197,7 +197,7 @@ async def test_project_page_in_korean_and_english_after_an_official_adds_a_miles
         delivery.MilestoneInput(title="Lamps installed", due_on=closed + dt.timedelta(days=60)),
     )
     await delivery.change_status(official, built.id, pid, "in-progress", "")
-    photo = await delivery.add_photo(official, built.id, pid, PNG, "Lamps along the path")
+    photo = await delivery_photos.add_photo(official, built.id, pid, PNG, "Lamps along the path")
     path = f"/pb/cycles/{built.id}/delivery/projects/{pid}"
     async with PortalClient.for_app(app) as reader:
         english = await reader.get(path + "?lang=en")

@@ -18,7 +18,7 @@ from voting.categories import category_label
 from voting.compute import delivery as machine
 from voting.compute.rules import CITY_WIDE_CODE
 from voting.pages.cycle_header import cycle_context
-from voting.services import delivery
+from voting.services import delivery, delivery_photos
 from voting.services.delivery_progress import Dashboard, dashboard
 
 CSV_COLUMNS = (
@@ -129,7 +129,7 @@ class DeliveryPages(Controller):
         self, cycle_id: FromPath[int], project_id: FromPath[int], photo_id: FromPath[int]
     ) -> Response:
         """A photo, shown on the project's page: PNG or JPEG by its bytes, never sniffed as anything else."""
-        stored = await delivery.photo_content(cycle_id, project_id, photo_id)
+        stored = await delivery_photos.photo_content(cycle_id, project_id, photo_id)
         return Response(
             content=stored.content,
             media_type=stored.file_type.media_type,

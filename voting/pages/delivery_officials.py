@@ -16,12 +16,12 @@ from portal.web.pages import back_to, page, signed_in_user
 from voting.compute import delivery as machine
 from voting.pages.cycle_header import cycle_context
 from voting.pages.delivery import pot_label, status_label
-from voting.services import delivery
+from voting.services import delivery, delivery_photos, delivery_spending
 from voting.services.delivery_progress import dashboard
 
 # A photo is refused beside its field up to this body size; only larger bodies get the bare 413.
 UPLOAD_LIMIT = 12 * 1024 * 1024
-UPLOAD_OPT = {"upload_limit_mb": delivery.MAX_PHOTO_BYTES // (1024 * 1024)}
+UPLOAD_OPT = {"upload_limit_mb": delivery_photos.MAX_PHOTO_BYTES // (1024 * 1024)}
 PROJECT = "/projects/{project_id:int}"
 
 
@@ -171,7 +171,7 @@ class OfficialDeliveryPages(Controller):
         content = await upload.read() if isinstance(upload, UploadFile) else b""
         typed = {"alt_text": _text(form, "alt_text")}
         try:
-            await delivery.add_photo(
+            await delivery_photos.add_photo(
                 signed_in_user(request).id, cycle_id, project_id, content, typed["alt_text"]
             )
         except DomainError as exc:
@@ -190,7 +190,7 @@ class OfficialDeliveryPages(Controller):
     ) -> Template | Redirect:
         """Remove a photo (its file is deleted)."""
         try:
-            await delivery.remove_photo(signed_in_user(request).id, cycle_id, project_id, photo_id)
+            await delivery_photos.remove_photo(signed_in_user(request).id, cycle_id, project_id, photo_id)
         except DomainError as exc:
             return await self._show(
                 request, cycle_id, project_id, exc.status_code, errors=form_errors(exc)
@@ -209,7 +209,7 @@ class OfficialDeliveryPages(Controller):
             "note": _text(form, "note"),
         }
         try:
-            result = await delivery.add_payment(
+            result = await delivery_spending.add_payment(
                 signed_in_user(request).id,
                 cycle_id,
                 project_id,
@@ -238,7 +238,7 @@ class OfficialDeliveryPages(Controller):
     ) -> Template | Redirect:
         """Remove a payment entered by mistake."""
         try:
-            await delivery.remove_payment(
+            await delivery_spending.remove_payment(
                 signed_in_user(request).id, cycle_id, project_id, payment_id
             )
         except DomainError as exc:

@@ -3,7 +3,7 @@
 A funded project is one the official rule selected in an approved cycle (``funded_projects``). Its
 ``pb_delivery`` row is created at the first update; until then it is "planned" with nothing recorded, so
 reading never writes. The status moves only through ``voting.compute.delivery.check_transition``, in
-``_move_status`` (the one place a status changes, for officials and the connector's pulls alike).
+``move_status`` (the one place a status changes, for officials and the connector's pulls alike).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from portal import audit, clock, storage
+from portal import audit, clock
 from portal.db import write_transaction
 from portal.errors import InvalidInput, NotFoundError
 from voting.compute import delivery as machine
@@ -23,8 +23,6 @@ from voting.services.cycles import get_cycle, pots_of
 from voting.services.results import current_runs
 from voting.tables import Delivery, DeliveryMilestone, DeliveryPayment, DeliveryPhoto
 
-MAX_PHOTO_BYTES = 5 * 1024 * 1024
-MAX_PHOTOS = 20
 NOT_FUNDED = "We could not find that funded project."
 
 
@@ -99,17 +97,6 @@ class MilestoneInput(msgspec.Struct, frozen=True, kw_only=True):
     title: str
     due_on: dt.date
     done: bool = False
-
-
-class SpendingResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The project's spending after a payment; ``over_by`` > 0 when above the funded amount (a warning)."""
-
-    spent: int
-    funded: int
-
-    @property
-    def over_by(self) -> int:
-        return max(0, self.spent - self.funded)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -226,23 +213,10 @@ async def delivery_of(cycle_id: int, project_id: int) -> ProjectDelivery:
     )
 
 
-async def photo_content(cycle_id: int, project_id: int, photo_id: int) -> storage.StoredContent:
-    """A photo of a funded project (404 for any other id)."""
-    await funded_project(cycle_id, project_id)
-    row = (
-        await DeliveryPhoto.select(DeliveryPhoto.file_id)
-        .where((DeliveryPhoto.id == photo_id) & (DeliveryPhoto.delivery.project == project_id))
-        .first()
-    )
-    if row is None:
-        raise NotFoundError("We could not find that photo.")
-    return await storage.get(row["file_id"])
-
-
 # ----------------------------------------------------------------------------- writing
 
 
-async def _delivery_row(project: FundedProject) -> dict[str, Any]:
+async def delivery_row(project: FundedProject) -> dict[str, Any]:
     """The project's delivery row, created as "planned" on its first update (inside a write transaction)."""
     row = await Delivery.select().where(Delivery.project == project.project_id).first()
     if row is not None:
@@ -266,7 +240,7 @@ def _subject(project: FundedProject) -> str:
     return f"pb-project:{project.project_id}"
 
 
-async def _record(
+async def record_change(
     action: str, project: FundedProject, actor_id: int | None, source: str, **details: Any
 ) -> None:
     """Audit one change: the official's id, or no actor and ``source="connector"`` for a pull."""
@@ -280,7 +254,7 @@ async def _record(
     )
 
 
-async def _move_status(
+async def move_status(
     row: dict[str, Any],
     project: FundedProject,
     target: str,
@@ -304,7 +278,7 @@ async def _move_status(
             Delivery.updated_at: now,
         }
     ).where(Delivery.id == row["id"])
-    await _record(
+    await record_change(
         "pb.delivery.status.corrected" if correction else "pb.delivery.status",
         project,
         actor_id,
@@ -325,8 +299,8 @@ async def change_status(
     if len(reason) > 2000:
         raise InvalidInput("Keep it under %(n)s characters.", field="reason", n=2000)
     async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
-        row = await _delivery_row(project)
-        await _move_status(row, project, status, reason, official_id, "official")
+        row = await delivery_row(project)
+        await move_status(row, project, status, reason, official_id, "official")
 
 
 def checked_milestone(data: MilestoneInput, closed_on: dt.date) -> MilestoneInput:
@@ -355,7 +329,7 @@ async def add_milestone(
     project = await funded_project(cycle_id, project_id)
     data = checked_milestone(data, vote_closed_on(cycle))
     async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
-        row = await _delivery_row(project)
+        row = await delivery_row(project)
         now = clock.now()
         inserted = await DeliveryMilestone.insert(
             DeliveryMilestone(
@@ -370,7 +344,7 @@ async def add_milestone(
         )
         milestone_id = inserted[0]["id"]
         await Delivery.update({Delivery.updated_at: now}).where(Delivery.id == row["id"])
-        await _record(
+        await record_change(
             "pb.delivery.milestone.added",
             project,
             official_id,
@@ -409,7 +383,7 @@ async def update_milestone(
                 DeliveryMilestone.updated_at: clock.now(),
             }
         ).where(DeliveryMilestone.id == milestone_id)
-        await _record(
+        await record_change(
             "pb.delivery.milestone.changed",
             project,
             official_id,
@@ -422,156 +396,3 @@ async def update_milestone(
             },
             after={"title": data.title, "due_on": data.due_on.isoformat(), "done": data.done},
         )
-
-
-def checked_photo(content: bytes, alt_text: str) -> tuple[storage.FileType, str]:
-    """PNG or JPEG by magic bytes, at most 5 MB, with alternative text."""
-    alt = " ".join(alt_text.split())
-    if not content:
-        raise InvalidInput("Choose a PNG or JPEG photo.", field="photo")
-    if len(content) > MAX_PHOTO_BYTES:
-        raise InvalidInput(
-            "The file is too large (at most %(mb)s MB).", field="photo", mb=MAX_PHOTO_BYTES // 2**20
-        )
-    file_type = storage.detect_type(content)
-    if file_type is None or file_type.kind not in ("png", "jpeg"):
-        raise InvalidInput("The image must be a PNG or JPEG file.", field="photo")
-    if not alt:
-        raise InvalidInput("Describe the photo for people who cannot see it.", field="alt_text")
-    if len(alt) > 300:
-        raise InvalidInput("Keep it under %(n)s characters.", field="alt_text", n=300)
-    return file_type, alt
-
-
-async def add_photo(
-    official_id: int, cycle_id: int, project_id: int, content: bytes, alt_text: str
-) -> int:
-    """An official adds a photo of the works with its alternative text; returns its id."""
-    project = await funded_project(cycle_id, project_id)
-    file_type, alt = checked_photo(content, alt_text)
-    async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
-        row = await _delivery_row(project)
-        if await DeliveryPhoto.count().where(DeliveryPhoto.delivery == row["id"]) >= MAX_PHOTOS:
-            raise InvalidInput(
-                "A project shows at most %(n)s photos: remove one first.",
-                field="photo",
-                n=MAX_PHOTOS,
-            )
-        file_id = await storage.put(f"pb-delivery:{row['id']}", content, file_type)
-        inserted = await DeliveryPhoto.insert(
-            DeliveryPhoto(
-                delivery=row["id"],
-                file_id=file_id,
-                alt_text=alt,
-                added_by=official_id,
-                added_at=clock.now(),
-            )
-        )
-        await _record(
-            "pb.delivery.photo.added",
-            project,
-            official_id,
-            "official",
-            photo=inserted[0]["id"],
-            alt_text=alt,
-        )
-    return inserted[0]["id"]
-
-
-async def remove_photo(official_id: int, cycle_id: int, project_id: int, photo_id: int) -> None:
-    """An official removes a photo; its file is deleted in the same transaction."""
-    project = await funded_project(cycle_id, project_id)
-    async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
-        row = (
-            await DeliveryPhoto.select()
-            .where((DeliveryPhoto.id == photo_id) & (DeliveryPhoto.delivery.project == project_id))
-            .first()
-        )
-        if row is None:
-            raise NotFoundError("We could not find that photo.")
-        await DeliveryPhoto.delete().where(DeliveryPhoto.id == photo_id)
-        await storage.delete(row["file_id"])
-        await _record(
-            "pb.delivery.photo.removed",
-            project,
-            official_id,
-            "official",
-            photo=photo_id,
-            alt_text=row["alt_text"],
-        )
-
-
-async def add_payment(
-    official_id: int, cycle_id: int, project_id: int, amount: int, paid_on: dt.date, note: str
-) -> SpendingResult:
-    """An official records money spent (KRW > 0, not in the future). Going above the funded amount is
-    allowed (cost overruns happen and must be shown) and answered with a warning: ``over_by``."""
-    project = await funded_project(cycle_id, project_id)
-    note = " ".join(note.split())
-    if amount <= 0:
-        raise InvalidInput("Enter an amount above zero.", field="amount")
-    if paid_on > clock.now().astimezone(clock.SEOUL).date():
-        raise InvalidInput(
-            "Record money already spent: the date cannot be in the future.", field="paid_on"
-        )
-    if len(note) > 200:
-        raise InvalidInput("Keep it under %(n)s characters.", field="note", n=200)
-    async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
-        row = await _delivery_row(project)
-        inserted = await DeliveryPayment.insert(
-            DeliveryPayment(
-                delivery=row["id"],
-                amount=amount,
-                paid_on=paid_on,
-                note=note,
-                source="official",
-                entered_by=official_id,
-                created_at=clock.now(),
-            )
-        )
-        spent = await _spent(row["id"])
-        await _record(
-            "pb.delivery.payment.added",
-            project,
-            official_id,
-            "official",
-            payment=inserted[0]["id"],
-            amount=amount,
-            paid_on=paid_on.isoformat(),
-            note=note,
-            spent=spent,
-        )
-    return SpendingResult(spent=spent, funded=project.funded)
-
-
-async def remove_payment(official_id: int, cycle_id: int, project_id: int, payment_id: int) -> None:
-    """An official removes a payment entered by mistake (audited with its amount)."""
-    project = await funded_project(cycle_id, project_id)
-    async with write_transaction(lock_key=f"pb-delivery-{project_id}"):
-        row = (
-            await DeliveryPayment.select()
-            .where(
-                (DeliveryPayment.id == payment_id)
-                & (DeliveryPayment.delivery.project == project_id)
-            )
-            .first()
-        )
-        if row is None:
-            raise NotFoundError("We could not find that payment.")
-        await DeliveryPayment.delete().where(DeliveryPayment.id == payment_id)
-        await _record(
-            "pb.delivery.payment.removed",
-            project,
-            official_id,
-            "official",
-            payment=payment_id,
-            amount=row["amount"],
-            source_of_payment=row["source"],
-        )
-
-
-async def _spent(delivery_id: int) -> int:
-    rows = await DeliveryPayment.select(DeliveryPayment.amount).where(
-        DeliveryPayment.delivery == delivery_id
-    )
-    return sum(r["amount"] for r in rows)

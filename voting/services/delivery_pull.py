@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from portal import clock
 from portal.connector.schemas import Execution
 from portal.db import write_transaction
 from portal.errors import DomainError
@@ -91,7 +92,7 @@ async def _apply_one(
         and not execution.payments
     ):
         return False  # nothing to record: a funded project without a row is planned
-    row = row or await delivery._delivery_row(project)
+    row = row or await delivery.delivery_row(project)
     changed = await _apply_status(row, project, current, execution, issues)
     changed |= await _apply_milestones(row, project, closed_on, execution, issues)
     changed |= await _apply_payments(row, project, execution)
@@ -117,7 +118,7 @@ async def _apply_status(
             "cancelled by the city budget system" if step == "cancelled" else ""
         )
         try:
-            await delivery._move_status(row, project, step, reason, None, SOURCE)
+            await delivery.move_status(row, project, step, reason, None, SOURCE)
         except DomainError as exc:  # pragma: no cover - forward_path only gives allowed steps
             issues.append(f"status {step} refused: {exc.message}")
             return False
@@ -155,7 +156,7 @@ async def _apply_milestones(
         if before is not None and all(before[k] == v for k, v in after.items()):
             continue
         changed = True
-        now = delivery.clock.now()
+        now = clock.now()
         if before is None:
             await DeliveryMilestone.insert(
                 DeliveryMilestone(
@@ -173,7 +174,7 @@ async def _apply_milestones(
                 DeliveryMilestone.id == before["id"]
             )
             action = "pb.delivery.milestone.changed"
-        await delivery._record(
+        await delivery.record_change(
             action,
             project,
             None,
@@ -212,13 +213,13 @@ async def _apply_payments(
                     delivery=row["id"],
                     source=SOURCE,
                     external_key=payment.key,
-                    created_at=delivery.clock.now(),
+                    created_at=clock.now(),
                     **after,
                 )
             )
         else:
             await DeliveryPayment.update(after).where(DeliveryPayment.id == before["id"])
-        await delivery._record(
+        await delivery.record_change(
             "pb.delivery.payment.pulled",
             project,
             None,
