@@ -286,11 +286,13 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
         for name in ("batch_mismatch", "batch_keyed_once", "batch_counted")
     ]
     ids.insert(0, station)
-    ids.insert(0, await _delivery_ids(official))  # a funded project of the published cycle, with a photo
     await plant_screening_cluster(ballot[0], ballot[1])  # the screening report flags a group
     # Weighted channels (the demo weighs none): a committee member and the assembly's counts entered.
     committee = await users.create(["citizen", "committee"], district="11680", verified=True)
     ids.insert(0, await build_weighted_cycle(official, committee.email))
+    # A funded project of the published cycle with a photo: third, so that routes taking only a cycle
+    # keep their two cycles (in review and in voting); the project's pages link to the cycle's dashboard.
+    ids.insert(2, await _delivery_ids(official))
     return clients, {"ids": ids, "accounts": accounts}
 
 
