@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from portal import clock
+from portal import accounts, clock
 from portal.errors import InvalidInput, NotFoundError
 from portal.tables import AuditEvent
 from tests.helpers import PortalClient
@@ -106,6 +106,9 @@ async def test_milestone_before_the_vote_closed_is_refused_beside_the_field(
     assert refused.status_code == 422
     assert "before the vote closed" in refused.text and 'id="f-due_on-error"' in refused.text
     assert 'value="Foundations poured"' in refused.text and typed["due_on"] in refused.text
+    await accounts.set_language(official.account.id, "ko")  # the message is in the reader's language
+    korean = await official.post_form(path + "/milestones", typed)
+    assert korean.status_code == 422 and "투표 마감일" in korean.text
     typed["due_on"] = (closed + dt.timedelta(days=30)).isoformat()
     assert (await official.post_form(path + "/milestones", typed)).status_code == 303
     [milestone] = (await delivery.delivery_of(built.id, pid)).milestones
