@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -25,9 +26,17 @@ UPLOAD_OPT = {"upload_limit_mb": delivery_photos.MAX_PHOTO_BYTES // (1024 * 1024
 PROJECT = "/projects/{project_id:int}"
 
 
-def _text(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+def _typed(form: Any, *names: str) -> dict[str, str]:
+    """What was typed into a form's text fields (anything else reads as empty)."""
+    return {name: value if isinstance(value := form.get(name), str) else "" for name in names}
+
+
+def _milestone(typed: dict[str, str]) -> delivery.MilestoneInput:
+    return delivery.MilestoneInput(
+        title=typed["title"],
+        due_on=parse_date(typed["due_on"], "due_on"),
+        done=typed["done"] == "on",
+    )
 
 
 class OfficialDeliveryPages(Controller):
@@ -67,7 +76,30 @@ class OfficialDeliveryPages(Controller):
             **extra,
         )
 
-    def _done(self, request: Request, cycle_id: int, project_id: int, flash: str) -> Redirect:
+    async def _submit(
+        self,
+        request: Request,
+        cycle_id: int,
+        project_id: int,
+        act: Callable[[int], Awaitable[str]],
+        typed: dict[str, str] | None = None,
+        milestone_id: int | None = None,
+    ) -> Template | Redirect:
+        """Run one update as the signed-in official. Done: back to the page with ``act``'s flash message.
+        Refused: the page again with the message beside its field (a milestone's own form when editing one)."""
+        try:
+            flash = await act(signed_in_user(request).id)
+        except DomainError as exc:
+            errors = form_errors(exc)
+            extra: dict[str, Any] = {"form": typed or {}}
+            if milestone_id is not None:
+                errors = {
+                    k if k == "form" else f"{k}-m{milestone_id}": v for k, v in errors.items()
+                }
+                extra = {"editing": milestone_id, "edit_form": typed or {}}
+            return await self._show(
+                request, cycle_id, project_id, exc.status_code, errors=errors, **extra
+            )
         request.session["flash"] = flash
         return back_to(f"/officials/pb/cycles/{cycle_id}/delivery/projects/{project_id}")
 
@@ -83,45 +115,28 @@ class OfficialDeliveryPages(Controller):
         self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]
     ) -> Template | Redirect:
         """Move the status (planned, in progress, completed; cancelled or corrected with a reason)."""
-        form = await request.form()
-        typed = {"status": _text(form, "status"), "reason": _text(form, "reason")}
-        try:
-            await delivery.change_status(
-                signed_in_user(request).id, cycle_id, project_id, typed["status"], typed["reason"]
-            )
-        except DomainError as exc:
-            return await self._show(
-                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed
-            )
-        return self._done(request, cycle_id, project_id, "The project's status is updated.")
+        typed = _typed(await request.form(), "status", "reason")
 
-    def _milestone(self, form: Any) -> delivery.MilestoneInput:
-        return delivery.MilestoneInput(
-            title=_text(form, "title"),
-            due_on=parse_date(form.get("due_on"), "due_on"),
-            done=form.get("done") == "on",
-        )
+        async def act(official: int) -> str:
+            await delivery.change_status(
+                official, cycle_id, project_id, typed["status"], typed["reason"]
+            )
+            return "The project's status is updated."
+
+        return await self._submit(request, cycle_id, project_id, act, typed)
 
     @post(PROJECT + "/milestones")
     async def add_milestone(
         self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]
     ) -> Template | Redirect:
         """Add a dated milestone (not before the vote closed)."""
-        form = await request.form()
-        typed = {
-            "title": _text(form, "title"),
-            "due_on": _text(form, "due_on"),
-            "done": _text(form, "done"),
-        }
-        try:
-            await delivery.add_milestone(
-                signed_in_user(request).id, cycle_id, project_id, self._milestone(form)
-            )
-        except DomainError as exc:
-            return await self._show(
-                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed
-            )
-        return self._done(request, cycle_id, project_id, "The milestone is added.")
+        typed = _typed(await request.form(), "title", "due_on", "done")
+
+        async def act(official: int) -> str:
+            await delivery.add_milestone(official, cycle_id, project_id, _milestone(typed))
+            return "The milestone is added."
+
+        return await self._submit(request, cycle_id, project_id, act, typed)
 
     @post(PROJECT + "/milestones/{milestone_id:int}")
     async def update_milestone(
@@ -132,34 +147,17 @@ class OfficialDeliveryPages(Controller):
         milestone_id: FromPath[int],
     ) -> Template | Redirect:
         """Change a milestone's title or date, or mark it done."""
-        form = await request.form()
-        typed = {
-            "title": _text(form, "title"),
-            "due_on": _text(form, "due_on"),
-            "done": _text(form, "done"),
-        }
-        try:
+        typed = _typed(await request.form(), "title", "due_on", "done")
+
+        async def act(official: int) -> str:
             await delivery.update_milestone(
-                signed_in_user(request).id,
-                cycle_id,
-                project_id,
-                milestone_id,
-                self._milestone(form),
+                official, cycle_id, project_id, milestone_id, _milestone(typed)
             )
-        except DomainError as exc:
-            errors = {
-                f"{k}-m{milestone_id}" if k != "form" else k: v for k, v in form_errors(exc).items()
-            }
-            return await self._show(
-                request,
-                cycle_id,
-                project_id,
-                exc.status_code,
-                errors=errors,
-                editing=milestone_id,
-                edit_form=typed,
-            )
-        return self._done(request, cycle_id, project_id, "The milestone is updated.")
+            return "The milestone is updated."
+
+        return await self._submit(
+            request, cycle_id, project_id, act, typed, milestone_id=milestone_id
+        )
 
     @post(PROJECT + "/photos", request_max_body_size=UPLOAD_LIMIT, opt=UPLOAD_OPT)
     async def add_photo(
@@ -169,16 +167,15 @@ class OfficialDeliveryPages(Controller):
         form = await request.form()
         upload = form.get("photo")
         content = await upload.read() if isinstance(upload, UploadFile) else b""
-        typed = {"alt_text": _text(form, "alt_text")}
-        try:
+        typed = _typed(form, "alt_text")
+
+        async def act(official: int) -> str:
             await delivery_photos.add_photo(
-                signed_in_user(request).id, cycle_id, project_id, content, typed["alt_text"]
+                official, cycle_id, project_id, content, typed["alt_text"]
             )
-        except DomainError as exc:
-            return await self._show(
-                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed
-            )
-        return self._done(request, cycle_id, project_id, "The photo is added.")
+            return "The photo is added."
+
+        return await self._submit(request, cycle_id, project_id, act, typed)
 
     @post(PROJECT + "/photos/{photo_id:int}/remove")
     async def remove_photo(
@@ -189,44 +186,34 @@ class OfficialDeliveryPages(Controller):
         photo_id: FromPath[int],
     ) -> Template | Redirect:
         """Remove a photo (its file is deleted)."""
-        try:
-            await delivery_photos.remove_photo(signed_in_user(request).id, cycle_id, project_id, photo_id)
-        except DomainError as exc:
-            return await self._show(
-                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc)
-            )
-        return self._done(request, cycle_id, project_id, "The photo is removed.")
+
+        async def act(official: int) -> str:
+            await delivery_photos.remove_photo(official, cycle_id, project_id, photo_id)
+            return "The photo is removed."
+
+        return await self._submit(request, cycle_id, project_id, act)
 
     @post(PROJECT + "/payments")
     async def add_payment(
         self, request: Request, cycle_id: FromPath[int], project_id: FromPath[int]
     ) -> Template | Redirect:
         """Record money spent; above the funded amount it is kept and a warning is shown."""
-        form = await request.form()
-        typed = {
-            "amount": _text(form, "amount"),
-            "paid_on": _text(form, "paid_on"),
-            "note": _text(form, "note"),
-        }
-        try:
+        typed = _typed(await request.form(), "amount", "paid_on", "note")
+
+        async def act(official: int) -> str:
             result = await delivery_spending.add_payment(
-                signed_in_user(request).id,
+                official,
                 cycle_id,
                 project_id,
                 krw_from_form(typed["amount"], "amount") or 0,
                 parse_date(typed["paid_on"], "paid_on"),
                 typed["note"],
             )
-        except DomainError as exc:
-            return await self._show(
-                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc), form=typed
-            )
-        flash = (
-            "The spending is recorded. The project has now spent more than its funded amount."
-            if result.over_by
-            else "The spending is recorded."
-        )
-        return self._done(request, cycle_id, project_id, flash)
+            if result.over_by:
+                return "The spending is recorded. The project has now spent more than its funded amount."
+            return "The spending is recorded."
+
+        return await self._submit(request, cycle_id, project_id, act, typed)
 
     @post(PROJECT + "/payments/{payment_id:int}/remove")
     async def remove_payment(
@@ -237,12 +224,9 @@ class OfficialDeliveryPages(Controller):
         payment_id: FromPath[int],
     ) -> Template | Redirect:
         """Remove a payment entered by mistake."""
-        try:
-            await delivery_spending.remove_payment(
-                signed_in_user(request).id, cycle_id, project_id, payment_id
-            )
-        except DomainError as exc:
-            return await self._show(
-                request, cycle_id, project_id, exc.status_code, errors=form_errors(exc)
-            )
-        return self._done(request, cycle_id, project_id, "The payment is removed.")
+
+        async def act(official: int) -> str:
+            await delivery_spending.remove_payment(official, cycle_id, project_id, payment_id)
+            return "The payment is removed."
+
+        return await self._submit(request, cycle_id, project_id, act)
