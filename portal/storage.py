@@ -148,7 +148,9 @@ _REFERENCES: list[Column] = []
 
 def references(column: Column) -> Column:
     """Declare that ``column`` holds file ids of this store (used to move old var/ uploads in)."""
-    if column not in _REFERENCES:
+    # By identity: ``column in list`` compares with Column.__eq__, which builds a (truthy) WHERE clause,
+    # so every column after the first was skipped.
+    if not any(known is column for known in _REFERENCES):
         _REFERENCES.append(column)
     return column
 

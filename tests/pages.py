@@ -182,6 +182,8 @@ async def build_site(users: UserFactory) -> Site:
     committee = await users.create(["citizen", "committee"], district="11680", verified=True)
     site.bindings.insert(0, await build_weighted_cycle(official, committee.email))
 
+    site.bindings.append(await _delivery_binding(official, (await users.create(["official"])).id))
+
     site.bindings.append(
         {
             "edition_id": judged,
@@ -225,6 +227,27 @@ async def _support_binding(official: int, accounts: dict[str, Account]) -> dict[
     hidden = await comments.post_comment(startup, "proposal", proposal, "Off topic")
     await comments.hide_comment(official, hidden, "Off topic for this proposal")
     return {"cycle_id": built.id, "pot_id": built.cycle.city_pot, "proposal_id": proposal}
+
+
+async def _delivery_binding(official: int, second_official: int) -> dict[str, Any]:
+    """A funded project of an approved cycle with a milestone, a photo and a payment to update or remove."""
+    from voting.services import delivery, delivery_photos, delivery_spending
+    from voting.testing import build_funded_cycle, sample_png
+
+    built = await build_funded_cycle((official, second_official), name="Fuzz PB funded")
+    project = built.funded[0]
+    closed_on = (await delivery.delivery_of(built.id, project)).vote_closed_on
+    milestone = await delivery.add_milestone(
+        official, built.id, project,
+        delivery.MilestoneInput(title="Design approved", due_on=closed_on + dt.timedelta(days=30)),
+    )
+    photo = await delivery_photos.add_photo(official, built.id, project, sample_png(), "The riverside path")
+    await delivery_spending.add_payment(official, built.id, project, 1_000_000, closed_on, "Design contract")
+    payment = (await delivery.delivery_of(built.id, project)).payments[0].id
+    return {
+        "cycle_id": built.id, "project_id": project, "milestone_id": milestone,
+        "photo_id": photo, "payment_id": payment,
+    }
 
 
 async def _station_binding(official: int, cycle_id: int, worker: Account) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from portal.districts import DISTRICTS
 from voting import demo_channels
 from voting.compute.pabulib import PbFile, read_pb
 from voting.compute.rules import BallotRules, ballot_day, new_receipt
+from voting.demo_delivery import load_delivery_demo
 from voting.demo_projects import mapping_of
 from voting.projects import NewProject, import_projects
 from voting.services import approvals, cycles, lifecycle, results, screening
@@ -193,6 +194,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     await approvals.approve_results(past_id, users["official2"])
     lines = ["PB demo (Korean projects on real pabulib ballots, see docs/demo.md):",
              f"  '{PAST.name}' (published, cycle {past_id}): {PAST.file_name}"]
+    lines.append(await load_delivery_demo(past_id, official))
     for election in VOTING:
         cycle_id, pot_id = await _city_wide_cycle(election, official)
         projects, ballots = await _import_election(cycle_id, pot_id, election)

@@ -31,5 +31,6 @@ MANIFEST = Manifest(
         "pb.cycle_fiscal_year": "voting.services.cycles:cycle_fiscal_year",
         "pb.set_district_pot_amounts": "voting.services.cycles:set_district_pot_amounts",
         "pb.note_signal": "voting.services.signals:note_signal",
+        "pb.apply_executions": "voting.services.delivery_pull:apply_executions",
     },
 )

@@ -3,6 +3,8 @@
 from voting.api import PbApi
 from voting.pages.channels import OfficialChannelPages
 from voting.pages.citizens import PbPages
+from voting.pages.delivery import DeliveryPages
+from voting.pages.delivery_officials import OfficialDeliveryPages
 from voting.pages.kiosk import KioskPages
 from voting.pages.officials import OfficialPbPages
 from voting.pages.paper import OfficialPaperPages, PaperPages
@@ -23,4 +25,6 @@ ROUTE_HANDLERS = [
     OfficialChannelPages,
     StatisticsPages,
     OfficialScreeningPages,
+    DeliveryPages,
+    OfficialDeliveryPages,
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from piccolo.columns import (
     BigInt,
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     Text,
@@ -21,6 +22,7 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
+from portal import storage
 from portal.tables import User
 
 
@@ -312,3 +314,60 @@ class ScreeningAck(Table, tablename="pb_screening_ack"):
     flags = Integer(default=0)
     report_sha256 = Varchar(length=64)
     acknowledged_at = Timestamptz()
+
+
+class Delivery(Table, tablename="pb_delivery"):
+    """How a funded project of an approved cycle is being carried out (voting.services.delivery).
+
+    Created at the first update (by an official or the connector's pull); a funded project without a
+    row is "planned" with nothing recorded. ``status`` moves only through ``voting.compute.delivery``.
+    """
+
+    cycle = ForeignKey(Cycle, index=True)
+    pot = ForeignKey(Pot)
+    project = Integer(unique=True)  # the project's id (voting.projects); funded once, in one cycle
+    project_code = Varchar(length=20, default="")  # as pushed to the city: PB-00012
+    status = Varchar(length=20, default="planned")  # planned | in-progress | completed | cancelled
+    status_reason = Text(default="")  # required for a cancellation and for a correction
+    status_changed_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz()
+    created_at = Timestamptz()
+
+
+class DeliveryMilestone(Table, tablename="pb_delivery_milestone"):
+    """A dated step of a funded project; ``external_key`` is the city's id when the connector pulled it."""
+
+    delivery = ForeignKey(Delivery, index=True)
+    title = Varchar(length=200)
+    due_on = Date()
+    done = Boolean(default=False)
+    source = Varchar(length=20, default="official")  # official | connector
+    external_key = Varchar(length=64, default="")
+    updated_at = Timestamptz()
+    created_at = Timestamptz()
+
+
+class DeliveryPhoto(Table, tablename="pb_delivery_photo"):
+    """A photo of a funded project's works (PNG or JPEG in portal.storage) with its alternative text."""
+
+    delivery = ForeignKey(Delivery, index=True)
+    file_id = Varchar(length=64)
+    alt_text = Varchar(length=300)
+    added_by = ForeignKey(User, null=True, default=None)
+    added_at = Timestamptz()
+
+
+storage.references(DeliveryPhoto.file_id)
+
+
+class DeliveryPayment(Table, tablename="pb_delivery_payment"):
+    """Money spent on a funded project (whole KRW); ``external_key`` is the city's id when pulled."""
+
+    delivery = ForeignKey(Delivery, index=True)
+    amount = BigInt()
+    paid_on = Date()
+    note = Varchar(length=200, default="")
+    source = Varchar(length=20, default="official")  # official | connector
+    external_key = Varchar(length=64, default="")
+    entered_by = ForeignKey(User, null=True, default=None)
+    created_at = Timestamptz()

@@ -242,3 +242,79 @@ async def build_weighted_cycle(official_id: int, committee_email: str) -> dict[s
     counts = dict(zip(built.projects[built.city_pot], (30, 10, 0, 5, 12), strict=False))
     await channels.save_assembly_counts(official_id, built.id, built.city_pot, counts)
     return {"cycle_id": built.id, "pot_id": built.city_pot}
+
+
+@dataclass
+class FundedCycle:
+    id: int
+    city_pot: int
+    district_pot: int
+    funded: list[int]  # the selected project ids, city-wide pot first
+
+
+async def build_funded_cycle(
+    official_ids: tuple[int, int], *, name: str = "Seoul PB 2026", fiscal_year: int = 2026
+) -> FundedCycle:
+    """An approved cycle (voting closed yesterday, two officials approved) with funded projects in the
+    city-wide pot (climate) and Gangnam-gu's pot (transportation); ballots are inserted directly."""
+    import json
+    import secrets
+
+    from portal.db import write_transaction
+    from portal.districts import DISTRICTS
+    from voting.compute.rules import ballot_day, new_receipt
+    from voting.services import approvals, results, screening
+    from voting.tables import Ballot
+
+    cycle_id = await cycles.create_cycle(
+        official_ids[0],
+        cycles.CycleInput(
+            name=name,
+            fiscal_year=fiscal_year,
+            city_amount=6_000_000_000,
+            district_amounts={d.code: 3_000_000_000 if d.code == "11680" else 0 for d in DISTRICTS},
+            rules=BallotRules(ballot_kind="approval", min_projects=1, max_projects=5),
+            **schedule_for("voting", clock.now() - 10 * DAY),
+        ),
+    )
+    pots = {p["district_code"]: p["id"] for p in await cycles.pots_of(cycle_id)}
+    city = await add_projects(cycle_id, pots[None], [3_000_000_000, 2_000_000_000, 4_000_000_000], prefix="Riverside")
+    district = await add_projects(
+        cycle_id, pots["11680"], [1_000_000_000, 1_500_000_000], prefix="Crossing", category="transportation"
+    )
+    choices = {pots[None]: [[city[0], city[1]], [city[0]], [city[1], city[2]]], pots["11680"]: [[district[0]], [district[0], district[1]]]}
+    day = ballot_day(clock.now() - 2 * DAY)
+    async with write_transaction():
+        for pot_id, patterns in choices.items():
+            await Ballot.insert(
+                *[
+                    Ballot(pot=pot_id, voter_key=secrets.token_hex(32), receipt=new_receipt(),
+                           content=json.dumps({"project_ids": ids}), version=1, cast_at=day)
+                    for ids in patterns * 3
+                ]
+            )
+    await results.compute_results(cycle_id, official_ids[0])
+    await screening.acknowledge(official_ids[0], cycle_id)
+    await approvals.approve_results(cycle_id, official_ids[0])
+    await approvals.approve_results(cycle_id, official_ids[1])
+    runs = [r for r in await results.current_runs(cycle_id) if r["official"]]
+    by_pot = {r["pot"]: r["outcome"]["selected"] for r in runs}
+    return FundedCycle(
+        id=cycle_id, city_pot=pots[None], district_pot=pots["11680"],
+        funded=[*by_pot.get(pots[None], []), *by_pot.get(pots["11680"], [])],
+    )
+
+
+def sample_png(width: int = 48, height: int = 32) -> bytes:
+    """A real PNG (a river-blue band under a sky-blue one), for photos in tests and the crawler."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(
+        b"\x00" + (bytes((135, 190, 235)) if y < height // 2 else bytes((31, 95, 168))) * width for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

@@ -39,6 +39,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     push.set_defaults(handler=run_push)
 
+    connector = subparsers.add_parser(
+        "connector", help="pull data from the city budget system", description="Pulls from the city budget system."
+    )
+    pulls = connector.add_subparsers(dest="connector_command", metavar="COMMAND", required=True)
+    pull = pulls.add_parser(
+        "pull-executions",
+        help="pull how funded PB projects are carried out (GET /v1/executions)",
+        description="Fetch the fiscal year's executions from the city budget system and apply them to the "
+        "funded projects they name (status, milestones, payments). Pulling again changes nothing new; rows "
+        "that cannot apply are listed. Exit code 1 when some rows were not applied, 2 when the city failed.",
+    )
+    pull.add_argument("--fiscal-year", type=int, required=True)
+    pull.add_argument("--json", action="store_true", help="print the report as JSON")
+    pull.set_defaults(handler=run_pull_executions)
+
+    sim.add_argument(
+        "--executions", type=Path, help='JSON file {"2026": [{project_code, status, milestones, payments}]}'
+    )
+
     verify = subparsers.add_parser(
         "verify-export",
         help="check a signed export bundle",
@@ -66,6 +85,7 @@ def run_city_sim(args: argparse.Namespace) -> int:
     from portal.connector import signing
     from portal.connector.city_sim.app import create_city_app, create_city_asgi, is_loopback
     from portal.connector.city_sim.envelopes import load_envelopes
+    from portal.connector.city_sim.executions import load_executions
 
     try:
         # Through the portal's settings: in development both share the secret kept under var/.
@@ -78,10 +98,13 @@ def run_city_sim(args: argparse.Namespace) -> int:
         return _fail("--port must be between 1 and 65535")
     try:
         envelopes = load_envelopes(args.envelopes) if args.envelopes else {}
+        executions = load_executions(args.executions) if args.executions else {}
     except ValueError as exc:
         return _fail(str(exc))
     faults_enabled = args.faults or is_loopback(args.host)
-    app = create_city_app(keys, args.data, envelopes=envelopes, faults_enabled=faults_enabled)
+    app = create_city_app(
+        keys, args.data, envelopes=envelopes, faults_enabled=faults_enabled, executions=executions
+    )
     print(
         f"city-sim on http://{args.host}:{args.port} (ledger {args.data}, "
         f"fault knobs {'on' if faults_enabled else 'off'}, OpenAPI at /schema)",
@@ -89,6 +112,34 @@ def run_city_sim(args: argparse.Namespace) -> int:
     )
     uvicorn.run(create_city_asgi(app), host=args.host, port=args.port, log_level="info")
     return 0
+
+
+def run_pull_executions(args: argparse.Namespace) -> int:
+    """Pull one fiscal year's executions and print what changed."""
+    import asyncio
+
+    from portal.connector.executions import pull_executions, report_json
+    from portal.connector.retries import CityError
+
+    if not 2000 <= args.fiscal_year <= 2100:
+        return _fail("--fiscal-year must be between 2000 and 2100")
+
+    async def pull() -> int:
+        from portal import db
+        from portal.connector.client import close_shared_http_client
+
+        await db.start_pool()
+        try:
+            report = await pull_executions(args.fiscal_year)
+        except (CityError, ValueError) as exc:
+            return _fail(str(exc))
+        finally:
+            await close_shared_http_client()
+            await db.close_pool()
+        print(report_json(report).decode() if args.json else report.summary(), flush=True)
+        return 1 if report.problems else 0
+
+    return asyncio.run(pull())
 
 
 def run_push(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ from portal.connector.retries import (
     raise_for_failure,
     retrying,
 )
-from portal.connector.schemas import Envelope, Receipt
+from portal.connector.schemas import Envelope, Execution, Receipt
 from portal.connector.settings import CitySettings
 
 logger = logging.getLogger("portal.connector")
@@ -75,6 +75,28 @@ class CityAbsence:
     @classmethod
     def answered(cls) -> None:
         cls.said = False
+
+
+class _RawExecutionPage(msgspec.Struct):
+    """A page of ``GET /v1/executions`` whose rows are checked one by one (a bad row is reported, not fatal)."""
+
+    fiscal_year: int
+    items: list[msgspec.Raw]
+    next_after: str | None = None
+
+
+@dataclass
+class ExecutionPull:
+    """The rows the city reported for a fiscal year: the valid ones, and why the others were left out."""
+
+    fiscal_year: int
+    rows: list[Execution] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    pages: int = 0
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+MAX_EXECUTION_PAGES = 1000
 
 
 @dataclass
@@ -350,3 +372,55 @@ class CityClient:
             raise CityRefused(
                 f"the city's envelopes are not in the contract's shape: {exc}"
             ) from exc
+
+    async def fetch_executions(self, fiscal_year: int, limit: int = 200) -> ExecutionPull:
+        """Pull how the city carries out the fiscal year's funded projects, every page, each retried like
+        a push (5xx, 429, timeouts, a cut-off body). Rows that break the contract are reported in
+        ``invalid`` with their position and the reason, and the others are returned."""
+        pull = ExecutionPull(fiscal_year=fiscal_year)
+        after: str | None = None
+        while pull.pages < MAX_EXECUTION_PAGES:
+            page = await self._execution_page(fiscal_year, after, limit, pull.attempts)
+            if page.fiscal_year != fiscal_year:
+                raise CityRefused(f"the city answered fiscal year {page.fiscal_year} for {fiscal_year}")
+            for index, raw in enumerate(page.items):
+                try:
+                    pull.rows.append(msgspec.json.decode(raw, type=Execution))
+                except msgspec.DecodeError as exc:
+                    pull.invalid.append(f"page {pull.pages + 1}, row {index + 1}: {exc}")
+            pull.pages += 1
+            if not page.next_after or page.next_after == after:
+                return pull
+            after = page.next_after
+        raise CityRefused(f"the city's executions did not end after {MAX_EXECUTION_PAGES} pages")
+
+    async def _execution_page(
+        self, fiscal_year: int, after: str | None, limit: int, attempts: list[Attempt]
+    ) -> _RawExecutionPage:
+        params = {"fiscal_year": str(fiscal_year), "limit": str(limit)}
+        if after:
+            params["after"] = after
+        try:
+            async for trying in retrying(self.policy, attempts):
+                with trying:
+                    response = await self._exchange("GET", "/v1/executions", attempts, params=params)
+                    if response.status_code != 200:
+                        raise_for_failure(response, self.clock)
+                    page = _decode_execution_page(response.content)
+        except Retryable as failure:
+            unavailable = CityUnavailable(f"no executions after {len(attempts)} attempts: {failure}")
+            unavailable.attempts = attempts
+            raise unavailable from failure
+        return page
+
+
+def _decode_execution_page(content: bytes) -> _RawExecutionPage:
+    """A page of executions; a body that is not JSON (cut off) is retried, a wrong shape is refused."""
+    try:
+        msgspec.json.decode(content)
+    except msgspec.DecodeError as exc:
+        raise Retryable("the city's executions reply is not JSON (cut off?)", ambiguous=False) from exc
+    try:
+        return msgspec.json.decode(content, type=_RawExecutionPage)
+    except msgspec.DecodeError as exc:
+        raise CityRefused(f"the city's executions are not in the contract's shape: {exc}") from exc

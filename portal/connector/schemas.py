@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -179,3 +179,46 @@ def batch_errors(batch: Batch) -> list[str]:
     if len({approval.official for approval in batch.approvals}) < 2:
         errors.append("a batch needs approvals by two different officials")
     return errors
+
+
+# ----------------------------------------------------------------------------- executions (pull)
+
+ExecutionStatus = Literal["planned", "in-progress", "completed", "cancelled"]
+ProjectCode = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["PB-00012"])]
+
+
+class ExecutionMilestone(Struct, kw_only=True):
+    """A dated step of a project's execution, keyed by the city's own id."""
+
+    key: Code
+    title: ShortText
+    due_on: date
+    done: bool = False
+
+
+class ExecutionPayment(Struct, kw_only=True):
+    """Money the city paid out for a project, keyed by the city's own id (a voucher number)."""
+
+    key: Code
+    paid_on: date
+    amount: Amount
+    note: Annotated[str, Meta(max_length=200)] = ""
+
+
+class Execution(Struct, kw_only=True):
+    """How the city is carrying out one funded project, keyed by the ``project_code`` the push used."""
+
+    project_code: ProjectCode
+    status: ExecutionStatus
+    status_reason: Annotated[str, Meta(max_length=2000)] = ""
+    milestones: list[ExecutionMilestone] = msgspec.field(default_factory=list)
+    payments: list[ExecutionPayment] = msgspec.field(default_factory=list)
+    updated_at: UtcTime | None = None
+
+
+class ExecutionPage(Struct, kw_only=True):
+    """One page of ``GET /v1/executions``; follow ``next_after`` until it is null."""
+
+    fiscal_year: FiscalYear
+    items: list[Execution]
+    next_after: ProjectCode | None = None

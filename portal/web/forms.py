@@ -90,6 +90,18 @@ def parse_seoul_datetime(value: str | None, field: str) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
+def parse_date(value: Any, field: str) -> dt.date:
+    """A ``date`` input (``2027-03-31``), or a 422 beside ``field``."""
+    text = value.strip() if isinstance(value, str) else ""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("Enter a date like 2027-03-31.", field=field) from None
+    if not 2000 <= day.year <= 2100:
+        raise InvalidInput("Enter a date like 2027-03-31.", field=field)
+    return day
+
+
 def seoul_datetime_input(moment: dt.datetime) -> str:
     """A UTC moment as the value of a ``datetime-local`` input, in Seoul time."""
     return moment.astimezone(clock.SEOUL).strftime("%Y-%m-%dT%H:%M")

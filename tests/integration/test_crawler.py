@@ -291,6 +291,9 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     # Weighted channels (the demo weighs none): a committee member and the assembly's counts entered.
     committee = await users.create(["citizen", "committee"], district="11680", verified=True)
     ids.insert(0, await build_weighted_cycle(official, committee.email))
+    # A funded project of the published cycle with a photo: third, so that routes taking only a cycle
+    # keep their two cycles (in review and in voting); the project's pages link to the cycle's dashboard.
+    ids.insert(2, await _delivery_ids(official))
     return clients, {"ids": ids, "accounts": accounts}
 
 
@@ -303,6 +306,18 @@ async def _support_ids() -> dict[str, object]:
     cycle = await Cycle.select(Cycle.id).where(Cycle.name == SUPPORT_CYCLE).first()
     first = await Comment.select(Comment.target_id).order_by(Comment.id).first()
     return {"cycle_id": cycle["id"], "proposal_id": first["target_id"]}
+
+
+async def _delivery_ids(official: int) -> dict[str, object]:
+    """The published cycle's first funded project (the demo gave it milestones and spending) and a photo."""
+    from voting.services import delivery, delivery_photos
+    from voting.tables import Cycle
+    from voting.testing import sample_png
+
+    cycle = (await Cycle.select(Cycle.id).where(Cycle.state == "approved").first())["id"]
+    project = (await delivery.funded_projects(cycle))[0].project_id
+    photo = await delivery_photos.add_photo(official, cycle, project, sample_png(), "새 산책로 조명이 설치된 강변")
+    return {"cycle_id": cycle, "project_id": project, "photo_id": photo}
 
 
 async def _station(official: int, cycles: list[int], worker_email: str) -> dict[str, object]:

@@ -68,6 +68,14 @@ async def test_demo_opens_one_cycle_per_ballot_kind_with_pots_that_sum_to_the_to
     assert proposals and all(HANGUL.search(p["title"] + p["summary"]) for p in proposals)
     assert all(HANGUL.search(p["title"]) for p in proposals)
 
+    # The published cycle's funded projects show real delivery data (statuses, milestones, spending).
+    from voting.services.delivery_progress import dashboard
+
+    published = next(c for c in cycles if c["phase"] == "published")
+    board = await dashboard(published["id"])
+    assert board.total.projects > 8 and board.total.spent > 0
+    assert all(board.total.counts[s] for s in ("planned", "in-progress", "completed", "cancelled"))
+
     # The real ballots are valid ballots under their cycle's rules.
     await citizen.post_form("/language", {"language": "ko"})
     for cycle in (c for c in cycles if c["phase"] == "voting"):

@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp
 
+from portal.connector.city_sim.executions import clear_executions, list_executions, set_executions
 from portal.connector.city_sim.faults import FaultInjector
 from portal.connector.city_sim.handlers import (
     CitySim,
@@ -84,19 +85,23 @@ def create_city_app(
     data_path: Path,
     envelopes: dict[int, list[Envelope]] | None = None,
     faults_enabled: bool = False,
+    executions: dict[int, list[Any]] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Litestar:
     """Build the reference city server's Litestar app."""
     city = CitySim(keys=keys, store=CityStore(data_path), envelopes=envelopes or {}, clock=clock)
+    for year, rows in (executions or {}).items():
+        city.executions.set_rows(year, rows)
     handlers: list[Any] = [
         push_allocation_batch,
         push_award_batch,
         get_allocation_batch,
         get_award_batch,
         list_envelopes,
+        list_executions,
     ]
     if faults_enabled:
-        handlers += [set_faults, clear_faults, list_batches]
+        handlers += [set_faults, clear_faults, list_batches, set_executions, clear_executions]
     return Litestar(
         route_handlers=handlers,
         state=State({"city": city}),

@@ -23,6 +23,8 @@ class FaultSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     delay_next: Annotated[int, msgspec.Meta(ge=0, le=1000)] | None = None
     drop_next: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 0
     redirect_next: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 0
+    # Answer 200 with a cut-off JSON body (a broken proxy, a half-written export).
+    malformed_next: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 0
     # "after": the city stores the batch first and then fails or drops: the ambiguous case.
     phase: Literal["before", "after"] = "before"
     methods: list[Literal["GET", "POST"]] = msgspec.field(default_factory=lambda: ["POST"])
@@ -106,6 +108,11 @@ class FaultInjector:
             if settings.retry_after is not None:
                 headers.append((b"retry-after", str(settings.retry_after).encode()))
             await _send_simple(send, settings.status, msgspec.json.encode(problem), headers)
+            return
+        if self.faults.take("malformed_next"):
+            entry["fault"] = "malformed"
+            body = b'{"fiscal_year": 2026, "items": [{"project_code": "PB-'
+            await _send_simple(send, 200, body, [(b"content-type", b"application/json")])
             return
         if self.faults.take("drop_next"):
             entry["fault"] = f"drop {settings.phase}"

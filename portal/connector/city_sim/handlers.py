@@ -20,7 +20,7 @@ from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 from portal.connector import signing
 from portal.connector.city_sim.envelopes import default_envelopes
 from portal.connector.city_sim.faults import FaultSettings, FaultState
-from portal.connector.city_sim.ledger import CityStore
+from portal.connector.city_sim.ledger import CityStore, ExecutionLedger
 from portal.connector.city_sim.problems import PROBLEM_MEDIA_TYPE, CityProblem
 from portal.connector.schemas import (
     AllocationBatch,
@@ -45,6 +45,10 @@ class CitySim:
     envelopes: dict[int, list[Envelope]] = field(default_factory=dict)
     faults: FaultState = field(default_factory=FaultState)
     clock: Callable[[], float] = time.time
+    executions: ExecutionLedger = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.executions = ExecutionLedger(self.store)
 
 
 def _city(connection: ASGIConnection[Any, Any, Any, Any]) -> CitySim:

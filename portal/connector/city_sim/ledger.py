@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import threading
@@ -81,6 +82,10 @@ class CityStore:
                     status TEXT NOT NULL, receipt_id TEXT, key_id TEXT NOT NULL,
                     received_at TEXT NOT NULL, accepted_at TEXT,
                     PRIMARY KEY (kind, idempotency_key))"""
+            )
+            self._conn.execute(
+                """CREATE TABLE IF NOT EXISTS execution_set (
+                    fiscal_year INTEGER PRIMARY KEY, items TEXT NOT NULL, set_at TEXT NOT NULL)"""
             )
             # A batch still 'processing' when the server died was never acknowledged: forget it.
             self._conn.execute("DELETE FROM batch WHERE status = 'processing'")
@@ -190,3 +195,49 @@ class CityStore:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class ExecutionLedger:
+    """The executions the city reports per fiscal year (``GET /v1/executions``), beside the batches.
+
+    Rows set by an operator (``--executions FILE`` or ``POST /_executions``) are kept as given, even
+    malformed ones (so tests can plant them); every project of an accepted allocation batch of that year
+    that has no row is reported as planned.
+    """
+
+    def __init__(self, store: CityStore) -> None:
+        self.store = store
+
+    def set_rows(self, fiscal_year: int, items: list[Any]) -> None:
+        """Replace the rows the city reports for one fiscal year."""
+        with self.store._lock:
+            self.store._conn.execute(
+                "INSERT INTO execution_set (fiscal_year, items, set_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (fiscal_year) DO UPDATE SET items = excluded.items, set_at = excluded.set_at",
+                (fiscal_year, json.dumps(items, ensure_ascii=False), _now()),
+            )
+
+    def clear(self) -> None:
+        with self.store._lock:
+            self.store._conn.execute("DELETE FROM execution_set")
+
+    def rows(self, fiscal_year: int) -> list[tuple[str, Any]]:
+        """Every row for the fiscal year with its paging key (the project code), in key order."""
+        with self.store._lock:
+            found = self.store._conn.execute(
+                "SELECT items FROM execution_set WHERE fiscal_year = ?", (fiscal_year,)
+            ).fetchone()
+            bodies = self.store._conn.execute(
+                "SELECT body FROM batch WHERE kind = 'allocation' AND status = 'accepted' ORDER BY revision"
+            ).fetchall()
+        explicit = json.loads(found[0]) if found else []
+        rows: dict[str, Any] = {}
+        for (body,) in bodies:  # later revisions replace earlier ones' items
+            batch = json.loads(body)
+            if batch.get("fiscal_year") == fiscal_year:
+                for item in batch.get("items", []):
+                    rows[str(item["project_code"])] = {"project_code": item["project_code"], "status": "planned"}
+        for item in explicit:
+            code = item.get("project_code") if isinstance(item, dict) else None
+            rows[str(code) if code is not None else f"~{len(rows)}"] = item
+        return sorted(rows.items(), key=lambda pair: pair[0])
