@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from portal.auth import public, requires_login
-from portal.districts import DISTRICTS, DONGS
+from portal.districts import DISTRICTS, DONGS, DONGS_BY_KEY
 from portal.errors import DomainError
 from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, current_user, page, signed_in_user
@@ -135,6 +135,7 @@ class ProposalPages(Controller):
             pot_name=voting.pot_name,
             categories=[c for c in cycle["categories"].split(",") if c],
             dongs=DONGS,
+            dong_keys=DONGS_BY_KEY,
             **extra,
         )
 

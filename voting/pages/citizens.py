@@ -8,13 +8,15 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from portal import i18n
+from portal import i18n, money
+from portal.districts import POPULATION
 from portal.auth import public, requires_login
 from portal.errors import DomainError, InvalidInput, NotFoundError
 from portal.sessions import SESSION_UNTOUCHED
 from portal.web.forms import form_errors
 from portal.web.pages import back_to, current_user, page, signed_in_user
 from portal.web.signals import client_of
+from voting.compute.district_map import DistrictFigures, district_figures
 from voting.compute.results import bar_chart_svg, explanation_lines
 from voting.compute.rules import BallotChoice
 from voting.pages.cycle_header import cycle_context
@@ -46,6 +48,16 @@ def ballot_choice_from_form(form: Any, kind: str) -> BallotChoice:
         return BallotChoice(project_ids=tuple(int(v) for v in values))
     except ValueError:
         raise InvalidInput("Choose projects from the list.", field="project_ids") from None
+
+
+def _map_note(figures: DistrictFigures) -> str:
+    """What a district says on the results map: funded total, ballots, turnout."""
+    return i18n.gettext(
+        "funded %(funded)s · %(ballots)s ballots (%(permille)s per 1,000 residents)",
+        funded=money.krw_text(figures.funded),
+        ballots=money.format_count(figures.ballots),
+        permille=f"{figures.turnout_permille:.1f}",
+    )
 
 
 class PbPages(Controller):
@@ -186,6 +198,13 @@ class PbPages(Controller):
         """Winners per pot (404 until voting closes, for everyone)."""
         cycle, pots, runs = await results.results_of(cycle_id)
         official = {r["pot"]: r["outcome"] for r in runs if r["official"]}
+        turnout = await results.turnout(cycle_id)
+        figures = district_figures(
+            {p["district_code"]: p["id"] for p in pots if p["district_code"]},
+            {pot: o["total_cost"] for pot, o in official.items()},
+            {t.district_code: t.district_ballots for t in turnout if t.district_code},
+            POPULATION,
+        )
         return page(
             request,
             "voting/results.html",
@@ -193,8 +212,15 @@ class PbPages(Controller):
             pots=pots,
             official=official,
             pot_name=cycles.pot_name,
-            turnout=await results.turnout(cycle_id),
+            turnout=turnout,
             approvals=await approvals.approvals_of(cycle_id),
+            map_links={
+                code: f"/pb/cycles/{cycle_id}/results/pots/{f.pot_id}" if f.pot_id else "#turnout"
+                for code, f in figures.items()
+            },
+            map_notes={code: _map_note(f) for code, f in figures.items()},
+            map_levels={code: f.level for code, f in figures.items()},
+            funded_by_district={code: f.funded for code, f in figures.items()},
         )
 
     @get("/cycles/{cycle_id:int}/results/pots/{pot_id:int}", guards=[public])
