@@ -51,7 +51,9 @@ def _open(content: bytes, field: str) -> Image.Image:
             mp=MAX_PIXELS // 1_000_000,
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput("The image could not be read. Upload a PNG or JPEG photo.", field=field) from exc
+        raise InvalidInput(
+            "The image could not be read. Upload a PNG or JPEG photo.", field=field
+        ) from exc
     return image
 
 

@@ -16,7 +16,9 @@ def png(width: int = 40, height: int = 30) -> bytes:
 def phone_jpeg(width: int = 800, height: int = 600, orientation: int = 6) -> bytes:
     """A JPEG as phones write it: stored sideways with an EXIF orientation, camera make and GPS."""
     image = Image.new("RGB", (width, height), (200, 60, 40))
-    image.paste((20, 20, 20), (0, 0, width // 4, height // 4))  # a dark top-left corner, to see the turn
+    image.paste(
+        (20, 20, 20), (0, 0, width // 4, height // 4)
+    )  # a dark top-left corner, to see the turn
     exif = Image.Exif()
     exif[0x0112] = orientation  # Orientation: 6 = rotate 90 degrees clockwise to show
     exif[0x010F] = "PhoneMaker"  # Make

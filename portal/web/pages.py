@@ -17,7 +17,7 @@ from litestar.types import Message, Scope
 from markupsafe import Markup, escape
 
 from portal import clock, i18n, money, seoul_map
-from portal.districts import DISTRICTS, dong_name, district_name
+from portal.districts import DISTRICTS, district_name, dong_name
 from portal.identity import CurrentUser, RequestContext
 from portal.settings import TEMPLATES_DIR, get_settings
 

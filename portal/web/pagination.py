@@ -43,7 +43,9 @@ class Pager:
 def pager(request: Request, paged: Paged, param: str = "page") -> Pager:
     """Links for ``paged`` on this request's page, keeping every query parameter but the page and ``lang``."""
     query = tuple(
-        (k, v) for k, v in request.query_params.multi_items() if k not in (param, "lang") and v != ""
+        (k, v)
+        for k, v in request.query_params.multi_items()
+        if k not in (param, "lang") and v != ""
     )
     return Pager(paged, request.url.path, query, param)
 
@@ -54,7 +56,11 @@ def filter_links(request: Request, param: str, values: list[str]) -> tuple[dict[
     The page number is dropped (a new filter starts at page 1). Returns the links and the link that
     clears the filter.
     """
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in (param, "page", "lang") and v != ""]
+    kept = [
+        (k, v)
+        for k, v in request.query_params.multi_items()
+        if k not in (param, "page", "lang") and v != ""
+    ]
     path = request.url.path
 
     def url(pairs: list[tuple[str, str]]) -> str:

@@ -12,15 +12,14 @@ from litestar.response import Redirect, Template
 
 from portal.auth import requires_official
 from portal.errors import DomainError, InvalidInput
-from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.paging import page_number
+from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, page, signed_in_user
 from portal.web.pagination import Pager
 from proposals.services import browsing
 from proposals.services import review as reviews
 from voting.pages.cycle_header import cycle_context
 from voting.services import cycles as voting
-
 
 QUEUE_PARAMS = ("q", "pot", "status", "sort", "page")
 

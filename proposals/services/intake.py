@@ -8,8 +8,8 @@ from typing import Any
 import anyio
 
 from portal import audit, clock, images, storage
-from portal.districts import DONGS, DONGS_BY_KEY
 from portal.db import write_transaction
+from portal.districts import DONGS, DONGS_BY_KEY
 from portal.errors import Conflict, InvalidInput, NotAllowed
 from portal.identity import CurrentUser
 from proposals.services.browsing import ProposalRecord, get
@@ -75,7 +75,7 @@ def _clean_dong(typed: str, pot: dict[str, Any]) -> str:
         raise InvalidInput(
             "We do not know the neighbourhood (dong) “%(typed)s”. Choose one from the district's list.",
             field="dong",
-            typed=typed[:60],
+            typed="".join(c for c in typed[:60] if c.isprintable()),
         )
     if district and found.district_code != district:
         raise InvalidInput(

@@ -51,7 +51,9 @@ async def test_a_dong_comes_from_the_districts_list(client, citizen, official):
         citizen, built.id, proposal_form(built.pots["11680"], dong="11680:없는동")
     )
     assert unknown.status_code == 422
-    assert "We do not know the neighbourhood" in unknown.text and 'id="f-dong-error"' in unknown.text
+    assert (
+        "We do not know the neighbourhood" in unknown.text and 'id="f-dong-error"' in unknown.text
+    )
     assert '<option value="11680:없는동" selected>' in unknown.text  # what was sent is kept
     elsewhere = await submit(
         citizen, built.id, proposal_form(built.pots["11680"], dong="11440:합정동")
@@ -59,7 +61,9 @@ async def test_a_dong_comes_from_the_districts_list(client, citizen, official):
     assert elsewhere.status_code == 422 and "is not in the pot" in elsewhere.text
     by_name = await submit(citizen, built.id, proposal_form(built.pots["11680"], dong="역삼1동"))
     assert by_name.status_code == 303
-    stored = await Proposal.select(Proposal.dong, Proposal.location).where(Proposal.id == _id_of(by_name))
+    stored = await Proposal.select(Proposal.dong, Proposal.location).where(
+        Proposal.id == _id_of(by_name)
+    )
     assert stored == [{"dong": "11680:역삼1동", "location": "Teheran-ro"}]
     page = await client.get(f"/pb/proposals/{_id_of(by_name)}", params={"lang": "en"})
     assert "Yeoksam 1-dong" in page.text and "Teheran-ro" in page.text  # the dong and the free text
@@ -70,7 +74,10 @@ async def test_a_thumbnail_is_made_once_upright_and_without_metadata(client, cit
     photo = phone_jpeg(800, 600, orientation=6)
     assert Image.open(io.BytesIO(photo)).getexif()  # the upload carries EXIF (GPS, make)
     no_alt = await submit(
-        citizen, built.id, proposal_form(built.city_pot), files={"image": ("p.jpg", photo, "image/jpeg")}
+        citizen,
+        built.id,
+        proposal_form(built.city_pot),
+        files={"image": ("p.jpg", photo, "image/jpeg")},
     )
     assert no_alt.status_code == 422 and 'id="f-image_alt-error"' in no_alt.text
     made = await submit(
@@ -85,27 +92,47 @@ async def test_a_thumbnail_is_made_once_upright_and_without_metadata(client, cit
     again = await client.get(f"/pb/proposals/{proposal_id}/thumbnail")
     assert first.status_code == 200 and first.headers["content-disposition"].startswith("inline")
     assert first.content == again.content and await StoredFile.count() == files_after_upload == 2
-    for content in (first.content, (await client.get(f"/pb/proposals/{proposal_id}/image")).content):
+    for content in (
+        first.content,
+        (await client.get(f"/pb/proposals/{proposal_id}/image")).content,
+    ):
         image = Image.open(io.BytesIO(content))
         assert image.height > image.width  # orientation 6 applied: the sideways photo stands up
         assert not image.getexif() and "exif" not in image.info
-        assert image.getpixel((image.width - 5, 5))[0] < 60  # the dark corner turned to the top right
+        assert (
+            image.getpixel((image.width - 5, 5))[0] < 60
+        )  # the dark corner turned to the top right
     assert max(Image.open(io.BytesIO(first.content)).size) <= 480
     page = await client.get(f"/pb/proposals/{proposal_id}")
-    assert f'src="/pb/proposals/{proposal_id}/thumbnail" alt="The cracked pavement outside the library"' in page.text
+    assert (
+        f'src="/pb/proposals/{proposal_id}/thumbnail" alt="The cracked pavement outside the library"'
+        in page.text
+    )
 
 
 async def test_long_lists_are_paginated_with_filters_kept(client, official):
-    built = await build_cycle(official.account.id, phase="proposals")  # 10 climate projects of its own
-    await add_projects(built.id, built.city_pot, [100_000_000] * 45, prefix="Tree", category="housing")
-    await add_projects(built.id, built.city_pot, [100_000_000] * 3, prefix="Lamp", category="welfare")
+    built = await build_cycle(
+        official.account.id, phase="proposals"
+    )  # 10 climate projects of its own
+    await add_projects(
+        built.id, built.city_pot, [100_000_000] * 45, prefix="Tree", category="housing"
+    )
+    await add_projects(
+        built.id, built.city_pot, [100_000_000] * 3, prefix="Lamp", category="welfare"
+    )
     url = f"/pb/cycles/{built.id}/proposals"
-    second = await client.get(url, params={"lang": "en", "category": "housing", "sort": "title", "page": "2"})
+    second = await client.get(
+        url, params={"lang": "en", "category": "housing", "sort": "title", "page": "2"}
+    )
     assert second.status_code == 200 and "21–40 of 45" in second.text
     assert "Lamp" not in second.text and "Tree 1<" not in second.text
     links = re.findall(r'<a href="([^"]+)" rel="next">', second.text)
-    assert len(links) == 1 and "lang=" not in links[0]  # the language is not carried into page links
-    assert {"category=housing", "sort=title", "page=3"} <= set(links[0].split("?")[1].split("&amp;"))
+    assert (
+        len(links) == 1 and "lang=" not in links[0]
+    )  # the language is not carried into page links
+    assert {"category=housing", "sort=title", "page=3"} <= set(
+        links[0].split("?")[1].split("&amp;")
+    )
     assert 'aria-current="page" aria-label="Page 2"' in second.text
     for garbage in ("abc", "-2", "0", "1e9", "２", "9" * 40):
         page = await client.get(url, params={"lang": "en", "category": "housing", "page": garbage})

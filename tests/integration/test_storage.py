@@ -12,9 +12,9 @@ from portal.errors import NotFoundError
 from portal.settings import get_settings
 from portal.tables import StoredFile
 from proposals.tables import Proposal
+from tests.images import phone_jpeg, png
 from tests.integration.test_challenge_intake import _entry_body, _organization
 from tests.integration.test_challenge_setup import PDF, make_edition
-from tests.images import phone_jpeg, png
 from tests.integration.test_pb_proposals import PNG, proposal_form, submit
 from voting.testing import build_cycle
 

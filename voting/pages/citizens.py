@@ -9,8 +9,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from portal import i18n, money
-from portal.districts import POPULATION
 from portal.auth import public, requires_login
+from portal.districts import POPULATION
 from portal.errors import DomainError, InvalidInput, NotFoundError
 from portal.sessions import SESSION_UNTOUCHED
 from portal.web.forms import form_errors
