@@ -12,9 +12,11 @@ from portal import i18n, money
 from portal.auth import public, requires_login
 from portal.districts import POPULATION
 from portal.errors import DomainError, InvalidInput, NotFoundError
+from portal.paging import page_number, paginate
 from portal.sessions import SESSION_UNTOUCHED
 from portal.web.forms import form_errors
 from portal.web.pages import back_to, current_user, page, signed_in_user
+from portal.web.pagination import Pager
 from portal.web.signals import client_of
 from voting.compute.district_map import DistrictFigures, district_figures
 from voting.compute.results import bar_chart_svg, explanation_lines
@@ -23,6 +25,7 @@ from voting.pages.cycle_header import cycle_context
 from voting.projects import pot_projects, project_titles
 from voting.services import approvals, ballots, cycles, results, signals
 
+RECEIPTS_PER_PAGE = 600  # short codes: a page of them is still quick to scan for one's own
 # Ballot requests read the session but never write it: no "seen", flash or expiry that dates a vote.
 BALLOT_REQUEST = {SESSION_UNTOUCHED: True}
 
@@ -257,10 +260,10 @@ class PbPages(Controller):
         cycle_id: FromPath[int],
         pot_id: FromPath[int],
         q: FromQuery[str | None] = None,
-        page_no: FromQuery[int] = 1,
+        page_no: FromQuery[str | None] = None,
     ) -> Template:
-        """Every counted receipt of a pot, so each voter can check theirs (V6)."""
-        return await self._receipts_page(request, cycle_id, pot_id, q, page_no)
+        """Every counted receipt of a pot, so each voter can check theirs (V6); garbage pages read as 1."""
+        return await self._receipts_page(request, cycle_id, pot_id, q, page_number(page_no))
 
     @post("/cycles/{cycle_id:int}/results/pots/{pot_id:int}/receipts", guards=[public])
     async def check_receipt(
@@ -279,19 +282,16 @@ class PbPages(Controller):
         receipts = await ballots.receipts_of(pot_id)
         query = (q or "").strip().upper()[:20]
         found = None if not query else query in set(receipts)
-        per_page = 600
-        pages = max(1, -(-len(receipts) // per_page))
-        page_no = min(max(page_no, 1), pages)
+        shown = paginate(receipts, page_no, RECEIPTS_PER_PAGE)
         return page(
             request,
             "voting/receipts.html",
             **cycle_context(cycle, pot),
-            receipts=receipts[(page_no - 1) * per_page : page_no * per_page],
+            receipts=shown.items,
             total=len(receipts),
             q=query,
             found=found,
-            page_no=page_no,
-            pages=pages,
+            pager=Pager(shown, request.url.path, (), "page_no"),
         )
 
 
