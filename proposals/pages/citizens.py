@@ -65,6 +65,19 @@ async def _form_input(
     return data, image
 
 
+async def _stored_image(file_id: str | None, stem: str, disposition: str) -> Response:
+    """A stored picture with its detected type; the name comes from the type, never the uploader."""
+    stored = await intake.read_image(file_id)
+    return Response(
+        content=stored.content,
+        media_type=stored.file_type.media_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{stored.download_name(stem)}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 class ProposalPages(Controller):
     """Everyone browses; verified residents propose during intake."""
 
@@ -184,32 +197,15 @@ class ProposalPages(Controller):
 
     @get("/proposals/{proposal_id:int}/image", guards=[public])
     async def image(self, request: Request, proposal_id: FromPath[int]) -> Response:
-        """The proposal's image, as a download (never rendered inline from our origin)."""
+        """The proposal's picture, as a download."""
         found = await browsing.get(proposal_id, current_user(request))
-        stored = await intake.read_image(found.image_name)
-        name = stored.download_name(f"proposal-{proposal_id}")
-        return Response(
-            content=stored.content,
-            media_type=stored.file_type.media_type,
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}"',
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return await _stored_image(found.image_name, f"proposal-{proposal_id}", "attachment")
 
     @get("/proposals/{proposal_id:int}/thumbnail", guards=[public])
     async def thumbnail(self, request: Request, proposal_id: FromPath[int]) -> Response:
-        """The server-made thumbnail, shown inline: re-encoded at upload, so no bytes come from the uploader."""
+        """The thumbnail, shown inline: re-encoded by the server at upload, no byte from the uploader."""
         found = await browsing.get(proposal_id, current_user(request))
-        stored = await intake.read_image(found.thumb_name)
-        return Response(
-            content=stored.content,
-            media_type=stored.file_type.media_type,
-            headers={
-                "Content-Disposition": f'inline; filename="{stored.download_name(f"proposal-{proposal_id}-thumbnail")}"',
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return await _stored_image(found.thumb_name, f"proposal-{proposal_id}-thumbnail", "inline")
 
     @get("/proposals/{proposal_id:int}/edit", guards=[requires_login])
     async def edit_form(self, request: Request, proposal_id: FromPath[int]) -> Template:

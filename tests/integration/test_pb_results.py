@@ -122,6 +122,11 @@ async def test_v6_every_receipt_is_in_the_published_list(app, users, client, off
     assert page.status_code == 200
     for receipt in receipts:
         assert receipt in page.text
+    for garbage in ("abc", "-1", "99999999999"):  # page numbers read leniently: page 1, or the last page
+        again = await client.get(
+            f"/pb/cycles/{built.id}/results/pots/{built.city_pot}/receipts", params={"page_no": garbage}
+        )
+        assert again.status_code == 200 and receipts[0] in again.text
     check = await client.get(
         f"/pb/cycles/{built.id}/results/pots/{built.city_pot}/receipts", params={"q": receipts[0]}
     )
