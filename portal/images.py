@@ -75,6 +75,24 @@ def prepare(content: bytes, field: str = "image") -> PreparedImage:
     """
     image = _open(content, field)
     kind = "png" if image.format == "PNG" else "jpeg"
+    try:
+        clean, thumb = _upright_copies(image)
+        return PreparedImage(
+            content=_encode(clean, kind),
+            file_type=storage.TYPES[kind],
+            thumbnail=_encode(thumb, kind),
+            thumbnail_type=storage.TYPES[kind],
+            width=clean.width,
+            height=clean.height,
+        )
+    except (OSError, ValueError) as exc:  # an odd mode or a broken EXIF block
+        raise InvalidInput(
+            "The image could not be read. Upload a PNG or JPEG photo.", field=field
+        ) from exc
+
+
+def _upright_copies(image: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """The picture turned as its EXIF says, with nothing of the upload but its pixels, and its thumbnail."""
     upright = ImageOps.exif_transpose(image)
     if upright.mode not in ("RGB", "RGBA", "L", "LA"):
         upright = upright.convert("RGBA" if "transparency" in upright.info else "RGB")
@@ -84,11 +102,4 @@ def prepare(content: bytes, field: str = "image") -> PreparedImage:
     clean.thumbnail((MAX_SIDE, MAX_SIDE))
     thumb = clean.copy()
     thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
-    return PreparedImage(
-        content=_encode(clean, kind),
-        file_type=storage.TYPES[kind],
-        thumbnail=_encode(thumb, kind),
-        thumbnail_type=storage.TYPES[kind],
-        width=clean.width,
-        height=clean.height,
-    )
+    return clean, thumb
