@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 from portal.auth import public, requires_login
 from portal.districts import DISTRICTS, DONGS, DONGS_BY_KEY
 from portal.errors import DomainError
+from portal.storage import StoredContent
 from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, current_user, page, signed_in_user
 from portal.web.pagination import filter_links, pager, requested_page
@@ -65,9 +66,8 @@ async def _form_input(
     return data, image
 
 
-async def _stored_image(file_id: str | None, stem: str, disposition: str) -> Response:
+def _image_response(stored: StoredContent, stem: str, disposition: str) -> Response:
     """A stored picture with its detected type; the name comes from the type, never the uploader."""
-    stored = await intake.read_image(file_id)
     return Response(
         content=stored.content,
         media_type=stored.file_type.media_type,
@@ -199,13 +199,17 @@ class ProposalPages(Controller):
     async def image(self, request: Request, proposal_id: FromPath[int]) -> Response:
         """The proposal's picture, as a download."""
         found = await browsing.get(proposal_id, current_user(request))
-        return await _stored_image(found.image_name, f"proposal-{proposal_id}", "attachment")
+        return _image_response(
+            await intake.read_image(found.image_name), f"proposal-{proposal_id}", "attachment"
+        )
 
     @get("/proposals/{proposal_id:int}/thumbnail", guards=[public])
     async def thumbnail(self, request: Request, proposal_id: FromPath[int]) -> Response:
         """The thumbnail, shown inline: re-encoded by the server at upload, no byte from the uploader."""
         found = await browsing.get(proposal_id, current_user(request))
-        return await _stored_image(found.thumb_name, f"proposal-{proposal_id}-thumbnail", "inline")
+        return _image_response(
+            await intake.thumbnail_of(found), f"proposal-{proposal_id}-thumbnail", "inline"
+        )
 
     @get("/proposals/{proposal_id:int}/edit", guards=[requires_login])
     async def edit_form(self, request: Request, proposal_id: FromPath[int]) -> Template:

@@ -10,7 +10,7 @@ import anyio
 from portal import audit, clock, images, storage
 from portal.db import write_transaction
 from portal.districts import DONGS, DONGS_BY_KEY
-from portal.errors import Conflict, InvalidInput, NotAllowed
+from portal.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
 from portal.identity import CurrentUser
 from proposals.services.browsing import ProposalRecord, get
 from proposals.tables import Proposal
@@ -232,6 +232,30 @@ async def _store_image(proposal_id: int, prepared: images.PreparedImage) -> dict
         "image_name": await storage.put(owner, prepared.content, prepared.file_type),
         "thumb_name": await storage.put(owner, prepared.thumbnail, prepared.thumbnail_type),
     }
+
+
+async def thumbnail_of(found: ProposalRecord) -> storage.StoredContent:
+    """The proposal's thumbnail; for an image uploaded before thumbnails existed, made once and stored.
+
+    Later requests read the stored one: a thumbnail is never made per request. NotFoundError when the
+    proposal has no image, or an old image Pillow cannot read.
+    """
+    if found.thumb_name or not found.image_name:
+        return await storage.get(found.thumb_name or "")
+    original = await storage.get(found.image_name)
+    try:
+        prepared = await anyio.to_thread.run_sync(images.prepare, original.content)
+    except InvalidInput as exc:
+        raise NotFoundError("We could not find that file.") from exc
+    async with write_transaction(lock_key=f"pb-proposal:{found.id}"):
+        row = await Proposal.select(Proposal.thumb_name).where(Proposal.id == found.id).first()
+        thumb_name = row["thumb_name"] if row else None
+        if not thumb_name:  # not made meanwhile by another request
+            thumb_name = await storage.put(
+                f"pb-proposal:{found.id}", prepared.thumbnail, prepared.thumbnail_type
+            )
+            await Proposal.update({Proposal.thumb_name: thumb_name}).where(Proposal.id == found.id)
+    return await storage.get(thumb_name)
 
 
 async def read_image(image_name: str | None) -> storage.StoredContent:

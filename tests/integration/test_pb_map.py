@@ -147,3 +147,32 @@ async def test_long_lists_are_paginated_with_filters_kept(client, official):
     assert 'name="back" value="status=feasible&amp;sort=title&amp;page=2"' in page2.text
     assert (await official.get(queue, params={"page": "x"})).status_code == 200
     assert (await official.get(queue, params={"sort": "drop"})).status_code == 400
+
+
+async def test_an_image_of_an_older_version_gets_its_thumbnail_once(client, citizen, official):
+    from portal import storage
+    from portal.db import write_transaction
+
+    built = await build_cycle(official.account.id, phase="proposals")
+    made = await submit(citizen, built.id, proposal_form(built.city_pot))
+    proposal_id = _id_of(made)
+    async with write_transaction():  # as older versions stored it: the upload as sent, no thumbnail
+        old = await storage.put("pb-proposal", phone_jpeg(400, 300), storage.TYPES["jpeg"])
+        await Proposal.update({Proposal.image_name: old}).where(Proposal.id == proposal_id)
+    assert 'src="/pb/proposals/' in (await client.get(f"/pb/proposals/{proposal_id}")).text
+    first = await client.get(f"/pb/proposals/{proposal_id}/thumbnail")
+    again = await client.get(f"/pb/proposals/{proposal_id}/thumbnail")
+    assert first.status_code == 200 and first.content == again.content
+    assert (
+        await StoredFile.count() == 2
+    )  # the original and one thumbnail, made on the first request
+    thumb = Image.open(io.BytesIO(first.content))
+    assert thumb.height > thumb.width and not thumb.getexif()
+    async with write_transaction():  # an old file Pillow cannot read: no thumbnail, a 404, no 500
+        junk = await storage.put(
+            "pb-proposal", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, storage.TYPES["png"]
+        )
+        await Proposal.update({Proposal.image_name: junk, Proposal.thumb_name: None}).where(
+            Proposal.id == proposal_id
+        )
+    assert (await client.get(f"/pb/proposals/{proposal_id}/thumbnail")).status_code == 404
