@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 
@@ -60,3 +61,42 @@ def district_name(code: str | None, language: str) -> str:
     """The district's name in ``language``; an empty string for no district."""
     district = DISTRICTS_BY_CODE.get(code or "")
     return district.name(language) if district else ""
+
+
+class Dong(NamedTuple):
+    """An administrative neighbourhood (haengjeong-dong) of a district."""
+
+    district_code: str
+    name_ko: str
+    name_en: str
+
+    @property
+    def key(self) -> str:
+        """What forms send and proposals store: ``<district code>:<Korean name>``."""
+        return f"{self.district_code}:{self.name_ko}"
+
+    def name(self, language: str) -> str:
+        return self.name_ko if language == "ko" else self.name_en
+
+
+def _load_dongs() -> dict[str, tuple[Dong, ...]]:
+    """The shipped list (portal/data/seoul_dongs.tsv), by district code, in the file's order."""
+    by_district: dict[str, list[Dong]] = {d.code: [] for d in DISTRICTS}
+    text = (Path(__file__).parent / "data" / "seoul_dongs.tsv").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            code, name_ko, name_en = line.split("\t")
+            by_district[code].append(Dong(code, name_ko, name_en))
+    return {code: tuple(dongs) for code, dongs in by_district.items()}
+
+
+DONGS: dict[str, tuple[Dong, ...]] = _load_dongs()
+DONGS_BY_KEY: dict[str, Dong] = {d.key: d for dongs in DONGS.values() for d in dongs}
+
+
+def dong_name(key: str | None, language: str) -> str:
+    """A stored neighbourhood's name in ``language`` (the stored text itself if no longer listed)."""
+    dong = DONGS_BY_KEY.get(key or "")
+    if dong:
+        return dong.name(language)
+    return (key or "").partition(":")[2]

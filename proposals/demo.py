@@ -9,7 +9,7 @@ from proposals.tables import Proposal
 from voting.demo import NEXT_CYCLE
 from voting.tables import Cycle, Pot
 
-CITIZEN_PROPOSALS = (  # (title, summary, English description, category, cost, district or None)
+CITIZEN_PROPOSALS = (  # (title, summary, English description, category, cost, district or None, dong)
     (
         "테헤란로 온열 버스정류장",
         "버스정류장 12곳에 온열 의자와 실시간 도착 안내판을 설치합니다.",
@@ -17,6 +17,7 @@ CITIZEN_PROPOSALS = (  # (title, summary, English description, category, cost, d
         "transportation",
         900_000_000,
         "11680",
+        "11680:역삼1동",
     ),
     (
         "강남 지하차도 침수 감지기",
@@ -25,6 +26,7 @@ CITIZEN_PROPOSALS = (  # (title, summary, English description, category, cost, d
         "disaster response",
         1_500_000_000,
         "11680",
+        "11680:대치2동",
     ),
     (
         "한강 산책로 그늘 나무 심기",
@@ -33,6 +35,7 @@ CITIZEN_PROPOSALS = (  # (title, summary, English description, category, cost, d
         "climate",
         6_000_000_000,
         None,
+        "11560:여의동",  # a city-wide idea placed in Yeouido: the map's Yeongdeungpo-gu shows it too
     ),
 )
 
@@ -61,10 +64,11 @@ async def load_demo(users: dict[str, int]) -> list[str]:
                 description=english,
                 category=category,
                 estimated_cost=cost,
+                dong=dong,
                 created_at=now,
                 updated_at=now,
             )
-            for title, summary, english, category, cost, district in CITIZEN_PROPOSALS
+            for title, summary, english, category, cost, district, dong in CITIZEN_PROPOSALS
         ]
     )
     lines = [f"  '{NEXT_CYCLE}' (cycle {cycle['id']}) has 3 proposals waiting for review."]

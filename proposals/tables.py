@@ -29,7 +29,10 @@ class Proposal(Table, tablename="pb_proposal"):
     estimated_cost = BigInt()
     revised_cost = BigInt(null=True, default=None)
     location = Varchar(length=200, default="")
+    dong = Varchar(length=60, default="")  # "<district code>:<Korean name>" from portal.districts.DONGS
     image_name = Varchar(length=64, null=True, default=None)  # the image's id in portal.storage
+    image_alt = Varchar(length=300, default="")  # what the image shows, for people who cannot see it
+    thumb_name = Varchar(length=64, null=True, default=None)  # the server-made thumbnail's id
     status = Varchar(length=20, default="submitted", index=True)
     review_reason = Text(default="")
     reviewed_by = ForeignKey(User, null=True, default=None)
@@ -40,3 +43,4 @@ class Proposal(Table, tablename="pb_proposal"):
 
 
 storage.references(Proposal.image_name)
+storage.references(Proposal.thumb_name)

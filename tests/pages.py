@@ -305,7 +305,7 @@ def page_urls(app: Any, site: Site) -> list[str]:
         if (
             "/exports/" in template
             or "/export/" in template
-            or template.endswith(("/image", "/receipt"))
+            or template.endswith(("/image", "/thumbnail", "/receipt"))
         ):
             continue
         candidates = (

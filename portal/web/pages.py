@@ -16,8 +16,8 @@ from litestar.response import Redirect, Template
 from litestar.types import Message, Scope
 from markupsafe import Markup, escape
 
-from portal import clock, i18n, money
-from portal.districts import DISTRICTS, district_name
+from portal import clock, i18n, money, seoul_map
+from portal.districts import DISTRICTS, district_name, dong_name
 from portal.identity import CurrentUser, RequestContext
 from portal.settings import TEMPLATES_DIR, get_settings
 
@@ -87,6 +87,13 @@ def _environment() -> Environment:
     env.globals["districts"] = DISTRICTS
     env.globals["district_name"] = lambda code: district_name(code, i18n.current_language.get())
     env.globals["current_language"] = i18n.current_language.get
+    env.globals["dong_name"] = lambda key: dong_name(key, i18n.current_language.get())
+    env.globals["seoul_map_data"] = {
+        "width": seoul_map.WIDTH,
+        "height": seoul_map.HEIGHT,
+        "shapes": seoul_map.district_shapes(),
+        "river": seoul_map.river_path(),
+    }
     return env
 
 

@@ -9,9 +9,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from portal.auth import public, requires_login
+from portal.districts import DISTRICTS, DONGS, DONGS_BY_KEY
 from portal.errors import DomainError
+from portal.storage import StoredContent
 from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, current_user, page, signed_in_user
+from portal.web.pagination import filter_links, pager, requested_page
 from proposals.services import browsing, comments, intake, support
 from voting.categories import CATEGORIES
 from voting.pages.cycle_header import cycle_context
@@ -29,6 +32,8 @@ FORM_FIELDS = (
     "category",
     "estimated_cost",
     "location",
+    "dong",
+    "image_alt",
 )
 
 
@@ -55,6 +60,8 @@ async def _form_input(
         category=values["category"],
         estimated_cost=krw_from_form(values["estimated_cost"], "estimated_cost") or 0,
         location=values["location"],
+        dong=values["dong"],
+        image_alt=values["image_alt"],
     )
     return data, image
 
@@ -83,6 +90,18 @@ async def proposal_page(
     )
 
 
+def _image_response(stored: StoredContent, stem: str, disposition: str) -> Response:
+    """A stored picture with its detected type; the name comes from the type, never the uploader."""
+    return Response(
+        content=stored.content,
+        media_type=stored.file_type.media_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{stored.download_name(stem)}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 class ProposalPages(Controller):
     """Everyone browses; verified residents propose during intake."""
 
@@ -97,19 +116,27 @@ class ProposalPages(Controller):
         pot: FromQuery[int | None] = None,
         category: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
+        district: FromQuery[str | None] = None,
         sort: FromQuery[str | None] = None,
     ) -> Template:
-        """Search and filter a cycle's proposals."""
+        """Search and filter a cycle's proposals, a page at a time; a district is chosen on the map."""
         cycle = await voting.get_cycle(cycle_id)
-        proposals = await browsing.browse(
-            cycle_id, q=q, pot_id=pot, category=category, status=status, sort=sort
+        query = browsing.ProposalQuery(
+            q=q, pot_id=pot, category=category, status=status, district=district, sort=sort
         )
+        found = await browsing.search(cycle_id, query, requested_page(request))
         pots = await voting.pots_of(cycle_id)
+        district_links, all_districts = filter_links(
+            request, "district", [d.code for d in DISTRICTS]
+        )
         return page(
             request,
             "proposals/list.html",
             **cycle_context(cycle),
-            proposals=proposals,
+            proposals=found.items,
+            pager=pager(request, found),
+            district_links=district_links,
+            all_districts_link=all_districts,
             pots=pots,
             pot_names={p["id"]: voting.pot_name(p) for p in pots},
             categories=CATEGORIES,
@@ -120,6 +147,7 @@ class ProposalPages(Controller):
                 "pot": pot,
                 "category": category or "",
                 "status": status or "",
+                "district": district or "",
                 "sort": sort or "newest",
             },
             flash=request.session.pop("flash", None) if request.session else None,
@@ -143,6 +171,8 @@ class ProposalPages(Controller):
             pots=pots,
             pot_name=voting.pot_name,
             categories=[c for c in cycle["categories"].split(",") if c],
+            dongs=DONGS,
+            dong_keys=DONGS_BY_KEY,
             **extra,
         )
 
@@ -178,17 +208,18 @@ class ProposalPages(Controller):
 
     @get("/proposals/{proposal_id:int}/image", guards=[public])
     async def image(self, request: Request, proposal_id: FromPath[int]) -> Response:
-        """The proposal's image, as a download (never rendered inline from our origin)."""
+        """The proposal's picture, as a download."""
         found = await browsing.get(proposal_id, current_user(request))
-        stored = await intake.read_image(found.image_name)
-        name = stored.download_name(f"proposal-{proposal_id}")
-        return Response(
-            content=stored.content,
-            media_type=stored.file_type.media_type,
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}"',
-                "X-Content-Type-Options": "nosniff",
-            },
+        return _image_response(
+            await intake.read_image(found.image_name), f"proposal-{proposal_id}", "attachment"
+        )
+
+    @get("/proposals/{proposal_id:int}/thumbnail", guards=[public])
+    async def thumbnail(self, request: Request, proposal_id: FromPath[int]) -> Response:
+        """The thumbnail, shown inline: re-encoded by the server at upload, no byte from the uploader."""
+        found = await browsing.get(proposal_id, current_user(request))
+        return _image_response(
+            await intake.thumbnail_of(found), f"proposal-{proposal_id}-thumbnail", "inline"
         )
 
     @get("/proposals/{proposal_id:int}/edit", guards=[requires_login])

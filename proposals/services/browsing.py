@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from portal.districts import DISTRICTS_BY_CODE
 from portal.errors import DomainError, NotFoundError
 from portal.identity import CurrentUser
+from portal.paging import PAGE_SIZE, Paged, window
 from proposals.tables import Proposal
 from voting.categories import CATEGORIES
 
@@ -41,7 +43,10 @@ class ProposalRecord:
     estimated_cost: int
     revised_cost: int | None
     location: str
+    dong: str
     image_name: str | None
+    image_alt: str
+    thumb_name: str | None
     status: str
     review_reason: str
     reviewed_by: int | None
@@ -69,7 +74,9 @@ async def get(proposal_id: int, viewer: CurrentUser | None = None) -> ProposalRe
     return found
 
 
-def _check_query(category: str | None, status: str | None, sort: str | None) -> None:
+def _check_query(
+    category: str | None, status: str | None, sort: str | None, district: str | None = None
+) -> None:
     if sort not in (None, "", *SORTS):
         raise BadQuery("Sort by one of: %(options)s.", field="sort", options=", ".join(SORTS))
     if category not in (None, "") and category not in CATEGORIES:
@@ -78,6 +85,59 @@ def _check_query(category: str | None, status: str | None, sort: str | None) -> 
         raise BadQuery(
             "Filter by one of: %(options)s.", field="status", options=", ".join(PUBLIC_STATUSES)
         )
+    if district not in (None, "") and district not in DISTRICTS_BY_CODE:
+        raise BadQuery("Choose one of Seoul's 25 districts.", field="district")
+
+
+@dataclass(frozen=True)
+class ProposalQuery:
+    """A search of a cycle's proposals; every field comes from an allowlist or is matched as text."""
+
+    q: str | None = None
+    pot_id: int | None = None
+    category: str | None = None
+    status: str | None = None
+    district: str | None = None
+    sort: str | None = None
+
+
+def _where(cycle_id: int, query: ProposalQuery):  # a Piccolo where clause
+    _check_query(query.category, query.status, query.sort, query.district)
+    where = (Proposal.cycle == cycle_id) & (Proposal.status != "withdrawn")
+    if query.pot_id:
+        where &= Proposal.pot == query.pot_id
+    if query.category:
+        where &= Proposal.category == query.category
+    if query.status:
+        where &= Proposal.status == query.status
+    if query.district:
+        # The district's own pot, and city-wide proposals placed in one of its neighbourhoods.
+        where &= (Proposal.pot._.district_code == query.district) | Proposal.dong.like(
+            f"{query.district}:%"
+        )
+    if query.q and query.q.strip():
+        needle = f"%{query.q.strip()[:100]}%"
+        where &= Proposal.title.ilike(needle) | Proposal.summary.ilike(needle)
+    return where
+
+
+async def search(
+    cycle_id: int, query: ProposalQuery, page: int = 1, size: int = PAGE_SIZE
+) -> Paged[ProposalRecord]:
+    """One page of a cycle's proposals, searched, filtered and sorted (S20); past the end is the last page."""
+    where = _where(cycle_id, query)
+    total = await Proposal.count().where(where)
+    number, offset = window(page, total, size)
+    column, ascending = SORTS[query.sort or "newest"]
+    rows = await (
+        Proposal.select(*Proposal.all_columns())
+        .where(where)
+        .order_by(column, ascending=ascending)
+        .order_by(Proposal.id, ascending=ascending)
+        .offset(offset)
+        .limit(size)
+    )
+    return Paged([ProposalRecord(**row) for row in rows], number, size, total)
 
 
 async def browse(
@@ -91,17 +151,9 @@ async def browse(
     limit: int = 200,
 ) -> list[ProposalRecord]:
     """Search and filter a cycle's proposals; sort and filters come from allowlists (S20)."""
-    _check_query(category, status, sort)
+    query = ProposalQuery(q=q, pot_id=pot_id, category=category, status=status, sort=sort)
     column, ascending = SORTS[sort or "newest"]
-    where = (Proposal.cycle == cycle_id) & (Proposal.status != "withdrawn")
-    if pot_id:
-        where &= Proposal.pot == pot_id
-    if category:
-        where &= Proposal.category == category
-    if status:
-        where &= Proposal.status == status
-    if q and q.strip():
-        needle = f"%{q.strip()[:100]}%"
-        where &= Proposal.title.ilike(needle) | Proposal.summary.ilike(needle)
-    rows = await Proposal.select().where(where).order_by(column, ascending=ascending).limit(limit)
+    rows = await (
+        Proposal.select().where(_where(cycle_id, query)).order_by(column, ascending=ascending).limit(limit)
+    )
     return [ProposalRecord(**row) for row in rows]

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from portal import audit, clock, storage
+import anyio
+
+from portal import audit, clock, images, storage
 from portal.db import write_transaction
-from portal.errors import Conflict, InvalidInput, NotAllowed
+from portal.districts import DONGS, DONGS_BY_KEY
+from portal.errors import Conflict, InvalidInput, NotAllowed, NotFoundError
 from portal.identity import CurrentUser
 from proposals.services.browsing import ProposalRecord, get
 from proposals.tables import Proposal
@@ -28,6 +31,8 @@ class ProposalInput:
     category: str
     estimated_cost: int
     location: str = ""
+    dong: str = ""  # "<district code>:<Korean name>", or a dong's name in the pot's district
+    image_alt: str = ""
 
 
 def _clean(data: ProposalInput, cycle: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +62,41 @@ def _clean(data: ProposalInput, cycle: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _clean_dong(typed: str, pot: dict[str, Any]) -> str:
+    """The neighbourhood's key from the district's list; a name alone is looked up in the pot's district."""
+    typed = typed.strip()
+    if not typed:
+        return ""
+    district = pot["district_code"]
+    found = DONGS_BY_KEY.get(typed)
+    if found is None and district:
+        found = next((d for d in DONGS[district] if typed in (d.name_ko, d.name_en)), None)
+    if found is None:
+        raise InvalidInput(
+            "We do not know the neighbourhood (dong) “%(typed)s”. Choose one from the district's list.",
+            field="dong",
+            typed="".join(c for c in typed[:60] if c.isprintable()),
+        )
+    if district and found.district_code != district:
+        raise InvalidInput(
+            "That neighbourhood (dong) is not in the pot's district. Choose one from its list.",
+            field="dong",
+        )
+    return found.key
+
+
+def _clean_alt(typed: str, has_new_image: bool) -> str:
+    alt = " ".join(typed.split())
+    if has_new_image and len(alt) < 3:
+        raise InvalidInput(
+            "Describe what the image shows in a few words (at least 3 characters), for people who cannot see it.",
+            field="image_alt",
+        )
+    if len(alt) > 300:
+        raise InvalidInput("The image description can have at most 300 characters.", field="image_alt")
+    return alt
+
+
 async def _intake_pot(user: CurrentUser, cycle_id: int, pot_id: int) -> tuple[dict, dict]:
     cycle = await voting.get_cycle(cycle_id)
     pot = await voting.get_pot(cycle_id, pot_id)
@@ -77,6 +117,7 @@ async def _checked_fields(user: CurrentUser, cycle_id: int, data: ProposalInput)
     """The proposal's columns, once the pot takes proposals from this user and the input is valid."""
     cycle, pot = await _intake_pot(user, cycle_id, data.pot_id)
     fields = _clean(data, cycle)
+    fields["dong"] = _clean_dong(data.dong, pot)
     if fields["estimated_cost"] > pot["amount"]:
         raise InvalidInput(
             "The estimated cost is more than the pot's whole budget.", field="estimated_cost"
@@ -89,7 +130,8 @@ async def submit(
 ) -> int:
     """A verified resident submits a proposal during intake."""
     fields = await _checked_fields(user, cycle_id, data)
-    image_type = checked_image(image) if image else None
+    prepared = await prepared_image(image)
+    fields["image_alt"] = _clean_alt(data.image_alt, prepared is not None)
     now = clock.now()
     async with write_transaction():
         rows = await Proposal.insert(
@@ -102,12 +144,10 @@ async def submit(
                 **fields,
             )
         ).returning(Proposal.id)
-        if image and image_type:
+        if prepared:
             # The image commits with its proposal, so every host can serve it at once.
-            image_name = await storage.put(f"pb-proposal:{rows[0]['id']}", image, image_type)
-            await Proposal.update({Proposal.image_name: image_name}).where(
-                Proposal.id == rows[0]["id"]
-            )
+            stored = await _store_image(rows[0]["id"], prepared)
+            await Proposal.update(stored).where(Proposal.id == rows[0]["id"])
         await audit.record(
             "pb.proposal.submitted", actor_id=user.id, subject=f"pb-proposal:{rows[0]['id']}"
         )
@@ -130,17 +170,19 @@ async def edit(
     """The author edits their proposal during intake."""
     found = await _own_in_intake(user, proposal_id)
     fields = await _checked_fields(user, found.cycle, data)
-    image_type = checked_image(image) if image else None
+    prepared = await prepared_image(image)
+    fields["image_alt"] = _clean_alt(data.image_alt, prepared is not None)
     async with write_transaction(lock_key=f"pb-proposal:{proposal_id}"):
-        if image and image_type:
-            # A replaced image is deleted with the edit, not left behind.
-            before = (
-                await Proposal.select(Proposal.image_name).where(Proposal.id == proposal_id).first()
+        if prepared:
+            # A replaced image (and its thumbnail) is deleted with the edit, not left behind.
+            before = await (
+                Proposal.select(Proposal.image_name, Proposal.thumb_name)
+                .where(Proposal.id == proposal_id)
+                .first()
             )
             await storage.delete(before["image_name"] if before else None)
-            fields["image_name"] = await storage.put(
-                f"pb-proposal:{proposal_id}", image, image_type
-            )
+            await storage.delete(before["thumb_name"] if before else None)
+            fields.update(await _store_image(proposal_id, prepared))
         await Proposal.update({**fields, "pot": data.pot_id, "updated_at": clock.now()}).where(
             Proposal.id == proposal_id
         )
@@ -173,6 +215,47 @@ def checked_image(data: bytes) -> storage.FileType:
     if file_type is None or file_type.kind not in ("png", "jpeg"):
         raise InvalidInput("The image must be a PNG or JPEG file.", field="image")
     return file_type
+
+
+async def prepared_image(image: bytes | None) -> images.PreparedImage | None:
+    """The upload checked (type, size) and re-encoded upright without metadata, off the event loop."""
+    if not image:
+        return None
+    checked_image(image)
+    return await anyio.to_thread.run_sync(images.prepare, image)
+
+
+async def _store_image(proposal_id: int, prepared: images.PreparedImage) -> dict[str, str]:
+    """Store the picture and its thumbnail (inside the proposal's write transaction)."""
+    owner = f"pb-proposal:{proposal_id}"
+    return {
+        "image_name": await storage.put(owner, prepared.content, prepared.file_type),
+        "thumb_name": await storage.put(owner, prepared.thumbnail, prepared.thumbnail_type),
+    }
+
+
+async def thumbnail_of(found: ProposalRecord) -> storage.StoredContent:
+    """The proposal's thumbnail; for an image uploaded before thumbnails existed, made once and stored.
+
+    Later requests read the stored one: a thumbnail is never made per request. NotFoundError when the
+    proposal has no image, or an old image Pillow cannot read.
+    """
+    if found.thumb_name or not found.image_name:
+        return await storage.get(found.thumb_name or "")
+    original = await storage.get(found.image_name)
+    try:
+        prepared = await anyio.to_thread.run_sync(images.prepare, original.content)
+    except InvalidInput as exc:
+        raise NotFoundError("We could not find that file.") from exc
+    async with write_transaction(lock_key=f"pb-proposal:{found.id}"):
+        row = await Proposal.select(Proposal.thumb_name).where(Proposal.id == found.id).first()
+        thumb_name = row["thumb_name"] if row else None
+        if not thumb_name:  # not made meanwhile by another request
+            thumb_name = await storage.put(
+                f"pb-proposal:{found.id}", prepared.thumbnail, prepared.thumbnail_type
+            )
+            await Proposal.update({Proposal.thumb_name: thumb_name}).where(Proposal.id == found.id)
+    return await storage.get(thumb_name)
 
 
 async def read_image(image_name: str | None) -> storage.StoredContent:

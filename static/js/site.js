@@ -34,6 +34,35 @@ document.addEventListener("DOMContentLoaded", () => {
       }, 250);
     });
   });
+  // The district map: say the focused or pointed-at district's figures under the map (they are also in
+  // each link's name, its tooltip and the table below; this is for sighted keyboard users).
+  document.querySelectorAll("svg[data-map-readout]").forEach((svg) => {
+    const readout = document.getElementById(svg.dataset.mapReadout);
+    if (!readout) return;
+    svg.querySelectorAll("a[data-note]").forEach((link) => {
+      const show = () => { readout.textContent = link.dataset.note; };
+      link.addEventListener("focus", show);
+      link.addEventListener("mouseenter", show);
+    });
+  });
+  // Neighbourhood lists: show only the chosen pot's district (all of them for the city-wide pot).
+  document.querySelectorAll("select[data-dong-for]").forEach((dongs) => {
+    const pot = document.getElementById(dongs.dataset.dongFor);
+    if (!pot) return;
+    const update = () => {
+      const option = pot.options[pot.selectedIndex];
+      const district = option ? option.dataset.district : "";
+      dongs.querySelectorAll("optgroup").forEach((group) => {
+        const shown = !district || group.dataset.district === district;
+        group.hidden = !shown;
+        group.disabled = !shown;
+      });
+      const chosen = dongs.options[dongs.selectedIndex];
+      if (chosen && chosen.parentElement.disabled) dongs.value = "";
+    };
+    pot.addEventListener("change", update);
+    update();
+  });
   // Prevent double submission: the server is idempotent anyway, this spares a round trip.
   document.querySelectorAll("form").forEach((form) => {
     form.addEventListener("submit", () => {

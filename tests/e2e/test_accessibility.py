@@ -74,7 +74,9 @@ def test_form_errors_and_signed_in_pages_have_no_wcag_violations(axe_page, live)
     axe_page.goto(f"{live.url}{results}")
     pot_results = axe_page.locator("main table a").first.get_attribute("href")
     problems = {}
-    for path in [*CITIZEN_PAGES, voting_cycle, ballot, results, pot_results, "/challenge"]:
+    # The proposals list with its district map, a district chosen (issue 14).
+    district_list = f"{voting_cycle}/proposals?district=11680"
+    for path in [*CITIZEN_PAGES, voting_cycle, ballot, results, pot_results, district_list, "/challenge"]:
         axe_page.goto(f"{live.url}{path}")
         found = violations(axe_page)
         if found:

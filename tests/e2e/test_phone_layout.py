@@ -146,6 +146,26 @@ class Phone:
         return found
 
 
+def check_district_map(phone: Phone, proposals: str) -> None:
+    """Issue 14: the proposals list's map at 390 px in Korean: 25 named links, keyboard focus, the filter."""
+    phone.visit(proposals)
+    districts = phone.page.locator("#district-map a.district")
+    assert districts.count() == 25
+    names = districts.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert all(re.search(r"[가-힣]+구", name) for name in names), names
+    box = phone.page.locator("#district-map svg").bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    gangnam = phone.page.locator("#district-map a.district[aria-label^='강남구']")
+    gangnam.focus()  # a link like any other: focusable, its name read out under the map
+    expect(phone.page.locator("#district-map-readout")).to_have_text(re.compile("강남구"))
+    assert gangnam.evaluate("e => getComputedStyle(e.querySelector('path')).strokeWidth") == "5px"
+    phone.page.keyboard.press("Enter")
+    phone.page.wait_for_url(re.compile(r"district=11680"))
+    phone.visited.append(phone.page.url.removeprefix(phone.live.url))
+    expect(phone.page.locator("#district-map a[aria-current='true']")).to_have_attribute("aria-label", re.compile("^강남구"))
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
 def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     cycles = run_setup(live)
     phone = Phone(browser, live)
@@ -169,9 +189,17 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
             ballots += phone.links(r"/pb/cycles/\d+/pots/\d+/ballot")
             phone.visit(cycle + "/proposals")
             new_proposal += phone.links(r"/pb/cycles/\d+/proposals/new")
-    # The proposal form reads a cost typed in Korean units and says what it read, as one types.
     assert new_proposal, "the demo has a cycle taking proposals"
+    check_district_map(phone, new_proposal[0].removesuffix("/new"))
+    # The proposal form reads a cost typed in Korean units and says what it read, as one types.
     phone.visit(new_proposal[0])
+    # The neighbourhood list follows the pot: a district pot shows only its district's dongs.
+    pot = phone.page.locator("#f-pot_id")
+    district_pot = pot.locator("option:not([data-district=''])").first.get_attribute("value")
+    pot.select_option(district_pot)
+    assert phone.page.locator("#f-dong optgroup:not([hidden])").count() == 1
+    pot.select_option(pot.locator("option[data-district='']").first.get_attribute("value"))
+    assert phone.page.locator("#f-dong optgroup:not([hidden])").count() == 25
     phone.page.fill("#f-estimated_cost", "２억 5천만")
     expect(phone.page.locator("#f-estimated_cost-echo")).to_have_text("입력한 금액: 2억 5,000만 원 (250,000,000원)")
     assert ballots, "the demo has a ballot open"

@@ -457,6 +457,19 @@ def route_urls(app, ids: list[dict[str, object]]) -> list[str]:
     return urls
 
 
+def query_urls(ids: list[dict[str, object]]) -> list[str]:
+    """Lists with their query parameters (issue 14): a district on the map, sort, filters and pages, garbage too."""
+    cycles = list(dict.fromkeys(row["cycle_id"] for row in ids if "cycle_id" in row))[:2]
+    urls = []
+    for cycle in cycles:
+        urls += [
+            f"/pb/cycles/{cycle}/proposals?district=11680&sort=title&page=2",
+            f"/pb/cycles/{cycle}/proposals?category=climate&page=abc",
+            f"/officials/pb/cycles/{cycle}/proposals?status=submitted&sort=-cost&page=2",
+        ]
+    return urls
+
+
 def _same_site(base: str, href: str) -> str | None:
     """The local path of a link, or None for other sites, mail links and in-page anchors."""
     url = urljoin(SITE + base, href.split("#")[0])
@@ -552,7 +565,7 @@ async def crawl_everything(app, users: UserFactory, capsys) -> None:
     started, started_cpu = time.monotonic(), time.process_time()
     clients, world = await _demo_world(app, users)
     loaded, loaded_cpu = time.monotonic(), time.process_time()
-    start = route_urls(app, world["ids"])
+    start = route_urls(app, world["ids"]) + query_urls(world["ids"])
     finder = UntranslatedFinder.from_catalogs()
     finder.data = await data_texts()
     crawls: list[Crawl] = []

@@ -109,6 +109,10 @@ async def test_results_rules_side_by_side_and_recompute_gives_the_same_runs(
     assert "Equal Shares with completion" in page.text and "Greedy (most votes first)" in page.text
     overview = await client.get(f"/pb/cycles/{built.id}/results")
     assert overview.status_code == 200 and "Turnout by district" in overview.text
+    # The district pots on the map: every district a link with its figures in its name, Gangnam to its pot.
+    assert overview.text.count('<a href="/pb/cycles/') >= 25 and 'id="results-map"' in overview.text
+    assert f'href="/pb/cycles/{built.id}/results/pots/{built.pots["11680"]}" class="district' in overview.text
+    assert overview.text.count("per 1,000 residents") >= 25
 
 
 async def test_v6_every_receipt_is_in_the_published_list(app, users, client, official):
@@ -118,6 +122,11 @@ async def test_v6_every_receipt_is_in_the_published_list(app, users, client, off
     assert page.status_code == 200
     for receipt in receipts:
         assert receipt in page.text
+    for garbage in ("abc", "-1", "99999999999"):  # page numbers read leniently: page 1, or the last page
+        again = await client.get(
+            f"/pb/cycles/{built.id}/results/pots/{built.city_pot}/receipts", params={"page_no": garbage}
+        )
+        assert again.status_code == 200 and receipts[0] in again.text
     check = await client.get(
         f"/pb/cycles/{built.id}/results/pots/{built.city_pot}/receipts", params={"q": receipts[0]}
     )

@@ -12,6 +12,7 @@ from portal.errors import NotFoundError
 from portal.settings import get_settings
 from portal.tables import StoredFile
 from proposals.tables import Proposal
+from tests.images import phone_jpeg, png
 from tests.integration.test_challenge_intake import _entry_body, _organization
 from tests.integration.test_challenge_setup import PDF, make_edition
 from tests.integration.test_pb_proposals import PNG, proposal_form, submit
@@ -44,29 +45,37 @@ async def test_a_file_is_written_only_with_its_owner_row():
 async def test_a_replaced_image_is_deleted(client, citizen, official):
     built = await build_cycle(official.account.id, phase="proposals")
     made = await submit(
-        citizen, built.id, proposal_form(built.city_pot), files={"image": ("a.png", PNG, "image/png")}
+        citizen,
+        built.id,
+        proposal_form(built.city_pot, image_alt="A bus stop"),
+        files={"image": ("a.png", png(), "image/png")},
     )
     proposal_id = int(made.headers["location"].rsplit("/", 1)[1])
-    first = (await Proposal.select(Proposal.image_name).where(Proposal.id == proposal_id).first())[
-        "image_name"
-    ]
-    assert await StoredFile.select(StoredFile.file_id, StoredFile.owner) == [
-        {"file_id": first, "owner": f"pb-proposal:{proposal_id}"}
-    ]
+
+    async def files_of_row() -> set[str]:
+        row = await (
+            Proposal.select(Proposal.image_name, Proposal.thumb_name)
+            .where(Proposal.id == proposal_id)
+            .first()
+        )
+        return {row["image_name"], row["thumb_name"]}
+
+    first = await files_of_row()
+    assert {
+        (r["file_id"], r["owner"]) for r in await StoredFile.select(StoredFile.file_id, StoredFile.owner)
+    } == {(name, f"pb-proposal:{proposal_id}") for name in first}
     token = await citizen.csrf_token()
     edited = await citizen.post(
         f"/pb/proposals/{proposal_id}/edit",
-        data={**proposal_form(built.city_pot), "_csrf_token": token},
-        files={"image": ("a.png", JPEG, "image/png")},
+        data={**proposal_form(built.city_pot, image_alt="A bus stop"), "_csrf_token": token},
+        files={"image": ("a.png", phone_jpeg(), "image/png")},
     )
     assert edited.status_code == 303, edited.text
-    second = (await Proposal.select(Proposal.image_name).where(Proposal.id == proposal_id).first())[
-        "image_name"
-    ]
-    assert second != first
-    assert [r["file_id"] for r in await StoredFile.select(StoredFile.file_id)] == [second]
+    second = await files_of_row()
+    assert not second & first and len(second) == 2
+    assert {r["file_id"] for r in await StoredFile.select(StoredFile.file_id)} == second
     image = await client.get(f"/pb/proposals/{proposal_id}/image")
-    assert image.content == JPEG and image.headers["content-type"].startswith("image/jpeg")
+    assert image.content.startswith(JPEG[:3]) and image.headers["content-type"].startswith("image/jpeg")
     assert image.headers["content-disposition"] == f'attachment; filename="proposal-{proposal_id}.jpg"'
 
 

@@ -8,19 +8,24 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from portal import i18n
+from portal import i18n, money
 from portal.auth import public, requires_login
+from portal.districts import POPULATION
 from portal.errors import DomainError, InvalidInput, NotFoundError
+from portal.paging import page_number, paginate
 from portal.sessions import SESSION_UNTOUCHED
 from portal.web.forms import form_errors
 from portal.web.pages import back_to, current_user, page, signed_in_user
+from portal.web.pagination import Pager
 from portal.web.signals import client_of
+from voting.compute.district_map import DistrictFigures, district_figures
 from voting.compute.results import bar_chart_svg, explanation_lines
 from voting.compute.rules import BallotChoice
 from voting.pages.cycle_header import cycle_context
 from voting.projects import pot_projects, project_titles
 from voting.services import approvals, ballots, cycles, results, signals
 
+RECEIPTS_PER_PAGE = 600  # short codes: a page of them is still quick to scan for one's own
 # Ballot requests read the session but never write it: no "seen", flash or expiry that dates a vote.
 BALLOT_REQUEST = {SESSION_UNTOUCHED: True}
 
@@ -46,6 +51,16 @@ def ballot_choice_from_form(form: Any, kind: str) -> BallotChoice:
         return BallotChoice(project_ids=tuple(int(v) for v in values))
     except ValueError:
         raise InvalidInput("Choose projects from the list.", field="project_ids") from None
+
+
+def _map_note(figures: DistrictFigures) -> str:
+    """What a district says on the results map: funded total, ballots, turnout."""
+    return i18n.gettext(
+        "funded %(funded)s · %(ballots)s ballots (%(permille)s per 1,000 residents)",
+        funded=money.krw_text(figures.funded),
+        ballots=money.format_count(figures.ballots),
+        permille=f"{figures.turnout_permille:.1f}",
+    )
 
 
 class PbPages(Controller):
@@ -186,6 +201,13 @@ class PbPages(Controller):
         """Winners per pot (404 until voting closes, for everyone)."""
         cycle, pots, runs = await results.results_of(cycle_id)
         official = {r["pot"]: r["outcome"] for r in runs if r["official"]}
+        turnout = await results.turnout(cycle_id)
+        figures = district_figures(
+            {p["district_code"]: p["id"] for p in pots if p["district_code"]},
+            {pot: o["total_cost"] for pot, o in official.items()},
+            {t.district_code: t.district_ballots for t in turnout if t.district_code},
+            POPULATION,
+        )
         return page(
             request,
             "voting/results.html",
@@ -193,9 +215,16 @@ class PbPages(Controller):
             pots=pots,
             official=official,
             pot_name=cycles.pot_name,
-            turnout=await results.turnout(cycle_id),
+            turnout=turnout,
             set_aside=await signals.set_aside_count(cycle_id),
             approvals=await approvals.approvals_of(cycle_id),
+            map_links={
+                code: f"/pb/cycles/{cycle_id}/results/pots/{f.pot_id}" if f.pot_id else "#turnout"
+                for code, f in figures.items()
+            },
+            map_notes={code: _map_note(f) for code, f in figures.items()},
+            map_levels={code: f.level for code, f in figures.items()},
+            funded_by_district={code: f.funded for code, f in figures.items()},
         )
 
     @get("/cycles/{cycle_id:int}/results/pots/{pot_id:int}", guards=[public])
@@ -232,10 +261,10 @@ class PbPages(Controller):
         cycle_id: FromPath[int],
         pot_id: FromPath[int],
         q: FromQuery[str | None] = None,
-        page_no: FromQuery[int] = 1,
+        page_no: FromQuery[str | None] = None,
     ) -> Template:
-        """Every counted receipt of a pot, so each voter can check theirs (V6)."""
-        return await self._receipts_page(request, cycle_id, pot_id, q, page_no)
+        """Every counted receipt of a pot, so each voter can check theirs (V6); garbage pages read as 1."""
+        return await self._receipts_page(request, cycle_id, pot_id, q, page_number(page_no))
 
     @post("/cycles/{cycle_id:int}/results/pots/{pot_id:int}/receipts", guards=[public])
     async def check_receipt(
@@ -256,20 +285,17 @@ class PbPages(Controller):
         query = (q or "").strip().upper()[:20]
         found = None if not query else query in set(receipts)
         set_aside = bool(query) and query in pot_receipts.set_aside
-        per_page = 600
-        pages = max(1, -(-len(receipts) // per_page))
-        page_no = min(max(page_no, 1), pages)
+        shown = paginate(receipts, page_no, RECEIPTS_PER_PAGE)
         return page(
             request,
             "voting/receipts.html",
             **cycle_context(cycle, pot),
-            receipts=receipts[(page_no - 1) * per_page : page_no * per_page],
+            receipts=shown.items,
             total=len(receipts),
             q=query,
             found=found,
             set_aside=set_aside,
-            page_no=page_no,
-            pages=pages,
+            pager=Pager(shown, request.url.path, (), "page_no"),
         )
 
 

@@ -12,8 +12,10 @@ from litestar.response import Redirect, Template
 from portal.auth import requires_official, requires_role
 from portal.errors import DomainError, InvalidInput, NotAllowed
 from portal.identity import CurrentUser
+from portal.paging import paginate
 from portal.web.forms import form_errors, parse_row_id, parse_small_number
 from portal.web.pages import back_to, page, signed_in_user
+from portal.web.pagination import pager, requested_page
 from voting.compute import paper
 from voting.projects import pot_projects
 from voting.services import cycles
@@ -88,8 +90,10 @@ class PaperPages(Controller):
         overview = await service.station_paper(station_id)
         pots = [p for p in await cycles.pots_of(overview.station["cycle"]) if p["district_code"] in (None, overview.station["district_code"])]
         extra.setdefault("form", {"number": str(len(overview.batches) + 1)})
+        batches = paginate(overview.batches, requested_page(request))
         return page(
             request, "voting/paper/station.html", status_code=status_code, overview=overview, pots=pots,
+            batches=batches.items, pager=pager(request, batches),
             pot_name=cycles.pot_name, flash=request.session.pop("flash", None), **extra,
         )
 
@@ -203,5 +207,6 @@ class OfficialPaperPages(Controller):
 
     @get("/")
     async def index(self, request: Request) -> Template:
-        stations = [await service.station_paper(s["id"]) for s in await service.all_stations()]
-        return page(request, "voting/paper/officials.html", stations=stations)
+        listed = paginate(await service.all_stations(), requested_page(request))
+        stations = [await service.station_paper(s["id"]) for s in listed.items]
+        return page(request, "voting/paper/officials.html", stations=stations, pager=pager(request, listed))

@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 
 from portal import clock
 from portal.auth import requires_official
+from portal.paging import paginate
 from portal.web.forms import (
     parse_row_id,
     parse_seoul_datetime,
@@ -18,6 +19,7 @@ from portal.web.forms import (
     seoul_datetime_input,
 )
 from portal.web.pages import page, signed_in_user
+from portal.web.pagination import pager, requested_page
 from voting.services import cycles, stations
 
 
@@ -59,12 +61,14 @@ class OfficialStationPages(Controller):
 
     async def _list(self, request: Request, cycle_id: int, status_code: int = 200, **extra: Any) -> Template:
         cycle = await cycles.get_cycle(cycle_id)
+        listed = paginate(await stations.stations_of(cycle_id), requested_page(request))
         return page(
             request,
             "voting/stations/officials.html",
             status_code=status_code,
             cycle=cycle,
-            stations=await stations.stations_of(cycle_id),
+            stations=listed.items,
+            pager=pager(request, listed),
             form=extra.pop("form", None) or _new_station_form(cycle),
             errors=extra.pop("errors", {}),
             flash=request.session.pop("flash", None),
