@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from judging.api.intake import EntryApi
 from judging.api.judging import JudgeApi, OfficialChallengeApi
+from judging.pages.citizens import CitizenPanelPages, PublicVotePages
 from judging.pages.judges import JudgePages
 from judging.pages.officials import OfficialChallengePages
+from judging.pages.officials_citizens import OfficialCitizenPages
 from judging.pages.officials_rounds import OfficialRoundPages
 from judging.pages.startups import ChallengePages, StartupPages
 
@@ -18,4 +20,7 @@ ROUTE_HANDLERS = [
     JudgePages,
     JudgeApi,
     OfficialChallengeApi,
+    OfficialCitizenPages,
+    CitizenPanelPages,
+    PublicVotePages,
 ]
