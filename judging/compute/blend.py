@@ -134,8 +134,8 @@ def blend(results: Iterable[SourceResult], weights: Weights, seed: int) -> list[
         BlendedRow(
             rank=rank,
             entry_id=r.entry_id,
-            expert_score=r.expert_score,
-            panel_score=r.panel_score,
+            expert_score=None if r.expert_score is None else round(r.expert_score, 6),
+            panel_score=None if r.panel_score is None else round(r.panel_score, 6),
             public_votes=r.public_votes,
             expert=_six(expert),
             panel=_six(panel),
