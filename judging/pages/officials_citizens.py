@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from judging.compute.blend import SHEET_COLUMNS
@@ -116,7 +117,7 @@ class OfficialCitizenPages(Controller):
         return back_to(f"/officials/challenge/rounds/{round_id}/blend")
 
     @get("/{round_id:int}/blend/export/{name:str}")
-    async def export(self, round_id: RowId, name: str) -> Response:
+    async def export(self, round_id: RowId, name: FromPath[str]) -> Response:
         """``blend.csv`` (replayable), ``blend.xlsx`` and ``panel-eligible.csv`` (the draw's published list)."""
         if name == "panel-eligible.csv":
             body, media = (await panel.eligible_list(round_id)).encode("utf-8"), "text/csv; charset=utf-8"
