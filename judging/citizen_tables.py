@@ -15,11 +15,19 @@ from piccolo.table import Table
 from judging.tables import Entry, Round
 from portal.tables import User
 
-CITIZEN_MODES = ("none", "panel", "public")
+CITIZEN_MODES = ("none", "panel", "public", "panel+public")
+
+
+def has_panel(mode: str) -> bool:
+    return mode in ("panel", "panel+public")
+
+
+def has_public(mode: str) -> bool:
+    return mode in ("public", "panel+public")
 
 
 class CitizenStage(Table, tablename="challenge_citizen_stage"):
-    """A stage's citizens (none, a drawn panel or a public vote) and its blend weights (summing to 100)."""
+    """A stage's citizens (none, a drawn panel, a public vote or both) and its blend weights (summing to 100)."""
 
     round = ForeignKey(Round, on_delete=OnDelete.cascade, unique=True, index=True)
     mode = Varchar(length=10, default="none")  # CITIZEN_MODES

@@ -96,8 +96,8 @@ class OfficialCitizenPages(Controller):
             edition=await editions.get_edition(rnd["edition"]),
             citizens=settings,
             blend=await stage_blend(round_id),
-            members=await panel.panel_members(round_id) if settings.mode == "panel" else [],
-            report=await public_vote.anomaly_report(round_id) if settings.mode == "public" else None,
+            members=await panel.panel_members(round_id) if settings.has_panel else [],
+            report=await public_vote.anomaly_report(round_id) if settings.has_public else None,
             flash=request.session.pop("flash", None),
             **extra,
         )

@@ -12,6 +12,7 @@ import io
 
 import msgspec
 
+from judging.citizen_tables import has_panel, has_public
 from judging.compute import blend, calibration
 from judging.services.citizens import citizen_settings, stage_entries
 from judging.services.editions import get_round
@@ -53,6 +54,14 @@ class StageBlend(msgspec.Struct, frozen=True):
     method: str
     standings: list[BlendedStanding]
 
+    @property
+    def has_panel(self) -> bool:
+        return has_panel(self.mode)
+
+    @property
+    def has_public(self) -> bool:
+        return has_public(self.mode)
+
     def sheet_csv(self) -> str:
         """The export (``blend.csv``) ``hangang challenge blend --sheet`` replays."""
         buffer = io.StringIO()
@@ -86,8 +95,8 @@ async def stage_blend(round_id: int) -> StageBlend:
             [(r["entry_id"], r["judge_id"], float(r["score"])) for r in sheet.rows], EXPERT_METHOD
         )
         expert = {sheet.entry_ids[e]: item.score for e, item in calibrated.entries.items()}
-    panel = await panel_means(round_id) if settings.mode == "panel" else {}
-    votes = await vote_counts(round_id) if settings.mode == "public" else {}
+    panel = await panel_means(round_id) if settings.has_panel else {}
+    votes = await vote_counts(round_id) if settings.has_public else {}
     names = {e["id"]: pseudonym("entry", edition_id, e["id"]) for e in entries}
     results = [
         blend.SourceResult(

@@ -1,4 +1,4 @@
-"""A stage's citizens: none, a drawn panel or a public vote, and the blend weights (expert/panel/public).
+"""A stage's citizens: none, a drawn panel, a public vote or both, and the blend weights (expert/panel/public).
 
 Officials set them on the round page; every change is audited. The stage's entries (what the panel
 scores and the public votes on) are the screened-in entries assigned to judges in the round, or every
@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from judging.citizen_tables import CITIZEN_MODES, CitizenStage
+from judging.citizen_tables import CITIZEN_MODES, CitizenStage, has_panel, has_public
 from judging.compute.blend import Weights
 from judging.services.common import require_undecided
 from judging.services.editions import SCORING_KINDS, get_round
@@ -53,6 +53,14 @@ class CitizenSettings:
     report_acknowledged_at: dt.datetime | None = None
 
     @property
+    def has_panel(self) -> bool:
+        return has_panel(self.mode)
+
+    @property
+    def has_public(self) -> bool:
+        return has_public(self.mode)
+
+    @property
     def criteria(self) -> list[str]:
         return [c["key"] for c in self.rubric]
 
@@ -92,9 +100,9 @@ def check_weights(form: CitizenForm) -> Weights:
         raise InvalidInput(
             "The weights must add up to 100; these add up to %(total)s.", field="weight_expert", total=total
         )
-    if form.mode != "panel" and weights.panel:
+    if not has_panel(form.mode) and weights.panel:
         raise InvalidInput("Without a citizen panel the panel's weight must be 0.", field="weight_panel")
-    if form.mode != "public" and weights.public:
+    if not has_public(form.mode) and weights.public:
         raise InvalidInput("Without a public vote the public's weight must be 0.", field="weight_public")
     return weights
 
@@ -113,10 +121,10 @@ async def update_citizen_settings(official_id: int, round_id: int, form: Citizen
     if rnd["kind"] not in SCORING_KINDS:
         raise InvalidInput("Citizens take part only in scoring rounds.", field="mode")
     if form.mode not in CITIZEN_MODES:
-        raise InvalidInput("Choose none, a drawn panel or a public vote.", field="mode")
+        raise InvalidInput("Choose none, a drawn panel, a public vote or both.", field="mode")
     weights = check_weights(form)
     rubric: list[dict[str, Any]] = []
-    if form.mode == "panel":
+    if has_panel(form.mode):
         if not 1 <= form.panel_size <= PANEL_SIZE_MAX:
             raise InvalidInput(
                 "The panel has 1 to %(max)s members.", field="panel_size", max=PANEL_SIZE_MAX
@@ -140,7 +148,7 @@ async def update_citizen_settings(official_id: int, round_id: int, form: Citizen
             )
         values = {
             "mode": form.mode,
-            "panel_size": form.panel_size if form.mode == "panel" else 0,
+            "panel_size": form.panel_size if has_panel(form.mode) else 0,
             "seed": form.seed,
             "rubric": rubric,
             "weight_expert": weights.expert,

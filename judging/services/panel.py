@@ -60,7 +60,7 @@ async def eligible_residents(round_id: int, day: dt.date) -> dict[str, tuple[int
 async def draw_panel(official_id: int, round_id: int) -> int:
     """Draw the stage's panel from its published seed, assign the entries and notify the panelists."""
     settings = await citizen_settings(round_id)
-    if settings.mode != "panel":
+    if not settings.has_panel:
         raise ConflictError("This stage has no citizen panel; choose a drawn panel first.")
     if settings.drawn_at is not None:
         raise ConflictError("The panel is already drawn.")

@@ -44,7 +44,7 @@ def voter_key(round_id: int, user_id: int) -> str:
 
 async def _public_stage(round_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
     settings = await citizen_settings(round_id)
-    if settings.mode != "public":
+    if not settings.has_public:
         raise NotFoundError("This stage has no public vote.")
     rnd = await get_round(round_id)
     return rnd, await get_edition(rnd["edition"])
@@ -86,7 +86,7 @@ def _open(rnd: dict[str, Any], edition: dict[str, Any]) -> bool:
 
 async def open_public_votes() -> list[dict[str, Any]]:
     """Stages taking public votes now (for the challenge's public page)."""
-    rows = await CitizenStage.select(CitizenStage.round).where(CitizenStage.mode == "public")
+    rows = await CitizenStage.select(CitizenStage.round).where(CitizenStage.mode.is_in(["public", "panel+public"]))
     out = []
     for r in rows:
         rnd = await get_round(r["round"])
