@@ -106,6 +106,7 @@ async def build_site(users: UserFactory) -> Site:
     for _, entry_id in judged_entries:
         await save_review(judge, evaluation["id"], entry_id, marks, {}, 3)
     selection = await run_selection(official, judged, evaluation["id"])
+    final = await _citizen_stage(official, rounds["final"]["id"])
 
     # The edition taking entries: the startup has a draft with an attachment.
     now = clock.now()
@@ -190,7 +191,21 @@ async def build_site(users: UserFactory) -> Site:
     site.bindings.append(
         {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment}
     )
+    # The judged edition's final: a drawn citizen panel (the citizen sits on it) and a public vote.
+    site.bindings.append({"round_id": final, "entry_id": judged_entries[0][1]})
     return site
+
+
+async def _citizen_stage(official: int, round_id: int) -> int:
+    """A stage with a panel of every eligible resident (so the citizen account is drawn) and a public vote."""
+    from judging.services.citizens import CitizenForm, update_citizen_settings
+    from judging.services.panel import draw_panel, eligible_residents
+
+    size = len(await eligible_residents(round_id, clock.now().date()))
+    form = CitizenForm("panel+public", size, 13, ("impact", "feasibility"), 60, 30, 10)
+    await update_citizen_settings(official, round_id, form)
+    await draw_panel(official, round_id)
+    return round_id
 
 
 async def _station_binding(official: int, cycle_id: int, worker: Account) -> dict[str, Any]:
