@@ -107,6 +107,12 @@ async def build_site(users: UserFactory) -> Site:
         await save_review(judge, evaluation["id"], entry_id, marks, {}, 3)
     selection = await run_selection(official, judged, evaluation["id"])
     final = await _citizen_stage(official, rounds["final"]["id"])
+    # The evaluation round has a panel not drawn yet: the draw form is on its page.
+    from judging.services.citizens import CitizenForm, update_citizen_settings
+
+    await update_citizen_settings(
+        official, evaluation["id"], CitizenForm("panel", 1, 5, ("impact", "innovation"), 70, 30, 0)
+    )
 
     # The edition taking entries: the startup has a draft with an attachment.
     now = clock.now()
