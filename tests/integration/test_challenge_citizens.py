@@ -14,7 +14,7 @@ from judging.compute import panel_draw
 from judging.services import citizens, panel, public_vote
 from judging.services.blending import blended_standings
 from portal import clock
-from portal.errors import Conflict, NotAllowed, TooManyAttempts
+from portal.errors import Conflict, InvalidInput, NotAllowed, TooManyAttempts
 from portal.tables import Notification, User
 from tests.integration.test_challenge_selection import _scored_challenge
 from tests.integration.test_challenge_setup import relogin
@@ -78,6 +78,21 @@ async def test_the_drawn_panel_scores_its_entries_and_the_blend_replays_on_the_c
     assert await panel.draw_panel(official.account.id, round_id) == 6
     with pytest.raises(Conflict):
         await panel.draw_panel(official.account.id, round_id)
+    # Once drawn, only the weights change.
+    with pytest.raises(InvalidInput, match="only the weights"):
+        await citizens.update_citizen_settings(
+            official.account.id, round_id,
+            settings_form("panel", (60, 40, 0), panel_size=7, seed=99, criteria=("impact", "innovation")),
+        )
+    await citizens.update_citizen_settings(
+        official.account.id, round_id,
+        settings_form("panel", (50, 50, 0), panel_size=6, seed=99, criteria=("impact", "innovation")),
+    )
+    assert (await citizens.citizen_settings(round_id)).weights.label() == "50/50/0"
+    await citizens.update_citizen_settings(
+        official.account.id, round_id,
+        settings_form("panel", (60, 40, 0), panel_size=6, seed=99, criteria=("impact", "innovation")),
+    )
     members = await PanelMember.select().output(load_json=True).where(PanelMember.round == round_id)
     drawn = {m["user"] for m in members}
     assert len(drawn) == 6 and drawn <= set(people)  # judges, officials and the startup's account: not verified
