@@ -7,9 +7,6 @@ replays the exported sheet with).
 
 from __future__ import annotations
 
-import csv
-import io
-
 import msgspec
 
 from judging.citizen_tables import has_panel, has_public
@@ -62,15 +59,8 @@ class StageBlend(msgspec.Struct, frozen=True):
     def has_public(self) -> bool:
         return has_public(self.mode)
 
-    def sheet_csv(self) -> str:
-        """The export (``blend.csv``) ``hangang challenge blend --sheet`` replays."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(blend.SHEET_COLUMNS)
-        writer.writerows(self.sheet_rows())
-        return buffer.getvalue()
-
     def sheet_rows(self) -> list[list[str]]:
+        """The rows of ``blend.csv`` and ``blend.xlsx`` (``hangang challenge blend --sheet`` replays them)."""
         rows = [
             blend.BlendedRow(
                 s.rank, s.entry_id, s.expert_score, s.panel_score, s.public_votes,
