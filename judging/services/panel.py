@@ -124,7 +124,7 @@ async def draw_panel(official_id: int, round_id: int) -> int:
                 "You were drawn for the citizen panel of %(edition)s. Score your entries on the panel page before %(deadline)s.",
                 "/challenge/panel",
                 edition=edition["name"],
-                deadline=rnd["deadline"].astimezone(clock.SEOUL).strftime("%Y-%m-%d %H:%M"),
+                deadline=clock.format_datetime(rnd["deadline"]),
             )
     return len(seats)
 

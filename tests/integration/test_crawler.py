@@ -358,6 +358,8 @@ async def _path_ids(
     ).first()
     if seat:
         ids.append({"round_id": rounds["final"], "entry_id": seat["entries"][0]})
+    ids.append({"round_id": rounds["final"], "name": "blend.xlsx"})
+    ids.append({"round_id": rounds["final"], "name": "panel-eligible.csv"})
     for kind in ("final", "evaluation"):
         mine = (
             await Assignment.select(Assignment.entry)
