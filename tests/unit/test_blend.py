@@ -70,3 +70,15 @@ def test_a_sheet_with_mixed_weights_is_refused():
     text = f"{header}\n1,E-a,,7,,0,,,,,60,30,10,1\n2,E-b,,6,,0,,,,,50,40,10,1\n"
     with pytest.raises(BlendError, match="same on every line"):
         parse_sheet(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_command_refuses_a_sheet_whose_weights_do_not_sum_to_100(tmp_path, capsys):
+    from argparse import Namespace
+
+    from judging.cli import run_blend
+
+    sheet = tmp_path / "blend.csv"
+    sheet.write_text(",".join(SHEET_COLUMNS) + "\n1,E-a,,7,,0,,,,,60,30,5,1\n", encoding="utf-8")
+    assert run_blend(Namespace(sheet=str(sheet), json=True)) == 2
+    assert "the weights must sum to 100 (they sum to 95)" in capsys.readouterr().err
+    assert run_blend(Namespace(sheet=str(tmp_path / "missing.csv"), json=True)) == 2
