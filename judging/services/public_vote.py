@@ -23,6 +23,7 @@ from judging.citizen_tables import CitizenStage, PublicVote, PublicVoteSignal
 from judging.services.citizens import citizen_settings, stage_entries
 from judging.services.common import require_undecided
 from judging.services.editions import get_edition, get_round
+from judging.tables import Round
 from portal import audit, clock
 from portal.client_screening import Flag, Signal, bursts, client_keys, clusters, minute_of
 from portal.db import write_transaction
@@ -181,6 +182,20 @@ async def anomaly_report(round_id: int) -> AnomalyReport:
 def report_sha256(flags: list[Flag], votes: int) -> str:
     text = "\n".join([f"votes:{votes}", *(f"{f.group_id}:{f.count}" for f in flags)])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def forget_signals(edition_id: int, official_id: int) -> int:
+    """Delete the vote signals of a decided edition's stages (inside the decision's transaction); audited."""
+    rounds = [r["id"] for r in await Round.select(Round.id).where(Round.edition == edition_id)]
+    deleted = await PublicVoteSignal.delete().where(PublicVoteSignal.round.is_in(rounds or [0])).returning(PublicVoteSignal.id)
+    if deleted:
+        await audit.record(
+            "challenge.public_vote.signals_deleted",
+            actor_id=official_id,
+            subject=f"edition:{edition_id}",
+            rows=len(deleted),
+        )
+    return len(deleted)
 
 
 async def acknowledge_report(official_id: int, round_id: int) -> None:

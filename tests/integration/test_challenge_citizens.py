@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from judging.citizen_tables import PanelMember, PanelScore, PublicVote
+from judging.citizen_tables import PanelMember, PanelScore, PublicVote, PublicVoteSignal
 from judging.compute import panel_draw
 from judging.services import citizens, panel, public_vote
 from judging.services.blending import blended_standings
@@ -202,7 +202,7 @@ async def test_one_public_vote_per_resident_even_at_once_and_the_tally_is_counts
     assert counts == {challenge.entries[1]: 1, challenge.entries[0]: 1}
 
 
-async def test_votes_from_one_network_are_rate_limited_and_reported_to_officials(official, startup, users, app):
+async def test_votes_from_one_network_are_rate_limited_and_reported_to_officials(official, official2, startup, users, app):
     challenge = await _scored_challenge(official, startup, users, entries=4)
     round_id = challenge.evaluation_round
     await citizens.update_citizen_settings(official.account.id, round_id, settings_form("public", (50, 0, 50)))
@@ -231,6 +231,14 @@ async def test_votes_from_one_network_are_rate_limited_and_reported_to_officials
     late = await users.create(["citizen"], district="11680", verified=True)
     await public_vote.cast_public_vote(await _current_user(late.id), round_id, challenge.entries[0], "198.51.100.1", "ua")
     assert not (await public_vote.anomaly_report(round_id)).acknowledged
+    # The edition decided: the keyed signals are deleted with the decision, the votes stay.
+    from judging.services.approvals import approve_selection
+    from judging.services.selection import run_selection
+
+    selection = await run_selection(official.account.id, challenge.edition_id, round_id)
+    await approve_selection(official.account.id, selection)
+    await approve_selection(official2.account.id, selection)
+    assert await PublicVoteSignal.count() == 0 and await PublicVote.count() == public_vote.RATE_LIMIT_ATTEMPTS + 1
 
 
 async def _current_user(user_id: int):
