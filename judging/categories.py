@@ -76,7 +76,22 @@ STATE_LABELS = {
     "quotas": "A number under category quotas",
 }
 
-LABELS = CATEGORY_LABELS | SECTOR_LABELS | ORGANIZATION_SIZE_LABELS | GATE_LABELS | STATE_LABELS
+# Citizens in a stage: the public vote's anomaly checks and the panel's age band without a birth date.
+CITIZEN_LABELS = {
+    "address-cluster": "Many votes from one network",
+    "device-cluster": "Many votes from one device type",
+    "burst": "A sudden burst of votes",
+    "unknown": "Unknown",
+}
+
+LABELS = (
+    CATEGORY_LABELS
+    | SECTOR_LABELS
+    | ORGANIZATION_SIZE_LABELS
+    | GATE_LABELS
+    | STATE_LABELS
+    | CITIZEN_LABELS
+)
 
 
 def challenge_label(key: str) -> str:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from judging.compute import blend
 from judging.compute.calibration import DEFAULT_METHOD, METHODS
 from judging.compute.candidates import Quotas
 from judging.compute.rubric import RubricError, parse_scale
@@ -151,7 +152,9 @@ async def entry_count() -> backup.Counts:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the challenge commands to the ``hangang`` parser."""
-    add_rank_command(challenge_group(subparsers))
+    group = challenge_group(subparsers)
+    add_rank_command(group)
+    add_blend_command(group)
 
 
 def add_rank_command(group: argparse._SubParsersAction) -> None:
@@ -269,3 +272,67 @@ def format_result(result: RankResult, rows: list[ScoreRow]) -> str:
             f"  {status} {note.entry_id!s:<14} rank {note.rank:>4}  score {note.score:.4f}  {note.reason}"
         )
     return "\n".join(lines)
+
+
+def add_blend_command(group: argparse._SubParsersAction) -> None:
+    """``hangang challenge blend --sheet blend.csv``: replay a stage's blended ranking."""
+    parser = group.add_parser(
+        "blend",
+        help="replay a stage's blended ranking (experts, citizen panel, public vote) from its export",
+        description="Recompute a stage's blended ranking from the exported blend.csv: each source "
+        "normalised to 0-100, combined by the sheet's weights, ties broken by the published rule "
+        "and seed (docs/judging.md, 'Blended results').",
+    )
+    parser.add_argument("--sheet", required=True, metavar="blend.csv", help="the exported blend sheet")
+    parser.add_argument("--json", action="store_true", help="print a JSON object")
+    parser.set_defaults(handler=run_blend)
+
+
+def read_blend_sheet(path: str | Path) -> tuple[list[blend.SourceResult], blend.Weights, int]:
+    """Read an exported blend sheet (UTF-8, a byte-order mark is fine)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return blend.parse_sheet(csv.DictReader(handle))
+    except FileNotFoundError:
+        raise blend.BlendError("no such file") from None
+    except UnicodeDecodeError:
+        raise blend.BlendError("not UTF-8 text") from None
+    except csv.Error as error:
+        raise blend.BlendError(f"not a valid CSV file ({error})") from None
+
+
+def run_blend(args: argparse.Namespace) -> int:
+    """Print the replayed ranking; 2 with a message on a bad sheet."""
+    try:
+        results, weights, seed = read_blend_sheet(args.sheet)
+        ranking = blend.blend(results, weights, seed)
+    except blend.BlendError as error:
+        print(f"error: {args.sheet}: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(blend_json(ranking, weights, seed), ensure_ascii=False, indent=2))
+        return 0
+    print(f"Weights: expert {weights.expert}, panel {weights.panel}, public {weights.public}   Seed: {seed}")
+    print(f"{'rank':>5}  {'entry':<14} {'expert':>8} {'panel':>8} {'public':>8} {'blended':>8}")
+    for r in ranking:
+        print(f"{r.rank:>5}  {r.entry_id:<14} {r.expert:>8.2f} {r.panel:>8.2f} {r.public:>8.2f} {r.blended:>8.2f}")
+    return 0
+
+
+def blend_json(ranking: list[blend.BlendedRow], weights: blend.Weights, seed: int) -> dict:
+    """``{"weights", "seed", "ranking": [{"rank", "entry_id", "expert", "panel", "public", "blended"}]}``."""
+    return {
+        "weights": {"expert": weights.expert, "panel": weights.panel, "public": weights.public},
+        "seed": seed,
+        "ranking": [
+            {
+                "rank": r.rank,
+                "entry_id": r.entry_id,
+                "expert": r.expert,
+                "panel": r.panel,
+                "public": r.public,
+                "blended": r.blended,
+            }
+            for r in ranking
+        ],
+    }

@@ -1,6 +1,7 @@
 """AI 50 Challenge demo data: a closed 2026 edition with ~120 screened entries, 12 judges with some
 conflicts, three stages (document screening and a pitch, both scored and decided, and the final round
-in progress); and an open 2027 edition where the demo startup can submit.
+in progress, with a drawn citizen panel and a public vote, ``judging/demo_citizens.py``); and an open 2027
+edition where the demo startup can submit.
 
 Bulk rows are inserted directly (the services would audit and mail every one of hundreds of rows and
 take minutes); editions, rounds and assignments go through the services so their rules apply.
@@ -15,6 +16,7 @@ from typing import Any
 import pyotp
 
 from judging.categories import CATEGORIES
+from judging.demo_citizens import load_citizens
 from judging.services import stage_rubric, stages
 from judging.services.assignment import run_assignment
 from judging.services.editions import (
@@ -407,6 +409,11 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             await stages.approve_advancement(official, decision)
             await stages.approve_advancement(second_official, decision)
 
+    # The final blends experts, a drawn citizen panel and a public vote 60/30/10.
+    citizen_lines = await load_citizens(
+        official, rounds["final"]["id"], rounds["final"]["rubric"], quality, SEED
+    )
+
     # The open 2027 edition: the demo startup can submit here.
     await create_edition(
         official,
@@ -429,6 +436,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         "  2027 edition: intake open; startup@demo.hangang.kr belongs to 한강로보틱스 (Hangang Robotics) and can submit.",
         "  Conflicts: declared (judge, judge4, judge9), a holding (judge2), and detected by email domain"
         " (judge7@hangang-robotics.kr; judge@demo.hangang.kr shares demo.hangang.kr with the demo startup).",
+        *citizen_lines,
         "  Extra judge accounts (same password as above):",
         *judge_lines,
     ]

@@ -4,6 +4,13 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
+from judging.citizen_tables import (
+    CitizenStage,
+    PanelMember,
+    PanelScore,
+    PublicVote,
+    PublicVoteSignal,
+)
 from judging.tables import (
     Assignment,
     Attachment,
@@ -43,6 +50,13 @@ APP_CONFIG = AppConfig(
         SelectionApproval,
         StageDecision,
         StageDecisionApproval,
+
+
+        CitizenStage,
+        PanelMember,
+        PanelScore,
+        PublicVote,
+        PublicVoteSignal,
     ],
     migration_dependencies=["portal.piccolo_app"],
     commands=[],

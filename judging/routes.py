@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from judging.api.intake import EntryApi
 from judging.api.judging import JudgeApi, OfficialChallengeApi
+from judging.pages.citizens import CitizenPanelPages, PublicVotePages
 from judging.pages.judges import JudgePages
 from judging.pages.officials import OfficialChallengePages
+from judging.pages.officials_citizens import OfficialCitizenPages
 from judging.pages.officials_rounds import OfficialRoundPages
 from judging.pages.officials_stages import OfficialStagePages
 from judging.pages.startups import ChallengePages, StartupPages
@@ -20,4 +22,7 @@ ROUTE_HANDLERS = [
     JudgePages,
     JudgeApi,
     OfficialChallengeApi,
+    OfficialCitizenPages,
+    CitizenPanelPages,
+    PublicVotePages,
 ]

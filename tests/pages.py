@@ -111,6 +111,13 @@ async def build_site(users: UserFactory) -> Site:
 
     await stages.update_stage(official, evaluation["id"], "서류 심사", stages.RuleForm("count", 1))
     decision = await stages.compute_advancement(official, evaluation["id"])
+    final = await _citizen_stage(official, rounds["final"]["id"])
+    # The evaluation round has a panel not drawn yet: the draw form is on its page.
+    from judging.services.citizens import CitizenForm, update_citizen_settings
+
+    await update_citizen_settings(
+        official, evaluation["id"], CitizenForm("panel", 1, 5, ("impact", "innovation"), 70, 30, 0)
+    )
 
     # The edition taking entries: the startup has a draft with an attachment.
     now = clock.now()
@@ -201,6 +208,8 @@ async def build_site(users: UserFactory) -> Site:
         {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment,
          "round_id": open_evaluation["id"]}
     )
+    # The judged edition's final: a drawn citizen panel (the citizen sits on it) and a public vote.
+    site.bindings.append({"round_id": final, "entry_id": judged_entries[0][1]})
     return site
 
 
@@ -248,6 +257,18 @@ async def _delivery_binding(official: int, second_official: int) -> dict[str, An
         "cycle_id": built.id, "project_id": project, "milestone_id": milestone,
         "photo_id": photo, "payment_id": payment,
     }
+
+
+async def _citizen_stage(official: int, round_id: int) -> int:
+    """A stage with a panel of every eligible resident (so the citizen account is drawn) and a public vote."""
+    from judging.services.citizens import CitizenForm, update_citizen_settings
+    from judging.services.panel import draw_panel, eligible_residents
+
+    size = len(await eligible_residents(round_id, clock.now().date()))
+    form = CitizenForm("panel+public", size, 13, ("impact", "feasibility"), 60, 30, 10)
+    await update_citizen_settings(official, round_id, form)
+    await draw_panel(official, round_id)
+    return round_id
 
 
 async def _station_binding(official: int, cycle_id: int, worker: Account) -> dict[str, Any]:

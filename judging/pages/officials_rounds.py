@@ -11,7 +11,7 @@ from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
 from judging.schemas import RowId
-from judging.services import assignment, conflicts, editions, funnel, reviews
+from judging.services import assignment, citizens, conflicts, editions, funnel, reviews
 from portal import i18n
 from portal.auth import requires_official
 from portal.errors import DomainError
@@ -26,6 +26,29 @@ from portal.web.pages import back_to, page, signed_in_user
 FormData = URLEncodedBody[dict[str, str]]
 
 
+async def round_page(request: Request, round_id: int, status_code: int = 200, **extra: Any) -> Template:
+    """The round page (with ``errors`` and what was typed when a form on it was refused)."""
+    rnd = await editions.get_round(round_id)
+    edition = await editions.get_edition(rnd["edition"])
+    extra.setdefault("citizens", await citizens.citizen_settings(round_id))
+    return page(
+        request,
+        "judging/officials/round.html",
+        status_code=status_code,
+        round=rnd,
+        round_state=editions.round_state(rnd, edition),
+        gaps=await assignment.coverage_gaps(round_id),
+        edition=edition,
+        judges=await conflicts.all_judges(),
+        progress=await assignment.round_progress(round_id),
+        assignments=await assignment.round_assignments(round_id),
+        screened=await funnel.stage_entries(round_id, strict=False),  # the entries in this stage
+        local_input=seoul_datetime_input,
+        flash=request.session.pop("flash", None),
+        **extra,
+    )
+
+
 class OfficialRoundPages(Controller):
     """A round: deadline, judge pool, assignment, per-judge progress, missing reviews and calibration."""
 
@@ -35,24 +58,7 @@ class OfficialRoundPages(Controller):
     async def _round_page(
         self, request: Request, round_id: int, status_code: int = 200, **extra: Any
     ) -> Template:
-        rnd = await editions.get_round(round_id)
-        edition = await editions.get_edition(rnd["edition"])
-        return page(
-            request,
-            "judging/officials/round.html",
-            status_code=status_code,
-            round=rnd,
-            round_state=editions.round_state(rnd, edition),
-            gaps=await assignment.coverage_gaps(round_id),
-            edition=edition,
-            judges=await conflicts.all_judges(),
-            progress=await assignment.round_progress(round_id),
-            assignments=await assignment.round_assignments(round_id),
-            screened=await funnel.stage_entries(round_id, strict=False),  # the entries in this stage
-            local_input=seoul_datetime_input,
-            flash=request.session.pop("flash", None),
-            **extra,
-        )
+        return await round_page(request, round_id, status_code, **extra)
 
     @get("/rounds/{round_id:int}")
     async def round(self, request: Request, round_id: RowId) -> Template:

@@ -3,7 +3,7 @@ the award batch to the connector in the same transaction."""
 
 from __future__ import annotations
 
-from judging.services import awards
+from judging.services import awards, public_vote
 from judging.services.common import require_undecided, selection_step
 from judging.services.selection import STALE_MESSAGES, approvals_of, get_selection, stale_reason
 from judging.tables import Edition, Selection, SelectionApproval
@@ -71,6 +71,7 @@ async def approve_selection(official_id: int, selection_id: int) -> bool:
                 selection=selection_id,
             )
             await awards.enqueue_award_batch(selection_id, official_id)
+            await public_vote.forget_signals(selection["edition"], official_id)
     if final:
         await awards.notify_outcome(selection_id)
     return final

@@ -356,6 +356,7 @@ async def _path_ids(
     cycles, own_proposals, edition_2026, edition_2027, own_entries, draft, attachment, rounds, judge_id
 ) -> list[dict[str, object]]:
     """Path ids, the most telling first: each route takes up to MAX_FILLS_PER_ROUTE of them."""
+    from judging.citizen_tables import PanelMember
     from judging.tables import Assignment, Entry, Selection, StageDecision
     from portal.connector.tables import OutboxBatch
     from proposals.tables import Proposal
@@ -378,6 +379,14 @@ async def _path_ids(
     ids.append({"entry_id": draft, "attachment_id": attachment})
     for kind in ("evaluation", "final", "screening"):
         ids.append({"round_id": rounds[kind]})
+    # A seat on the 2026 final's citizen panel: its panelist's scoring page (404 for everyone else).
+    seat = await PanelMember.select(PanelMember.entries).output(load_json=True).where(
+        PanelMember.round == rounds["final"]
+    ).first()
+    if seat:
+        ids.append({"round_id": rounds["final"], "entry_id": seat["entries"][0]})
+    ids.append({"round_id": rounds["final"], "name": "blend.xlsx"})
+    ids.append({"round_id": rounds["final"], "name": "panel-eligible.csv"})
     for kind in ("final", "evaluation"):
         mine = (
             await Assignment.select(Assignment.entry)

@@ -21,34 +21,15 @@ district, then to the districts' remainders city-wide.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from portal.ages import age_on
+from portal.ages import AGE_BANDS
+from portal.ages import age_band as age_band  # re-exported: the bands are shared with the challenge
+from portal.ages import age_band_of as age_band_of
 
 MIN_CELL = 10
-AGE_BANDS = ("-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+", "unknown")
 CHANNEL_ORDER = ("online", "station", "paper", "committee", "assembly")
-
-
-def age_band(age: int | None) -> str:
-    """The band of a whole age in years; ``unknown`` without one."""
-    if age is None:
-        return "unknown"
-    if age < 20:
-        return "-19"
-    if age >= 70:
-        return "70+"
-    low = age // 10 * 10
-    return f"{low}-{low + 9}"
-
-
-def age_band_of(birth_date: dt.date | None, day: dt.date) -> str:
-    """The band of a person born on ``birth_date`` on the Seoul calendar ``day``."""
-    if birth_date is None:
-        return "unknown"
-    return age_band(age_on(birth_date, day))
 
 
 def band_range_label(bands: Sequence[str]) -> str:

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from portal import clock
+from portal.client_screening import client_keys as keyed_client
 from portal.db import write_transaction
 from portal.settings import get_settings
 from voting.compute.rules import voter_key
@@ -49,10 +50,7 @@ def _hmac(text: str) -> str:
 
 def client_keys(cycle_id: int, address: str, user_agent: str) -> tuple[str, str]:
     """(address key, device key) of a client in a cycle: keyed per cycle, so cycles do not join."""
-    return (
-        _hmac(f"pb-screen|{cycle_id}|address|{address}")[:32],
-        _hmac(f"pb-screen|{cycle_id}|device|{user_agent}")[:32],
-    )
+    return keyed_client(get_settings().secret_key, f"pb-screen|{cycle_id}", address, user_agent)
 
 
 def ballot_tag(ballot_voter_key: str) -> str:

@@ -1,0 +1,132 @@
+"""A stage's blended standings: expert (calibrated reviews), citizen panel and public vote, by the stage's
+published weights, through ``judging.compute.blend`` (the same function ``hangang challenge blend``
+replays the exported sheet with).
+
+``blended_standings(round_id)`` is the one ranking of a stage, best first; stage advancement ranks with it.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from judging.citizen_tables import has_panel, has_public
+from judging.compute import blend, calibration
+from judging.services.citizens import citizen_settings, stage_entries
+from judging.services.editions import get_round
+from judging.services.panel import panel_means
+from judging.services.public_vote import vote_counts
+from judging.services.selection import pseudonym, score_sheet
+from judging.tables import Entry
+
+EXPERT_METHOD = calibration.DEFAULT_METHOD
+
+
+class BlendedStanding(msgspec.Struct, frozen=True):
+    """One entry of a stage's blended ranking: raw results, their 0-100 values and the blend."""
+
+    rank: int
+    entry: int  # the entry's database id
+    entry_id: str  # its pseudonym in the exports
+    title: str
+    category: str
+    organization: str
+    expert_score: float | None  # calibrated, 1-10
+    panel_score: float | None  # mean panel total, 1-10
+    public_votes: int
+    expert: float  # 0-100
+    panel: float
+    public: float
+    blended: float
+
+
+class StageBlend(msgspec.Struct, frozen=True):
+    """The officials' view and the export: the standings with the weights, seed and citizen mode."""
+
+    round_id: int
+    mode: str
+    weight_expert: int
+    weight_panel: int
+    weight_public: int
+    seed: int
+    method: str
+    standings: list[BlendedStanding]
+
+    @property
+    def has_panel(self) -> bool:
+        return has_panel(self.mode)
+
+    @property
+    def has_public(self) -> bool:
+        return has_public(self.mode)
+
+    def sheet_rows(self) -> list[list[str]]:
+        """The rows of ``blend.csv`` and ``blend.xlsx`` (``hangang challenge blend --sheet`` replays them)."""
+        rows = [
+            blend.BlendedRow(
+                s.rank, s.entry_id, s.expert_score, s.panel_score, s.public_votes,
+                s.expert, s.panel, s.public, s.blended,
+            )
+            for s in self.standings
+        ]
+        weights = blend.Weights(self.weight_expert, self.weight_panel, self.weight_public)
+        return blend.sheet_rows(rows, {s.entry_id: s.title for s in self.standings}, weights, self.seed)
+
+
+async def stage_blend(round_id: int) -> StageBlend:
+    """Every source per entry of the stage, normalised and blended by the stage's weights."""
+    rnd = await get_round(round_id)
+    settings = await citizen_settings(round_id)
+    edition_id = rnd["edition"]
+    entries = await stage_entries(round_id)
+    sheet = await score_sheet(round_id)
+    expert: dict[int, float] = {}
+    if sheet.rows:
+        calibrated = calibration.calibrate(
+            [(r["entry_id"], r["judge_id"], float(r["score"])) for r in sheet.rows], EXPERT_METHOD
+        )
+        expert = {sheet.entry_ids[e]: item.score for e, item in calibrated.entries.items()}
+    panel = await panel_means(round_id) if settings.has_panel else {}
+    votes = await vote_counts(round_id) if settings.has_public else {}
+    names = {e["id"]: pseudonym("entry", edition_id, e["id"]) for e in entries}
+    results = [
+        blend.SourceResult(
+            names[e["id"]],
+            expert.get(e["id"]),
+            round(float(panel[e["id"]]), 6) if e["id"] in panel else None,
+            votes.get(e["id"], 0),
+        )
+        for e in entries
+    ]
+    ranked = blend.blend(results, settings.weights, settings.seed)
+    facts = {
+        r["id"]: r
+        for r in await Entry.select(
+            Entry.id, Entry.title, Entry.category, Entry.organization.name.as_alias("organization_name")
+        ).where(Entry.id.is_in([e["id"] for e in entries] or [0]))
+    }
+    ids = {names[e]: e for e in names}
+    standings = [
+        BlendedStanding(
+            rank=r.rank,
+            entry=ids[r.entry_id],
+            entry_id=r.entry_id,
+            title=facts[ids[r.entry_id]]["title"],
+            category=facts[ids[r.entry_id]]["category"],
+            organization=facts[ids[r.entry_id]]["organization_name"],
+            expert_score=r.expert_score,
+            panel_score=r.panel_score,
+            public_votes=r.public_votes,
+            expert=r.expert,
+            panel=r.panel,
+            public=r.public,
+            blended=r.blended,
+        )
+        for r in ranked
+    ]
+    w = settings.weights
+    return StageBlend(round_id, settings.mode, w.expert, w.panel, w.public, settings.seed, EXPERT_METHOD, standings)
+
+
+async def blended_standings(round_id: int) -> list[BlendedStanding]:
+    """The stage's entries ranked by the blended score, best first (rank 1 first)."""
+    return (await stage_blend(round_id)).standings
