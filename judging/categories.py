@@ -67,6 +67,11 @@ STATE_LABELS = {
     "mean": "Raw mean",
     "auto": "Automatic",
     "manual": "Added by hand",
+    "eager": "Eager",
+    "willing": "Willing",
+    "not-qualified": "Not qualified",
+    "none": "No bid",
+    "revoked": "Revoked",
 }
 
 LABELS = CATEGORY_LABELS | SECTOR_LABELS | ORGANIZATION_SIZE_LABELS | GATE_LABELS | STATE_LABELS

@@ -5,8 +5,11 @@ from __future__ import annotations
 from judging.api.intake import EntryApi
 from judging.api.judging import JudgeApi, OfficialChallengeApi
 from judging.pages.judges import JudgePages
+from judging.pages.judges_bids import JudgeBidPages, JudgeInvitationPages
 from judging.pages.officials import OfficialChallengePages
+from judging.pages.officials_judges import OfficialJudgePages
 from judging.pages.officials_rounds import OfficialRoundPages
+from judging.pages.onboarding import OnboardingPages
 from judging.pages.startups import ChallengePages, StartupPages
 
 ROUTE_HANDLERS = [
@@ -18,4 +21,9 @@ ROUTE_HANDLERS = [
     JudgePages,
     JudgeApi,
     OfficialChallengeApi,
+    # Issue 13: judges' bids, invitations and discussion; self-service onboarding; officials' people pages.
+    JudgeBidPages,
+    JudgeInvitationPages,
+    OfficialJudgePages,
+    OnboardingPages,
 ]

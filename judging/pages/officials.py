@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from judging import exports
 from judging.categories import CATEGORIES
+from judging.pages import listing
 from judging.pages.attachments import attachment_response
 from judging.schemas import RowId
 from judging.services import (
@@ -20,6 +21,7 @@ from judging.services import (
     conflicts,
     editions,
     intake,
+    quotas_form,
     screening,
     selection,
 )
@@ -148,18 +150,25 @@ class OfficialChallengePages(Controller):
     async def rules(
         self, request: Request, edition_id: RowId, data: FormData
     ) -> Template | Redirect:
+        """The rules; quotas come from the per-category form (or, as before, a JSON ``quotas`` field)."""
         try:
+            winners = parse_small_number(data.get("winners"), "winners")
+            if quotas_form.has_quota_fields(data):
+                edition = await editions.get_edition(edition_id)
+                quotas = quotas_form.quotas_from_form(data, edition["categories"], winners)
+            else:
+                quotas = parse_quotas(data.get("quotas", ""))
             await editions.update_edition_rules(
                 signed_in_user(request).id,
                 edition_id,
-                parse_small_number(data.get("winners"), "winners"),
-                parse_quotas(data.get("quotas", "")),
+                winners,
+                quotas,
                 parse_small_number(data.get("max_per_organization"), "max_per_organization"),
                 parse_small_number(data.get("seed"), "seed"),
             )
         except DomainError as exc:
             return await self._edition_page(
-                request, edition_id, exc.status_code, errors=form_errors(exc)
+                request, edition_id, exc.status_code, errors=form_errors(exc), form=data
             )
         request.session["flash"] = "The rules were saved."
         return back_to(f"/officials/challenge/{edition_id}")
@@ -191,20 +200,7 @@ class OfficialChallengePages(Controller):
     async def _screening_page(
         self, request: Request, edition_id: int, status_code: int = 200, **extra: Any
     ) -> Template:
-        edition = await editions.get_edition(edition_id)
-        return page(
-            request,
-            "judging/officials/screening.html",
-            status_code=status_code,
-            edition=edition,
-            entries=await editions.entries_of(
-                edition_id, ("submitted", "screened-in", "screened-out")
-            ),
-            decisions=await screening.screening_decisions(edition_id),
-            intake=intake.intake_state(edition),
-            flash=request.session.pop("flash", None),
-            **extra,
-        )
+        return await screening_page(request, edition_id, status_code, **extra)
 
     @get("/{edition_id:int}/screening")
     async def screening(self, request: Request, edition_id: RowId) -> Template:
@@ -334,3 +330,43 @@ class OfficialChallengePages(Controller):
         if name not in exports.FILE_NAMES:
             raise NotFoundError("We could not find that page.")
         return _download(name, (await exports.export_files(selection_id))[name])
+
+
+async def screening_page(
+    request: Request, edition_id: int, status_code: int = 200, **extra: Any
+) -> Template:
+    """Eligibility gates for the submitted entries: filter, search and sort them (kept in the URL),
+    decide one gate of one entry, or tick many and decide a gate for all at once."""
+    edition = await editions.get_edition(edition_id)
+    decisions = await screening.screening_decisions(edition_id)
+    rows = [
+        {**e, "undecided": "yes" if set(edition["gates"]) - set(decisions.get(e["id"], {})) else "no"}
+        for e in await editions.entries_of(edition_id, ("submitted", "screened-in", "screened-out"))
+    ]
+    shown, state = listing.apply(
+        request,
+        rows,
+        sorts={
+            "id": lambda r: r["id"],
+            "title": lambda r: r["title"].casefold(),
+            "organization": lambda r: (r["organization_name"] or "").casefold(),
+            "category": lambda r: (r["category"], r["id"]),
+            "status": lambda r: (r["status"], r["id"]),
+        },
+        default_sort="id",
+        filters={"status": "status", "category": "category", "undecided": "undecided"},
+        search=("title", "organization_name"),
+    )
+    return page(
+        request,
+        "judging/officials/screening.html",
+        status_code=status_code,
+        edition=edition,
+        entries=shown,
+        state=state,
+        categories=edition["categories"],
+        decisions=decisions,
+        intake=intake.intake_state(edition),
+        flash=request.session.pop("flash", None),
+        **extra,
+    )

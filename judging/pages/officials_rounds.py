@@ -11,7 +11,7 @@ from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
 from judging.schemas import RowId
-from judging.services import assignment, conflicts, editions, reviews
+from judging.services import assignment, bids, calibration_checks, conflicts, editions, reviews
 from portal import i18n
 from portal.auth import requires_official
 from portal.errors import DomainError
@@ -49,6 +49,7 @@ class OfficialRoundPages(Controller):
             progress=await assignment.round_progress(round_id),
             assignments=await assignment.round_assignments(round_id),
             screened=await editions.entries_of(edition["id"], ("screened-in",)),
+            bid_summary=await bids.assignment_bid_summary(round_id),
             local_input=seoul_datetime_input,
             flash=request.session.pop("flash", None),
             **extra,
@@ -163,11 +164,22 @@ class OfficialRoundPages(Controller):
     @get("/rounds/{round_id:int}/calibration")
     async def calibration(self, request: Request, round_id: RowId) -> Template:
         """Raw mean, z-score and additive model side by side, with disagreement and review counts."""
-        rnd = await editions.get_round(round_id)
-        return page(
-            request,
-            "judging/officials/calibration.html",
-            round=rnd,
-            edition=await editions.get_edition(rnd["edition"]),
-            table=await reviews.calibration_view(round_id),
-        )
+        return await calibration_page(request, round_id)
+
+
+async def calibration_page(
+    request: Request, round_id: int, status_code: int = 200, **extra: Any
+) -> Template:
+    """The calibration side by side, with the judges below the edition's minimum number of reviews flagged."""
+    rnd = await editions.get_round(round_id)
+    return page(
+        request,
+        "judging/officials/calibration.html",
+        status_code=status_code,
+        round=rnd,
+        edition=await editions.get_edition(rnd["edition"]),
+        table=await reviews.calibration_view(round_id),
+        check=await calibration_checks.calibration_check(round_id),
+        flash=request.session.pop("flash", None),
+        **extra,
+    )
