@@ -138,7 +138,7 @@ async def revoke_organization(official_id: int, organization_id: int, reason: st
             user_id,
             "Your organization's registration was revoked",
             'The officials revoked the registration of %(name)s in the AI 50 Challenge. Reason: %(reason)s',
-            "",
+            "/challenge",
             name=org["name"],
             reason=reason,
         )
