@@ -139,7 +139,10 @@ async def entry_count() -> backup.Counts:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the challenge commands to the ``hangang`` parser."""
+    from judging.cli_assign import add_assign_command
+
     add_rank_command(challenge_group(subparsers))
+    add_assign_command(challenge_group(subparsers))
 
 
 def add_rank_command(group: argparse._SubParsersAction) -> None:

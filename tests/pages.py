@@ -190,7 +190,22 @@ async def build_site(users: UserFactory) -> Site:
     site.bindings.append(
         {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment}
     )
+    site.bindings.append(await _judges_binding(official, rounds["final"]["id"]))
     return site
+
+
+async def _judges_binding(official: int, final_round: int) -> dict[str, Any]:
+    """Issue 13: a round still taking bids (the judged edition's final round) and an invitation to judge
+    someone without an account (its link page is crawled; only the invitee could accept it)."""
+    import re as _re
+
+    from judging.services import judge_invitations
+    from portal.mail import development_outbox
+
+    invite = judge_invitations.check_invite("Invitee", "invitee@example.kr", ["welfare"], [])
+    await judge_invitations.invite_judge(official, invite)
+    token = _re.search(r"/judging/invitations/([A-Za-z0-9_\-]+)", development_outbox.sent[-1].body).group(1)
+    return {"round_id": final_round, "token": token}
 
 
 async def _station_binding(official: int, cycle_id: int, worker: Account) -> dict[str, Any]:

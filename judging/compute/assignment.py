@@ -24,12 +24,13 @@ import numpy as np
 from judging.compute.assignment_solver import Problem, components, connect, solve
 
 DEFAULT_REVIEWS_PER_ENTRY = 3
-# A judge's bid on an entry, as a cost next to the expertise mismatch (1000): an eager bid beats
-# category expertise, "not qualified" is avoided unless nothing else is feasible. No bid at all
-# costs as much as a mismatch; without any bids the costs are exactly those of expertise alone.
+# A judge's bid on an entry, as a cost next to the expertise mismatch (1000): the bid decides first
+# (each step between levels costs more than a mismatch), category expertise breaks ties within a
+# level, and "not qualified" is avoided unless nothing else is feasible. Without any bids the costs
+# are exactly those of expertise alone.
 BID_LEVELS = ("eager", "willing", "not-qualified")
 NO_BID = "none"
-BID_COSTS = {"eager": 0.0, "willing": 600.0, NO_BID: 1200.0, "not-qualified": 1_000_000.0}
+BID_COSTS = {"eager": 0.0, "willing": 1500.0, NO_BID: 3000.0, "not-qualified": 1_000_000.0}
 Bids = Mapping[tuple[Hashable, Hashable], str]
 
 

@@ -290,6 +290,12 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     # Weighted channels (the demo weighs none): a committee member and the assembly's counts entered.
     committee = await users.create(["citizen", "committee"], district="11680", verified=True)
     ids.insert(0, await build_weighted_cycle(official, committee.email))
+    # Issue 13: the 2027 evaluation round takes bids; an invitation to judge has a link page.
+    from tests.pages import _judges_binding
+
+    open_rounds = await Round.select(Round.id, Round.kind).where(Round.edition == edition_2027)
+    evaluation_2027 = next(r["id"] for r in open_rounds if r["kind"] == "evaluation")
+    ids.append(await _judges_binding(official, evaluation_2027))
     return clients, {"ids": ids, "accounts": accounts}
 
 

@@ -58,3 +58,28 @@ def test_unknown_bid_levels_are_refused():
     entries, judges = _pool(1, 1)
     with pytest.raises(AssignmentInfeasible):
         assign_judges(entries, judges, reviews_per_entry=1, bids={("j0", 0): "keen"})
+
+
+def test_the_assign_command_reports_the_bid_levels(tmp_path, capsys):
+    import json
+
+    from judging.cli_assign import run_assign
+
+    problem = {
+        "reviews_per_entry": 1,
+        "entries": [{"id": "E1", "category": "welfare"}, {"id": "E2", "category": "climate"}],
+        "judges": [{"id": "J1"}, {"id": "J2", "expertise": ["welfare"]}],
+        "bids": [{"judge": "J1", "entry": "E1", "level": "eager"}, {"judge": "J2", "entry": "E1", "level": "willing"}],
+    }
+    path = tmp_path / "problem.json"
+    path.write_text(json.dumps(problem))
+
+    class Args:
+        json = False
+
+    Args.problem = str(path)
+    assert run_assign(Args()) == 0
+    out = capsys.readouterr().out
+    assert "Bids: eager 1, willing 0, none 1, not-qualified 0" in out and "J1 -> E1" in out
+    Args.problem = str(tmp_path / "missing.json")
+    assert run_assign(Args()) == 2 and "no such file" in capsys.readouterr().err
