@@ -51,6 +51,14 @@ def parse_quotas(text: str) -> dict[str, Any]:
     return value
 
 
+def _quotas(data: dict[str, str], categories: list[str]) -> dict[str, Any]:
+    """The quotas form's per-category fields, or (as before the form) a JSON ``quotas`` field."""
+    if quotas_form.has_quota_fields(data):
+        winners = parse_small_number(data.get("winners"), "winners", 50)
+        return quotas_form.quotas_from_form(data, categories, winners)
+    return parse_quotas(data.get("quotas", ""))
+
+
 def _download(name: str, data: bytes) -> Response:
     media = exports.MEDIA_TYPES[name.rsplit(".", 1)[-1]]
     return Response(
@@ -99,7 +107,7 @@ class OfficialChallengePages(Controller):
                     data.get("intake_closes_at", ""), "intake_closes_at"
                 ),
                 winners=parse_small_number(data.get("winners"), "winners", 50),
-                quotas=parse_quotas(data.get("quotas", "")),
+                quotas=_quotas(data, list(CATEGORIES)),
                 max_per_organization=parse_small_number(
                     data.get("max_per_organization"), "max_per_organization", 1
                 ),
@@ -153,11 +161,8 @@ class OfficialChallengePages(Controller):
         """The rules; quotas come from the per-category form (or, as before, a JSON ``quotas`` field)."""
         try:
             winners = parse_small_number(data.get("winners"), "winners")
-            if quotas_form.has_quota_fields(data):
-                edition = await editions.get_edition(edition_id)
-                quotas = quotas_form.quotas_from_form(data, edition["categories"], winners)
-            else:
-                quotas = parse_quotas(data.get("quotas", ""))
+            edition = await editions.get_edition(edition_id)
+            quotas = _quotas(data, edition["categories"])
             await editions.update_edition_rules(
                 signed_in_user(request).id,
                 edition_id,
