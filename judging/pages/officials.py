@@ -133,13 +133,28 @@ class OfficialChallengePages(Controller):
         counts: dict[str, int] = {}
         for e in all_entries:
             counts[e["status"]] = counts.get(e["status"], 0) + 1
+        shown, state = listing.apply(
+            request,
+            all_entries,
+            sorts={
+                "id": lambda r: r["id"],
+                "title": lambda r: r["title"].casefold(),
+                "organization": lambda r: (r["organization_name"] or "").casefold(),
+                "category": lambda r: (r["category"], r["id"]),
+                "status": lambda r: (r["status"], r["id"]),
+            },
+            default_sort="id",
+            filters={"status": "status", "category": "category"},
+            search=("title", "organization_name"),
+        )
         return page(
             request,
             "judging/officials/edition.html",
             status_code=status_code,
             edition=edition,
             rounds=await editions.rounds_of(edition_id),
-            entries=all_entries,
+            entries=shown,
+            state=state,
             counts=counts,
             intake=intake.intake_state(edition),
             quotas_text=json.dumps(edition["quotas"], ensure_ascii=False),

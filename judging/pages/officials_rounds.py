@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
+from judging.pages import listing
 from judging.schemas import RowId
 from judging.services import assignment, bids, calibration_checks, conflicts, editions, reviews
 from portal import i18n
@@ -24,6 +25,22 @@ from portal.web.forms import (
 from portal.web.pages import back_to, page, signed_in_user
 
 FormData = URLEncodedBody[dict[str, str]]
+
+
+def _assignment_list(request: Request, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round's assignments searched, filtered by source and sorted, the state kept in the URL."""
+    shown, state = listing.apply(
+        request,
+        rows,
+        sorts={
+            "entry": lambda r: (r["entry"], r["judge"]),
+            "judge": lambda r: (r["judge_email"], r["entry"]),
+        },
+        default_sort="entry",
+        filters={"source": "source"},
+        search=("title", "judge_email"),
+    )
+    return {"assignments": shown, "list_state": state}
 
 
 class OfficialRoundPages(Controller):
@@ -47,7 +64,7 @@ class OfficialRoundPages(Controller):
             edition=edition,
             judges=await conflicts.all_judges(),
             progress=await assignment.round_progress(round_id),
-            assignments=await assignment.round_assignments(round_id),
+            **_assignment_list(request, await assignment.round_assignments(round_id)),
             screened=await editions.entries_of(edition["id"], ("screened-in",)),
             bid_summary=await bids.assignment_bid_summary(round_id),
             local_input=seoul_datetime_input,
