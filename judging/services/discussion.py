@@ -14,7 +14,7 @@ from judging.services.common import require_undecided
 from judging.services.editions import get_round
 from judging.services.reviews import entry_for_judge, my_review
 from judging.tables import Review, ReviewComment
-from portal import audit, clock
+from portal import accounts, audit, clock
 from portal.db import write_transaction
 from portal.errors import InvalidInput, NotAllowed
 
@@ -110,5 +110,18 @@ async def post_message(judge_id: int, round_id: int, entry_id: int, body: str) -
             subject=f"entry:{entry_id}",
             round=round_id,
             comment=comment.id,
+        )
+    # The other judges who reviewed the entry are told in the portal (no mail: it is a conversation).
+    others = {
+        r["judge"]
+        for r in await Review.select(Review.judge).where(
+            (Review.round == round_id) & (Review.entry == entry_id)
+        )
+    } - {judge_id}
+    for other in sorted(others):
+        await accounts.notify(
+            other,
+            "Another judge wrote in the discussion of an entry you reviewed.",
+            f"/judging/rounds/{round_id}/entries/{entry_id}#discussion",
         )
     return comment.id

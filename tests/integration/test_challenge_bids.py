@@ -11,7 +11,7 @@ from judging.services.reviews import save_review
 from judging.tables import Assignment
 from portal.errors import Conflict as ConflictError
 from portal.errors import NotAllowed
-from portal.tables import AuditEvent
+from portal.tables import AuditEvent, Notification
 from tests.integration.test_challenge_setup import (
     add_entries,
     close_and_screen_in,
@@ -108,6 +108,8 @@ async def test_the_discussion_opens_only_after_ones_own_review(app, official, st
             f"/judging/rounds/{challenge.evaluation_round}/entries/{entry}/discussion", {"body": " "}
         )
         assert empty.status_code == 422 and "Write a message first." in empty.text
+    note = await Notification.select().where(Notification.user == first.id).first()
+    assert note["link"].endswith(f"/entries/{entry}#discussion")
     seen = await discussion.discussion_for(first.id, challenge.evaluation_round, entry)
     assert [(m.label, m.body) for m in seen.messages] == [(1, "Why an 8 on impact?")]
     assert [r.label for r in seen.reviews] == [0, 1]
