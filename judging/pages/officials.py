@@ -133,20 +133,7 @@ class OfficialChallengePages(Controller):
         counts: dict[str, int] = {}
         for e in all_entries:
             counts[e["status"]] = counts.get(e["status"], 0) + 1
-        shown, state = listing.apply(
-            request,
-            all_entries,
-            sorts={
-                "id": lambda r: r["id"],
-                "title": lambda r: r["title"].casefold(),
-                "organization": lambda r: (r["organization_name"] or "").casefold(),
-                "category": lambda r: (r["category"], r["id"]),
-                "status": lambda r: (r["status"], r["id"]),
-            },
-            default_sort="id",
-            filters={"status": "status", "category": "category"},
-            search=("title", "organization_name"),
-        )
+        shown, state = entry_listing(request, all_entries)
         return page(
             request,
             "judging/officials/edition.html",
@@ -352,6 +339,29 @@ class OfficialChallengePages(Controller):
         return _download(name, (await exports.export_files(selection_id))[name])
 
 
+ENTRY_SORTS = {
+    "id": lambda r: r["id"],
+    "title": lambda r: r["title"].casefold(),
+    "organization": lambda r: (r["organization_name"] or "").casefold(),
+    "category": lambda r: (r["category"], r["id"]),
+    "status": lambda r: (r["status"], r["id"]),
+}
+
+
+def entry_listing(
+    request: Request, rows: list[dict[str, Any]], **filters: str
+) -> tuple[list[dict[str, Any]], listing.ListState]:
+    """An edition's entries searched, filtered by status and category (and ``filters``) and sorted."""
+    return listing.apply(
+        request,
+        rows,
+        sorts=ENTRY_SORTS,
+        default_sort="id",
+        filters={"status": "status", "category": "category", **filters},
+        search=("title", "organization_name"),
+    )
+
+
 async def screening_page(
     request: Request, edition_id: int, status_code: int = 200, **extra: Any
 ) -> Template:
@@ -363,20 +373,7 @@ async def screening_page(
         {**e, "undecided": "yes" if set(edition["gates"]) - set(decisions.get(e["id"], {})) else "no"}
         for e in await editions.entries_of(edition_id, ("submitted", "screened-in", "screened-out"))
     ]
-    shown, state = listing.apply(
-        request,
-        rows,
-        sorts={
-            "id": lambda r: r["id"],
-            "title": lambda r: r["title"].casefold(),
-            "organization": lambda r: (r["organization_name"] or "").casefold(),
-            "category": lambda r: (r["category"], r["id"]),
-            "status": lambda r: (r["status"], r["id"]),
-        },
-        default_sort="id",
-        filters={"status": "status", "category": "category", "undecided": "undecided"},
-        search=("title", "organization_name"),
-    )
+    shown, state = entry_listing(request, rows, undecided="undecided")
     return page(
         request,
         "judging/officials/screening.html",

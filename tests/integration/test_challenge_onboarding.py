@@ -199,3 +199,16 @@ async def test_quotas_form_keeps_the_stored_shape_and_refuses_min_above_max(offi
     assert saved.status_code == 303
     row = await Edition.select(Edition.quotas).output(load_json=True).first()
     assert row["quotas"] == {"welfare": {"min": 2, "max": 4}, "climate": {"min": 0, "max": 3}}
+
+
+async def test_long_lists_filter_and_sort_with_the_state_in_the_url(official, startup):
+    challenge = await make_edition(official.account.id)
+    await add_entries(challenge, startup.account.id, 3, categories=("welfare", "climate"))
+    page = await official.get(f"/officials/challenge/{challenge.edition_id}?category=welfare&sort=title&order=desc")
+    assert page.status_code == 200
+    titles = re.findall(r"/entries/\d+\">(Entry \d)</a>", page.text)
+    assert titles == ["Entry 2", "Entry 0"]  # welfare only, newest title first
+    # Column links keep the filter and flip the order; a bad sort key shows the plain list.
+    assert "?sort=title&amp;order=asc&amp;category=welfare" in page.text
+    plain = await official.get(f"/officials/challenge/{challenge.edition_id}?sort=nonsense&order=sideways")
+    assert re.findall(r"/entries/\d+\">(Entry \d)</a>", plain.text) == ["Entry 0", "Entry 1", "Entry 2"]
