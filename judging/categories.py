@@ -74,6 +74,11 @@ STATE_LABELS = {
     "count": "A number of entries",
     "cut": "A score cut",
     "quotas": "A number under category quotas",
+    "eager": "Eager",
+    "willing": "Willing",
+    "not-qualified": "Not qualified",
+    "none": "No bid",
+    "revoked": "Revoked",
 }
 
 # Citizens in a stage: the public vote's anomaly checks and the panel's age band without a birth date.

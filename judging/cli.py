@@ -152,9 +152,12 @@ async def entry_count() -> backup.Counts:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the challenge commands to the ``hangang`` parser."""
+    from judging.cli_assign import add_assign_command
+
     group = challenge_group(subparsers)
     add_rank_command(group)
     add_blend_command(group)
+    add_assign_command(group)
 
 
 def add_rank_command(group: argparse._SubParsersAction) -> None:

@@ -6,10 +6,13 @@ from judging.api.intake import EntryApi
 from judging.api.judging import JudgeApi, OfficialChallengeApi
 from judging.pages.citizens import CitizenPanelPages, PublicVotePages
 from judging.pages.judges import JudgePages
+from judging.pages.judges_bids import JudgeBidPages, JudgeInvitationPages
 from judging.pages.officials import OfficialChallengePages
 from judging.pages.officials_citizens import OfficialCitizenPages
+from judging.pages.officials_judges import OfficialJudgePages
 from judging.pages.officials_rounds import OfficialRoundPages
 from judging.pages.officials_stages import OfficialStagePages
+from judging.pages.onboarding import OnboardingPages
 from judging.pages.startups import ChallengePages, StartupPages
 
 ROUTE_HANDLERS = [
@@ -25,4 +28,9 @@ ROUTE_HANDLERS = [
     OfficialCitizenPages,
     CitizenPanelPages,
     PublicVotePages,
+    # Issue 13: judges' bids, invitations and discussion; self-service onboarding; officials' people pages.
+    JudgeBidPages,
+    JudgeInvitationPages,
+    OfficialJudgePages,
+    OnboardingPages,
 ]

@@ -48,6 +48,8 @@ class Edition(Table, tablename="challenge_edition"):
     # rules, screening, rounds, reviews and results no longer change.
     state = Varchar(length=12, default="open")
     decided_at = Timestamptz(null=True, default=None)
+    # Judges with fewer reviews in a round are flagged on the calibration page (offset unreliable).
+    calibration_min_reviews = Integer(default=3)
 
 
 class Round(Table, tablename="challenge_round"):
@@ -80,6 +82,9 @@ class Organization(Table, tablename="challenge_organization"):
     founding_year = Integer()
     created_by = ForeignKey(User, on_delete=OnDelete.cascade)
     created_at = Timestamptz()
+    # An official's revocation (judging/services/onboarding.py): no new entries, members told.
+    revoked_at = Timestamptz(null=True, default=None)
+    revoked_reason = Text(default="")
 
 
 class OrganizationMember(Table, tablename="challenge_organization_member"):
@@ -254,3 +259,42 @@ class StageDecisionApproval(Table, tablename="challenge_stage_decision_approval"
     decision = ForeignKey(StageDecision, on_delete=OnDelete.cascade, index=True)
     official = ForeignKey(User, on_delete=OnDelete.cascade)
     approved_at = Timestamptz()
+
+
+# ---------------------------------------------------------------- judges: invitations, bids, discussion
+
+BID_LEVELS = ("eager", "willing", "not-qualified")
+
+
+class JudgeInvitation(Table, tablename="challenge_judge_invitation"):
+    """An official's invitation to judge; accepted through the mailed link (the token proves the mailbox)."""
+
+    email = Varchar(length=254, index=True)
+    name = Varchar(length=80, default="")
+    expertise = JSON(default="[]")
+    organizations = JSON(default="[]")  # registration numbers the judge declares ties with
+    token_hash = Varchar(length=64, unique=True)
+    invited_by = ForeignKey(User, on_delete=OnDelete.cascade)
+    created_at = Timestamptz()
+    accepted_at = Timestamptz(null=True, default=None)
+    accepted_by = ForeignKey(User, on_delete=OnDelete.cascade, null=True, default=None)
+
+
+class Bid(Table, tablename="challenge_bid"):
+    """A judge's wish to review an entry in a round (BID_LEVELS), given before assignment."""
+
+    round = ForeignKey(Round, on_delete=OnDelete.cascade, index=True)
+    entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
+    judge = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
+    level = Varchar(length=15)
+    updated_at = Timestamptz()
+
+
+class ReviewComment(Table, tablename="challenge_review_comment"):
+    """A message in the judges' discussion of an entry in a round (seen only after one's own review)."""
+
+    round = ForeignKey(Round, on_delete=OnDelete.cascade, index=True)
+    entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
+    judge = ForeignKey(User, on_delete=OnDelete.cascade)
+    body = Text()
+    created_at = Timestamptz()

@@ -296,6 +296,36 @@ async def set_roles(admin_id: int, user_id: int, roles: list[str]) -> None:
         await audit.record("roles.changed", actor_id=admin_id, subject=f"user:{user_id}", old=row["roles"], new=",".join(clean))
 
 
+async def add_role_in_transaction(user_id: int, role: str, *, actor_id: int | None, reason: str) -> bool:
+    """Give an account one more role inside the caller's transaction (self-service onboarding, an accepted
+    invitation); audited. Its other sessions end (S7): the caller starts a fresh session for this one.
+    Returns False when the account already had the role."""
+    if role not in ROLES:
+        raise InvalidInput("Unknown role %(role)s.", field="role", role=role)
+    row = await User.select(User.roles).where(User.id == user_id).first()
+    if row is None:
+        raise NotFoundError("We could not find that account.")
+    held = {r for r in row["roles"].split(",") if r}
+    if role in held:
+        return False
+    new = ",".join(sorted(held | {role}))
+    await User.update({User.roles: new, User.session_generation: User.session_generation + 1}).where(User.id == user_id)
+    await audit.record("roles.changed", actor_id=actor_id, subject=f"user:{user_id}", old=row["roles"], new=new, reason=reason)
+    return True
+
+
+async def remove_role_in_transaction(user_id: int, role: str, *, actor_id: int | None, reason: str) -> bool:
+    """Take one role away inside the caller's transaction, audited; the account's sessions end (S7)."""
+    row = await User.select(User.roles).where(User.id == user_id).first()
+    held = {r for r in (row or {"roles": ""})["roles"].split(",") if r}
+    if role not in held:
+        return False
+    new = ",".join(sorted(held - {role})) or "citizen"
+    await User.update({User.roles: new, User.session_generation: User.session_generation + 1}).where(User.id == user_id)
+    await audit.record("roles.changed", actor_id=actor_id, subject=f"user:{user_id}", old=row["roles"], new=new, reason=reason)
+    return True
+
+
 # ---------------------------------------------------------------- notifications
 
 

@@ -128,6 +128,17 @@ def begin_session(session: dict[str, Any], user_row: dict[str, Any], stage: str)
     session[ROTATE_FLAG] = True
 
 
+def continue_after_role_change(session: dict[str, Any], user_row: dict[str, Any]) -> str:
+    """Keep the person signed in on a fresh session id after their own action gave them a role (S7).
+
+    A privileged role without TOTP sends them to enrolment first. Returns the stage.
+    """
+    roles = set(user_row["roles"].split(","))
+    stage = STAGE_ENROLL if roles.intersection(PRIVILEGED_ROLES) and not user_row["totp_enabled"] else STAGE_FULL
+    begin_session(session, user_row, stage)
+    return stage
+
+
 def end_session(session: dict[str, Any]) -> None:
     session.clear()
 

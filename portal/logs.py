@@ -19,6 +19,8 @@ _SECRET_IN_URL = (
     (re.compile(r"(/receipts\?(?:[^\s\"]*&)?q=)[^&\s\"]*"), r"\1[redacted]"),
     # The identity provider's answer: a one-time code and the state of a phone verification.
     (re.compile(r"(/account/identity/callback\?)[^\s\"]*"), r"\1[redacted]"),
+    # An invitation to judge: the link's token grants the judge role to whoever holds the mailbox.
+    (re.compile(r"(/judging/invitations/)[^/?\s\"]+"), r"\1[redacted]"),
 )
 
 

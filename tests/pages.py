@@ -210,6 +210,7 @@ async def build_site(users: UserFactory) -> Site:
     )
     # The judged edition's final: a drawn citizen panel (the citizen sits on it) and a public vote.
     site.bindings.append({"round_id": final, "entry_id": judged_entries[0][1]})
+    site.bindings.append(await _judges_binding(official, rounds["final"]["id"]))
     return site
 
 
@@ -269,6 +270,20 @@ async def _citizen_stage(official: int, round_id: int) -> int:
     await update_citizen_settings(official, round_id, form)
     await draw_panel(official, round_id)
     return round_id
+
+
+async def _judges_binding(official: int, final_round: int) -> dict[str, Any]:
+    """Issue 13: a round still taking bids (the judged edition's final round) and an invitation to judge
+    someone without an account (its link page is crawled; only the invitee could accept it)."""
+    import re as _re
+
+    from judging.services import judge_invitations
+    from portal.mail import development_outbox
+
+    invite = judge_invitations.check_invite("Invitee", "invitee@example.kr", ["welfare"], [])
+    await judge_invitations.invite_judge(official, invite)
+    token = _re.search(r"/judging/invitations/([A-Za-z0-9_\-]+)", development_outbox.sent[-1].body).group(1)
+    return {"round_id": final_round, "token": token}
 
 
 async def _station_binding(official: int, cycle_id: int, worker: Account) -> dict[str, Any]:

@@ -16,7 +16,7 @@ Identifiers may be any sortable, hashable values (strings or integers); pairs ar
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +24,14 @@ import numpy as np
 from judging.compute.assignment_solver import Problem, components, connect, solve
 
 DEFAULT_REVIEWS_PER_ENTRY = 3
+# A judge's bid on an entry, as a cost next to the expertise mismatch (1000): the bid decides first
+# (each step between levels costs more than a mismatch), category expertise breaks ties within a
+# level, and "not qualified" is avoided unless nothing else is feasible. Without any bids the costs
+# are exactly those of expertise alone.
+BID_LEVELS = ("eager", "willing", "not-qualified")
+NO_BID = "none"
+BID_COSTS = {"eager": 0.0, "willing": 1500.0, NO_BID: 3000.0, "not-qualified": 1_000_000.0}
+Bids = Mapping[tuple[Hashable, Hashable], str]
 
 
 class AssignmentInfeasible(ValueError):
@@ -54,6 +62,10 @@ class Assignment:
     loads: dict[Hashable, int]
     expert_matches: int
     components: int
+    # How many pairs got each bid level (BID_LEVELS and NO_BID), and the "not qualified" pairs
+    # that could not be avoided (reported to officials).
+    bid_counts: dict[str, int] = field(default_factory=dict)
+    unqualified: tuple[tuple[Hashable, Hashable], ...] = ()
 
     def entries_of(self, judge_id: Hashable) -> list[Hashable]:
         """Entries assigned to one judge."""
@@ -69,6 +81,7 @@ def _build_problem(
     judges: Iterable[Judge],
     conflicts: Iterable[tuple[Hashable, Hashable]],
     fixed: Iterable[tuple[Hashable, Hashable]],
+    bids: Bids | None = None,
 ) -> Problem:
     entry_list = sorted(entries, key=lambda e: e.entry_id)
     judge_list = sorted(judges, key=lambda j: j.judge_id)
@@ -106,7 +119,38 @@ def _build_problem(
                 f"fixed assignment of judge {judge_id} to entry {entry_id} is a conflict of interest"
             )
         fixed_matrix[e, j] = True
-    return Problem(entry_list, judge_list, allowed, expert, fixed_matrix)
+    return Problem(
+        entry_list, judge_list, allowed, expert, fixed_matrix, _preference(bids, e_index, j_index)
+    )
+
+
+def _preference(
+    bids: Bids | None, e_index: dict[Hashable, int], j_index: dict[Hashable, int]
+) -> np.ndarray | None:
+    """The bids as a cost matrix (entries x judges); None when nobody bid."""
+    if not bids:
+        return None
+    matrix = np.full((len(e_index), len(j_index)), BID_COSTS[NO_BID])
+    for (judge_id, entry_id), level in bids.items():
+        if level not in BID_LEVELS:
+            raise AssignmentInfeasible(f"unknown bid level {level!r} of judge {judge_id}")
+        if judge_id in j_index and entry_id in e_index:
+            matrix[e_index[entry_id], j_index[judge_id]] = BID_COSTS[level]
+    return matrix
+
+
+def bid_report(
+    pairs: Iterable[tuple[Hashable, Hashable]], bids: Bids | None
+) -> tuple[dict[str, int], tuple[tuple[Hashable, Hashable], ...]]:
+    """How many (judge, entry) pairs got each bid level, and the "not qualified" pairs."""
+    counts = dict.fromkeys((*BID_LEVELS, NO_BID), 0)
+    unqualified = []
+    for pair in pairs:
+        level = (bids or {}).get(pair, NO_BID)
+        counts[level] += 1
+        if level == "not-qualified":
+            unqualified.append(pair)
+    return counts, tuple(sorted(unqualified))
 
 
 def assign_judges(
@@ -117,16 +161,20 @@ def assign_judges(
     fixed: Iterable[tuple[Hashable, Hashable]] = (),
     seed: int = 0,
     require_connected: bool = True,
+    bids: Bids | None = None,
 ) -> Assignment:
     """Assign ``reviews_per_entry`` judges to every entry with balanced loads.
 
     ``conflicts`` and ``fixed`` are ``(judge_id, entry_id)`` pairs; fixed pairs (an official's
-    manual choices) are kept and count towards loads. Raises ``AssignmentInfeasible`` when the
-    pool is too small or too conflicted, naming the entries or judges concerned.
+    manual choices) are kept and count towards loads. ``bids`` maps ``(judge_id, entry_id)`` to a
+    level of ``BID_LEVELS``: eager pairs are preferred, "not qualified" pairs are used only when no
+    balanced, conflict-free assignment avoids them (``Assignment.unqualified`` lists them). Raises
+    ``AssignmentInfeasible`` when the pool is too small or too conflicted, naming the entries or
+    judges concerned.
     """
     if reviews_per_entry < 1:
         raise AssignmentInfeasible("each entry needs at least one judge")
-    problem = _build_problem(entries, judges, conflicts, fixed)
+    problem = _build_problem(entries, judges, conflicts, fixed, bids)
     n_entries, n_judges = problem.allowed.shape
     r = reviews_per_entry
     if n_judges < r:
@@ -162,7 +210,7 @@ def assign_judges(
             f"no assignment gives every entry {r} judges with loads between {low} and {high} "
             "under these conflicts; add judges or lower the number of judges per entry"
         )
-    return _finish(problem, chosen | problem.fixed, seed, require_connected and r >= 2)
+    return _finish(problem, chosen | problem.fixed, seed, require_connected and r >= 2, bids)
 
 
 def reassign_unfinished(
@@ -174,6 +222,7 @@ def reassign_unfinished(
     conflicts: Iterable[tuple[Hashable, Hashable]] = (),
     seed: int = 0,
     require_connected: bool = True,
+    bids: Bids | None = None,
 ) -> Assignment:
     """Move a lagging judge's unfinished entries to other judges, keeping every other pair.
 
@@ -187,9 +236,9 @@ def reassign_unfinished(
         raise AssignmentInfeasible(f"judge {lagging_judge} is not in the pool")
     kept = [(j, e) for j, e in pairs if j != lagging_judge or e in finished_set]
     freed = [e for j, e in pairs if j == lagging_judge and e not in finished_set]
-    problem = _build_problem(entries, judge_list, conflicts, kept)
+    problem = _build_problem(entries, judge_list, conflicts, kept, bids)
     if not freed:
-        return _finish(problem, problem.fixed.copy(), seed, False)
+        return _finish(problem, problem.fixed.copy(), seed, False, bids)
     e_index = {e: i for i, e in enumerate(problem.entry_ids)}
     lag = problem.judge_ids.index(lagging_judge)
     # The lagging judge takes nothing new: block them like a conflict for this solve.
@@ -208,7 +257,7 @@ def reassign_unfinished(
         high = np.where(active, np.maximum(ceiling - load, 0), 0)
         chosen = solve(problem, need, np.zeros_like(high), high, seed)
         if chosen is not None:
-            return _finish(problem, chosen | problem.fixed, seed, require_connected)
+            return _finish(problem, chosen | problem.fixed, seed, require_connected, bids)
     raise AssignmentInfeasible(
         f"the other judges cannot take judge {lagging_judge}'s unfinished entries without conflicts"
     )
@@ -268,7 +317,11 @@ def _check_enough_judges(problem: Problem, need: np.ndarray) -> None:
 
 
 def _finish(
-    problem: Problem, assigned: np.ndarray, seed: int, require_connected: bool
+    problem: Problem,
+    assigned: np.ndarray,
+    seed: int,
+    require_connected: bool,
+    bids: Bids | None = None,
 ) -> Assignment:
     """Repair connectivity if needed and package the result."""
     if components(assigned) > 1:
@@ -283,4 +336,7 @@ def _finish(
     entry_ids, judge_ids = problem.entry_ids, problem.judge_ids
     pairs = tuple(sorted((judge_ids[j], entry_ids[e]) for e, j in zip(rows, cols, strict=True)))
     loads = {judge_ids[j]: int(n) for j, n in enumerate(assigned.sum(axis=0))}
-    return Assignment(pairs, loads, int((assigned & problem.expert).sum()), pieces)
+    counts, unqualified = bid_report(pairs, bids)
+    return Assignment(
+        pairs, loads, int((assigned & problem.expert).sum()), pieces, counts, unqualified
+    )

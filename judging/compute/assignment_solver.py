@@ -49,6 +49,8 @@ class Problem:
     allowed: np.ndarray  # (entries, judges) bool: not conflicted
     expert: np.ndarray  # (entries, judges) bool
     fixed: np.ndarray  # (entries, judges) bool: pairs that stay as they are
+    # (entries, judges) float: the judges' bids as costs (``assignment.BID_COSTS``); None: no bids
+    preference: np.ndarray | None = None
 
     @property
     def entry_ids(self) -> list[Hashable]:
@@ -60,10 +62,14 @@ class Problem:
 
 
 def _pair_costs(problem: Problem, seed: int) -> np.ndarray:
-    """Cost of each (entry, judge) pair: 0 for an expert, 1000 otherwise, plus seeded jitter."""
+    """Cost of each (entry, judge) pair: 0 for an expert, 1000 otherwise, plus the bid's cost and
+    seeded jitter."""
     rng = np.random.default_rng(seed)
     jitter = rng.random(problem.allowed.shape)
-    return (~problem.expert) * _MISMATCH_COST + jitter
+    costs = (~problem.expert) * _MISMATCH_COST + jitter
+    if problem.preference is not None:
+        costs = costs + problem.preference
+    return costs
 
 
 def solve(
@@ -97,7 +103,8 @@ def solve(
     cheapest = np.argsort(others, axis=1, kind="stable")[:, :_START_OTHERS]
     experts = np.where(usable & problem.expert, costs, np.inf)
     cheapest_experts = np.argsort(experts, axis=1, kind="stable")[:, :_START_EXPERTS]
-    included = np.zeros_like(usable)
+    # Start from eager bids and each entry's cheapest pairs; column generation adds what the optimum needs.
+    included = usable & (costs < _MISMATCH_COST)
     included[np.arange(n_entries)[:, None], cheapest] = True
     included[np.arange(n_entries)[:, None], cheapest_experts] = True
     included &= usable

@@ -220,3 +220,19 @@ def _additive(
             system[np.ix_(members, members)] += 1.0 / len(members)
     offsets = np.linalg.solve(system, rhs)
     return scores - offsets[cols], offsets
+
+
+DEFAULT_MIN_REVIEWS = 3
+
+
+def sparse_judges(reviews: Iterable[Review | tuple], min_reviews: int) -> dict[Hashable, int]:
+    """Judges with fewer than ``min_reviews`` reviews, and how many they wrote.
+
+    Their offsets rest on too few scores to say whether they are lenient or harsh, so officials see
+    them flagged beside the calibration (HotCRP and OpenReview users ask for exactly this).
+    """
+    counts: dict[Hashable, int] = {}
+    for item in reviews:
+        review = item if isinstance(item, Review) else Review(*item)
+        counts[review.judge_id] = counts.get(review.judge_id, 0) + 1
+    return {j: n for j, n in sorted(counts.items(), key=lambda kv: str(kv[0])) if n < min_reviews}

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from judging.categories import CATEGORIES
 from judging.pages.attachments import attachment_response
 from judging.schemas import RowId
-from judging.services import attachments, conflicts, editions, intake, reviews
+from judging.services import attachments, conflicts, discussion, editions, intake, reviews
 from judging.tables import CONFLICT_TYPES
 from portal import clock
 from portal.auth import requires_judge
@@ -108,21 +108,7 @@ class JudgePages(Controller):
     async def _review_page(
         self, request: Request, round_id: int, entry_id: int, status_code: int = 200, **extra: Any
     ) -> Template:
-        me = signed_in_user(request).id
-        entry = await reviews.entry_for_judge(me, round_id, entry_id)
-        rnd = await editions.get_round(round_id)
-        review = await reviews.my_review(me, round_id, entry_id)
-        return page(
-            request,
-            "judging/judges/review.html",
-            status_code=status_code,
-            entry=entry,
-            round=rnd,
-            review=review,
-            attachments=await attachments.attachments_of(entry_id),
-            locked=clock.now() >= rnd["deadline"],
-            **extra,
-        )
+        return await review_page(request, round_id, entry_id, status_code, **extra)
 
     @get("/rounds/{round_id:int}/entries/{entry_id:int}")
     async def review(self, request: Request, round_id: RowId, entry_id: RowId) -> Template:
@@ -162,3 +148,26 @@ class JudgePages(Controller):
             signed_in_user(request).id, attachment_id
         )
         return await attachment_response(row, blind_name=blind_name)
+
+
+async def review_page(
+    request: Request, round_id: int, entry_id: int, status_code: int = 200, **extra: Any
+) -> Template:
+    """The blind entry, my review form and, once I reviewed it, the other judges' reviews and discussion."""
+    me = signed_in_user(request).id
+    entry = await reviews.entry_for_judge(me, round_id, entry_id)
+    rnd = await editions.get_round(round_id)
+    review = await reviews.my_review(me, round_id, entry_id)
+    return page(
+        request,
+        "judging/judges/review.html",
+        status_code=status_code,
+        entry=entry,
+        round=rnd,
+        review=review,
+        attachments=await attachments.attachments_of(entry_id),
+        locked=clock.now() >= rnd["deadline"],
+        discussion=await discussion.discussion_for(me, round_id, entry_id),
+        flash=request.session.pop("flash", None),
+        **extra,
+    )

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from judging import exports
 from judging.categories import CATEGORIES
+from judging.pages import listing
 from judging.pages.attachments import attachment_response
 from judging.schemas import RowId
 from judging.services import (
@@ -20,6 +21,7 @@ from judging.services import (
     conflicts,
     editions,
     intake,
+    quotas_form,
     screening,
     selection,
 )
@@ -47,6 +49,14 @@ def parse_quotas(text: str) -> dict[str, Any]:
         # "[]" or "0" would otherwise slip through as "no quotas" and break later pages.
         raise InvalidInput("Quotas must be a JSON object of categories.", field="quotas")
     return value
+
+
+def _quotas(data: dict[str, str], categories: list[str]) -> dict[str, Any]:
+    """The quotas form's per-category fields, or (as before the form) a JSON ``quotas`` field."""
+    if quotas_form.has_quota_fields(data):
+        winners = parse_small_number(data.get("winners"), "winners", 50)
+        return quotas_form.quotas_from_form(data, categories, winners)
+    return parse_quotas(data.get("quotas", ""))
 
 
 def _download(name: str, data: bytes) -> Response:
@@ -97,7 +107,7 @@ class OfficialChallengePages(Controller):
                     data.get("intake_closes_at", ""), "intake_closes_at"
                 ),
                 winners=parse_small_number(data.get("winners"), "winners", 50),
-                quotas=parse_quotas(data.get("quotas", "")),
+                quotas=_quotas(data, list(CATEGORIES)),
                 max_per_organization=parse_small_number(
                     data.get("max_per_organization"), "max_per_organization", 1
                 ),
@@ -123,13 +133,15 @@ class OfficialChallengePages(Controller):
         counts: dict[str, int] = {}
         for e in all_entries:
             counts[e["status"]] = counts.get(e["status"], 0) + 1
+        shown, state = entry_listing(request, all_entries)
         return page(
             request,
             "judging/officials/edition.html",
             status_code=status_code,
             edition=edition,
             rounds=await editions.rounds_of(edition_id),
-            entries=all_entries,
+            entries=shown,
+            state=state,
             counts=counts,
             intake=intake.intake_state(edition),
             quotas_text=json.dumps(edition["quotas"], ensure_ascii=False),
@@ -148,18 +160,22 @@ class OfficialChallengePages(Controller):
     async def rules(
         self, request: Request, edition_id: RowId, data: FormData
     ) -> Template | Redirect:
+        """The rules; quotas come from the per-category form (or, as before, a JSON ``quotas`` field)."""
         try:
+            winners = parse_small_number(data.get("winners"), "winners")
+            edition = await editions.get_edition(edition_id)
+            quotas = _quotas(data, edition["categories"])
             await editions.update_edition_rules(
                 signed_in_user(request).id,
                 edition_id,
-                parse_small_number(data.get("winners"), "winners"),
-                parse_quotas(data.get("quotas", "")),
+                winners,
+                quotas,
                 parse_small_number(data.get("max_per_organization"), "max_per_organization"),
                 parse_small_number(data.get("seed"), "seed"),
             )
         except DomainError as exc:
             return await self._edition_page(
-                request, edition_id, exc.status_code, errors=form_errors(exc)
+                request, edition_id, exc.status_code, errors=form_errors(exc), form=data
             )
         request.session["flash"] = "The rules were saved."
         return back_to(f"/officials/challenge/{edition_id}")
@@ -191,20 +207,7 @@ class OfficialChallengePages(Controller):
     async def _screening_page(
         self, request: Request, edition_id: int, status_code: int = 200, **extra: Any
     ) -> Template:
-        edition = await editions.get_edition(edition_id)
-        return page(
-            request,
-            "judging/officials/screening.html",
-            status_code=status_code,
-            edition=edition,
-            entries=await editions.entries_of(
-                edition_id, ("submitted", "screened-in", "screened-out")
-            ),
-            decisions=await screening.screening_decisions(edition_id),
-            intake=intake.intake_state(edition),
-            flash=request.session.pop("flash", None),
-            **extra,
-        )
+        return await screening_page(request, edition_id, status_code, **extra)
 
     @get("/{edition_id:int}/screening")
     async def screening(self, request: Request, edition_id: RowId) -> Template:
@@ -334,3 +337,53 @@ class OfficialChallengePages(Controller):
         if name not in exports.FILE_NAMES:
             raise NotFoundError("We could not find that page.")
         return _download(name, (await exports.export_files(selection_id))[name])
+
+
+ENTRY_SORTS = {
+    "id": lambda r: r["id"],
+    "title": lambda r: r["title"].casefold(),
+    "organization": lambda r: (r["organization_name"] or "").casefold(),
+    "category": lambda r: (r["category"], r["id"]),
+    "status": lambda r: (r["status"], r["id"]),
+}
+
+
+def entry_listing(
+    request: Request, rows: list[dict[str, Any]], **filters: str
+) -> tuple[list[dict[str, Any]], listing.ListState]:
+    """An edition's entries searched, filtered by status and category (and ``filters``) and sorted."""
+    return listing.apply(
+        request,
+        rows,
+        sorts=ENTRY_SORTS,
+        default_sort="id",
+        filters={"status": "status", "category": "category", **filters},
+        search=("title", "organization_name"),
+    )
+
+
+async def screening_page(
+    request: Request, edition_id: int, status_code: int = 200, **extra: Any
+) -> Template:
+    """Eligibility gates for the submitted entries: filter, search and sort them (kept in the URL),
+    decide one gate of one entry, or tick many and decide a gate for all at once."""
+    edition = await editions.get_edition(edition_id)
+    decisions = await screening.screening_decisions(edition_id)
+    rows = [
+        {**e, "undecided": "yes" if set(edition["gates"]) - set(decisions.get(e["id"], {})) else "no"}
+        for e in await editions.entries_of(edition_id, ("submitted", "screened-in", "screened-out"))
+    ]
+    shown, state = entry_listing(request, rows, undecided="undecided")
+    return page(
+        request,
+        "judging/officials/screening.html",
+        status_code=status_code,
+        edition=edition,
+        entries=shown,
+        state=state,
+        categories=edition["categories"],
+        decisions=decisions,
+        intake=intake.intake_state(edition),
+        flash=request.session.pop("flash", None),
+        **extra,
+    )

@@ -10,8 +10,18 @@ from litestar import Controller, Request, get, post
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
+from judging.pages import listing
 from judging.schemas import RowId
-from judging.services import assignment, citizens, conflicts, editions, funnel, reviews
+from judging.services import (
+    assignment,
+    bids,
+    calibration_checks,
+    citizens,
+    conflicts,
+    editions,
+    funnel,
+    reviews,
+)
 from portal import i18n
 from portal.auth import requires_official
 from portal.errors import DomainError
@@ -41,12 +51,29 @@ async def round_page(request: Request, round_id: int, status_code: int = 200, **
         edition=edition,
         judges=await conflicts.all_judges(),
         progress=await assignment.round_progress(round_id),
-        assignments=await assignment.round_assignments(round_id),
+        **_assignment_list(request, await assignment.round_assignments(round_id)),
         screened=await funnel.stage_entries(round_id, strict=False),  # the entries in this stage
+        bid_summary=await bids.assignment_bid_summary(round_id),
         local_input=seoul_datetime_input,
         flash=request.session.pop("flash", None),
         **extra,
     )
+
+
+def _assignment_list(request: Request, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round's assignments searched, filtered by source and sorted, the state kept in the URL."""
+    shown, state = listing.apply(
+        request,
+        rows,
+        sorts={
+            "entry": lambda r: (r["entry"], r["judge"]),
+            "judge": lambda r: (r["judge_email"], r["entry"]),
+        },
+        default_sort="entry",
+        filters={"source": "source"},
+        search=("title", "judge_email"),
+    )
+    return {"assignments": shown, "list_state": state}
 
 
 class OfficialRoundPages(Controller):
@@ -169,11 +196,22 @@ class OfficialRoundPages(Controller):
     @get("/rounds/{round_id:int}/calibration")
     async def calibration(self, request: Request, round_id: RowId) -> Template:
         """Raw mean, z-score and additive model side by side, with disagreement and review counts."""
-        rnd = await editions.get_round(round_id)
-        return page(
-            request,
-            "judging/officials/calibration.html",
-            round=rnd,
-            edition=await editions.get_edition(rnd["edition"]),
-            table=await reviews.calibration_view(round_id),
-        )
+        return await calibration_page(request, round_id)
+
+
+async def calibration_page(
+    request: Request, round_id: int, status_code: int = 200, **extra: Any
+) -> Template:
+    """The calibration side by side, with the judges below the edition's minimum number of reviews flagged."""
+    rnd = await editions.get_round(round_id)
+    return page(
+        request,
+        "judging/officials/calibration.html",
+        status_code=status_code,
+        round=rnd,
+        edition=await editions.get_edition(rnd["edition"]),
+        table=await reviews.calibration_view(round_id),
+        check=await calibration_checks.calibration_check(round_id),
+        flash=request.session.pop("flash", None),
+        **extra,
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judging.compute import assignment
+from judging.services import bids as bidding
 from judging.services.common import require_undecided
 from judging.services.conflicts import conflict_register, is_conflicted
 from judging.services.editions import SCORING_KINDS, get_edition, get_round
@@ -26,19 +27,32 @@ def assign_judges(
     conflicts: set[tuple[int, int]],
     per_entry: int,
     seed: int = 0,
+    bids: dict[tuple[int, int], str] | None = None,
 ) -> list[tuple[int, int]]:
-    """(entry, judge) pairs from ``judging.compute.assignment`` (min-cost flow, conflicts as hard blocks)."""
+    """(entry, judge) pairs from ``judging.compute.assignment`` (min-cost flow, conflicts as hard
+    blocks, ``(judge, entry)`` bids preferred: see ``judging/services/bids.py``)."""
+    return [(e, j) for j, e in _solve(entries, judges, conflicts, per_entry, seed, bids).pairs]
+
+
+def _solve(
+    entries: list[tuple[int, str]],
+    judges: list[tuple[int, list[str]]],
+    conflicts: set[tuple[int, int]],
+    per_entry: int,
+    seed: int,
+    bids: dict[tuple[int, int], str] | None,
+) -> assignment.Assignment:
     try:
-        result = assignment.assign_judges(
+        return assignment.assign_judges(
             [assignment.Entry(e, category) for e, category in entries],
             [assignment.Judge(j, frozenset(expertise)) for j, expertise in judges],
             conflicts=conflicts,
             reviews_per_entry=per_entry,
             seed=seed,
+            bids=bids,
         )
     except assignment.AssignmentInfeasible as exc:
         raise ConflictError("No assignment is possible: %(reason)s", reason=str(exc)) from None
-    return [(e, j) for j, e in result.pairs]
 
 
 async def _expertise_of(pool: list[int]) -> dict[int, frozenset[str]]:
@@ -82,13 +96,15 @@ async def run_assignment(official_id: int, round_id: int) -> int:
         raise ConflictError("No screened-in entries to assign yet.")
     blocked = {(j, e) for j, e, _ in await conflict_register(edition["id"], pool)}
     expertise = await _expertise_of(pool)
-    pairs = assign_judges(
-        entries=[(e["id"], e["category"]) for e in entries],
-        judges=[(j, list(expertise[j])) for j in pool],
-        conflicts=blocked,
-        per_entry=rnd["judges_per_entry"],
-        seed=edition["seed"],
+    result = _solve(
+        [(e["id"], e["category"]) for e in entries],
+        [(j, list(expertise[j])) for j in pool],
+        blocked,
+        rnd["judges_per_entry"],
+        edition["seed"],
+        await bidding.round_bids(round_id, pool),
     )
+    pairs = [(e, j) for j, e in result.pairs]
     async with write_transaction(lock_key=f"challenge-round-{round_id}"):
         await require_undecided(edition["id"], "The winners are approved; this round can no longer change.")
         await require_stage_open(round_id)
@@ -105,6 +121,7 @@ async def run_assignment(official_id: int, round_id: int) -> int:
             assignments=len(pairs),
             judges=len(pool),
             entries=len(entries),
+            bids=result.bid_counts,
         )
     return len(pairs)
 
@@ -208,6 +225,7 @@ async def reassign_unreviewed(official_id: int, round_id: int, judge_id: int) ->
                 conflicts=blocked,
                 seed=edition["seed"],
                 require_connected=False,
+                bids=await bidding.round_bids(round_id, pool),
             )
         except assignment.AssignmentInfeasible as exc:
             raise ConflictError("No assignment is possible: %(reason)s", reason=str(exc)) from None

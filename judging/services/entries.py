@@ -14,7 +14,13 @@ import msgspec
 
 from judging.categories import SECTORS
 from judging.schemas import EntryRead
-from judging.services.intake import check_not_frozen, clean_text, edition_intake, is_member
+from judging.services.intake import (
+    check_not_frozen,
+    clean_text,
+    edition_intake,
+    is_member,
+    require_not_revoked,
+)
 from judging.tables import Edition, Entry, OrganizationMember, ScreeningDecision, Selection
 from portal import accounts, audit, clock
 from portal.clock import format_datetime
@@ -125,6 +131,7 @@ async def create_entry(user_id: int, organization_id: int, edition_id: int, form
     """Save a new draft."""
     if not await is_member(user_id, organization_id):
         raise InvalidInput("Choose one of your organizations.", field="organization_id")
+    await require_not_revoked(organization_id)
     if not await Edition.exists().where(Edition.id == edition_id):
         raise InvalidInput("Choose an edition that is open for entries.", field="edition_id")
     edition = await edition_intake(edition_id)
@@ -172,6 +179,7 @@ async def submit_entry(user_id: int, entry_id: int) -> None:
         check_not_frozen(edition)
         if entry["status"] not in ("draft", "withdrawn"):
             raise Conflict("This entry is already submitted.")
+        await require_not_revoked(entry["organization"])
         for name in REQUIRED_TO_SUBMIT:
             if not entry[name]:
                 raise InvalidInput("Fill in this field before submitting.", field=name)

@@ -154,9 +154,16 @@ def _founding_year(value: str) -> int:
 
 
 async def create_organization(
-    user_id: int, name: str, registration_number: str, size: str, founding_year: str
+    user_id: int,
+    name: str,
+    registration_number: str,
+    size: str,
+    founding_year: str,
+    *,
+    become_startup: bool = False,
 ) -> int:
-    """Register an organization; its creator becomes its owner."""
+    """Register an organization; its creator becomes its owner (and, when ``become_startup``, a
+    startup account in the same transaction: self-service onboarding)."""
     name = clean_text(name, "name", 120, required=True)
     number = normalise_registration_number(registration_number)
     if size not in ORGANIZATION_SIZES:
@@ -185,7 +192,18 @@ async def create_organization(
         await audit.record(
             "challenge.organization.created", actor_id=user_id, subject=f"organization:{org.id}"
         )
+        if become_startup:
+            await accounts.add_role_in_transaction(
+                user_id, "startup", actor_id=user_id, reason=f"organization:{org.id}"
+            )
     return org.id
+
+
+async def require_not_revoked(organization_id: int) -> None:
+    """An organization the officials revoked takes no new entries, submissions or members."""
+    row = await Organization.select(Organization.revoked_at).where(Organization.id == organization_id).first()
+    if row is not None and row["revoked_at"] is not None:
+        raise NotAllowed("The officials revoked this organization's registration; it cannot take part.")
 
 
 async def is_member(user_id: int, organization_id: int) -> bool:
@@ -237,6 +255,7 @@ async def invite_member(user_id: int, organization_id: int, email: str) -> None:
             "We could not find that page."
         )  # others' organizations stay unseen (S14)
     email = accounts.validate_email(email)
+    await require_not_revoked(organization_id)
     async with write_transaction():
         org = (
             await Organization.select(Organization.name)
@@ -262,7 +281,7 @@ async def invite_member(user_id: int, organization_id: int, email: str) -> None:
                 actor_id=user_id,
                 subject=f"organization:{organization_id}",
             )
-    invitee = await User.select(User.language).where(User.email == email).first()
+    invitee = await User.select(User.id, User.language).where(User.email == email).first()
     language = invitee["language"] if invitee else i18n.DEFAULT_LANGUAGE
     await send_mail(
         email,
@@ -272,9 +291,16 @@ async def invite_member(user_id: int, organization_id: int, email: str) -> None:
         i18n.translate(
             "Sign in (or sign up) with this email address and accept the invitation at %(url)s",
             language,
-            url=get_settings().base_url + "/challenge/organization",
+            url=get_settings().base_url + "/challenge/invitations",
         ),
     )
+    if invitee is not None:  # the notice in the portal, in the reader's language when read
+        await accounts.notify(
+            invitee["id"],
+            "%(name)s invited you to join it in the AI 50 Challenge.",
+            "/challenge/invitations",
+            name=org["name"],
+        )
 
 
 async def pending_invitations(email: str) -> list[PendingInvitation]:

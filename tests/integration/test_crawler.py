@@ -294,6 +294,12 @@ async def _demo_world(app, users: UserFactory) -> tuple[dict[str, PortalClient |
     # A funded project of the published cycle with a photo: third, so that routes taking only a cycle
     # keep their two cycles (in review and in voting); the project's pages link to the cycle's dashboard.
     ids.insert(2, await _delivery_ids(official))
+    # Issue 13: the 2027 evaluation round takes bids; an invitation to judge has a link page.
+    from tests.pages import _judges_binding
+
+    open_rounds = await Round.select(Round.id, Round.kind).where(Round.edition == edition_2027)
+    evaluation_2027 = next(r["id"] for r in open_rounds if r["kind"] == "evaluation")
+    ids.append(await _judges_binding(official, evaluation_2027))
     return clients, {"ids": ids, "accounts": accounts}
 
 

@@ -134,11 +134,12 @@ def test_access_log_redacts_reset_tokens_and_searched_receipts(caplog):
         line = '%s - "%s %s HTTP/%s" %d'  # uvicorn's access-log format and arguments
         access.info(line, "203.0.113.5:4711", "GET", "/password-reset/Zk3-secret_token", "1.1", 200)
         access.info(line, "203.0.113.5:4711", "GET", "/pb/cycles/1/results/pots/2/receipts?page_no=1&q=W3SD-2QHT-PAHF", "1.1", 200)
+        access.info(line, "203.0.113.5:4711", "POST", "/judging/invitations/Jv9-judge_token/accept", "1.1", 303)
     finally:
         access.removeHandler(caplog.handler)
         access.disabled, access.level = was_disabled, was_level
     text = "\n".join(record.getMessage() for record in caplog.records)
-    assert "Zk3-secret_token" not in text and "W3SD-2QHT-PAHF" not in text
+    assert "Zk3-secret_token" not in text and "W3SD-2QHT-PAHF" not in text and "Jv9-judge_token" not in text
     assert "/password-reset/[redacted]" in text and "receipts?page_no=1&q=[redacted]" in text
     driver = logging.getLogger("aiosqlite")
     driver.setLevel(logging.DEBUG)  # an operator turning every logger up

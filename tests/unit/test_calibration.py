@@ -265,3 +265,12 @@ def test_weighted_total_refuses_a_missing_criterion():
     del scores["innovation"]
     with pytest.raises(RubricError, match="innovation: missing"):
         weighted_total(scores)
+
+
+def test_judges_below_the_minimum_are_flagged():
+    from judging.compute.calibration import sparse_judges
+
+    reviews = [("e1", "a", 7), ("e2", "a", 6), ("e3", "a", 5), ("e1", "b", 8), ("e2", "b", 6)]
+    assert sparse_judges(reviews, 3) == {"b": 2}
+    assert sparse_judges(reviews, 2) == {}
+    assert sparse_judges(reviews, 4) == {"a": 3, "b": 2}
