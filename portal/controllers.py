@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from portal import accounts, i18n, login, password_reset
+from portal import notifications as notify
 from portal.api import client_address
 from portal.auth import (
     LANGUAGE_COOKIE,
@@ -238,7 +239,11 @@ class ProfilePages(Controller):
             params = note["params"] if isinstance(note["params"], dict) else {}
             note["text"] = accounts.notification_text(note["message"], params, language)
         flash = request.session.pop("flash", None)
-        return page(request, "auth/profile.html", status_code=status_code, notifications=notifications, flash=flash, **extra)
+        extra.setdefault("preferences", await notify.preferences_of(user.id))
+        return page(
+            request, "auth/profile.html", status_code=status_code, notifications=notifications, flash=flash,
+            notification_kinds=notify.KINDS, **extra,
+        )
 
     @get("/")
     async def profile(self, request: Request) -> Template:
@@ -286,14 +291,30 @@ class ProfilePages(Controller):
         )
 
     @post("/notifications/read")
-    async def mark_read(self, request: Request) -> Redirect:
-        from portal import clock
-
+    async def mark_read(self, request: Request, data: FormData) -> Redirect:
+        """Mark every notification as read."""
         user = signed_in_user(request)
-        await Notification.update({Notification.read_at: clock.now()}).where(
-            (Notification.user == user.id) & Notification.read_at.is_null()
+        await notify.mark_read(user.id)
+        return back_to(safe_next(data.get("next"), "/account"))
+
+    @post("/notifications/settings")
+    async def notification_settings(self, request: Request) -> Template | Redirect:
+        """Which kinds of notice come in the portal and by mail, and whether mail comes at once or daily."""
+        user = signed_in_user(request)
+        form = await request.form()
+        app_on, mail_on, mode = form.getall("app", []), form.getall("mail", []), form.get("mail_mode") or ""
+        sent = notify.Preferences(
+            frozenset(k.key for k in notify.KINDS if k.key not in app_on),
+            frozenset(k.key for k in notify.KINDS if k.key not in mail_on),
+            str(mode)[:20],
         )
-        return back_to("/account")
+        return await saved_or_shown_again(
+            request,
+            notify.save_preferences(user.id, app_on, mail_on, str(mode)),
+            lambda *args, **kw: self._profile(*args, preferences=sent, **kw),
+            flash="Your notification settings were saved.",
+            then="/account#notification-settings",
+        )
 
 
 class OfficialAccountPages(Controller):

@@ -12,5 +12,6 @@ MANIFEST = Manifest(
         "pb.pot_projects": "proposals.services.ballot:pot_projects",
         "pb.cycle_projects": "proposals.services.ballot:cycle_projects",
         "pb.import_projects": "proposals.services.ballot:import_projects",
+        "follow.proposal": "proposals.services.announcements:describe_proposal",
     },
 )

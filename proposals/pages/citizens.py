@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 
 from portal.auth import public, requires_login
 from portal.errors import DomainError
+from portal.notifications import followed_among
 from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, current_user, page, signed_in_user
 from proposals.services import browsing, intake
@@ -163,6 +164,7 @@ class ProposalPages(Controller):
             merged_into=merged_into,
             is_author=bool(user and user.id == found.author),
             flash=request.session.pop("flash", None) if request.session else None,
+            following=await followed_among(user and user.id, [("proposal", proposal_id)]),
         )
 
     @get("/proposals/{proposal_id:int}/image", guards=[public])

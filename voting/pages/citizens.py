@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 from portal import i18n
 from portal.auth import public, requires_login
 from portal.errors import DomainError, InvalidInput, NotFoundError
+from portal.notifications import followed_among
 from portal.sessions import SESSION_UNTOUCHED
 from portal.web.forms import form_errors
 from portal.web.pages import back_to, current_user, page, signed_in_user
@@ -82,6 +83,7 @@ class PbPages(Controller):
             voted=voted,
             pot_name=cycles.pot_name,
             flash=request.session.pop("flash", None) if request.session else None,
+            following=await followed_among(user and user.id, [("cycle", cycle_id), *(("pot", p["id"]) for p in pots)]),
         )
 
     async def _ballot_page(

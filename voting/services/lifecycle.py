@@ -18,6 +18,7 @@ from portal.canonical import canonical_json
 from portal.db import write_transaction
 from portal.errors import Conflict, InvalidInput, NotFoundError
 from voting.compute.rules import NEXT_STATE, Schedule, states_between
+from voting.services.announcements import cycle_state_entered
 from voting.tables import Cycle, Pot
 
 log = logging.getLogger("hangang.voting")
@@ -73,6 +74,7 @@ async def enter_state(
         from voting.services.statistics import freeze_statistics
 
         await freeze_statistics(cycle["id"], at)  # in the close's transaction: frozen with it, once
+    await cycle_state_entered(cycle, state)  # followers hear of it in this transaction, once
     await audit.record(
         "pb.cycle.state",
         actor_id=actor_id,
