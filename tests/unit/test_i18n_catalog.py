@@ -102,7 +102,7 @@ def _messages_passed_to(*names: str) -> dict[str, str]:
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
                 if name not in names:
                     continue
-                for arg in node.args:
+                for arg in [*node.args, *(k.value for k in node.keywords if k.arg in ("message", "label", "subject"))]:
                     for text in _strings(arg):
                         if not text.startswith("/"):
                             found[text] = f"{path.relative_to(root)}:{node.lineno}"
@@ -122,7 +122,7 @@ def _strings(node) -> list[str]:
 
 def test_every_notification_and_quota_reason_has_a_korean_translation():
     korean = i18n._catalog("ko")
-    messages = _messages_passed_to("notify", "notify_and_mail", "QuotaInfeasible")
+    messages = _messages_passed_to("notify", "notify_and_mail", "QuotaInfeasible", "announce", "Kind")
     assert len(messages) >= 20  # the subjects and texts of every notification, and every quota reason
     missing = {text: where for text, where in messages.items() if text not in korean}
     assert not missing, missing
