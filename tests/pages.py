@@ -190,6 +190,15 @@ async def build_site(users: UserFactory) -> Site:
     site.bindings.append(
         {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment}
     )
+    # Follow and notify: the citizen follows the intake cycle and has a notice to mark read.
+    from portal import notifications
+
+    await notifications.follow(site.accounts["citizen"].id, "cycle", intake.id)
+    await notifications.announce(
+        "fuzz:voting-opens", "voting-opens", "Voting has opened in %(cycle)s. It closes on %(closes)s.",
+        users=[site.accounts["citizen"].id], params={"cycle": "Fuzz PB intake", "closes": "2027-03-31 18:00 KST"},
+        link=f"/pb/cycles/{intake.id}",
+    )
     return site
 
 
