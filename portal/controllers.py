@@ -302,7 +302,7 @@ class ProfilePages(Controller):
         """Which kinds of notice come in the portal and by mail, and whether mail comes at once or daily."""
         user = signed_in_user(request)
         form = await request.form()
-        app_on, mail_on = ([v.replace("\x00", "") for v in form.getall(name, [])] for name in ("app", "mail"))
+        app_on, mail_on = ([str(v).replace("\x00", "") for v in form.getall(name, [])] for name in ("app", "mail"))
         mode = str(form.get("mail_mode") or "").replace("\x00", "")
         sent = notify.Preferences(
             frozenset(k.key for k in notify.KINDS if k.key not in app_on),
