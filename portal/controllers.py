@@ -29,7 +29,7 @@ from portal.auth import (
 )
 from portal.errors import DomainError, TooManyAttempts
 from portal.settings import get_settings
-from portal.tables import ROLES, Notification, User
+from portal.tables import ROLES, User
 from portal.web.forms import form_errors, saved_or_shown_again
 from portal.web.pages import back_to, context_of, current_user, page, safe_next, signed_in_user
 from portal.web.signals import note_signal
@@ -227,17 +227,9 @@ class ProfilePages(Controller):
 
     async def _profile(self, request: Request, status_code: int = 200, **extra: Any) -> Template:
         user = signed_in_user(request)
-        notifications = (
-            await Notification.select()
-            .where(Notification.user == user.id)
-            .order_by(Notification.id, ascending=False)
-            .limit(20)
-            .output(load_json=True)  # params are rendered into the translated message
-        )
-        language = context_of(request).language
-        for note in notifications:
-            params = note["params"] if isinstance(note["params"], dict) else {}
-            note["text"] = accounts.notification_text(note["message"], params, language)
+        # The latest notices (the same page as /account/notifications shows first), in the reader's language.
+        latest = await notify.notifications_page(user.id, context_of(request).language)
+        notifications = latest.items
         flash = request.session.pop("flash", None)
         extra.setdefault("preferences", await notify.preferences_of(user.id))
         return page(
