@@ -210,6 +210,28 @@ async def send_due_mail(worker: str | None = None, limit: int = 100) -> MailRoun
     return report
 
 
+async def outbox_counts() -> dict[str, int]:
+    """How many notification mails are in each state (``hangang mail-outbox``)."""
+    from piccolo.query.functions.aggregate import Count
+
+    rows = await MailOutboxItem.select(MailOutboxItem.status, Count(alias="n")).group_by(MailOutboxItem.status)
+    return {row["status"]: row["n"] for row in rows}
+
+
+async def requeue_unknown() -> int:
+    """An operator's decision, once the mail server's log shows that the ``unknown`` mails never left:
+    send them again (same Message-ID). Audited; returns how many."""
+    from portal import audit
+
+    async with write_transaction(lock_key=OUTBOX_LOCK):
+        rows = await MailOutboxItem.update(
+            {MailOutboxItem.status: "pending", MailOutboxItem.due_at: clock.now(), MailOutboxItem.claimed_by: None}
+        ).where(MailOutboxItem.status == "unknown").returning(MailOutboxItem.id)
+        if rows:
+            await audit.record("notifications.mail_requeued", subject="mail-outbox", count=len(rows))
+    return len(rows)
+
+
 async def notification_mail_loop(stop: asyncio.Event) -> None:
     """Send notification mail every few seconds until the server stops."""
     while not stop.is_set():

@@ -81,6 +81,11 @@ async def test_a_worker_killed_between_send_and_mark_sends_no_mail_twice(users, 
     assert len(await _mails()) == 1
     row = await MailOutboxItem.select().first()
     assert row["status"] == "unknown"
+    assert await notification_mail.outbox_counts() == {"unknown": 1}
+    # Only an operator who knows it never left sends it again, with the same Message-ID (audited).
+    assert await notification_mail.requeue_unknown() == 1
+    assert (await notification_mail.send_due_mail(worker="w3")).sent == 1
+    assert len(await _mails()) == 2 and await notification_mail.outbox_counts() == {"sent": 1}
 
 
 async def test_a_mail_server_out_of_reach_is_tried_again_later_once(users, monkeypatch):
