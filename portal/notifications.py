@@ -222,12 +222,12 @@ async def announce(
     exclude: Iterable[int] = (),
     params: dict[str, Any] | None = None,
     link: str = "",
-) -> int:
+) -> None:
     """Tell the followers of ``targets`` and the ``users`` named that ``event_key`` happened.
 
     Records at most one notification and one mail per reader and event, whatever the number of calls;
     inside the caller's transaction when there is one (so the notice commits or rolls back with the
-    event), in a transaction of its own otherwise. Returns the readers found this time.
+    event), in a transaction of its own otherwise.
 
     Args:
         event_key: names the event once and for all, e.g. ``"cycle-12:voting-opens"``.
@@ -242,9 +242,10 @@ async def announce(
     if not 1 <= len(event_key) <= 200:
         raise ValueError("an event key has 1 to 200 characters")
     if DB.transaction_exists():
-        return await _record(event_key, kind, message, targets, users, exclude, params or {}, link)
+        await _record(event_key, kind, message, targets, users, exclude, params or {}, link)
+        return
     async with write_transaction():
-        return await _record(event_key, kind, message, targets, users, exclude, params or {}, link)
+        await _record(event_key, kind, message, targets, users, exclude, params or {}, link)
 
 
 async def announced(event_key: str) -> bool:
@@ -252,14 +253,6 @@ async def announced(event_key: str) -> bool:
     return await Notification.exists().where(Notification.event_key == event_key) or await MailOutboxItem.exists().where(
         MailOutboxItem.event_key == event_key
     )
-
-
-async def _readers(targets: Sequence[tuple[str, int]], users: Iterable[int], exclude: Iterable[int]) -> list[int]:
-    readers = {int(u) for u in users}
-    if targets:
-        rows = await Follow.select(Follow.user).where(_targets_condition(targets)).distinct()
-        readers |= {r["user"] for r in rows}
-    return sorted(readers - {int(u) for u in exclude})
 
 
 async def _preferences_for(readers: list[int]) -> dict[int, Preferences]:
@@ -281,13 +274,15 @@ async def _record(
     exclude: Iterable[int],
     params: dict[str, Any],
     link: str,
-) -> int:
-    readers = await _readers(targets, users, exclude)
-    if not readers:
-        return 0
-    choices = await _preferences_for(readers)
+) -> None:
+    """The readers named one by one here; the followers of ``targets`` in two set-based statements."""
+    from portal.notification_fanout import tell_followers
+
     now = clock.now()
     digest_at = next_digest_at(now)
+    left_out = {int(u) for u in exclude}
+    readers = sorted({int(u) for u in users} - left_out)
+    choices = await _preferences_for(readers)
     notes, mails = [], []
     for reader in readers:
         prefs = choices.get(reader, Preferences())
@@ -309,7 +304,8 @@ async def _record(
     for table, rows in ((Notification, notes), (MailOutboxItem, mails)):
         for start in range(0, len(rows), CHUNK):
             await table.insert(*rows[start : start + CHUNK]).on_conflict(action="DO NOTHING")
-    return len(readers)
+    if targets:
+        await tell_followers(event_key, kind, message, targets, left_out, params, link, now, digest_at)
 
 
 # ---------------------------------------------------------------- the reader's list
