@@ -107,13 +107,17 @@ async def test_a_mail_server_out_of_reach_is_tried_again_later_once(users, monke
 
 
 async def test_each_kind_is_switched_on_and_off_per_channel(users):
+    built = await build_cycle((await users.create(["official"])).id, phase="review", project_costs=[1_000_000])
     quiet, app_only, mail_only = [await users.create() for _ in range(3)]
     kinds = [k.key for k in notifications.KINDS]
     await notifications.save_preferences(quiet.id, [], [], "immediate")
     await notifications.save_preferences(app_only.id, kinds, [k for k in kinds if k != "voting-closing"], "immediate")
     await notifications.save_preferences(mail_only.id, [k for k in kinds if k != "voting-closing"], kinds, "immediate")
-    readers = [quiet.id, app_only.id, mail_only.id]
-    await notifications.announce("test:closing", "voting-closing", "Voting closes soon", users=readers)
+    told_otherwise = await users.create()
+    for reader in (quiet, app_only, mail_only, told_otherwise):  # followers: the set-based path
+        await notifications.follow(reader.id, "cycle", built.id)
+    await notifications.announce("test:closing", "voting-closing", "Voting closes soon",
+                                 targets=[("cycle", built.id)], exclude=[told_otherwise.id])
     assert {r["user"] for r in await Notification.select(Notification.user)} == {app_only.id}
     assert {r["user"] for r in await MailOutboxItem.select(MailOutboxItem.user)} == {mail_only.id}
     # Switching a kind off cancels its mail still waiting.
@@ -126,9 +130,12 @@ async def test_the_daily_digest_puts_a_readers_mail_into_one_message(users):
     reader, other = await users.create(), await users.create()
     await notifications.save_preferences(reader.id, [k.key for k in notifications.KINDS],
                                          [k.key for k in notifications.KINDS], "daily")
+    built = await build_cycle((await users.create(["official"])).id, phase="review", project_costs=[1_000_000])
+    await notifications.follow(reader.id, "pot", built.city_pot)  # the reader through a follow, the other by name
     for n in range(3):
         await notifications.announce(f"test:digest-{n}", "voting-opens", "Voting has opened in %(cycle)s. It closes on %(closes)s.",
-                                     users=[reader.id, other.id], params={"cycle": f"Cycle {n}", "closes": "soon"})
+                                     targets=[("pot", built.city_pot)], users=[other.id],
+                                     params={"cycle": f"Cycle {n}", "closes": "soon"})
     report = await notification_mail.send_due_mail()
     assert report.sent == 3 and report.digests == 0  # the other reader's three, at once
     clock.advance(dt.timedelta(days=1, minutes=1))
