@@ -29,6 +29,8 @@ from portal.controllers import (
 from portal.housekeeping import housekeeping_loop
 from portal.identity_pages import IdentityPages
 from portal.logs import install_log_hygiene
+from portal.notification_mail import notification_mail_loop
+from portal.notification_pages import FollowPages, NotificationPages
 from portal.password_reset import password_reset_loop
 from portal.sessions import DatabaseStore, session_config
 from portal.settings import STATIC_DIR, get_settings
@@ -45,7 +47,7 @@ from portal.web.pages import JINJA_ENV, add_security_headers, template_engine
 log = logging.getLogger("hangang")
 
 # The core's own loops; each domain adds its loops in its manifest.
-CORE_BACKGROUND_TASKS = (housekeeping_loop, password_reset_loop)
+CORE_BACKGROUND_TASKS = (housekeeping_loop, password_reset_loop, notification_mail_loop)
 
 DEFAULT_BODY_LIMIT = 256 * 1024  # upload routes raise their own limit (S16)
 
@@ -99,6 +101,8 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             create_static_files_router(path="/static", directories=[STATIC_DIR], guards=[], opt={"skip_session": True}),
             OfficialHub,
             IdentityPages,
+            NotificationPages,
+            FollowPages,
             *manifest.route_handlers(),
         ],
         middleware=[sessions.middleware, RequestContextMiddleware(), KeepTypedMiddleware()],

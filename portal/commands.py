@@ -258,6 +258,22 @@ def cmd_hash_residents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mail_outbox(args: argparse.Namespace) -> int:
+    """Count notification mails per state; optionally send the ``unknown`` ones again (docs/operations.md)."""
+    from portal.notification_mail import outbox_counts, requeue_unknown
+
+    async def run():
+        requeued = await requeue_unknown() if args.requeue_unknown else None
+        return requeued, await outbox_counts()
+
+    requeued, counts = _run(run())
+    if requeued is not None:
+        print(f"requeued {requeued} unknown mails")
+    for status in ("pending", "sending", "sent", "unknown", "failed", "cancelled"):
+        print(f"{status:10} {counts.get(status, 0)}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="migrate, then serve the portal with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
@@ -296,6 +312,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     restore.add_argument("src", metavar="SRC", help="a file written by `hangang backup`")
     restore.set_defaults(handler=cmd_restore)
 
+    outbox = subparsers.add_parser("mail-outbox", help="notification mails per state; --requeue-unknown sends the unknown ones again")
+    outbox.add_argument("--requeue-unknown", action="store_true", help="only once the mail server's log shows they never left")
+    outbox.set_defaults(handler=cmd_mail_outbox)
     hashing = subparsers.add_parser("hash-residents", help="prepare a resident register CSV (salted hashes)")
     hashing.add_argument("file", help="CSV with identifier,district_code")
     hashing.set_defaults(handler=cmd_hash_residents)

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from portal import accounts, i18n, login, password_reset
+from portal import notifications as notify
 from portal.api import client_address
 from portal.auth import (
     LANGUAGE_COOKIE,
@@ -28,7 +29,7 @@ from portal.auth import (
 )
 from portal.errors import DomainError, TooManyAttempts
 from portal.settings import get_settings
-from portal.tables import ROLES, Notification, User
+from portal.tables import ROLES, User
 from portal.web.forms import form_errors, saved_or_shown_again
 from portal.web.pages import back_to, context_of, current_user, page, safe_next, signed_in_user
 from portal.web.signals import note_signal
@@ -226,19 +227,15 @@ class ProfilePages(Controller):
 
     async def _profile(self, request: Request, status_code: int = 200, **extra: Any) -> Template:
         user = signed_in_user(request)
-        notifications = (
-            await Notification.select()
-            .where(Notification.user == user.id)
-            .order_by(Notification.id, ascending=False)
-            .limit(20)
-            .output(load_json=True)  # params are rendered into the translated message
-        )
-        language = context_of(request).language
-        for note in notifications:
-            params = note["params"] if isinstance(note["params"], dict) else {}
-            note["text"] = accounts.notification_text(note["message"], params, language)
+        # The latest notices (the same page as /account/notifications shows first), in the reader's language.
+        latest = await notify.notifications_page(user.id, context_of(request).language)
+        notifications = latest.items
         flash = request.session.pop("flash", None)
-        return page(request, "auth/profile.html", status_code=status_code, notifications=notifications, flash=flash, **extra)
+        extra.setdefault("preferences", await notify.preferences_of(user.id))
+        return page(
+            request, "auth/profile.html", status_code=status_code, notifications=notifications, flash=flash,
+            notification_kinds=notify.KINDS, **extra,
+        )
 
     @get("/")
     async def profile(self, request: Request) -> Template:
@@ -286,14 +283,31 @@ class ProfilePages(Controller):
         )
 
     @post("/notifications/read")
-    async def mark_read(self, request: Request) -> Redirect:
-        from portal import clock
-
+    async def mark_read(self, request: Request, data: FormData) -> Redirect:
+        """Mark every notification as read."""
         user = signed_in_user(request)
-        await Notification.update({Notification.read_at: clock.now()}).where(
-            (Notification.user == user.id) & Notification.read_at.is_null()
+        await notify.mark_read(user.id)
+        return back_to(safe_next(data.get("next"), "/account"))
+
+    @post("/notifications/settings")
+    async def notification_settings(self, request: Request) -> Template | Redirect:
+        """Which kinds of notice come in the portal and by mail, and whether mail comes at once or daily."""
+        user = signed_in_user(request)
+        form = await request.form()
+        app_on, mail_on = ([str(v).replace("\x00", "") for v in form.getall(name, [])] for name in ("app", "mail"))
+        mode = str(form.get("mail_mode") or "").replace("\x00", "")
+        sent = notify.Preferences(
+            frozenset(k.key for k in notify.KINDS if k.key not in app_on),
+            frozenset(k.key for k in notify.KINDS if k.key not in mail_on),
+            str(mode)[:20],
         )
-        return back_to("/account")
+        return await saved_or_shown_again(
+            request,
+            notify.save_preferences(user.id, app_on, mail_on, str(mode)),
+            lambda *args, **kw: self._profile(*args, preferences=sent, **kw),
+            flash="Your notification settings were saved.",
+            then="/account#notification-settings",
+        )
 
 
 class OfficialAccountPages(Controller):

@@ -27,11 +27,16 @@ OUTBOX_FOLDER = "outbox"
 OUTBOX_KEEP = 200  # a long-running dev server must not fill the disk
 
 
+class MailNotSent(OSError):
+    """The mail certainly did not leave (no connection, TLS or login failed): safe to try again later."""
+
+
 @dataclass
 class OutgoingMail:
     to: str
     subject: str
     body: str
+    message_id: str | None = None  # stable per outbox row, so a receiving system can tell a copy
 
 
 def _message(mail: OutgoingMail) -> EmailMessage:
@@ -39,6 +44,8 @@ def _message(mail: OutgoingMail) -> EmailMessage:
     message["From"] = get_settings().mail_from
     message["To"] = mail.to
     message["Subject"] = mail.subject
+    if mail.message_id:
+        message["Message-ID"] = mail.message_id
     message.set_content(mail.body)
     return message
 
@@ -96,10 +103,18 @@ class SmtpSender:
 
         def _send() -> None:
             message = _message(mail)
-            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-                smtp.starttls()
-                if settings.smtp_user:
-                    smtp.login(settings.smtp_user, settings.smtp_password)
+            try:
+                smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10)
+            except (OSError, smtplib.SMTPException) as exc:
+                raise MailNotSent(f"no SMTP connection: {type(exc).__name__}") from exc
+            with smtp:
+                try:
+                    smtp.starttls()
+                    if settings.smtp_user:
+                        smtp.login(settings.smtp_user, settings.smtp_password)
+                except (OSError, smtplib.SMTPException) as exc:
+                    raise MailNotSent(f"SMTP refused the session: {type(exc).__name__}") from exc
+                # From here a failure is ambiguous: the server may have taken the mail.
                 smtp.send_message(message)
 
         await anyio.to_thread.run_sync(_send)
@@ -117,6 +132,11 @@ def sender() -> MailOutbox | SmtpSender:
         # Startup refuses this already; never fall back to a folder on a production host.
         raise RuntimeError("HANGANG_SMTP_HOST is not set; production sends mail only over SMTP")
     return development_outbox
+
+
+async def deliver(mail: OutgoingMail) -> None:
+    """Send one mail and raise when it fails (``MailNotSent`` when it certainly did not leave)."""
+    await sender().send(mail)
 
 
 async def send_mail(to: str, subject: str, body: str) -> None:

@@ -6,8 +6,11 @@ from piccolo.conf.apps import AppConfig
 
 from portal.tables import (
     AuditEvent,
+    Follow,
     LoginThrottle,
+    MailOutboxItem,
     Notification,
+    NotificationSetting,
     PasswordResetRequest,
     PasswordResetToken,
     ResidentHash,
@@ -22,6 +25,7 @@ APP_CONFIG = AppConfig(
     table_classes=[
         User, SessionRecord, AuditEvent, PasswordResetToken, PasswordResetRequest,
         LoginThrottle, Notification, ResidentHash, StoredFile,
+        Follow, NotificationSetting, MailOutboxItem,
     ],
     migration_dependencies=[],
     commands=[],

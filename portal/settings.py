@@ -45,6 +45,9 @@ class Settings:
     idp_url: str = ""
     idp_client_id: str = "hangang-portal"
     idp_client_secret: str = ""
+    # Follow and notify (docs/notifications.md): the daily digest's hour in Seoul, the closing reminder's lead.
+    digest_hour: int = 8
+    closing_reminder_hours: int = 24
 
     @property
     def is_production(self) -> bool:
@@ -166,4 +169,6 @@ def get_settings() -> Settings:
         idp_url=os.environ.get("HANGANG_IDP_URL", "http://127.0.0.1:8950" if env == "development" else "").rstrip("/"),
         idp_client_id=os.environ.get("HANGANG_IDP_CLIENT_ID", "hangang-portal"),
         idp_client_secret=idp_client_secret,
+        digest_hour=min(23, max(0, int(os.environ.get("HANGANG_DIGEST_HOUR", "8")))),
+        closing_reminder_hours=max(1, int(os.environ.get("HANGANG_CLOSING_REMINDER_HOURS", "24"))),
     )

@@ -105,7 +105,11 @@ class LoginThrottle(Table, tablename="portal_login_throttle"):
 
 
 class Notification(Table, tablename="portal_notification"):
-    """An in-app message. The text is stored as a message id plus parameters, rendered in the reader's language."""
+    """An in-app message. The text is stored as a message id plus parameters, rendered in the reader's language.
+
+    Announced events (``portal.notifications.announce``) carry their ``event_key``: one row per event and
+    reader, kept so by a unique index on (event_key, user); direct notices leave it NULL.
+    """
 
     user = ForeignKey(User, index=True)
     message = Text()
@@ -113,6 +117,50 @@ class Notification(Table, tablename="portal_notification"):
     link = Varchar(length=300, default="")
     created_at = Timestamptz()
     read_at = Timestamptz(null=True, default=None)
+    kind = Varchar(length=30, null=True, default=None)  # a kind of portal.notifications.KINDS
+    event_key = Varchar(length=200, null=True, default=None)
+
+
+class Follow(Table, tablename="portal_follow"):
+    """A person follows something (a PB cycle, pot or proposal) to hear about it; one row per pair."""
+
+    user = ForeignKey(User, index=True)
+    target_kind = Varchar(length=20)  # a kind of portal.notifications.FOLLOW_KINDS
+    target_id = Integer()
+    created_at = Timestamptz()
+
+
+class NotificationSetting(Table, tablename="portal_notification_setting"):
+    """A person's choices: the kinds they do not want in the portal or by mail, and mail now or daily."""
+
+    user = ForeignKey(User, unique=True, index=True)
+    app_off = Varchar(length=400, default="")  # comma-separated kinds
+    mail_off = Varchar(length=400, default="")
+    mail_mode = Varchar(length=10, default="immediate")  # immediate | daily
+    updated_at = Timestamptz()
+
+
+class MailOutboxItem(Table, tablename="portal_mail_outbox"):
+    """A notification mail to send, written in the transaction of the event it tells (docs/operations.md).
+
+    Sent by ``portal.notifications`` claim-then-send: ``pending`` -> ``sending`` (committed) -> ``sent``;
+    a row left ``sending`` by a crash becomes ``unknown`` and is never sent again (at most once).
+    """
+
+    user = ForeignKey(User, index=True)
+    event_key = Varchar(length=200, null=True, default=None)  # unique with user (a raw index)
+    kind = Varchar(length=30)
+    message = Text()
+    params = JSON(default="{}")
+    link = Varchar(length=300, default="")
+    digest = Boolean(default=False)  # sent in the reader's daily digest rather than alone
+    due_at = Timestamptz(index=True)
+    status = Varchar(length=10, default="pending", index=True)  # pending sending sent unknown failed
+    claimed_at = Timestamptz(null=True, default=None)
+    claimed_by = Varchar(length=64, null=True, default=None)
+    sent_at = Timestamptz(null=True, default=None)
+    last_error = Varchar(length=200, null=True, default=None)
+    created_at = Timestamptz()
 
 
 class ResidentHash(Table, tablename="portal_resident_hash"):

@@ -24,5 +24,8 @@ MANIFEST = Manifest(
         # Discussion threads for any page (e.g. funded projects): docs/pb.md "Discussion".
         "pb.comment_thread": "proposals.services.comments:thread",
         "pb.post_comment": "proposals.services.comments:post_comment",
+
+
+        "follow.proposal": "proposals.services.announcements:describe_proposal",
     },
 )

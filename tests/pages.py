@@ -211,6 +211,15 @@ async def build_site(users: UserFactory) -> Site:
     # The judged edition's final: a drawn citizen panel (the citizen sits on it) and a public vote.
     site.bindings.append({"round_id": final, "entry_id": judged_entries[0][1]})
     site.bindings.append(await _judges_binding(official, rounds["final"]["id"]))
+    # Follow and notify: the citizen follows the intake cycle and has a notice to mark read.
+    from portal import notifications
+
+    await notifications.follow(site.accounts["citizen"].id, "cycle", intake.id)
+    await notifications.announce(
+        "fuzz:voting-opens", "voting-opens", "Voting has opened in %(cycle)s. It closes on %(closes)s.",
+        users=[site.accounts["citizen"].id], params={"cycle": "Fuzz PB intake", "closes": "2027-03-31 18:00 KST"},
+        link=f"/pb/cycles/{intake.id}",
+    )
     return site
 
 

@@ -28,6 +28,7 @@ from portal import clock
 from portal.canonical import canonical_json
 from portal.db import write_transaction
 from portal.districts import DISTRICTS
+from portal.notifications import follow
 from voting import demo_channels
 from voting.compute.pabulib import PbFile, read_pb
 from voting.compute.rules import BallotRules, ballot_day, new_receipt
@@ -190,6 +191,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     await demo_channels.past_participations(official, past_id, ballots_of_past, past["voting_close_at"])
     await results.compute_results(past_id, official)
     await screening.acknowledge(official, past_id)
+    await follow(users["citizen"], "cycle", past_id)  # the demo citizen hears of the results (docs/notifications.md)
     await approvals.approve_results(past_id, official)
     await approvals.approve_results(past_id, users["official2"])
     lines = ["PB demo (Korean projects on real pabulib ballots, see docs/demo.md):",

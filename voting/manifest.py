@@ -24,6 +24,7 @@ MANIFEST = Manifest(
         "voting.services.lifecycle:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
         "voting.mixer:ballot_mixer_loop",
         "voting.services.signals:signal_flush_loop",  # fraud screening signals, off the request path
+        "voting.services.reminders:closing_reminder_loop",  # followers hear once that voting closes soon
     ),
     template_globals="voting.categories:TEMPLATE_GLOBALS",
     provides={
@@ -32,5 +33,9 @@ MANIFEST = Manifest(
         "pb.set_district_pot_amounts": "voting.services.cycles:set_district_pot_amounts",
         "pb.note_signal": "voting.services.signals:note_signal",
         "pb.apply_executions": "voting.services.delivery_pull:apply_executions",
+
+
+        "follow.cycle": "voting.services.follow_targets:describe_cycle",
+        "follow.pot": "voting.services.follow_targets:describe_pot",
     },
 )

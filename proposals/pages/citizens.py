@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 from portal.auth import public, requires_login
 from portal.districts import DISTRICTS, DONGS, DONGS_BY_KEY
 from portal.errors import DomainError
+from portal.notifications import followed_among
 from portal.storage import StoredContent
 from portal.web.forms import form_errors, krw_from_form, parse_whole_number
 from portal.web.pages import back_to, current_user, page, signed_in_user
@@ -85,6 +86,7 @@ async def proposal_page(
         is_author=bool(user and user.id == found.author),
         support=await support.support_box(found, user),
         thread=await comments.thread("proposal", found.id, user),
+        following=await followed_among(user and user.id, [("proposal", proposal_id)]),
         flash=request.session.pop("flash", None) if request.session else None,
         **extra,
     )

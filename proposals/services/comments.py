@@ -20,6 +20,7 @@ from portal import audit, clock
 from portal.db import write_transaction
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFoundError, TooManyAttempts
 from portal.identity import CurrentUser
+from portal.notifications import announce
 from proposals.community_tables import Comment, CommentReport
 from proposals.compute.text import Piece, pieces
 from proposals.services import browsing
@@ -188,7 +189,25 @@ async def post_comment(
             target=f"{kind}:{target.id}",
             reply_to=parent,
         )
+        if parent_id is not None:
+            await _tell_replied_to(parent_id, rows[0]["id"], user, target)
     return rows[0]["id"]
+
+
+async def _tell_replied_to(parent_id: int, reply_id: int, user: CurrentUser, target: Target) -> None:
+    """The author of the comment replied to hears of it, once (inside the reply's transaction)."""
+    replied = await Comment.select(Comment.author).where(Comment.id == parent_id).first()
+    if replied is None or replied["author"] == user.id:
+        return
+    await announce(
+        f"pb-comment-{reply_id}:reply",
+        "comment-reply",
+        '%(name)s replied to your comment on "%(title)s".',
+        users=[replied["author"]],
+        exclude=[user.id],
+        params={"name": user.display_name, "title": target.title},
+        link=f"{target.link}#comment-{reply_id}",
+    )
 
 
 async def _comment(comment_id: int) -> dict:

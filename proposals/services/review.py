@@ -9,6 +9,7 @@ from piccolo.columns import Column
 from portal import accounts, audit, clock
 from portal.db import write_transaction
 from portal.errors import Conflict, InvalidInput
+from proposals.services import announcements
 from proposals.services.browsing import ProposalRecord, find
 from proposals.services.support import check_reviewable
 from proposals.tables import Proposal
@@ -58,11 +59,15 @@ async def _record_decision(
 ) -> None:
     """Write an official's decision on a proposal, audit it and tell the author, in one transaction."""
     async with write_transaction():
+        now = clock.now()
         await Proposal.update(
-            {**decision, Proposal.reviewed_by: official_id, Proposal.reviewed_at: clock.now()}
+            {**decision, Proposal.reviewed_by: official_id, Proposal.reviewed_at: now}
         ).where(Proposal.id == found.id)
         await audit.record(
             action, actor_id=official_id, subject=f"pb-proposal:{found.id}", **details
+        )
+        await announcements.decision_made(
+            found, decision[Proposal.status], decision[Proposal.review_reason], now, decision.get(Proposal.merged_into)
         )
         if found.author:
             await accounts.notify_and_mail(

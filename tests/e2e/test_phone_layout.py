@@ -177,6 +177,7 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     phone.sign_in("citizen", "citizen@demo.hangang.kr")
     phone.visit("/")
     phone.visit("/account")
+    phone.visit("/account/notifications")  # the demo citizen follows the published cycle: a notice and a follow
     phone.visit("/pb")
     pb_links = phone.links(r"/pb/cycles/\d+(/results)?")
     demo_cycles = [h for h in pb_links if re.fullmatch(r"/pb/cycles/\d+", h)]

@@ -20,7 +20,7 @@ def hangang(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> s
 def test_help_lists_every_command():
     result = hangang("--help")
     assert result.returncode == 0
-    for command in ("serve", "migrate", "demo", "create-user", "audit", "tally", "challenge", "city-sim", "push", "verify-export", "mix-ballots"):
+    for command in ("serve", "migrate", "demo", "create-user", "audit", "tally", "challenge", "city-sim", "push", "verify-export", "mix-ballots", "mail-outbox"):
         assert command in result.stdout, command
 
 

@@ -214,3 +214,25 @@ async def test_project_page_in_korean_and_english_after_an_official_adds_a_miles
         image.headers["content-type"] == "image/png"
         and image.headers["x-content-type-options"] == "nosniff"
     )
+
+
+async def test_followers_of_a_funded_proposal_hear_each_delivery_status_once(users):
+    from portal import notifications
+    from portal.i18n import translate
+    from portal.tables import Notification
+
+    built, official = await _funded(users)
+    pid = built.funded[0]
+    follower = await users.create(district="11680", verified=True)
+    await notifications.follow(follower.id, "proposal", pid)
+    await delivery.change_status(official, built.id, pid, "in-progress", "")
+    with pytest.raises(InvalidInput):  # a refused step tells nobody
+        await delivery.change_status(official, built.id, pid, "planned", "")
+    told = await Notification.select().where(
+        (Notification.user == follower.id) & (Notification.kind == "delivery-status")
+    )
+    assert len(told) == 1
+    assert told[0]["link"] == f"/pb/cycles/{built.id}/delivery/projects/{pid}"
+    params = json.loads(told[0]["params"]) if isinstance(told[0]["params"], str) else told[0]["params"]
+    assert params["status"]["message"] == "In progress"
+    assert translate(told[0]["message"], "ko") != told[0]["message"]  # the reader's language

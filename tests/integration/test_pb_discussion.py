@@ -121,3 +121,21 @@ async def test_unverified_accounts_and_unknown_targets_cannot_comment(app, offic
         unknown = await c.post_form("/pb/discussions/spaceship/1/comments", {"body": "Hello"})
         assert unknown.status_code == 404
     assert await Comment.count() == 0
+
+
+async def test_a_reply_tells_the_author_of_the_comment_once_and_not_the_replier(app, official, citizen, users):
+    from portal.tables import Notification
+
+    proposal = await _proposal(official)
+    await _comment(citizen, proposal, "Where exactly?")
+    first = (await Comment.select(Comment.id).first())["id"]
+    neighbour = await users.create(district="11680", verified=True)
+    async with PortalClient.for_app(app) as other:
+        await other.login(neighbour)
+        assert (await _comment(other, proposal, "Near the station.", parent=first)).status_code == 303
+    await _comment(citizen, proposal, "Thanks!", parent=first)  # the author's own reply tells nobody
+    told = await Notification.select(Notification.user, Notification.kind, Notification.link).where(
+        Notification.kind == "comment-reply"
+    )
+    reply = (await Comment.select(Comment.id).where(Comment.author == neighbour.id).first())["id"]
+    assert told == [{"user": citizen.account.id, "kind": "comment-reply", "link": f"/pb/proposals/{proposal}#comment-{reply}"}]

@@ -86,7 +86,7 @@ def test_a_literal_percent_renders_once_in_templates_and_in_code():
     assert i18n.translate("Spend at least %(pct)s%% of it.", "en", pct=5) == "Spend at least 5% of it."
 
 
-def _messages_passed_to(*names: str) -> dict[str, str]:
+def _messages_passed_to(*names: str, positions: tuple[int, ...] | None = None) -> dict[str, str]:
     """String literals given to these calls (notifications, quota reasons), with where they are."""
     import ast
 
@@ -102,7 +102,8 @@ def _messages_passed_to(*names: str) -> dict[str, str]:
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
                 if name not in names:
                     continue
-                for arg in node.args:
+                args = node.args if positions is None else [a for i, a in enumerate(node.args) if i in positions]
+                for arg in args:
                     for text in _strings(arg):
                         if not text.startswith("/"):
                             found[text] = f"{path.relative_to(root)}:{node.lineno}"
@@ -123,6 +124,8 @@ def _strings(node) -> list[str]:
 def test_every_notification_and_quota_reason_has_a_korean_translation():
     korean = i18n._catalog("ko")
     messages = _messages_passed_to("notify", "notify_and_mail", "QuotaInfeasible")
+    # Announcements (portal.notifications): the message, and each kind's label and mail subject.
+    messages |= _messages_passed_to("announce", positions=(2,)) | _messages_passed_to("Kind", positions=(1, 2))
     assert len(messages) >= 20  # the subjects and texts of every notification, and every quota reason
     missing = {text: where for text, where in messages.items() if text not in korean}
     assert not missing, missing

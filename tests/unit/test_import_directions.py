@@ -38,6 +38,7 @@ UPPER_LAYER = (
     "portal.connector.routes",
     "portal.connector.cli",
     "portal.identity_pages",
+    "portal.notification_pages",
     "portal.idp.cli",
 )
 DOMAIN_UPPER_PARTS = ("pages", "api", "cli", "routes", "controllers", "entry_routes")

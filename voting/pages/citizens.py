@@ -12,6 +12,7 @@ from portal import i18n, money
 from portal.auth import public, requires_login
 from portal.districts import POPULATION
 from portal.errors import DomainError, InvalidInput, NotFoundError
+from portal.notifications import followed_among
 from portal.paging import page_number, paginate
 from portal.sessions import SESSION_UNTOUCHED
 from portal.web.forms import form_errors
@@ -97,6 +98,7 @@ class PbPages(Controller):
             voted=voted,
             pot_name=cycles.pot_name,
             flash=request.session.pop("flash", None) if request.session else None,
+            following=await followed_among(user and user.id, [("cycle", cycle_id), *(("pot", p["id"]) for p in pots)]),
         )
 
     async def _ballot_page(

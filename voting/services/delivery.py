@@ -16,6 +16,7 @@ import msgspec
 from portal import audit, clock
 from portal.db import write_transaction
 from portal.errors import InvalidInput, NotFoundError
+from portal.notifications import announce
 from voting.compute import delivery as machine
 from voting.compute.rules import CITY_WIDE_CODE
 from voting.projects import cycle_projects
@@ -264,7 +265,7 @@ async def move_status(
 ) -> None:
     """THE place a delivery status changes (officials and connector pulls alike), audited.
 
-    The notification of followers ("delivery-status" event) belongs right after the audit record here.
+    Followers of the project's proposal are told ("delivery-status", docs/notifications.md).
     """
     correction, refusal = machine.check_transition(row["status"], target, reason)
     if refusal is not None:
@@ -288,7 +289,15 @@ async def move_status(
         reason=reason.strip()[:2000],
     )
     row["status"] = target
-    # Integrator: announce the "delivery-status" event to the project's followers here.
+    # The proposal's followers hear of it in this transaction, once (docs/notifications.md).
+    await announce(
+        f"pb-project-{project.project_id}:delivery:{target}:{now:%Y%m%dT%H%M%S%f}",
+        "delivery-status",
+        'A project you follow, "%(title)s", is now: %(status)s.',
+        targets=[("proposal", project.project_id)],
+        params={"title": project.title, "status": {"message": machine.STATUS_LABELS[target], "params": {}}},
+        link=f"/pb/cycles/{project.cycle_id}/delivery/projects/{project.project_id}",
+    )
 
 
 async def change_status(

@@ -23,6 +23,7 @@ from portal.db import write_transaction
 from portal.errors import Conflict, InvalidInput, NotFoundError
 from portal.manifest import domain_service
 from voting.compute.rules import SUPPORT_RULES, Schedule, next_state, states_between
+from voting.services.announcements import cycle_state_entered
 from voting.tables import Cycle, Pot
 
 log = logging.getLogger("hangang.voting")
@@ -87,6 +88,7 @@ async def enter_state(
         from voting.services.statistics import freeze_statistics
 
         await freeze_statistics(cycle["id"], at)  # in the close's transaction: frozen with it, once
+    await cycle_state_entered(cycle, state)  # followers hear of it in this transaction, once
     await audit.record(
         "pb.cycle.state",
         actor_id=actor_id,

@@ -1,0 +1,248 @@
+"""The notification mail outbox: claim, send, mark; one mail per row, or one daily digest per reader.
+
+A worker claims due rows (``pending`` -> ``sending``) in a committed transaction, sends them outside any
+transaction, then marks them ``sent``. A worker killed between the send and the mark leaves its rows
+``sending``; after ``CLAIM_TIMEOUT`` they become ``unknown`` and are never sent again. That is at most
+once: a crash can lose a notification mail (the notice stays on the reader's notifications page), it
+never sends one twice. Exactly once is not possible over SMTP, which acknowledges after the fact; see
+docs/operations.md. Log lines name the recipient and the subject only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from portal import clock, i18n, mail
+from portal.accounts import notification_text
+from portal.db import write_transaction
+from portal.notifications import KINDS_BY_KEY
+from portal.settings import get_settings
+from portal.tables import MailOutboxItem, User
+
+log = logging.getLogger("hangang.notifications")
+LOOP_SECONDS = 5.0
+CLAIM_TIMEOUT = dt.timedelta(minutes=15)
+RETRY_AFTER = dt.timedelta(minutes=5)  # when the mail server could not be reached at all
+OUTBOX_LOCK = "portal-mail-outbox"
+DIGEST_ITEMS = 50  # items listed in one digest; the rest are counted and linked
+
+
+@dataclass
+class MailRound:
+    """What one round of the worker did."""
+
+    sent: int = 0
+    digests: int = 0
+    retrying: int = 0
+    failed: int = 0
+    unknown: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+async def expire_stale_claims() -> int:
+    """Rows a dead worker left ``sending``: maybe sent, maybe not; mark them ``unknown``, never resend."""
+    async with write_transaction(lock_key=OUTBOX_LOCK):
+        rows = await MailOutboxItem.update(
+            {MailOutboxItem.status: "unknown", MailOutboxItem.last_error: "worker stopped between claim and mark"}
+        ).where(
+            (MailOutboxItem.status == "sending") & (MailOutboxItem.claimed_at < clock.now() - CLAIM_TIMEOUT)
+        ).returning(MailOutboxItem.id)
+    if rows:
+        log.warning("notification mail: %s mails left mid-send by a stopped worker are marked unknown", len(rows))
+    return len(rows)
+
+
+async def _claim(condition: Any, worker: str, limit: int) -> list[dict[str, Any]]:
+    """Take due pending rows for this worker; committed before anything is sent."""
+    now = clock.now()
+    async with write_transaction(lock_key=OUTBOX_LOCK):
+        due = (
+            await MailOutboxItem.select(MailOutboxItem.id)
+            .where((MailOutboxItem.status == "pending") & (MailOutboxItem.due_at <= now) & condition)
+            .order_by(MailOutboxItem.id)
+            .limit(limit)
+        )
+        if not due:
+            return []
+        claimed = (
+            await MailOutboxItem.update(
+                {MailOutboxItem.status: "sending", MailOutboxItem.claimed_at: now, MailOutboxItem.claimed_by: worker}
+            )
+            .where(MailOutboxItem.id.is_in([r["id"] for r in due]) & (MailOutboxItem.status == "pending"))
+            .returning(*MailOutboxItem.all_columns())
+        )
+    return sorted(claimed, key=lambda r: r["id"])
+
+
+async def _mark(ids: list[int], worker: str, status: str, error: str | None = None) -> None:
+    """Record the outcome of a send, for the rows this worker still holds."""
+    values: dict[Any, Any] = {MailOutboxItem.status: status, MailOutboxItem.last_error: error}
+    if status == "sent":
+        values[MailOutboxItem.sent_at] = clock.now()
+    if status == "pending":  # the server was not reached: try again later
+        values[MailOutboxItem.due_at] = clock.now() + RETRY_AFTER
+    async with write_transaction(lock_key=OUTBOX_LOCK):
+        await MailOutboxItem.update(values).where(
+            MailOutboxItem.id.is_in(ids)
+            & (MailOutboxItem.status == "sending")
+            & (MailOutboxItem.claimed_by == worker)
+        )
+
+
+def _params(row: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    value = row["params"]
+    if isinstance(value, str):
+        value = json.loads(value or "{}")
+    return value if isinstance(value, dict) else {}
+
+
+def _item_text(row: dict[str, Any], language: str) -> str:
+    text = notification_text(row["message"], _params(row), language)
+    return text + (f"\n{get_settings().base_url}{row['link']}" if row["link"] else "")
+
+
+def _footer(language: str) -> str:
+    return "\n\n-- \n" + i18n.translate(
+        "You get this mail because of your notification settings. Change them on your account page: %(url)s",
+        language,
+        url=get_settings().base_url + "/account#notification-settings",
+    )
+
+
+def _message_id(first: int, last: int) -> str:
+    host = urlsplit(get_settings().base_url).hostname or "hangang.local"
+    return f"<hangang-notice-{first}-{last}@{host}>"
+
+
+def single_mail(row: dict[str, Any], reader: dict[str, Any]) -> mail.OutgoingMail:
+    """One notification as a mail in the reader's language."""
+    language = reader["language"]
+    subject = i18n.translate(KINDS_BY_KEY[row["kind"]].subject, language) if row["kind"] in KINDS_BY_KEY else ""
+    return mail.OutgoingMail(
+        to=reader["email"],
+        subject=subject or i18n.translate("Hangang Portal notification", language),
+        body=_item_text(row, language) + _footer(language),
+        message_id=_message_id(row["id"], row["id"]),
+    )
+
+
+def digest_mail(rows: list[dict[str, Any]], reader: dict[str, Any]) -> mail.OutgoingMail:
+    """A reader's waiting notifications as one mail, oldest first."""
+    language = reader["language"]
+    lines = [f"- {_item_text(row, language)}" for row in rows[:DIGEST_ITEMS]]
+    if len(rows) > DIGEST_ITEMS:
+        lines.append(
+            i18n.translate(
+                "%(n)s more on your notifications page: %(url)s",
+                language,
+                n=len(rows) - DIGEST_ITEMS,
+                url=get_settings().base_url + "/account/notifications",
+            )
+        )
+    return mail.OutgoingMail(
+        to=reader["email"],
+        subject=i18n.translate("Your Hangang Portal notifications: %(n)s new", language, n=len(rows)),
+        body="\n\n".join(lines) + _footer(language),
+        message_id=_message_id(rows[0]["id"], rows[-1]["id"]),
+    )
+
+
+async def _send(rows: list[dict[str, Any]], worker: str, report: MailRound, digest: bool) -> None:
+    """Send claimed rows of one reader (one mail, or one digest) and mark them."""
+    ids = [r["id"] for r in rows]
+    reader = await User.select(User.email, User.language).where(User.id == rows[0]["user"]).first()
+    if reader is None:
+        await _mark(ids, worker, "failed", "no such account")
+        report.failed += len(ids)
+        return
+    outgoing = digest_mail(rows, reader) if digest else single_mail(rows[0], reader)
+    try:
+        await mail.deliver(outgoing)
+    except mail.MailNotSent as exc:
+        log.warning("notification mail to=%s subject=%s not sent, will retry: %s", outgoing.to, outgoing.subject, exc)
+        await _mark(ids, worker, "pending", str(exc)[:200])
+        report.retrying += len(ids)
+        return
+    except Exception as exc:  # the server may have taken it: never send again (at most once)
+        log.error("notification mail to=%s subject=%s failed: %s", outgoing.to, outgoing.subject, type(exc).__name__)
+        await _mark(ids, worker, "failed", type(exc).__name__)
+        report.failed += len(ids)
+        return
+    await _mark(ids, worker, "sent")
+    if digest:
+        report.digests += 1
+    report.sent += len(ids)
+
+
+async def send_due_mail(worker: str | None = None, limit: int = 100) -> MailRound:
+    """One round: expire dead claims, send due single mails, then due digests (one per reader)."""
+    worker = worker or worker_name()
+    report = MailRound(unknown=await expire_stale_claims())
+    for row in await _claim(MailOutboxItem.digest.eq(False), worker, limit):
+        await _send([row], worker, report, digest=False)
+    now = clock.now()
+    readers = (
+        await MailOutboxItem.select(MailOutboxItem.user)
+        .where(
+            (MailOutboxItem.status == "pending") & MailOutboxItem.digest.eq(True) & (MailOutboxItem.due_at <= now)
+        )
+        .distinct()
+        .limit(limit)
+    )
+    for reader in readers:
+        rows = await _claim(MailOutboxItem.digest.eq(True) & (MailOutboxItem.user == reader["user"]), worker, 1000)
+        if rows:
+            await _send(rows, worker, report, digest=True)
+    return report
+
+
+async def outbox_counts() -> dict[str, int]:
+    """How many notification mails are in each state (``hangang mail-outbox``)."""
+    from piccolo.query.functions.aggregate import Count
+
+    rows = await MailOutboxItem.select(MailOutboxItem.status, Count(alias="n")).group_by(MailOutboxItem.status)
+    return {row["status"]: row["n"] for row in rows}
+
+
+async def requeue_unknown() -> int:
+    """An operator's decision, once the mail server's log shows that the ``unknown`` mails never left:
+    send them again (same Message-ID). Audited; returns how many."""
+    from portal import audit
+
+    async with write_transaction(lock_key=OUTBOX_LOCK):
+        rows = await MailOutboxItem.update(
+            {MailOutboxItem.status: "pending", MailOutboxItem.due_at: clock.now(), MailOutboxItem.claimed_by: None}
+        ).where(MailOutboxItem.status == "unknown").returning(MailOutboxItem.id)
+        if rows:
+            await audit.record("notifications.mail_requeued", subject="mail-outbox", count=len(rows))
+    return len(rows)
+
+
+async def notification_mail_loop(stop: asyncio.Event) -> None:
+    """Send notification mail every few seconds until the server stops."""
+    while not stop.is_set():
+        try:
+            report = await send_due_mail()
+            if report.sent or report.failed or report.unknown:
+                log.info(
+                    "notification mail: sent %s (%s digests), retrying %s, failed %s, unknown %s",
+                    report.sent, report.digests, report.retrying, report.failed, report.unknown,
+                )
+        except Exception:  # a busy database must not kill the worker; rows stay where they were
+            log.exception("notification mail round failed; will retry")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=LOOP_SECONDS)

@@ -1,0 +1,29 @@
+"""The SMTP sender says when a mail certainly did not leave (the outbox tries those again, nothing else)."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+
+import pytest
+
+from portal import mail
+from portal.settings import get_settings
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends: nothing listens there
+
+
+async def test_an_smtp_server_out_of_reach_means_the_mail_did_not_leave(monkeypatch):
+    settings = dataclasses.replace(get_settings(), smtp_host="127.0.0.1", smtp_port=_closed_port())
+    monkeypatch.setattr(mail, "get_settings", lambda: settings)
+    with pytest.raises(mail.MailNotSent):
+        await mail.deliver(mail.OutgoingMail("reader@example.kr", "Subject", "Body"))
+
+
+def test_a_notification_mail_carries_its_stable_message_id():
+    message = mail._message(mail.OutgoingMail("reader@example.kr", "Subject", "Body", message_id="<n-1-1@portal>"))
+    assert message["Message-ID"] == "<n-1-1@portal>" and message["To"] == "reader@example.kr"
