@@ -6,8 +6,9 @@ ranking (docs/judging.md, "Blended results").
 
 Each source is put on a 0-100 scale:
 
-* **expert**: the entry's calibrated score (the round's method, 1-10) rescaled, ``(score - 1) / 9 x 100``;
-* **panel**: the mean of the panelists' rubric totals (1-10) rescaled the same way;
+* **expert**: the entry's calibrated score on the stage's rubric scale ``MIN-MAX`` (e.g. 1-10 or 0-100)
+  rescaled, ``(score - MIN) / (MAX - MIN) x 100`` (clamped to the scale);
+* **panel**: the mean of the panelists' rubric totals (the same scale) rescaled the same way;
 * **public**: the entry's votes as a share of the most-voted entry's, ``votes / max votes x 100``
   (0 for every entry when nobody voted).
 
@@ -41,8 +42,12 @@ SHEET_COLUMNS = (
     "weight_panel",
     "weight_public",
     "seed",
+    "scale",
+    "category",
 )
+OPTIONAL_COLUMNS = frozenset({"scale", "category"})  # sheets exported before them are 1-10, no categories
 SCALE_LOW, SCALE_HIGH = 1, 10
+DEFAULT_SCALE = (SCALE_LOW, SCALE_HIGH)
 
 
 class BlendError(ValueError):
@@ -99,12 +104,20 @@ def exact(value: float) -> Fraction:
     return Fraction(f"{value:.6f}")
 
 
-def rescaled(score: float | None) -> Fraction:
-    """A 1-10 score on 0-100; no score is 0."""
+def rescaled(score: float | None, scale: tuple[int, int] = DEFAULT_SCALE) -> Fraction:
+    """A score on the rubric scale ``(low, high)`` on 0-100; no score is 0."""
     if score is None:
         return Fraction(0)
-    clamped = min(max(exact(score), Fraction(SCALE_LOW)), Fraction(SCALE_HIGH))
-    return (clamped - SCALE_LOW) * 100 / (SCALE_HIGH - SCALE_LOW)
+    low, high = scale
+    clamped = min(max(exact(score), Fraction(low)), Fraction(high))
+    return (clamped - low) * 100 / (high - low)
+
+
+def check_scale(scale: tuple[int, int]) -> tuple[int, int]:
+    low, high = scale
+    if not low < high:
+        raise BlendError(f"the scale {low}-{high} is empty: its minimum must be below its maximum")
+    return scale
 
 
 def lot(seed: int, entry_id: str) -> str:
@@ -115,17 +128,21 @@ def _six(value: Fraction) -> float:
     return round(float(value), 6)
 
 
-def blend(results: Iterable[SourceResult], weights: Weights, seed: int) -> list[BlendedRow]:
-    """The blended ranking, best first, with ranks 1..n (no shared ranks: ties go to the chain)."""
+def blend(
+    results: Iterable[SourceResult], weights: Weights, seed: int, scale: tuple[int, int] = DEFAULT_SCALE
+) -> list[BlendedRow]:
+    """The blended ranking, best first, with ranks 1..n (no shared ranks: ties go to the chain).
+    ``scale`` is the stage's rubric scale the expert and panel scores are on."""
     weights.check()
+    check_scale(scale)
     items = list(results)
     if len({r.entry_id for r in items}) != len(items):
         raise BlendError("an entry appears twice")
     most = max((r.public_votes for r in items), default=0)
     scored = []
     for r in items:
-        expert = rescaled(r.expert_score)
-        panel = rescaled(r.panel_score)
+        expert = rescaled(r.expert_score, scale)
+        panel = rescaled(r.panel_score, scale)
         public = Fraction(r.public_votes * 100, most) if most else Fraction(0)
         total = (weights.expert * expert + weights.panel * panel + weights.public * public) / 100
         scored.append((r, expert, panel, public, total))
@@ -151,9 +168,15 @@ def _number(value: float | None) -> str:
 
 
 def sheet_rows(
-    rows: Iterable[BlendedRow], titles: Mapping[str, str], weights: Weights, seed: int
+    rows: Iterable[BlendedRow],
+    titles: Mapping[str, str],
+    weights: Weights,
+    seed: int,
+    scale: tuple[int, int] = DEFAULT_SCALE,
+    categories: Mapping[str, str] | None = None,
 ) -> list[list[str]]:
     """The export's rows under ``SHEET_COLUMNS`` (every value as text)."""
+    categories = categories or {}
     return [
         [
             str(r.rank),
@@ -170,6 +193,8 @@ def sheet_rows(
             str(weights.panel),
             str(weights.public),
             str(seed),
+            f"{scale[0]}-{scale[1]}",
+            categories.get(r.entry_id, ""),
         ]
         for r in rows
     ]
@@ -191,14 +216,41 @@ def _whole(text: str, line: int, column: str) -> int:
         raise BlendError(f"line {line}: {column} is not a whole number: {text!r}") from None
 
 
+@dataclass(frozen=True)
+class BlendSheet:
+    """A parsed blend sheet: the raw results, weights, seed, the stage's scale and entry categories."""
+
+    results: list[SourceResult]
+    weights: Weights
+    seed: int
+    scale: tuple[int, int]
+    categories: dict[str, str]
+
+
+def _scale(text: str, line: int) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    if not sep or not low.isdigit() or not high.isdigit():
+        raise BlendError(f"line {line}: scale is not MIN-MAX, e.g. 1-10 or 0-100: {text!r}")
+    return check_scale((int(low), int(high)))
+
+
 def parse_sheet(records: Iterable[Mapping[str, str]]) -> tuple[list[SourceResult], Weights, int]:
-    """The raw results, weights and seed of an exported blend sheet (the computed columns are ignored:
-    a replay recomputes them). ``records`` map column names to cell text, from line 2 on."""
+    """The raw results, weights and seed of an exported blend sheet (see ``parse_blend_sheet``)."""
+    sheet = parse_blend_sheet(records)
+    return sheet.results, sheet.weights, sheet.seed
+
+
+def parse_blend_sheet(records: Iterable[Mapping[str, str]]) -> BlendSheet:
+    """An exported blend sheet (the computed columns are ignored: a replay recomputes them).
+    ``records`` map column names to cell text, from line 2 on. A sheet without a ``scale`` column
+    (exported before stages had their own scales) is on 1-10."""
     results: list[SourceResult] = []
     settings: set[tuple[int, int, int, int]] = set()
+    scales: set[tuple[int, int]] = set()
+    categories: dict[str, str] = {}
     for line, record in enumerate(records, start=2):
         cells = {k.strip(): (v or "").strip() for k, v in record.items() if k}
-        missing = [c for c in SHEET_COLUMNS if c not in cells]
+        missing = [c for c in SHEET_COLUMNS if c not in cells and c not in OPTIONAL_COLUMNS]
         if missing:
             raise BlendError(f"missing column {', '.join(missing)}")
         if not cells["entry_id"]:
@@ -214,9 +266,14 @@ def parse_sheet(records: Iterable[Mapping[str, str]]) -> tuple[list[SourceResult
         settings.add(
             tuple(_whole(cells[c], line, c) for c in ("weight_expert", "weight_panel", "weight_public", "seed"))  # type: ignore[arg-type]
         )
+        scales.add(_scale(cells["scale"], line) if cells.get("scale") else DEFAULT_SCALE)
+        if cells.get("category"):
+            categories[cells["entry_id"]] = cells["category"]
     if not results:
         raise BlendError("the sheet has no entries")
     if len(settings) != 1:
         raise BlendError("the weights and seed must be the same on every line")
+    if len(scales) != 1:
+        raise BlendError("the scale must be the same on every line")
     expert, panel, public, seed = settings.pop()
-    return results, Weights(expert, panel, public).check(), seed
+    return BlendSheet(results, Weights(expert, panel, public).check(), seed, scales.pop(), categories)
