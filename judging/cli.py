@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from judging.compute import blend
+from judging.compute import blend, blend_advance
 from judging.compute.calibration import DEFAULT_METHOD, METHODS
 from judging.compute.candidates import Quotas
 from judging.compute.rubric import RubricError, parse_scale
@@ -287,15 +287,28 @@ def add_blend_command(group: argparse._SubParsersAction) -> None:
         "and seed (docs/judging.md, 'Blended results').",
     )
     parser.add_argument("--sheet", required=True, metavar="blend.csv", help="the exported blend sheet")
+    parser.add_argument(
+        "--count", type=int, default=None, metavar="N",
+        help="a stage's advancement: the best N by blended score advance",
+    )
+    parser.add_argument(
+        "--cut", type=float, default=None, metavar="SCORE",
+        help="a stage's advancement: every entry whose blended score reaches SCORE (on the sheet's "
+        "scale, rescaled to 0-100 like the expert scores) advances",
+    )
+    parser.add_argument(
+        "--quotas", metavar="QUOTAS.json", default=None,
+        help="a stage's advancement under the quotas file (its winners are the number that advance)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     parser.set_defaults(handler=run_blend)
 
 
-def read_blend_sheet(path: str | Path) -> tuple[list[blend.SourceResult], blend.Weights, int]:
+def read_blend_sheet(path: str | Path) -> blend.BlendSheet:
     """Read an exported blend sheet (UTF-8, a byte-order mark is fine)."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            return blend.parse_sheet(csv.DictReader(handle))
+            return blend.parse_blend_sheet(csv.DictReader(handle))
     except FileNotFoundError:
         raise blend.BlendError("no such file") from None
     except UnicodeDecodeError:
@@ -304,21 +317,59 @@ def read_blend_sheet(path: str | Path) -> tuple[list[blend.SourceResult], blend.
         raise blend.BlendError(f"not a valid CSV file ({error})") from None
 
 
+def _blend_advancement(args: argparse.Namespace, sheet: blend.BlendSheet, ranking: list) -> dict | None:
+    """The advancement under --count, --cut or --quotas (None without them)."""
+    count, cut, quotas_file = getattr(args, "count", None), getattr(args, "cut", None), getattr(args, "quotas", None)
+    if count is None and cut is None and quotas_file is None:
+        return None
+    quotas = None
+    if quotas_file:
+        try:
+            quotas = read_quotas_data(quotas_file)
+        except ScoreSheetError as error:
+            raise blend.BlendError(str(error)) from None
+    return blend_advance.advance(
+        ranking, sheet.categories, quotas, sheet.seed, count=count, cut=cut, scale=sheet.scale
+    )
+
+
 def run_blend(args: argparse.Namespace) -> int:
-    """Print the replayed ranking; 2 with a message on a bad sheet."""
+    """Print the replayed ranking (and who advances under a rule); 2 with a message on bad input."""
     try:
-        results, weights, seed = read_blend_sheet(args.sheet)
-        ranking = blend.blend(results, weights, seed)
+        sheet = read_blend_sheet(args.sheet)
+        weights, seed = sheet.weights, sheet.seed
+        ranking = blend.blend(sheet.results, weights, seed, sheet.scale)
+        advancement = _blend_advancement(args, sheet, ranking)
     except blend.BlendError as error:
         print(f"error: {args.sheet}: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(blend_json(ranking, weights, seed), ensure_ascii=False, indent=2))
+        document = blend_json(ranking, weights, seed)
+        document["scale"] = f"{sheet.scale[0]}-{sheet.scale[1]}"
+        if advancement is not None:
+            document.update(
+                {k: advancement[k] for k in ("advancing", "borderline", "total_score")}
+            )
+        print(json.dumps(document, ensure_ascii=False, indent=2))
         return 0
-    print(f"Weights: expert {weights.expert}, panel {weights.panel}, public {weights.public}   Seed: {seed}")
+    print(
+        f"Weights: expert {weights.expert}, panel {weights.panel}, public {weights.public}   "
+        f"Seed: {seed}   Scale: {sheet.scale[0]}-{sheet.scale[1]}"
+    )
+    flags = advancement["winner_flags"] if advancement else {}
     print(f"{'rank':>5}  {'entry':<14} {'expert':>8} {'panel':>8} {'public':>8} {'blended':>8}")
     for r in ranking:
-        print(f"{r.rank:>5}  {r.entry_id:<14} {r.expert:>8.2f} {r.panel:>8.2f} {r.public:>8.2f} {r.blended:>8.2f}")
+        print(
+            f"{r.rank:>5}  {r.entry_id:<14} {r.expert:>8.2f} {r.panel:>8.2f} {r.public:>8.2f} "
+            f"{r.blended:>8.2f}{'  *' if flags.get(r.entry_id) else ''}"
+        )
+    if advancement is not None:
+        print(f"\nAdvancing ({len(advancement['advancing'])})")
+        print("\n".join(f"  {e}" for e in advancement["advancing"]))
+        print("\nBorderline")
+        for note in advancement["borderline"]:
+            status = "in " if note["selected"] else "out"
+            print(f"  {status} {note['entry_id']!s:<14} rank {note['rank']:>4}  {note['reason']}")
     return 0
 
 
