@@ -25,8 +25,8 @@ SHEET_LABELS = (
     ("rank", "Rank", WHOLE),
     ("entry_id", "Entry ID", WHOLE),
     ("title", "Title", WHOLE),
-    ("expert_score", "Expert score (calibrated, 1-10)", SCORE),
-    ("panel_score", "Panel score (mean, 1-10)", SCORE),
+    ("expert_score", "Expert score (calibrated, on the stage's scale)", SCORE),
+    ("panel_score", "Panel score (mean, on the stage's scale)", SCORE),
     ("public_votes", "Public votes", WHOLE),
     ("expert", "Expert (0-100)", SCORE),
     ("panel", "Panel (0-100)", SCORE),
@@ -36,8 +36,10 @@ SHEET_LABELS = (
     ("weight_panel", "Panel weight", WHOLE),
     ("weight_public", "Public weight", WHOLE),
     ("seed", "Seed", WHOLE),
+    ("scale", "Scale", WHOLE),
+    ("category", "Category", WHOLE),
 )
-TEXT_COLUMNS = ("entry_id", "title")
+TEXT_COLUMNS = ("entry_id", "title", "scale", "category")
 
 
 def citizen_form(form: Any) -> citizens.CitizenForm:

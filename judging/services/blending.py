@@ -17,6 +17,7 @@ from judging.services.panel import panel_means
 from judging.services.public_vote import vote_counts
 from judging.services.selection import pseudonym, score_sheet
 from judging.tables import Entry
+from portal.connector.exports import _csv_bytes as csv_bytes
 
 EXPERT_METHOD = calibration.DEFAULT_METHOD
 
@@ -30,8 +31,8 @@ class BlendedStanding(msgspec.Struct, frozen=True):
     title: str
     category: str
     organization: str
-    expert_score: float | None  # calibrated, 1-10
-    panel_score: float | None  # mean panel total, 1-10
+    expert_score: float | None  # calibrated, on the stage's scale
+    panel_score: float | None  # mean panel total, on the stage's scale
     public_votes: int
     expert: float  # 0-100
     panel: float
@@ -50,6 +51,20 @@ class StageBlend(msgspec.Struct, frozen=True):
     seed: int
     method: str
     standings: list[BlendedStanding]
+    scale: tuple[int, int] = blend.DEFAULT_SCALE
+
+    @property
+    def scale_text(self) -> str:
+        return f"{self.scale[0]}-{self.scale[1]}"
+
+    @property
+    def weights(self) -> blend.Weights:
+        return blend.Weights(self.weight_expert, self.weight_panel, self.weight_public)
+
+    @property
+    def blends_citizens(self) -> bool:
+        """True when citizens weigh in the stage's ranking (a panel or public weight above 0)."""
+        return bool(self.weight_panel or self.weight_public)
 
     @property
     def has_panel(self) -> bool:
@@ -68,13 +83,33 @@ class StageBlend(msgspec.Struct, frozen=True):
             )
             for s in self.standings
         ]
-        weights = blend.Weights(self.weight_expert, self.weight_panel, self.weight_public)
-        return blend.sheet_rows(rows, {s.entry_id: s.title for s in self.standings}, weights, self.seed)
+        return blend.sheet_rows(
+            rows,
+            {s.entry_id: s.title for s in self.standings},
+            self.weights,
+            self.seed,
+            self.scale,
+            {s.entry_id: s.category for s in self.standings},
+        )
+
+    def csv_text(self) -> str:
+        """``blend.csv`` as text (the sheet a stage decision ranked by the blend stores and exports)."""
+        return csv_bytes(blend.SHEET_COLUMNS, self.sheet_rows()).decode("utf-8")
+
+    def ranking(self) -> list[blend.BlendedRow]:
+        return [
+            blend.BlendedRow(
+                s.rank, s.entry_id, s.expert_score, s.panel_score, s.public_votes,
+                s.expert, s.panel, s.public, s.blended,
+            )
+            for s in self.standings
+        ]
 
 
-async def stage_blend(round_id: int) -> StageBlend:
-    """Every source per entry of the stage, normalised and blended by the stage's weights."""
+async def stage_blend(round_id: int, method: str = EXPERT_METHOD) -> StageBlend:
+    """Every source per entry of the stage, normalised from the stage's scale and blended by its weights."""
     rnd = await get_round(round_id)
+    scale = (rnd["scale_min"], rnd["scale_max"])
     settings = await citizen_settings(round_id)
     edition_id = rnd["edition"]
     entries = await stage_entries(round_id)
@@ -82,7 +117,7 @@ async def stage_blend(round_id: int) -> StageBlend:
     expert: dict[int, float] = {}
     if sheet.rows:
         calibrated = calibration.calibrate(
-            [(r["entry_id"], r["judge_id"], float(r["score"])) for r in sheet.rows], EXPERT_METHOD
+            [(r["entry_id"], r["judge_id"], float(r["score"])) for r in sheet.rows], method
         )
         expert = {sheet.entry_ids[e]: item.score for e, item in calibrated.entries.items()}
     panel = await panel_means(round_id) if settings.has_panel else {}
@@ -97,7 +132,7 @@ async def stage_blend(round_id: int) -> StageBlend:
         )
         for e in entries
     ]
-    ranked = blend.blend(results, settings.weights, settings.seed)
+    ranked = blend.blend(results, settings.weights, settings.seed, scale)
     facts = {
         r["id"]: r
         for r in await Entry.select(
@@ -124,7 +159,9 @@ async def stage_blend(round_id: int) -> StageBlend:
         for r in ranked
     ]
     w = settings.weights
-    return StageBlend(round_id, settings.mode, w.expert, w.panel, w.public, settings.seed, EXPERT_METHOD, standings)
+    return StageBlend(
+        round_id, settings.mode, w.expert, w.panel, w.public, settings.seed, method, standings, scale
+    )
 
 
 async def blended_standings(round_id: int) -> list[BlendedStanding]:

@@ -1,8 +1,8 @@
 """A stage's citizens: none, a drawn panel, a public vote or both, and the blend weights (expert/panel/public).
 
 Officials set them on the round page; every change is audited. The stage's entries (what the panel
-scores and the public votes on) are the screened-in entries assigned to judges in the round, or every
-screened-in entry of the edition while the round has no assignments.
+scores and the public votes on) are the stage's entries in the funnel: the screened-in entries that
+advanced from every earlier stage (``judging/services/funnel.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 from judging.citizen_tables import CITIZEN_MODES, CitizenStage, has_panel, has_public
 from judging.compute.blend import Weights
+from judging.services import funnel
 from judging.services.common import require_undecided
 from judging.services.editions import SCORING_KINDS, get_round
-from judging.tables import Assignment, Entry
 from portal import audit, clock
 from portal.db import write_transaction
 from portal.errors import InvalidInput
@@ -187,18 +187,8 @@ async def update_citizen_settings(official_id: int, round_id: int, form: Citizen
         )
 
 
-async def stage_entries(round_id: int) -> list[dict[str, Any]]:
-    """The stage's entries (id, title, category, summary), by id: screened-in and assigned in the round,
-    or every screened-in entry of the edition while the round has no assignments."""
-    rnd = await get_round(round_id)
-    assigned = {
-        r["entry"]
-        for r in await Assignment.select(Assignment.entry).where(Assignment.round == round_id)
-    }
-    query = Entry.select(
-        Entry.id, Entry.title, Entry.category, Entry.summary, Entry.problem, Entry.ai_approach,
-        Entry.target_users,
-    ).where((Entry.edition == rnd["edition"]) & (Entry.status == "screened-in"))
-    if assigned:
-        query = query.where(Entry.id.is_in(sorted(assigned)))
-    return await query.order_by(Entry.id)
+async def stage_entries(round_id: int, *, strict: bool = False) -> list[dict[str, Any]]:
+    """The stage's entries, by id: the screened-in entries that advanced into it
+    (``judging/services/funnel.py``). With ``strict`` a stage still waiting for its predecessor's
+    approved advancement raises ``Conflict``; otherwise it holds no entries yet."""
+    return await funnel.stage_entries(round_id, strict=strict)

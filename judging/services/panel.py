@@ -66,7 +66,7 @@ async def draw_panel(official_id: int, round_id: int) -> int:
         raise ConflictError("The panel is already drawn.")
     rnd = await get_round(round_id)
     edition = await get_edition(rnd["edition"])
-    entries = [e["id"] for e in await stage_entries(round_id)]
+    entries = [e["id"] for e in await stage_entries(round_id, strict=True)]
     if not entries:
         raise ConflictError("The stage has no entries yet.")
     eligible = await eligible_residents(round_id, seoul_date())
@@ -232,6 +232,7 @@ class PanelEntryView:
     scores: dict[str, int]
     open: bool
     deadline: dt.datetime
+    scale: tuple[int, int] = (1, 10)  # the stage's rubric scale the panel scores on
 
 
 async def panel_entry(user_id: int, round_id: int, entry_id: int) -> PanelEntryView:
@@ -248,7 +249,8 @@ async def panel_entry(user_id: int, round_id: int, entry_id: int) -> PanelEntryV
         .first()
     )
     return PanelEntryView(
-        round_id, entry, settings.rubric, mine["scores"] if mine else {}, _takes_scores(rnd, edition), rnd["deadline"]
+        round_id, entry, settings.rubric, mine["scores"] if mine else {}, _takes_scores(rnd, edition), rnd["deadline"],
+        (rnd["scale_min"], rnd["scale_max"]),
     )
 
 
@@ -260,7 +262,7 @@ async def save_panel_score(user_id: int, round_id: int, entry_id: int, scores: d
     if not _takes_scores(rnd, edition):
         raise NotAllowed("The stage's deadline has passed; scores can no longer change.")
     settings = await citizen_settings(round_id)
-    total = weighted_total_centi(settings.rubric, scores)
+    total = weighted_total_centi(settings.rubric, scores, (rnd["scale_min"], rnd["scale_max"]))
     key = f"{round_id}:{entry_id}:{user_id}"
     now = clock.now()
     try:
@@ -291,7 +293,7 @@ async def save_panel_score(user_id: int, round_id: int, entry_id: int, scores: d
 
 
 async def panel_means(round_id: int) -> dict[int, Fraction]:
-    """The mean of the panelists' totals per entry, on the 1-10 scale (exact)."""
+    """The mean of the panelists' totals per entry, on the stage's rubric scale (exact)."""
     sums: dict[int, list[int]] = {}
     for s in await PanelScore.select(PanelScore.entry, PanelScore.total_centi).where(PanelScore.round == round_id):
         sums.setdefault(s["entry"], []).append(s["total_centi"])
