@@ -2,7 +2,9 @@
 the rule as QUOTAS.json, the decision with its replay command, and a manifest with SHA-256 of each file.
 
 ``hangang challenge rank scores.csv --quotas quotas.json --seed S --scale MIN-MAX [--cut C] --json``
-on these files gives exactly the approved advancement (the command is in ``decision.json``).
+on these files gives exactly the approved advancement (the command is in ``decision.json``). A stage
+ranked by the blend (citizens weigh in) exports ``blend.csv`` instead of ``scores.csv``, replayed by
+``hangang challenge blend --sheet blend.csv --count N | --cut C | --quotas quotas.json --json``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ FILE_NAMES = (
     "decision.json",
     "manifest.json",
 )
+BLEND_FILE_NAMES = tuple("blend.csv" if n == "scores.csv" else n for n in FILE_NAMES)
+
+
+def file_names(decision: dict[str, Any]) -> tuple[str, ...]:
+    """The export files of a decision: its stored sheet is scores.csv, or blend.csv for a blend."""
+    return BLEND_FILE_NAMES if decision["parameters"].get("source") == "blend" else FILE_NAMES
 
 
 def _json(value: Any) -> bytes:
@@ -53,12 +61,13 @@ async def advancement_files(decision_id: int) -> dict[str, bytes]:
         for r in sheet.ranking
     ]
     parameters = decision["parameters"]
+    sheet_name = "blend.csv" if parameters.get("source") == "blend" else "scores.csv"
     files: dict[str, bytes] = {
         "advancement.csv": csv_bytes(ADVANCEMENT_COLUMNS, rows),
         "advancement.xlsx": xlsx_bytes(
             ADVANCEMENT_SHEET, [[*r[:4], as_number(r[4]), r[5]] for r in rows], "advancement"
         ),
-        "scores.csv": decision["sheet_csv"].encode("utf-8"),
+        sheet_name: decision["sheet_csv"].encode("utf-8"),
         "quotas.json": _json(parameters["quotas"]),
         "decision.json": _json(
             {
@@ -70,6 +79,8 @@ async def advancement_files(decision_id: int) -> dict[str, bytes]:
                 "scale": parameters["scale"],
                 "method": decision["method"],
                 "seed": decision["seed"],
+                "source": parameters.get("source", "experts"),
+                **({"weights": parameters["weights"]} if "weights" in parameters else {}),
                 "score_sheet_sha256": decision["sheet_sha256"],
                 "advancing_pseudonymous": decision["result"]["advancing"],
                 "borderline": decision["result"]["borderline"],

@@ -176,12 +176,13 @@ class OfficialStagePages(Controller):
         return back_to(f"/officials/challenge/rounds/{round_id}/rubric")
 
     async def _decision_page(self, request: Request, decision_id: int, status_code: int = 200, **extra: Any) -> Template:
+        sheet = await stages.decision_sheet(decision_id)
         return page(
             request,
             "judging/officials/stage_decision.html",
             status_code=status_code,
-            sheet=await stages.decision_sheet(decision_id),
-            files=stage_exports.FILE_NAMES,
+            sheet=sheet,
+            files=stage_exports.file_names(sheet.decision),
             flash=request.session.pop("flash", None),
             **extra,
         )
@@ -210,6 +211,9 @@ class OfficialStagePages(Controller):
         if name == "advancement.zip":
             files = await stage_exports.advancement_files(decision_id)
             return _download(f"ai50-advancement-{decision_id}.zip", exports.zip_files(files))
-        if name not in stage_exports.FILE_NAMES:
+        if name not in stage_exports.FILE_NAMES + stage_exports.BLEND_FILE_NAMES:
             raise NotFoundError("We could not find that page.")
-        return _download(name, (await stage_exports.advancement_files(decision_id))[name])
+        files = await stage_exports.advancement_files(decision_id)
+        if name not in files:
+            raise NotFoundError("We could not find that page.")
+        return _download(name, files[name])

@@ -18,13 +18,18 @@ audited.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from judging.compute import blend, blend_advance
 from judging.compute.calibration import METHODS
+from judging.services import public_vote
+from judging.services.citizens import citizen_settings
 from judging.services.common import require_undecided, update_audited
 from judging.services.editions import (
     SCORING_KINDS,
@@ -63,6 +68,13 @@ DECISION_STALE_MESSAGES = {
     "rules": "The stage's advance rule changed after this decision was computed; compute it again before approving.",
     "score-sheet": "The reviews changed after this decision was computed; compute it again before approving.",
 }
+BLEND_STALE_MESSAGE = (
+    "The reviews, panel scores or public votes changed after this decision was computed; "
+    "compute it again before approving."
+)
+ANOMALY_MESSAGE = (
+    "Acknowledge the public vote's anomaly report on the blend page before approving this advancement."
+)
 MAX_COUNT = 100_000
 
 
@@ -267,8 +279,31 @@ def decision_quotas(rule: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def stale_message(decision: dict[str, Any]) -> str:
+    reason = decision["stale_reason"] or "rules"
+    if reason == "score-sheet" and decision["parameters"].get("source") == "blend":
+        return BLEND_STALE_MESSAGE
+    return DECISION_STALE_MESSAGES[reason]
+
+
+def blend_replay_command(parameters: dict[str, Any]) -> str:
+    """``hangang challenge blend`` on the exported blend.csv with the stage's rule."""
+    rule = parameters["rule"]
+    command = "hangang challenge blend --sheet blend.csv"
+    if rule["mode"] == "count":
+        command += f" --count {rule['count']}"
+    elif rule["mode"] == "cut":
+        command += f" --cut {rule['cut']}"
+    else:
+        command += " --quotas quotas.json"
+    return command + " --json"
+
+
 def replay_command(parameters: dict[str, Any]) -> str:
-    """The command that replays a decision from its export (scores.csv and quotas.json)."""
+    """The command that replays a decision from its export (scores.csv and quotas.json, or blend.csv
+    and quotas.json for a stage ranked by the blend)."""
+    if parameters.get("source") == "blend":
+        return blend_replay_command(parameters)
     command = (
         f"hangang challenge rank scores.csv --method {parameters['method']} --quotas quotas.json "
         f"--seed {parameters['seed']} --scale {parameters['scale']}"
@@ -278,8 +313,26 @@ def replay_command(parameters: dict[str, Any]) -> str:
     return command + " --json"
 
 
+def blend_outcome(csv_text: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The advancement on a stored blend sheet, exactly as ``hangang challenge blend`` replays it."""
+    rule = parameters["rule"]
+    sheet = blend.parse_blend_sheet(csv.DictReader(io.StringIO(csv_text)))
+    ranking = blend.blend(sheet.results, sheet.weights, sheet.seed, sheet.scale)
+    return blend_advance.advance(
+        ranking,
+        sheet.categories,
+        parameters["quotas"] if rule["mode"] == "quotas" else None,
+        sheet.seed,
+        count=rule["count"] if rule["mode"] == "count" else None,
+        cut=float(rule["cut"]) if rule["mode"] == "cut" else None,
+        scale=sheet.scale,
+    )
+
+
 def _outcome(csv_text: str, parameters: dict[str, Any]) -> dict[str, Any]:
     rule = parameters["rule"]
+    if parameters.get("source") == "blend":
+        return blend_outcome(csv_text, parameters)
     return rank_sheet(
         csv_text,
         method=parameters["method"],
@@ -309,6 +362,9 @@ async def compute_advancement(official_id: int, round_id: int, method: str = "ad
         "method": method,
         "source": standings.source,
     }
+    if standings.blend is not None:
+        parameters["weights"] = standings.blend.weights.label()
+        parameters["blend_seed"] = standings.blend.seed
     try:
         outcome = _outcome(standings.sheet_csv, parameters)
     except ValueError as exc:
@@ -390,6 +446,13 @@ async def decision_stale_reason(decision: dict[str, Any]) -> str:
     return ""
 
 
+async def require_public_vote_acknowledged(round_id: int) -> None:
+    """Refuse to approve a stage with a public vote until officials acknowledged its anomaly report."""
+    settings = await citizen_settings(round_id)
+    if settings.has_public and not (await public_vote.anomaly_report(round_id)).acknowledged:
+        raise ConflictError(ANOMALY_MESSAGE)
+
+
 async def approve_advancement(official_id: int, decision_id: int) -> bool:
     """One official's approval; the second different official decides the stage. True when final."""
     decision = await get_decision(decision_id)
@@ -403,9 +466,10 @@ async def approve_advancement(official_id: int, decision_id: int) -> bool:
     async with write_transaction(lock_key=f"challenge-edition-{decision['edition']}"):
         decision = await get_decision(decision_id)
         if decision["status"] == "stale":
-            raise ConflictError(DECISION_STALE_MESSAGES[decision["stale_reason"] or "rules"])
+            raise ConflictError(stale_message(decision))
         if decision["status"] != "proposed":
             raise ConflictError("Only a proposed decision can be approved.")
+        await require_public_vote_acknowledged(decision["round"])
         await require_undecided(decision["edition"], "The winners are already approved.")
         approvals = await decision_approvals(decision_id)
         if any(a["official"] == official_id for a in approvals):
@@ -571,9 +635,7 @@ async def decision_sheet(decision_id: int) -> DecisionSheet:
         ranking=ranking,
         borderline=borderline,
         approvals=await decision_approvals(decision_id),
-        stale_message=DECISION_STALE_MESSAGES.get(decision["stale_reason"], "")
-        if status == "stale"
-        else "",
+        stale_message=stale_message(decision) if status == "stale" else "",
         replay=replay_command(decision["parameters"]),
     )
 

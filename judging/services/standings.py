@@ -1,18 +1,23 @@
 """A stage's standings: the ONE place that ranks a stage's entries.
 
-Today the standings are the judges' calibrated scores (the additive model over the stage's score
-sheet). A citizen panel or public vote blended into a stage plugs in here, and nowhere else: the
-advancement (``judging/services/stages.py``) is computed from ``Standings.sheet_csv``, the sheet it
-stores and the CLI replays, so a blend must return a sheet ``hangang challenge rank`` can replay.
+Without citizens (or with citizens whose weights are 0) the standings are the judges' calibrated
+scores (the additive model over the stage's score sheet), source ``"experts"``: ``sheet_csv`` is the
+score sheet ``hangang challenge rank`` replays. When a citizen panel or public vote weighs in (a panel
+or public weight above 0), the standings are the blend (``judging/services/blending.py``), source
+``"blend"``: ``sheet_csv`` is ``blend.csv``, which ``hangang challenge blend`` replays. The
+advancement (``judging/services/stages.py``) is computed from ``Standings.sheet_csv`` either way.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from judging.compute import calibration
 from judging.compute.rubric import scale_text
-from judging.services.selection import score_sheet
+from judging.services.blending import StageBlend, stage_blend
+from judging.services.citizens import citizen_settings
+from judging.services.selection import Sheet, score_sheet
 
 
 @dataclass(frozen=True)
@@ -33,21 +38,54 @@ class Standings:
     """A stage's ranking and the score sheet it comes from (pseudonymous ids, with its scale)."""
 
     round_id: int
-    source: str  # "experts": calibrated judges' scores (a blend would name itself here)
+    source: str  # "experts": calibrated judges' scores; "blend": experts, panel and public by weight
     method: str
     scale: tuple[int, int]
     sheet_csv: str
     entry_ids: dict[str, int]
     rows: list[StandingRow]
+    blend: StageBlend | None = None  # the blend behind the standings (source "blend")
 
     @property
     def scale_text(self) -> str:
         return scale_text(self.scale)
 
 
+async def blend_standings(round_id: int, method: str, sheet: Sheet) -> Standings:
+    """The stage ranked by the blend: every entry of the stage, its blended score (0-100) as the score."""
+    blended = await stage_blend(round_id, method)
+    reviews = Counter(r["entry_id"] for r in sheet.rows)
+    rows = [
+        StandingRow(
+            entry=s.entry,
+            entry_id=s.entry_id,
+            rank=s.rank,
+            score=s.blended,
+            raw_mean=s.expert_score if s.expert_score is not None else 0.0,
+            disagreement=0.0,
+            reviews=reviews[s.entry_id],
+        )
+        for s in blended.standings
+    ]
+    return Standings(
+        round_id=round_id,
+        source="blend",
+        method=method,
+        scale=blended.scale,
+        sheet_csv=blended.csv_text(),
+        entry_ids={s.entry_id: s.entry for s in blended.standings},
+        rows=rows,
+        blend=blended,
+    )
+
+
 async def stage_standings(round_id: int, method: str = calibration.DEFAULT_METHOD) -> Standings:
-    """Rank the stage's reviewed entries by calibrated score (ties by pseudonym, for display)."""
+    """Rank the stage's entries: by the blend when citizens weigh in, else the reviewed entries by
+    calibrated score (ties by pseudonym, for display)."""
     sheet = await score_sheet(round_id)
+    settings = await citizen_settings(round_id)
+    if settings.weights.panel or settings.weights.public:
+        return await blend_standings(round_id, method, sheet)
     rows: list[StandingRow] = []
     if sheet.rows:
         fitted = calibration.calibrate(
