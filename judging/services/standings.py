@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from judging.compute import calibration
 from judging.compute.rubric import scale_text
-from judging.services.blending import StageBlend, stage_blend
 from judging.services.citizens import citizen_settings
 from judging.services.selection import Sheet, score_sheet
+
+if TYPE_CHECKING:
+    from judging.services.blending import StageBlend
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class Standings:
 
 async def blend_standings(round_id: int, method: str, sheet: Sheet) -> Standings:
     """The stage ranked by the blend: every entry of the stage, its blended score (0-100) as the score."""
+    # imported here: the panel's services reach the stages (and so these standings) through reviews
+    from judging.services.blending import stage_blend
+
     blended = await stage_blend(round_id, method)
     reviews = Counter(r["entry_id"] for r in sheet.rows)
     rows = [
