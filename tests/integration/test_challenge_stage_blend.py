@@ -11,11 +11,11 @@ import zipfile
 
 import pytest
 
+from judging.citizen_tables import PanelMember
 from judging.services import citizens, panel, public_vote, stages
 from judging.services.blending import blended_standings
 from judging.services.editions import get_round
 from judging.services.standings import stage_standings
-from judging.citizen_tables import PanelMember
 from portal.errors import Conflict
 from tests.integration.test_challenge_citizens import _current_user, residents, settings_form
 from tests.integration.test_challenge_setup import relogin

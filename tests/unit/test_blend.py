@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -14,6 +15,7 @@ from judging.compute.blend import (
     Weights,
     blend,
     lot,
+    parse_blend_sheet,
     parse_sheet,
     sheet_rows,
 )
@@ -82,3 +84,72 @@ def test_the_command_refuses_a_sheet_whose_weights_do_not_sum_to_100(tmp_path, c
     assert run_blend(Namespace(sheet=str(sheet), json=True)) == 2
     assert "the weights must sum to 100 (they sum to 95)" in capsys.readouterr().err
     assert run_blend(Namespace(sheet=str(tmp_path / "missing.csv"), json=True)) == 2
+
+
+def test_scores_are_rescaled_from_the_stage_scale_and_the_sheet_records_it():
+    results = [SourceResult("E-a", 50.0, 100.0, 0), SourceResult("E-b", 80.0, 0.0, 0)]
+    on_0_100 = blend(results, Weights(50, 50, 0), 3, (0, 100))
+    by_id = {r.entry_id: r for r in on_0_100}
+    assert (by_id["E-a"].expert, by_id["E-a"].panel, by_id["E-a"].blended) == (50.0, 100.0, 75.0)
+    assert (by_id["E-b"].expert, by_id["E-b"].panel, by_id["E-b"].blended) == (80.0, 0.0, 40.0)
+    # The same scores read as 1-10 would clamp to 100 each: the scale changes the ranking's values.
+    assert blend(results, Weights(50, 50, 0), 3)[0].blended == 100.0
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(SHEET_COLUMNS)
+    writer.writerows(sheet_rows(on_0_100, {}, Weights(50, 50, 0), 3, (0, 100), {"E-a": "welfare"}))
+    parsed = parse_blend_sheet(csv.DictReader(io.StringIO(buffer.getvalue())))
+    assert (parsed.scale, parsed.categories) == ((0, 100), {"E-a": "welfare"})
+    assert blend(parsed.results, parsed.weights, parsed.seed, parsed.scale) == on_0_100
+
+
+def test_a_sheet_without_a_scale_column_is_read_on_1_10():
+    old_columns = [c for c in SHEET_COLUMNS if c not in ("scale", "category")]
+    text = ",".join(old_columns) + "\n1,E-a,,5.5,,0,,,,,100,0,0,1\n"
+    parsed = parse_blend_sheet(csv.DictReader(io.StringIO(text)))
+    assert parsed.scale == (1, 10)
+    assert blend(parsed.results, parsed.weights, parsed.seed, parsed.scale)[0].expert == 50.0
+
+
+def _sheet_file(tmp_path, scale=(0, 100)):
+    results = [SourceResult(f"E-{i}", 10.0 * i, None, 0) for i in range(1, 7)]
+    ranked = blend(results, Weights(100, 0, 0), 9, scale)
+    path = tmp_path / "blend.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SHEET_COLUMNS)
+        categories = {f"E-{i}": ("welfare" if i % 2 else "transportation") for i in range(1, 7)}
+        writer.writerows(sheet_rows(ranked, {}, Weights(100, 0, 0), 9, scale, categories))
+    return path
+
+
+def test_the_command_replays_an_advancement_by_count_cut_or_quotas(tmp_path, capsys):
+    from argparse import Namespace
+
+    from judging.cli import run_blend
+
+    sheet = str(_sheet_file(tmp_path))
+
+    def advancing(**rule):
+        args = Namespace(sheet=sheet, json=True, count=None, cut=None, quotas=None)
+        for key, value in rule.items():
+            setattr(args, key, value)
+        assert run_blend(args) == 0, capsys.readouterr().err
+        return json.loads(capsys.readouterr().out)["advancing"]
+
+    assert advancing(count=2) == ["E-6", "E-5"]
+    assert advancing(cut=40.0) == ["E-6", "E-5", "E-4"]  # 0-100 sheet: the cut is the blended value
+    quotas = tmp_path / "quotas.json"
+    quotas.write_text(json.dumps({"winners": 2, "categories": {"welfare": {"min": 2}}}), encoding="utf-8")
+    assert advancing(quotas=str(quotas)) == ["E-5", "E-3"]  # both from welfare (odd entries)
+    args = Namespace(sheet=sheet, json=True, count=2, cut=40.0, quotas=None)
+    assert run_blend(args) == 2 and "not both" in capsys.readouterr().err
+
+
+def test_a_cut_on_a_1_10_sheet_is_rescaled_like_the_scores():
+    from judging.compute.blend_advance import advance
+
+    ranked = blend([SourceResult(f"E-{i}", float(i), None, 0) for i in range(1, 11)], Weights(100, 0, 0), 0)
+    assert advance(ranked, {}, None, 0, cut=8.0, scale=(1, 10))["advancing"] == ["E-10", "E-9", "E-8"]
+    with pytest.raises(BlendError, match="outside the scale"):
+        advance(ranked, {}, None, 0, cut=11.0, scale=(1, 10))
