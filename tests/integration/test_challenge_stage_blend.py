@@ -77,6 +77,8 @@ async def test_a_stage_with_citizens_advances_by_the_blend_and_the_cli_replays_i
     # Only the advanced entries are in the next stage, for its citizens too.
     assert [e["id"] for e in await citizens.stage_entries(pitch)] == decision["result"]["advancing_ids"]
 
+    stage_page = await official.get(f"/officials/challenge/rounds/{round_id}/stage")
+    assert stage_page.status_code == 200 and 'id="standings-source"' in stage_page.text and "20/40/40" in stage_page.text
     page = await official.get(f"/officials/challenge/stage-decisions/{decision_id}")
     assert page.status_code == 200 and 'id="decision-source"' in page.text and "blend.csv" in page.text
     assert (await official.get(f"/officials/challenge/stage-decisions/{decision_id}/export/scores.csv")).status_code == 404
