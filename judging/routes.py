@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from judging.api.intake import EntryApi
 from judging.api.judging import JudgeApi, OfficialChallengeApi
+from judging.pages.feedback import OfficialFeedbackPages, StartupFeedbackPages
 from judging.pages.judges import JudgePages
 from judging.pages.officials import OfficialChallengePages
 from judging.pages.officials_rounds import OfficialRoundPages
@@ -18,6 +19,8 @@ ROUTE_HANDLERS = [
     OfficialRoundPages,
     OfficialStagePages,
     JudgePages,
+    OfficialFeedbackPages,
+    StartupFeedbackPages,
     JudgeApi,
     OfficialChallengeApi,
 ]
