@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from judging import feedback_exports
@@ -18,6 +19,11 @@ from portal.auth import public, requires_official
 from portal.errors import DomainError, NotFoundError
 from portal.web.forms import form_errors
 from portal.web.pages import back_to, current_user, page, signed_in_user
+
+
+def _labels() -> dict[str, str]:
+    """The bands, outcomes, moderation states and sorts in the reader's language."""
+    return {key: i18n.gettext(text) for key, text in LABELS.items()}
 
 
 def _base(round_id: int) -> str:
@@ -44,7 +50,7 @@ class OfficialFeedbackPages(Controller):
             view=await feedback.moderation_page(round_id, status, search, sort),
             filters={"status": status, "q": search, "sort": sort},
             statuses=feedback.STATUSES,
-            labels=LABELS,
+            labels=_labels(),
             sorts=feedback.SORTS,
             flash=request.session.pop("flash", None),
             **extra,
@@ -57,7 +63,7 @@ class OfficialFeedbackPages(Controller):
 
     @post("/{round_id:int}/feedback/{review_id:int}/{criterion:str}")
     async def moderate(
-        self, request: Request, round_id: RowId, review_id: RowId, criterion: str
+        self, request: Request, round_id: RowId, review_id: RowId, criterion: FromPath[str]
     ) -> Template | Redirect:
         form = await request.form()
         try:
@@ -87,7 +93,7 @@ class OfficialFeedbackPages(Controller):
             return await self._page(
                 request,
                 round_id,
-                400,
+                422,
                 errors={"confirm": i18n.gettext("Tick the box to confirm.")},
             )
         try:
@@ -109,7 +115,7 @@ class OfficialFeedbackPages(Controller):
         return back_to(_base(round_id))
 
     @get("/{round_id:int}/feedback/export/{name:str}")
-    async def export(self, request: Request, round_id: RowId, name: str) -> Response:
+    async def export(self, request: Request, round_id: RowId, name: FromPath[str]) -> Response:
         """feedback.csv or feedback.xlsx: every entry's feedback as the startup sees it, with moderation."""
         if name not in feedback_exports.FILE_NAMES:
             raise NotFoundError("We could not find that page.")
@@ -129,6 +135,6 @@ class StartupFeedbackPages(Controller):
         return page(
             request,
             "challenge/feedback.html",
-            labels=LABELS,
+            labels=_labels(),
             view=await feedback.entry_feedback(user.id if user else None, entry_id),
         )
