@@ -32,6 +32,7 @@ from portal import accounts, audit, clock
 from portal.db import write_transaction
 from portal.errors import Conflict as ConflictError
 from portal.errors import InvalidInput, NotFoundError
+from portal.tables import User
 
 STATUSES = ("pending", "approved", "hidden", "private")
 MAX_REASON = 500
@@ -87,19 +88,17 @@ class StageFeedback:
         return (self.stage["scale_min"], self.stage["scale_max"])
 
 
-async def _reviews(
-    round_ids: list[int], entry_ids: list[int] | None = None
-) -> list[dict[str, Any]]:
-    query = Review.select().output(load_json=True).where(Review.round.is_in(round_ids))
-    if entry_ids is not None:
-        query = query.where(Review.entry.is_in(entry_ids))
-    return await query.order_by(Review.id)
+async def _reviews(round_id: int) -> list[dict[str, Any]]:
+    return (
+        await Review.select()
+        .output(load_json=True)
+        .where(Review.round == round_id)
+        .order_by(Review.id)
+    )
 
 
-async def _moderations(review_ids: list[int]) -> dict[tuple[int, str], dict[str, Any]]:
-    if not review_ids:
-        return {}
-    rows = await FeedbackModeration.select().where(FeedbackModeration.review.is_in(review_ids))
+async def _moderations(round_id: int) -> dict[tuple[int, str], dict[str, Any]]:
+    rows = await FeedbackModeration.select().where(FeedbackModeration.review.round == round_id)
     return {(r["review"], r["criterion"]): r for r in rows}
 
 
@@ -109,18 +108,18 @@ def _status(review: dict[str, Any], key: str, moderation: dict[str, Any] | None)
     return moderation["status"] if moderation else "pending"
 
 
-async def _letters(entry_ids: list[int]) -> dict[int, dict[int, str]]:
+async def _letters(edition_id: int, entry_ids: list[int]) -> dict[int, dict[int, str]]:
     """Per entry, each judge's letter in the order of their first review of it (every stage)."""
-    rows = (
-        await Review.select(Review.entry, Review.judge, Review.round.position.as_alias("position"))
-        .where(Review.entry.is_in(entry_ids))
-        .order_by(Review.id)
-        if entry_ids
-        else []
-    )
+    wanted = set(entry_ids)
+    query = Review.select(Review.entry, Review.judge, Review.round.position.as_alias("position"))
+    if len(wanted) == 1:
+        query = query.where(Review.entry == next(iter(wanted)))
+    else:
+        query = query.where(Review.round.edition == edition_id)
     order: dict[int, list[int]] = {}
-    for row in sorted(rows, key=lambda r: r["position"]):  # stable: review id within a stage
-        order.setdefault(row["entry"], []).append(row["judge"])
+    for row in sorted(await query.order_by(Review.id), key=lambda r: r["position"]):
+        if row["entry"] in wanted:  # stable sort: review id order within a stage
+            order.setdefault(row["entry"], []).append(row["judge"])
     return {entry: compute.judge_letters(judges) for entry, judges in order.items()}
 
 
@@ -139,22 +138,25 @@ async def _stage_feedback(
     advancing = set(result["advancing"])
     scores = {r["entry_id"]: r["score"] for r in result["ranking"]}
     advancing_scores = [scores[a] for a in advancing if a in scores]
-    reviews = await _reviews([rnd["id"]])
+    reviews = await _reviews(rnd["id"])
     keys = [c["key"] for c in rnd["rubric"]]
     per_entry, means = compute.criterion_scores(
         [(r["entry"], r["judge"], r["scores"]) for r in reviews], keys, decision["method"]
     )
     wanted = [ids[r["entry_id"]] for r in ranking]
-    letters = await _letters(wanted)
-    moderations = await _moderations([r["id"] for r in reviews])
+    letters = await _letters(rnd["edition"], wanted)
+    moderations = await _moderations(rnd["id"])
     titles = {
         e["id"]: e["title"]
-        for e in await Entry.select(Entry.id, Entry.title).where(Entry.id.is_in(wanted))
+        for e in await Entry.select(Entry.id, Entry.title).where(Entry.edition == rnd["edition"])
     }
+    by_entry: dict[int, list[dict[str, Any]]] = {}
+    for review in reviews:
+        by_entry.setdefault(review["entry"], []).append(review)
     out = []
     for row in ranking:
         entry = ids[row["entry_id"]]
-        mine = [r for r in reviews if r["entry"] == entry]
+        mine = by_entry.get(entry, [])
         distance = compute.cut_distance(
             row["score"],
             row["entry_id"] in advancing,
@@ -340,8 +342,6 @@ async def moderation_page(
 
 
 async def _judge_names(ids: list[int]) -> dict[int, tuple[str, str]]:
-    from portal.tables import User
-
     if not ids:
         return {}
     rows = await User.select(User.id, User.display_name, User.email).where(
