@@ -15,7 +15,7 @@ from typing import Any
 import pyotp
 
 from judging.categories import CATEGORIES
-from judging.services import stage_rubric, stages
+from judging.services import feedback, stage_rubric, stages
 from judging.services.assignment import run_assignment
 from judging.services.editions import (
     EditionForm,
@@ -173,7 +173,12 @@ async def _funnel_stages(
     pitch_id = await stages.add_stage(official, edition_id, "발표 심사")
     criteria = [
         stage_rubric.CriterionForm(
-            i, key, ko, en, weight, "0-39 | Weak | 미흡\n40-69 | Sound | 보통\n70-100 | Strong | 우수"
+            i,
+            key,
+            ko,
+            en,
+            weight,
+            "0-39 | Weak | 미흡\n40-69 | Sound | 보통\n70-100 | Strong | 우수",
         )
         for i, (key, ko, en, weight) in enumerate(PITCH_RUBRIC)
     ]
@@ -406,6 +411,14 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             decision = await stages.compute_advancement(official, stage["id"])
             await stages.approve_advancement(official, decision)
             await stages.approve_advancement(second_official, decision)
+
+    # Feedback to applicants: the document screening's comments moderated and released.
+    commented = (
+        await Entry.select(Entry.id).where(Entry.edition == edition_id).order_by(Entry.id).limit(8)
+    )
+    await feedback.demo_feedback(
+        official, second_official, rounds["evaluation"]["id"], [e["id"] for e in commented]
+    )
 
     # The open 2027 edition: the demo startup can submit here.
     await create_edition(

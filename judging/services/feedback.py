@@ -486,3 +486,34 @@ async def _notify(rnd: dict[str, Any], entry_ids: list[int]) -> None:
                 title=entry["title"],
                 stage=rnd["name"] or edition["name"],
             )
+
+
+# ---------------------------------------------------------------- demo
+
+DEMO_COMMENTS = (
+    "문제 정의가 명확하고 개인정보 보호 계획이 구체적입니다.",
+    "The pilot plan is realistic; show more evidence from the people who will use it.",
+    "수익 구조와 확산 계획을 더 자세히 설명해 주세요.",
+    "Strong technical team; the data sources need a clearer licence.",
+)
+
+
+async def demo_feedback(
+    official_id: int, second_id: int, round_id: int, entry_ids: list[int]
+) -> None:
+    """Demo: comments on a few entries' reviews (one kept private, one hidden), then the release."""
+    reviews = [r for r in await _reviews(round_id) if r["entry"] in set(entry_ids)]
+    async with write_transaction():
+        for i, review in enumerate(reviews):
+            keys = list(review["scores"])
+            comments = {k: DEMO_COMMENTS[(i + j) % len(DEMO_COMMENTS)] for j, k in enumerate(keys)}
+            await Review.update(
+                {Review.comments: comments, Review.private_comments: keys[-1:] if i == 0 else []}
+            ).where(Review.id == review["id"])
+    if len(reviews) > 1:
+        last = reviews[-1]
+        await moderate_comment(
+            official_id, last["id"], list(last["scores"])[0], "hidden", "심사와 관련 없는 내용"
+        )
+    await approve_remaining(second_id, round_id)
+    await release_feedback(official_id, round_id)
