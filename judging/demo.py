@@ -15,7 +15,7 @@ from typing import Any
 import pyotp
 
 from judging.categories import CATEGORIES
-from judging.services import feedback, stage_rubric, stages
+from judging.services import feedback_moderation, stage_rubric, stages
 from judging.services.assignment import run_assignment
 from judging.services.editions import (
     EditionForm,
@@ -416,7 +416,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     commented = (
         await Entry.select(Entry.id).where(Entry.edition == edition_id).order_by(Entry.id).limit(8)
     )
-    await feedback.demo_feedback(
+    await feedback_moderation.demo_feedback(
         official, second_official, rounds["evaluation"]["id"], [e["id"] for e in commented]
     )
 

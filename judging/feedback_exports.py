@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from judging.services import feedback
+from judging.services import feedback, feedback_moderation
 from portal import i18n
 from portal.connector.exports import _csv_bytes as csv_bytes
 from portal.spreadsheet import SCORE, Column, xlsx_bytes
@@ -59,7 +59,7 @@ def feedback_rows(items: list[feedback.StageFeedback], language: str) -> list[li
 
 async def feedback_file(round_id: int, name: str) -> bytes:
     """feedback.csv (machine keys) or feedback.xlsx (headers in the reader's language)."""
-    view = await feedback.moderation_page(round_id)
+    view = await feedback_moderation.moderation_page(round_id)
     language = i18n.current_language.get()
     rows = feedback_rows(view.feedback, language)
     if name == "feedback.csv":

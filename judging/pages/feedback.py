@@ -13,7 +13,7 @@ from judging import feedback_exports
 from judging.compute.feedback import LABELS
 from judging.pages.officials_stages import _download
 from judging.schemas import RowId
-from judging.services import feedback
+from judging.services import feedback, feedback_moderation
 from portal import i18n
 from portal.auth import public, requires_official
 from portal.errors import DomainError, NotFoundError
@@ -47,11 +47,11 @@ class OfficialFeedbackPages(Controller):
             request,
             "challenge/feedback_moderation.html",
             status_code=status_code,
-            view=await feedback.moderation_page(round_id, status, search, sort),
+            view=await feedback_moderation.moderation_page(round_id, status, search, sort),
             filters={"status": status, "q": search, "sort": sort},
             statuses=feedback.STATUSES,
             labels=_labels(),
-            sorts=feedback.SORTS,
+            sorts=feedback_moderation.SORTS,
             flash=request.session.pop("flash", None),
             **extra,
         )
@@ -67,7 +67,7 @@ class OfficialFeedbackPages(Controller):
     ) -> Template | Redirect:
         form = await request.form()
         try:
-            await feedback.moderate_comment(
+            await feedback_moderation.moderate_comment(
                 signed_in_user(request).id,
                 review_id,
                 criterion[:40],
@@ -97,7 +97,9 @@ class OfficialFeedbackPages(Controller):
                 errors={"confirm": i18n.gettext("Tick the box to confirm.")},
             )
         try:
-            count = await feedback.approve_remaining(signed_in_user(request).id, round_id)
+            count = await feedback_moderation.approve_remaining(
+                signed_in_user(request).id, round_id
+            )
         except DomainError as exc:
             return await self._page(request, round_id, exc.status_code, errors=form_errors(exc))
         request.session["flash"] = i18n.gettext("%(count)s comments were approved.", count=count)
@@ -106,7 +108,7 @@ class OfficialFeedbackPages(Controller):
     @post("/{round_id:int}/feedback/release")
     async def release(self, request: Request, round_id: RowId) -> Template | Redirect:
         try:
-            count = await feedback.release_feedback(signed_in_user(request).id, round_id)
+            count = await feedback_moderation.release_feedback(signed_in_user(request).id, round_id)
         except DomainError as exc:
             return await self._page(request, round_id, exc.status_code, errors=form_errors(exc))
         request.session["flash"] = i18n.gettext(

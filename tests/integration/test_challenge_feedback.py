@@ -8,7 +8,8 @@ import io
 
 import pytest
 
-from judging.services import feedback, stages
+from judging.services import feedback_moderation as feedback
+from judging.services import stages
 from judging.services.reviews import my_review, save_review
 from judging.tables import Assignment, Review
 from portal.errors import Conflict as ConflictError
