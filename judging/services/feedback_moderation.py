@@ -46,11 +46,13 @@ class ModerationPage:
     stage: dict[str, Any]
     decided: bool
     released: dict[str, Any] | None
-    rows: list[ModerationRow]
+    rows: list[ModerationRow]  # at most MAX_ROWS of the matching comments
+    matching: int  # how many comments match the filter
     counts: dict[str, int]
     feedback: list[StageFeedback]
 
 
+MAX_ROWS = 500  # a large stage is read by filter (status, entry or judge) or in the export
 SORTS = ("rank", "entry", "judge", "status")
 
 
@@ -95,7 +97,8 @@ async def moderation_page(
         stage=rnd,
         decided=bool(feedback),
         released=await release_of(round_id),
-        rows=rows,
+        rows=rows[:MAX_ROWS],
+        matching=len(rows),
         counts=counts,
         feedback=feedback,
     )
