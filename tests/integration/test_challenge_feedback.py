@@ -78,6 +78,11 @@ async def test_feedback_is_moderated_released_after_approval_and_read_only_by_th
     assert moderation.status_code == 200
     assert all(name in moderation.text for name in names.values())
     assert SECRET in moderation.text
+    private = await feedback.moderation_page(round_id, status="private")
+    assert [r.comment.text for r in private.rows] == [SECRET]
+    email = (await User.select(User.email).where(User.id == judges[1]).first())["email"]
+    by_judge = await feedback.moderation_page(round_id, search=email, sort="judge")
+    assert by_judge.rows and {r.comment.judge for r in by_judge.rows} == {judges[1]}
     # Hiding needs a reason, shown beside the field; the typed choice is kept.
     view = await feedback.moderation_page(round_id)
     hide = next(r.comment for r in view.rows if r.comment.text == HIDDEN)
