@@ -17,7 +17,7 @@ import pyotp
 
 from judging.categories import CATEGORIES
 from judging.demo_citizens import load_citizens
-from judging.services import stage_rubric, stages
+from judging.services import feedback_moderation, stage_rubric, stages
 from judging.services.assignment import run_assignment
 from judging.services.editions import (
     EditionForm,
@@ -175,7 +175,12 @@ async def _funnel_stages(
     pitch_id = await stages.add_stage(official, edition_id, "발표 심사")
     criteria = [
         stage_rubric.CriterionForm(
-            i, key, ko, en, weight, "0-39 | Weak | 미흡\n40-69 | Sound | 보통\n70-100 | Strong | 우수"
+            i,
+            key,
+            ko,
+            en,
+            weight,
+            "0-39 | Weak | 미흡\n40-69 | Sound | 보통\n70-100 | Strong | 우수",
         )
         for i, (key, ko, en, weight) in enumerate(PITCH_RUBRIC)
     ]
@@ -412,6 +417,13 @@ async def load_demo(users: dict[str, int]) -> list[str]:
     # The final blends experts, a drawn citizen panel and a public vote 60/30/10.
     citizen_lines = await load_citizens(
         official, rounds["final"]["id"], rounds["final"]["rubric"], quality, SEED
+    )
+    # Feedback to applicants: the document screening's comments moderated and released.
+    commented = (
+        await Entry.select(Entry.id).where(Entry.edition == edition_id).order_by(Entry.id).limit(8)
+    )
+    await feedback_moderation.demo_feedback(
+        official, second_official, rounds["evaluation"]["id"], [e["id"] for e in commented]
     )
 
     # The open 2027 edition: the demo startup can submit here.

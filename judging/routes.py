@@ -5,6 +5,7 @@ from __future__ import annotations
 from judging.api.intake import EntryApi
 from judging.api.judging import JudgeApi, OfficialChallengeApi
 from judging.pages.citizens import CitizenPanelPages, PublicVotePages
+from judging.pages.feedback import OfficialFeedbackPages, StartupFeedbackPages
 from judging.pages.judges import JudgePages
 from judging.pages.judges_bids import JudgeBidPages, JudgeInvitationPages
 from judging.pages.officials import OfficialChallengePages
@@ -23,6 +24,8 @@ ROUTE_HANDLERS = [
     OfficialRoundPages,
     OfficialStagePages,
     JudgePages,
+    OfficialFeedbackPages,
+    StartupFeedbackPages,
     JudgeApi,
     OfficialChallengeApi,
     OfficialCitizenPages,

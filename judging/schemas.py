@@ -103,6 +103,8 @@ class ReviewWrite(StrictStruct):
     scores: dict[Annotated[str, msgspec.Meta(max_length=40)], Score]
     confidence: Annotated[int, msgspec.Meta(ge=1, le=5)]
     comments: dict[Annotated[str, msgspec.Meta(max_length=40)], Text2000] = {}
+    # Criterion keys whose comment is not shown to the applicant; omitted: keep what is stored.
+    private_comments: list[Annotated[str, msgspec.Meta(max_length=40)]] | None = None
 
 
 class ReviewRead(msgspec.Struct):
@@ -114,6 +116,7 @@ class ReviewRead(msgspec.Struct):
     confidence: int
     total: float
     updated_at: dt.datetime
+    private_comments: list[str] = []
 
 
 class JudgeProgressRead(msgspec.Struct):

@@ -194,6 +194,7 @@ class Review(Table, tablename="challenge_review"):
     judge = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     scores = JSON(default="{}")
     comments = JSON(default="{}")
+    private_comments = JSON(default="[]")  # criterion keys whose comment is not shown to the applicant
     confidence = Integer(default=3)
     total_centi = Integer()
     created_at = Timestamptz()
@@ -298,3 +299,24 @@ class ReviewComment(Table, tablename="challenge_review_comment"):
     judge = ForeignKey(User, on_delete=OnDelete.cascade)
     body = Text()
     created_at = Timestamptz()
+
+
+class FeedbackModeration(Table, tablename="challenge_feedback_moderation"):
+    """An official's verdict on one comment meant for the applicant: approved, or hidden with a reason.
+
+    One row per (review, criterion), changed in place; every change is audited."""
+
+    review = ForeignKey(Review, on_delete=OnDelete.cascade, index=True)
+    criterion = Varchar(length=40)
+    status = Varchar(length=10)  # approved | hidden
+    reason = Text(default="")
+    moderated_by = ForeignKey(User, on_delete=OnDelete.cascade)
+    moderated_at = Timestamptz()
+
+
+class FeedbackRelease(Table, tablename="challenge_feedback_release"):
+    """A stage's feedback released to the applicants (after its advancement is approved)."""
+
+    round = ForeignKey(Round, on_delete=OnDelete.cascade, unique=True, index=True)
+    released_by = ForeignKey(User, on_delete=OnDelete.cascade)
+    released_at = Timestamptz()

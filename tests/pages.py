@@ -119,6 +119,9 @@ async def build_site(users: UserFactory) -> Site:
         official, evaluation["id"], CitizenForm("panel", 1, 5, ("impact", "innovation"), 70, 30, 0)
     )
 
+    # Feedback to applicants: a decided edition whose stage's comments wait for moderation.
+    decided_round, decided_entry = await _decided_stage(site, judged_entries[1][0])
+
     # The edition taking entries: the startup has a draft with an attachment.
     now = clock.now()
     open_edition = await create_edition(
@@ -203,6 +206,7 @@ async def build_site(users: UserFactory) -> Site:
             "decision_id": decision,
         }
     )
+    site.bindings.append({"round_id": decided_round, "entry_id": decided_entry})
     open_evaluation = {r["kind"]: r for r in await rounds_of(open_edition)}["evaluation"]
     site.bindings.append(
         {"edition_id": open_edition, "entry_id": draft, "attachment_id": attachment,
@@ -293,6 +297,51 @@ async def _judges_binding(official: int, final_round: int) -> dict[str, Any]:
     await judge_invitations.invite_judge(official, invite)
     token = _re.search(r"/judging/invitations/([A-Za-z0-9_\-]+)", development_outbox.sent[-1].body).group(1)
     return {"round_id": final_round, "token": token}
+
+
+async def _decided_stage(site: Site, organization: int) -> tuple[int, int]:
+    """An edition whose evaluation stage two officials decided, with one entry's review commented
+    (one comment kept private by the judge): the moderation and feedback pages and their forms."""
+    from judging.services import entries, stages
+    from judging.services.assignment import run_assignment
+    from judging.services.editions import EditionForm, create_edition, rounds_of, update_round
+    from judging.services.reviews import save_review
+    from judging.services.screening import decide_gate
+    from judging.tables import DEFAULT_GATES
+
+    official, startup = site.accounts["official"].id, site.accounts["startup"].id
+    judge = site.accounts["judge"].id
+    now = clock.now()
+    edition = await create_edition(
+        official,
+        EditionForm(
+            name="AI 50 Challenge decided",
+            intake_opens_at=now - dt.timedelta(days=1),
+            intake_closes_at=now + dt.timedelta(hours=1),
+            winners=1,
+            quotas={},
+            max_per_organization=1,
+            seed=9,
+        ),
+    )
+    entry = await entries.create_entry(
+        startup, organization, edition, _entry_form(entries, "Entry with feedback")
+    )
+    await entries.submit_entry(startup, entry)
+    clock.advance(dt.timedelta(hours=2))
+    for gate in DEFAULT_GATES:
+        await decide_gate(official, entry, gate, True, "")
+    stage = {r["kind"]: r for r in await rounds_of(edition)}["evaluation"]
+    await update_round(official, stage["id"], stage["deadline"], 1, [judge])
+    await run_assignment(official, stage["id"])
+    keys = [c["key"] for c in stage["rubric"]]
+    comments = {k: f"Comment on {k}" for k in keys}
+    await save_review(judge, stage["id"], entry, dict.fromkeys(keys, 7), comments, 3, keys[:1])
+    await stages.update_stage(official, stage["id"], "", stages.RuleForm("count", 1))
+    decision = await stages.compute_advancement(official, stage["id"])
+    await stages.approve_advancement(official, decision)
+    await stages.approve_advancement(site.accounts["admin"].id, decision)
+    return stage["id"], entry
 
 
 async def _station_binding(official: int, cycle_id: int, worker: Account) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def review_read(review: reviews.JudgeReview) -> ReviewRead:
         confidence=review.confidence,
         total=review.total_centi / 100,
         updated_at=review.updated_at,
+        private_comments=review.private_comments,
     )
 
 
@@ -84,7 +85,13 @@ class JudgeApi(Controller):
         comments and a confidence 1-5; locked after the deadline or once the stage is decided."""
         me = signed_in_user(request).id
         await reviews.save_review(
-            me, round_id, entry_id, dict(data.scores), dict(data.comments), data.confidence
+            me,
+            round_id,
+            entry_id,
+            dict(data.scores),
+            dict(data.comments),
+            data.confidence,
+            private_comments=data.private_comments,
         )
         row = await reviews.my_review(me, round_id, entry_id)
         assert row is not None

@@ -131,6 +131,7 @@ class JudgePages(Controller):
                 scores,
                 comments,
                 parse_small_number(data.get("confidence"), "confidence"),
+                private_comments=[k for k in keys if data.get(f"private_{k}")],
             )
         except DomainError as exc:
             return await self._review_page(

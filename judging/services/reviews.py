@@ -4,7 +4,7 @@ the calibration of their scores side by side."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import msgspec
@@ -86,6 +86,7 @@ class JudgeReview:
     total_centi: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    private_comments: list[str] = field(default_factory=list)  # not shown to the applicant
 
 
 async def judge_assignments(judge_id: int) -> list[QueueItem]:
@@ -204,8 +205,12 @@ async def save_review(
     scores: dict[str, int],
     comments: dict[str, str],
     confidence: int,
+    private_comments: list[str] | None = None,
 ) -> int:
-    """Create or change my review until the round deadline; every change is audited with old and new values."""
+    """Create or change my review until the round deadline; every change is audited with old and new values.
+
+    ``private_comments`` lists the criteria whose comment the judge keeps from the applicant (None keeps
+    what is stored; a new review shows every comment)."""
     rnd = await get_round(round_id)
     await entry_for_judge(judge_id, round_id, entry_id)  # 404 unless assigned and unconflicted
     if clock.now() >= rnd["deadline"]:
@@ -223,6 +228,8 @@ async def save_review(
     clean_comments = {k: (comments.get(k) or "").strip() for k in keys}
     if any(len(c) > 2000 for c in clean_comments.values()):
         raise InvalidInput("Keep this under %(limit)s characters.", field="comments", limit=2000)
+    if private_comments is not None and set(private_comments) - set(keys):
+        raise InvalidInput("Comments are per criterion.", field="comments")
     if not isinstance(confidence, int) or isinstance(confidence, bool) or not 1 <= confidence <= 5:
         raise InvalidInput("Confidence is from 1 to 5.", field="confidence")
     total_centi = weighted_total_centi(rnd["rubric"], scores, scale)
@@ -236,9 +243,12 @@ async def save_review(
         await stages.require_reviews_open(round_id)  # a decided stage's scores never change
         await stages.enter_reviewing(round_id, judge_id)  # the first review freezes the rubric
         old = await my_review(judge_id, round_id, entry_id)
+        if private_comments is None:
+            private_comments = old.private_comments if old else []
         new_values = {
             "scores": scores,
             "comments": clean_comments,
+            "private_comments": sorted(set(private_comments)),
             "confidence": confidence,
             "total_centi": total_centi,
         }

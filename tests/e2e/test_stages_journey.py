@@ -1,7 +1,7 @@
 """A three-stage AI 50 Challenge in Korean, in a browser (issue #13): an official adds a pitch stage and
 edits the first stage's rubric (a wrong weight sum is refused beside the field), sets how many advance,
 judges score, and two officials approve the advancement twice; only advanced entries reach the next
-stage."""
+stage. After the first stage the officials release the judges' feedback and the startup reads it."""
 
 from __future__ import annotations
 
@@ -173,6 +173,12 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
         expect(judge.get_by_text("점수(0-100)").first).to_be_visible()
         for field in judge.locator("input[type=number][name^=score_]").all():
             field.fill("90")
+        # Feedback: one comment for the applicant, one the judge keeps from it.
+        comments = judge.locator("textarea[name^=comment_]")
+        comments.nth(0).fill("데이터 보호 계획이 구체적입니다.")
+        comments.nth(1).fill("심사위원끼리만 보는 메모")
+        judge.locator("input[type=checkbox][name^=private_]").nth(1).check()
+        reviewed_entry = int(re.search(r"/entries/(\d+)", judge.url)[1])
         judge.locator("#save-review").click()
         expect(judge.locator(".flash")).to_be_visible()
         quality = {entry: 9 - i for i, entry in enumerate(entries)}  # the first entries are best
@@ -194,6 +200,28 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
             expect(second.locator("#replay")).to_contain_text("hangang challenge rank scores.csv")
 
         advance(first_stage)
+        # The officials approve the remaining comments (after confirming) and release the feedback.
+        official.goto(f"{live.url}/officials/challenge/rounds/{first_stage}/feedback")
+        expect(official.get_by_role("heading", name="참가자 피드백")).to_be_visible()
+        expect(official.locator("#feedback-comments")).to_contain_text("심사위원끼리만 보는 메모")
+        official.locator("#f-confirm").check()
+        official.locator("#approve-remaining").click()
+        official.locator("#release-feedback").click()
+        expect(official.locator("#feedback-released")).to_be_visible()
+        # The startup reads its feedback in Korean: the comment by letter, never the private one.
+        founder = fresh_page()
+        founder.goto(f"{live.url}/login")
+        founder.locator("#f-email").fill("founder@riverai.kr")
+        founder.locator("#f-password").fill(PASSWORD)
+        founder.locator("form[action='/login'] button[type=submit]").click()
+        founder.wait_for_url(re.compile(r"/$"))
+        founder.goto(f"{live.url}/challenge/entries/{reviewed_entry}/feedback")
+        expect(founder.get_by_role("heading", name="심사위원 피드백")).to_be_visible()
+        expect(founder.locator(f"#feedback-stage-{first_stage}")).to_contain_text("데이터 보호 계획이 구체적입니다.")
+        expect(founder.locator(f"#feedback-stage-{first_stage}")).to_contain_text("심사위원 A")
+        expect(founder.locator(f"#feedback-stage-{first_stage} .band")).to_contain_text("상위")
+        assert "심사위원끼리만 보는 메모" not in founder.content()
+        assert "judge1@example.kr" not in founder.content()
         official.goto(f"{live.url}/officials/challenge/{edition}/stages")
         expect(official.locator(f"#stage-{first_stage} .badge")).to_have_text("결정됨")
         expect(official.locator(f"#stage-{pitch}-entries")).to_have_text("4")

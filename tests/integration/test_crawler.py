@@ -403,8 +403,10 @@ async def _path_ids(
             ids.append({"round_id": rounds[kind], "entry_id": mine["entry"]})
     for row in await Selection.select(Selection.id):
         ids.append({"selection_id": row["id"], "name": "bundle.zip"})
-    for row in await StageDecision.select(StageDecision.id):  # the demo's approved advancements
+    # The demo's approved advancements, and their stages' feedback exports.
+    for row in await StageDecision.select(StageDecision.id, StageDecision.round):
         ids.append({"decision_id": row["id"], "name": "advancement.zip"})
+        ids.append({"round_id": row["round"], "name": "feedback.xlsx"})
     for row in await OutboxBatch.select(OutboxBatch.id).limit(2):
         ids.append({"batch_pk": row["id"]})
     ids += [
