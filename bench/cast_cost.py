@@ -89,7 +89,7 @@ def drive(port: int, plan_file: Path, seconds: float, concurrency: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> int:  # noqa: C901 - a straight script
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", default="postgres")
     parser.add_argument("--seconds", type=float, default=10)

@@ -15,7 +15,7 @@ from portal.db import raw
 from portal.identity import CurrentUser, RequestContext
 from portal.sessions import ROTATE_FLAG, keep_draft_through_login
 from portal.settings import get_settings
-from portal.tables import PRIVILEGED_ROLES, User
+from portal.tables import PRIVILEGED_ROLES
 
 STAGE_FULL = "full"  # fully signed in
 STAGE_TOTP = "totp"  # password accepted, waiting for the TOTP code
