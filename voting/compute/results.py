@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from voting.compute.tally import (
     Outcome,
     Project,
@@ -54,24 +56,49 @@ def comparison_rule(rule: str) -> str:
     return "greedy" if rule == "equal-shares" else "equal-shares"
 
 
+def decode_ballots(contents: Sequence[str]) -> list[dict]:
+    """Stored ballot contents (canonical JSON) as data; identical contents share one object.
+
+    msgspec decodes a small ballot about five times faster than ``json.loads``, and a pot's ballots
+    repeat (a third of them at 100,000 ballots), so each distinct content is decoded once.
+    """
+    decoded: dict[str, dict] = {}
+    out = []
+    for content in contents:
+        ballot = decoded.get(content)
+        if ballot is None:
+            ballot = decoded[content] = msgspec.json.decode(content)
+        out.append(ballot)
+    return out
+
+
+def distinct_ballots(ballots: Sequence[dict]) -> list[tuple[dict, int]]:
+    """Each distinct ballot object once, with how many times it occurs (see ``decode_ballots``)."""
+    counts = Counter(map(id, ballots))
+    first = {id(b): b for b in ballots}
+    return [(first[key], n) for key, n in counts.items()]
+
+
 def _tally_ballots(data: PotInput) -> tuple[list, str]:
     if data.ballot_kind == "cumulative":
         return [
             {pid: n for pid, n in b.get("points", {}).items()} for b in data.ballots
         ], "cumulative"
-    return [{str(pid) for pid in b.get("project_ids", [])} for b in data.ballots], "approval"
+    # Each distinct ballot converted once; the engine takes frozensets as they are.
+    as_set = {id(b): frozenset(str(pid) for pid in b.get("project_ids", [])) for b in data.ballots}
+    return [as_set[id(b)] for b in data.ballots], "approval"
 
 
 def scores(data: PotInput) -> dict[int, int]:
     """Votes per project (approval, knapsack) or points per project (cumulative)."""
     counts: Counter[int] = Counter({pid: 0 for pid in data.costs})
-    for b in data.ballots:
+    for b, times in distinct_ballots(data.ballots):
         if "points" in b:
             for pid, n in b["points"].items():
-                counts[int(pid)] += int(n)
+                counts[int(pid)] += int(n) * times
         else:
             for pid in b.get("project_ids", []):
-                counts[int(pid)] += 1
+                counts[int(pid)] += times
     return dict(counts)
 
 
@@ -130,10 +157,9 @@ def _co_supporters(
     """
     shared: dict[int, Counter[int]] = {loser: Counter() for loser in losers}
     if losers:
-        choices = Counter(
-            frozenset(int(p) for p in (b.get("points") or b.get("project_ids") or []))
-            for b in data.ballots
-        )
+        choices: Counter[frozenset[int]] = Counter()
+        for b, times in distinct_ballots(data.ballots):
+            choices[frozenset(int(p) for p in (b.get("points") or b.get("project_ids") or []))] += times
         for chosen, n in choices.items():
             backed = chosen & winners
             if backed:
