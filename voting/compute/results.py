@@ -19,6 +19,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import msgspec
 
@@ -50,6 +51,11 @@ class PotInput:
     tie_seed: int
     vote_threshold: int | None = None
 
+    @cached_property
+    def distinct(self) -> list[tuple[dict, int]]:
+        """The distinct ballots with their counts, worked out once per pot."""
+        return distinct_ballots(self.ballots)
+
 
 def comparison_rule(rule: str) -> str:
     """The rule shown next to the official one: Equal Shares beside greedy, and the reverse."""
@@ -79,20 +85,20 @@ def distinct_ballots(ballots: Sequence[dict]) -> list[tuple[dict, int]]:
     return [(first[key], n) for key, n in counts.items()]
 
 
-def _tally_ballots(data: PotInput) -> tuple[list, str]:
+def _tally_ballots(data: PotInput) -> tuple[list, list[int], str]:
+    """The engine's ballots with their weights: each distinct ballot once (the engine groups
+    identical ballots itself, so the outcome is the same as with one entry per ballot)."""
+    distinct = data.distinct
+    weights = [n for _, n in distinct]
     if data.ballot_kind == "cumulative":
-        return [
-            {pid: n for pid, n in b.get("points", {}).items()} for b in data.ballots
-        ], "cumulative"
-    # Each distinct ballot converted once; the engine takes frozensets as they are.
-    as_set = {id(b): frozenset(str(pid) for pid in b.get("project_ids", [])) for b in data.ballots}
-    return [as_set[id(b)] for b in data.ballots], "approval"
+        return [dict(b.get("points", {})) for b, _ in distinct], weights, "cumulative"
+    return [frozenset(str(pid) for pid in b.get("project_ids", [])) for b, _ in distinct], weights, "approval"
 
 
 def scores(data: PotInput) -> dict[int, int]:
     """Votes per project (approval, knapsack) or points per project (cumulative)."""
     counts: Counter[int] = Counter({pid: 0 for pid in data.costs})
-    for b, times in distinct_ballots(data.ballots):
+    for b, times in data.distinct:
         if "points" in b:
             for pid, n in b["points"].items():
                 counts[int(pid)] += int(n) * times
@@ -127,7 +133,7 @@ def run_rule(rule: str, data: PotInput) -> tuple[dict, dict]:
     votes = scores(data)
     if not data.ballots:
         return params, _outcome_json(rule, params, data, votes, None)
-    ballots, ballot_type = _tally_ballots(data)
+    ballots, weights, ballot_type = _tally_ballots(data)
     kwargs = {}
     if "threshold" in params:
         kwargs["threshold"] = params["threshold"]
@@ -142,6 +148,7 @@ def run_rule(rule: str, data: PotInput) -> tuple[dict, dict]:
         ballot_type=ballot_type,  # type: ignore[arg-type]
         tie_break=data.tie_break,
         seed=data.tie_seed,
+        weights=weights,
         **kwargs,
     )
     return params, _outcome_json(rule, params, data, votes, outcome)
@@ -158,7 +165,7 @@ def _co_supporters(
     shared: dict[int, Counter[int]] = {loser: Counter() for loser in losers}
     if losers:
         choices: Counter[frozenset[int]] = Counter()
-        for b, times in distinct_ballots(data.ballots):
+        for b, times in data.distinct:
             choices[frozenset(int(p) for p in (b.get("points") or b.get("project_ids") or []))] += times
         for chosen, n in choices.items():
             backed = chosen & winners
