@@ -22,7 +22,7 @@ from portal.spreadsheet import AMOUNT, Column, escape_cell, xlsx_bytes
 from voting.compute.pabulib import PbFile, format_pb
 from voting.projects import cycle_projects, pot_projects
 from voting.services import results
-from voting.services.cycles import get_pot, pot_name
+from voting.services.cycles import get_cycle, get_pot, pot_name
 
 PB_RULE_NAMES = {
     "greedy": "greedy",
@@ -145,8 +145,9 @@ def _pb_vote(content: dict, cumulative: bool) -> dict[str, str]:
 
 
 async def pot_pb(cycle_id: int, pot_id: int) -> str:
-    """The anonymized ballots of one pot in pabulib's .pb format."""
-    cycle, _, _ = await results.results_of(cycle_id)
+    """The anonymized ballots of one pot in pabulib's .pb format (after the close only)."""
+    cycle = await get_cycle(cycle_id)
+    results.require_closed(cycle)  # the ballots alone: no need to read (and parse) every result run
     pot = await get_pot(cycle_id, pot_id)
     projects = await pot_projects(pot_id)
     _, contents = await results.pot_input(cycle, pot)
