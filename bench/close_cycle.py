@@ -5,8 +5,10 @@ under weighted channels (Seoul 2019: online 50, committee 30, assembly 10, stati
 The ballots are inserted in bulk beforehand (not timed). Then, in a fresh process, the cycle closes:
 the close itself (the mixer shuffles every pot, the official rule and its comparison are counted and
 stored), every result rule computed on every pot with its explanation, and the exports written to files
-(results CSV/XLSX/JSON, turnout CSV, one Pabulib file per pot). Prints seconds per step, the total, and
-the closing process's peak memory (``resource.getrusage`` maxrss). No assertions: figures only.
+(results CSV/XLSX/JSON, turnout CSV, one Pabulib file per pot). Prints per step the wall clock, the
+closing process's CPU and (PostgreSQL) the database's CPU, the totals, and the closing process's peak
+memory (``resource.getrusage`` maxrss). No assertions: figures only. On a shared machine compare the CPU
+columns: the wall clock swings with other load (docs/pb.md, "Performance", has the measured figures).
 
     .venv/bin/python bench/close_cycle.py                              # SQLite, 1,000,000 ballots
     .venv/bin/python bench/close_cycle.py --ballots 100000 --engines sqlite,postgres
