@@ -5,8 +5,10 @@ under weighted channels (Seoul 2019: online 50, committee 30, assembly 10, stati
 The ballots are inserted in bulk beforehand (not timed). Then, in a fresh process, the cycle closes:
 the close itself (the mixer shuffles every pot, the official rule and its comparison are counted and
 stored), every result rule computed on every pot with its explanation, and the exports written to files
-(results CSV/XLSX/JSON, turnout CSV, one Pabulib file per pot). Prints seconds per step, the total, and
-the closing process's peak memory (``resource.getrusage`` maxrss). No assertions: figures only.
+(results CSV/XLSX/JSON, turnout CSV, one Pabulib file per pot). Prints per step the wall clock, the
+closing process's CPU and (PostgreSQL) the database's CPU, the totals, and the closing process's peak
+memory (``resource.getrusage`` maxrss). No assertions: figures only. On a shared machine compare the CPU
+columns: the wall clock swings with other load (docs/pb.md, "Performance", has the measured figures).
 
     .venv/bin/python bench/close_cycle.py                              # SQLite, 1,000,000 ballots
     .venv/bin/python bench/close_cycle.py --ballots 100000 --engines sqlite,postgres
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,7 +117,47 @@ async def _insert_ballots(pot: int, ids: list[int], count: int, rng: random.Rand
 # ---------------------------------------------------------------- the close (timed, its own process)
 
 
+class Steps:
+    """Seconds per step: wall clock, this process's CPU and (PostgreSQL) the database backends' CPU.
+
+    On a shared machine the wall clock swings with other load; the CPU seconds much less.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.app_cpu: dict[str, float] = {}
+        self.db_cpu: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        wall, cpu, db = time.perf_counter(), time.process_time(), database_cpu()
+        yield
+        self.seconds[name] = time.perf_counter() - wall
+        self.app_cpu[name] = time.process_time() - cpu
+        self.db_cpu[name] = database_cpu() - db
+
+
+def database_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL cluster's live processes (0 for SQLite)."""
+    pid_file = os.environ.get("BENCH_POSTMASTER_PID")
+    if not pid_file:
+        return 0.0
+    postmaster = Path(pid_file).read_text().split()[0]
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def close(cycle_id: int, out_dir: Path) -> dict:
+    from portal import db
     from voting.compute import results as results_mod
     from voting.compute.rules import RESULT_RULES
     from voting.exports import build_export
@@ -123,39 +167,37 @@ async def close(cycle_id: int, out_dir: Path) -> dict:
     from voting.services.lifecycle import advance_cycle
     from voting.services.results import current_runs, pot_input
 
-    steps: dict[str, float] = {}
-    began = time.perf_counter()
-    await mix_pending([p["id"] for p in await pots_of(cycle_id)])  # the close's first step, timed apart
-    steps["mixer: every pot's ballots shuffled"] = time.perf_counter() - began
-    began = time.perf_counter()
-    state = await advance_cycle(cycle_id)  # closes, counts the official rule and its comparison
-    runs = await current_runs(cycle_id)
-    steps["close: official rule and comparison stored"] = time.perf_counter() - began
+    await db.start_pool()  # as in the server
+    steps = Steps()
+    with steps.step("mixer: every pot's ballots shuffled"):  # the close's first step, timed apart
+        await mix_pending([p["id"] for p in await pots_of(cycle_id)])
+    with steps.step("close: official rule and comparison stored"):
+        state = await advance_cycle(cycle_id)  # closes, counts the official rule and its comparison
+        runs = await current_runs(cycle_id)
 
-    began = time.perf_counter()
-    cycle = await get_cycle(cycle_id)
-    lines = 0
-    for pot in await pots_of(cycle_id):
-        data, _ = await pot_input(cycle, pot)
-        titles = {p.id: p.title for p in await pot_projects(pot["id"])}
-        for rule in RESULT_RULES:
-            if rule == "weighted-channels":
-                continue  # counted with the assembly and committee channels by the close above
-            _, outcome = results_mod.run_rule(rule, data)
-            lines += len(results_mod.explanation_lines(outcome, titles, lambda m: m))
-    steps["every other rule on every pot, with explanations"] = time.perf_counter() - began
+    with steps.step("every other rule on every pot, with explanations"):
+        cycle = await get_cycle(cycle_id)
+        lines = 0
+        for pot in await pots_of(cycle_id):
+            data, _ = await pot_input(cycle, pot)
+            titles = {p.id: p.title for p in await pot_projects(pot["id"])}
+            for rule in RESULT_RULES:
+                if rule == "weighted-channels":
+                    continue  # counted with the assembly and committee channels by the close above
+                _, outcome = results_mod.run_rule(rule, data)
+                lines += len(results_mod.explanation_lines(outcome, titles, lambda m: m))
 
-    began = time.perf_counter()
-    names = ["results.csv", "results.xlsx", "results.json", "turnout.csv"]
-    names += [f"pot-{p['id']}.pb" for p in await pots_of(cycle_id)]
-    written = 0
-    for name in names:
-        file_name, _, body = await build_export(cycle_id, name)
-        (out_dir / file_name).write_bytes(body)
-        written += len(body)
-    steps["exports written"] = time.perf_counter() - began
+    with steps.step("exports written"):
+        names = ["results.csv", "results.xlsx", "results.json", "turnout.csv"]
+        names += [f"pot-{p['id']}.pb" for p in await pots_of(cycle_id)]
+        written = 0
+        for name in names:
+            file_name, _, body = await build_export(cycle_id, name)
+            (out_dir / file_name).write_bytes(body)
+            written += len(body)
+    await db.close_pool()
     return {"state": state, "runs": len(runs), "explanation_lines": lines, "files": len(names),
-            "bytes": written, "steps": steps,
+            "bytes": written, "steps": steps.seconds, "app_cpu": steps.app_cpu, "db_cpu": steps.db_cpu,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -180,6 +222,8 @@ def run_engine(engine: str, ballots: int) -> dict:
         plan["seed_seconds"] = time.perf_counter() - began
         (var / "exports").mkdir()
         began = time.perf_counter()
+        if pg_dir:
+            env["BENCH_POSTMASTER_PID"] = str(Path(pg_dir, "data", "postmaster.pid"))
         closed = subprocess.run([sys.executable, __file__, "--close", str(plan["cycle"]), "--out", str(var / "exports")],
                                 env=env, check=True, capture_output=True, text=True, cwd=REPO)
         result = json.loads(closed.stdout.strip().splitlines()[-1])
@@ -209,9 +253,11 @@ def main() -> int:
         r = run_engine(engine, args.ballots)
         total = sum(r["steps"].values())
         print(f"{engine}: {r['ballots']:,} ballots in {r['pots']} pots (bulk insert {r['seed_seconds']:.0f} s, not timed)")
+        print(f"  {'step':52} {'wall':>9} {'app CPU':>9} {'db CPU':>9}")
         for step, seconds in r["steps"].items():
-            print(f"  {step:52} {seconds:7.1f} s")
-        print(f"  {'close total':52} {total:7.1f} s   (process incl. start-up {r['process_seconds']:.1f} s)  "
+            print(f"  {step:52} {seconds:7.1f} s {r['app_cpu'][step]:7.1f} s {r['db_cpu'][step]:7.1f} s")
+        print(f"  {'close total':52} {total:7.1f} s {sum(r['app_cpu'].values()):7.1f} s {sum(r['db_cpu'].values()):7.1f} s"
+              f"   (process incl. start-up {r['process_seconds']:.1f} s)  "
               f"peak memory {r['peak_mb']:.0f} MB  state {r['state']}, {r['runs']} stored runs, "
               f"{r['explanation_lines']:,} explanation lines, {r['files']} files ({r['bytes'] / 1e6:.1f} MB)")
     return 0

@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+import msgspec
+
 from portal import i18n
 from portal.districts import district_name
 from portal.errors import NotFoundError
@@ -20,7 +22,7 @@ from portal.spreadsheet import AMOUNT, Column, escape_cell, xlsx_bytes
 from voting.compute.pabulib import PbFile, format_pb
 from voting.projects import cycle_projects, pot_projects
 from voting.services import results
-from voting.services.cycles import get_pot, pot_name
+from voting.services.cycles import get_cycle, get_pot, pot_name
 
 PB_RULE_NAMES = {
     "greedy": "greedy",
@@ -134,9 +136,18 @@ def _results_xlsx(rows: list[list[Any]], language: str) -> bytes:
     return xlsx_bytes(RESULT_COLUMNS, readable, "results", language)
 
 
+def _pb_vote(content: dict, cumulative: bool) -> dict[str, str]:
+    """A ballot's ``vote`` (and ``points``) fields in a .pb file."""
+    if cumulative:
+        pairs = sorted(content.get("points", {}).items(), key=lambda kv: int(kv[0]))
+        return {"vote": ",".join(k for k, _ in pairs), "points": ",".join(str(v) for _, v in pairs)}
+    return {"vote": ",".join(str(p) for p in content.get("project_ids", []))}
+
+
 async def pot_pb(cycle_id: int, pot_id: int) -> str:
-    """The anonymized ballots of one pot in pabulib's .pb format."""
-    cycle, _, _ = await results.results_of(cycle_id)
+    """The anonymized ballots of one pot in pabulib's .pb format (after the close only)."""
+    cycle = await get_cycle(cycle_id)
+    results.require_closed(cycle)  # the ballots alone: no need to read (and parse) every result run
     pot = await get_pot(cycle_id, pot_id)
     projects = await pot_projects(pot_id)
     _, contents = await results.pot_input(cycle, pot)
@@ -178,24 +189,12 @@ async def pot_pb(cycle_id: int, pot_id: int) -> str:
         for p in projects
     ]
     votes = []
+    fields: dict[str, dict[str, str]] = {}  # each distinct content turned into its fields once
     for number, text in enumerate(sorted(contents), start=1):
-        content = json.loads(text)
-        if cumulative:
-            pairs = sorted(content.get("points", {}).items(), key=lambda kv: int(kv[0]))
-            votes.append(
-                {
-                    "voter_id": str(number),
-                    "vote": ",".join(k for k, _ in pairs),
-                    "points": ",".join(str(v) for _, v in pairs),
-                }
-            )
-        else:
-            votes.append(
-                {
-                    "voter_id": str(number),
-                    "vote": ",".join(str(p) for p in content.get("project_ids", [])),
-                }
-            )
+        vote = fields.get(text)
+        if vote is None:
+            vote = fields[text] = _pb_vote(msgspec.json.decode(text), cumulative)
+        votes.append({"voter_id": str(number), **vote})
     pb = PbFile(
         meta=meta,
         project_columns=["project_id", "cost", "name", "category"],

@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from portal.db import is_postgres, raw, write_transaction
 from portal.settings import get_settings
 
 log = logging.getLogger("hangang.voting.mixer")
+MIX_CACHE_KIB = 256 * 1024  # SQLite page cache of the mixing connection (per connection, freed with it)
 
 
 async def _signature(pot_id: int) -> tuple[int, int]:
@@ -63,40 +65,63 @@ async def mix_pot(pot_id: int, *, force: bool = False) -> int:
         last = await raw("SELECT ballots, versions FROM pb_ballot_mix WHERE pot = {}", pot_id)
         if not force and last and (int(last[0]["ballots"]), int(last[0]["versions"])) == signature:
             return 0
-        # The shuffle and the new ids are drawn by the database (its own random source): no row
-        # crosses into Python, so the pause stays short for large pots.
-        postgres = is_postgres()
-        drop = "ON COMMIT DROP " if postgres else ""
-        random_id = (
-            "(floor(random() * 9223372036854775806))::bigint + 1"
-            if postgres
-            else "(random() & 9223372036854775807)"
-        )
-        # New ids drawn here and the order drawn below are independent of each other.
-        await raw(
-            f"CREATE TEMP TABLE pb_mix {drop}AS "  # noqa: S608 - no values interpolated
-            f"SELECT {random_id} AS id, voter_key, receipt, content, channel, version, cast_at "
-            "FROM pb_ballot WHERE pot = {}",
-            pot_id,
-        )
-        await raw("DELETE FROM pb_ballot WHERE pot = {}", pot_id)
-        await raw(
-            "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, channel, version, cast_at) "
-            "SELECT id, {}, voter_key, receipt, content, channel, version, cast_at FROM pb_mix "
-            "ORDER BY random()",
-            pot_id,
-        )
-        if not postgres:
-            await raw("DROP TABLE temp.pb_mix")
-        # The turnout counts were last written by some cast's transaction: rewrite them too.
-        await raw("UPDATE pb_voter_record SET voters = voters WHERE pot = {}", pot_id)
-        await raw(
-            "INSERT INTO pb_ballot_mix (pot, ballots, versions) VALUES ({}, {}, {}) "
-            "ON CONFLICT (pot) DO UPDATE SET ballots = excluded.ballots, versions = excluded.versions",
-            pot_id,
-            *signature,
-        )
+        async with _large_page_cache():
+            await _rewrite(pot_id, signature)
     return signature[0]
+
+
+@contextlib.asynccontextmanager
+async def _large_page_cache() -> AsyncIterator[None]:
+    """SQLite: a 256 MB page cache for the rewrite, back to the default after (pooled connection).
+
+    Random-order inserts into four indexes thrash the default 2 MB cache: with 256 MB the mix of
+    100,000 ballots took 4.9-5.1 s of CPU instead of 7.9-8.3 s.
+    """
+    if is_postgres():
+        yield
+        return
+    await raw(f"PRAGMA cache_size = -{MIX_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        await raw("PRAGMA cache_size = -2000")  # SQLite's default; frees the pages above it
+
+
+async def _rewrite(pot_id: int, signature: tuple[int, int]) -> None:
+    """The pot's ballots rewritten under new ids in random order (inside the mixer's transaction)."""
+    # The shuffle and the new ids are drawn by the database (its own random source): no row
+    # crosses into Python, so the pause stays short for large pots.
+    postgres = is_postgres()
+    drop = "ON COMMIT DROP " if postgres else ""
+    random_id = (
+        "(floor(random() * 9223372036854775806))::bigint + 1"
+        if postgres
+        else "(random() & 9223372036854775807)"
+    )
+    # New ids drawn here and the order drawn below are independent of each other.
+    await raw(
+        f"CREATE TEMP TABLE pb_mix {drop}AS "  # noqa: S608 - no values interpolated
+        f"SELECT {random_id} AS id, voter_key, receipt, content, channel, version, cast_at "
+        "FROM pb_ballot WHERE pot = {}",
+        pot_id,
+    )
+    await raw("DELETE FROM pb_ballot WHERE pot = {}", pot_id)
+    await raw(
+        "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, channel, version, cast_at) "
+        "SELECT id, {}, voter_key, receipt, content, channel, version, cast_at FROM pb_mix "
+        "ORDER BY random()",
+        pot_id,
+    )
+    if not postgres:
+        await raw("DROP TABLE temp.pb_mix")
+    # The turnout counts were last written by some cast's transaction: rewrite them too.
+    await raw("UPDATE pb_voter_record SET voters = voters WHERE pot = {}", pot_id)
+    await raw(
+        "INSERT INTO pb_ballot_mix (pot, ballots, versions) VALUES ({}, {}, {}) "
+        "ON CONFLICT (pot) DO UPDATE SET ballots = excluded.ballots, versions = excluded.versions",
+        pot_id,
+        *signature,
+    )
 
 
 async def mix_pending(pot_ids: list[int] | None = None) -> dict[int, int]:

@@ -68,3 +68,25 @@ def test_every_explanation_message_has_a_korean_translation():
     for rule in ("equal-shares", "greedy", "greedy-threshold"):
         for step in _outcome(rule)["explanation_steps"]:
             assert step["message"] in korean, step["message"]
+
+
+def test_where_a_losers_supporters_money_went_counts_every_ballot_that_backed_it():
+    """`went_to` (Equal Shares shortfalls) is the winners most backed by the loser's supporters, counted directly."""
+    import random
+
+    rng = random.Random(5)
+    costs = {pid: rng.randrange(100, 700) for pid in range(1, 13)}
+    ballots = [{"project_ids": sorted(rng.sample(list(costs), rng.randint(1, 5)))} for _ in range(400)]
+    data = PotInput(budget=2_000, costs=costs, ballots=ballots, ballot_kind="approval", tie_break="city", tie_seed=3)
+    outcome = run_rule("equal-shares", data)[1]
+    winners = set(outcome["selected"])
+    shortfalls = [p for p in outcome["projects"] if (p["why_not"] or {}).get("kind") == "equal-shares"]
+    assert shortfalls
+    for project in shortfalls:
+        shared: dict[int, int] = {}
+        for b in ballots:
+            if project["id"] in b["project_ids"]:
+                for pid in set(b["project_ids"]) & winners:
+                    shared[pid] = shared.get(pid, 0) + 1
+        expected = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        assert project["why_not"]["went_to"] == [[pid, n] for pid, n in expected]

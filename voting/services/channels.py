@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from portal import audit, clock
 from portal.db import write_transaction
@@ -221,14 +222,17 @@ async def weighted_run(
     approvals: dict[str, Counter[int]] = {c: Counter() for c in weights}
     ballots: Counter[str] = Counter()
     lines = []
-    for row in rows:
-        channel = next((c for c, kinds in counted.items() if row["channel"] in kinds), None)
+    channel_of = {kind: c for c, kinds in reversed(counted.items()) for kind in kinds}  # the first match wins
+    # Identical (channel, content) pairs are counted together: each distinct content is parsed once.
+    for (kind, content), n in Counter((r["channel"], r["content"]) for r in rows).items():
+        channel = channel_of.get(kind)
         if channel not in weights:
             continue  # a channel the cycle does not weigh
-        ballots[channel] += 1
-        lines.append(f"{channel}|{row['content']}")
-        content = _ids(row["content"])
-        approvals[channel].update(pid for pid in content if pid in costs)
+        ballots[channel] += n
+        lines += [f"{channel}|{content}"] * n
+        for pid in _ids(content):
+            if pid in costs:
+                approvals[channel][pid] += n
     if "assembly" in weights:
         counts = await assembly_counts(pot["id"])
         approvals["assembly"].update({pid: n for pid, n in counts.items() if pid in costs})
@@ -257,5 +261,5 @@ async def weighted_run(
 
 def _ids(content: str) -> list[int]:
     """The projects a stored ballot approves (listed with points count as approved)."""
-    parsed = json.loads(content)
+    parsed = msgspec.json.decode(content)
     return [int(p) for p in parsed.get("project_ids") or parsed.get("points") or []]

@@ -40,7 +40,7 @@ async def pot_input(cycle: dict, pot: dict) -> tuple[results_mod.PotInput, list[
     data = results_mod.PotInput(
         budget=pot["amount"],
         costs=costs,
-        ballots=[json.loads(c) for c in contents],
+        ballots=results_mod.decode_ballots(contents),
         ballot_kind=cycle["ballot_kind"],
         tie_break=cycle["tie_break"],
         tie_seed=cycle["tie_seed"],
