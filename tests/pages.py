@@ -111,7 +111,6 @@ async def build_site(users: UserFactory) -> Site:
 
     await stages.update_stage(official, evaluation["id"], "서류 심사", stages.RuleForm("count", 1))
     decision = await stages.compute_advancement(official, evaluation["id"])
-    final = await _citizen_stage(official, rounds["final"]["id"])
     # The evaluation round has a panel not drawn yet: the draw form is on its page.
     from judging.services.citizens import CitizenForm, update_citizen_settings
 
@@ -121,6 +120,8 @@ async def build_site(users: UserFactory) -> Site:
 
     # Feedback to applicants: a decided edition whose stage's comments wait for moderation.
     decided_round, decided_entry = await _decided_stage(site, judged_entries[1][0])
+    # Its final holds the entry that advanced: a drawn citizen panel (the citizen sits on it), a public vote.
+    final = await _citizen_stage(official, await _next_stage(decided_round))
 
     # The edition taking entries: the startup has a draft with an attachment.
     now = clock.now()
@@ -213,7 +214,7 @@ async def build_site(users: UserFactory) -> Site:
          "round_id": open_evaluation["id"]}
     )
     # The judged edition's final: a drawn citizen panel (the citizen sits on it) and a public vote.
-    site.bindings.append({"round_id": final, "entry_id": judged_entries[0][1]})
+    site.bindings.append({"round_id": final, "entry_id": decided_entry})
     site.bindings.append(await _judges_binding(official, rounds["final"]["id"]))
     # Follow and notify: the citizen follows the intake cycle and has a notice to mark read.
     from portal import notifications
@@ -271,6 +272,20 @@ async def _delivery_binding(official: int, second_official: int) -> dict[str, An
         "cycle_id": built.id, "project_id": project, "milestone_id": milestone,
         "photo_id": photo, "payment_id": payment,
     }
+
+
+async def _next_stage(round_id: int) -> int:
+    """The stage after ``round_id`` in its edition."""
+    from judging.tables import Round
+
+    stage = await Round.select(Round.edition, Round.position).where(Round.id == round_id).first()
+    following = await (
+        Round.select(Round.id)
+        .where((Round.edition == stage["edition"]) & (Round.position > stage["position"]))
+        .order_by(Round.position)
+        .first()
+    )
+    return following["id"]
 
 
 async def _citizen_stage(official: int, round_id: int) -> int:

@@ -19,9 +19,9 @@ from judging.compute import calibration
 
 # English labels (translated in judging.po) of the bands, outcomes, moderation states and sorts.
 LABELS = {
-    "top-10": "Top 10%",
-    "10-25": "Top 10–25%",
-    "25-50": "Top 25–50%",
+    "top-10": "Top 10%%",  # a literal % is %% in the catalogs (portal.i18n.translate)
+    "10-25": "Top 10–25%%",
+    "25-50": "Top 25–50%%",
     "lower-half": "Lower half",
     "pending": "Pending",
     "approved": "Approved",

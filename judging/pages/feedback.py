@@ -23,7 +23,7 @@ from portal.web.pages import back_to, current_user, page, signed_in_user
 
 def _labels() -> dict[str, str]:
     """The bands, outcomes, moderation states and sorts in the reader's language."""
-    return {key: i18n.gettext(text) for key, text in LABELS.items()}
+    return {key: i18n.translate(text) for key, text in LABELS.items()}
 
 
 def _base(round_id: int) -> str:

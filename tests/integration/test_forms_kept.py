@@ -201,8 +201,14 @@ async def test_judge_whose_session_expired_gets_the_review_back_after_login(app,
         await browser.login(judge)
         page = await browser.get(path)
         form, _ = form_on(page, path)
-        filled = {f.name: ("7" if f.name.startswith("score_") else "Strong data plan" if f.name.startswith("comment_") else "4")
-                  for f in form.fields if f.name != "_csrf_token"}
+        def typed(name: str) -> str:
+            if name.startswith("score_"):
+                return "7"
+            if name.startswith("comment_"):
+                return "Strong data plan"
+            return "1" if name.startswith("private_") else "4"  # a ticked "not shown to the applicant"
+
+        filled = {f.name: typed(f.name) for f in form.fields if f.name != "_csrf_token"}
         clock.advance(dt.timedelta(minutes=45))  # longer than the idle timeout
         response = await browser.post_form(path, filled, headers={"referer": f"http://testserver{path}"})
         assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
