@@ -216,15 +216,23 @@ async def test_project_page_in_korean_and_english_after_an_official_adds_a_miles
     )
 
 
-async def test_followers_of_a_funded_proposal_hear_each_delivery_status_once(users):
-    from portal import notifications
+async def test_followers_of_a_funded_proposal_hear_each_delivery_status_once(app, users):
     from portal.i18n import translate
     from portal.tables import Notification
 
     built, official = await _funded(users)
     pid = built.funded[0]
     follower = await users.create(district="11680", verified=True)
-    await notifications.follow(follower.id, "proposal", pid)
+    page = f"/pb/cycles/{built.id}/delivery/projects/{pid}"
+    async with PortalClient.for_app(app) as reader:  # the project's page has the follow button
+        await reader.login(follower)
+        before = await reader.get(page)
+        assert 'name="target_kind" value="proposal"' in before.text and 'value="follow"' in before.text
+        followed = await reader.post_form(
+            "/follows", {"target_kind": "proposal", "target_id": str(pid), "action": "follow", "next": page}
+        )
+        assert followed.status_code == 303
+        assert 'aria-pressed="true"' in (await reader.get(page)).text
     await delivery.change_status(official, built.id, pid, "in-progress", "")
     with pytest.raises(InvalidInput):  # a refused step tells nobody
         await delivery.change_status(official, built.id, pid, "planned", "")

@@ -12,8 +12,9 @@ from litestar.response import Template
 from portal import i18n
 from portal.auth import public
 from portal.districts import district_name
+from portal.notifications import followed_among
 from portal.spreadsheet import escape_cell
-from portal.web.pages import page
+from portal.web.pages import current_user, page
 from voting.categories import category_label
 from voting.compute import delivery as machine
 from voting.compute.rules import CITY_WIDE_CODE
@@ -113,11 +114,14 @@ class DeliveryPages(Controller):
         """A funded project's status, milestones, photos and spending against its budget."""
         found = await delivery.delivery_of(cycle_id, project_id)
         cycle = await delivery.approved_cycle(cycle_id)
+        user = current_user(request)
         return page(
             request,
             "voting/delivery/project.html",
             **cycle_context(cycle),
             d=found,
+            # Following the project's proposal brings its delivery news (docs/notifications.md).
+            following=await followed_among(user and user.id, [("proposal", project_id)]),
             pot_label=pot_label,
             status_label=status_label,
             statuses=machine.STATUSES,
