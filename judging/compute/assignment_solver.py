@@ -103,8 +103,10 @@ def solve(
     cheapest = np.argsort(others, axis=1, kind="stable")[:, :_START_OTHERS]
     experts = np.where(usable & problem.expert, costs, np.inf)
     cheapest_experts = np.argsort(experts, axis=1, kind="stable")[:, :_START_EXPERTS]
-    # Start from eager bids and each entry's cheapest pairs; column generation adds what the optimum needs.
-    included = usable & (costs < _MISMATCH_COST)
+    # Start from each entry's cheapest expert and other pairs, and every eager non-expert bid (experts
+    # all cost less than a mismatch, so they come in through the cheapest few, eager ones first);
+    # column generation adds what the optimum needs.
+    included = usable & ~problem.expert & (costs < _MISMATCH_COST)
     included[np.arange(n_entries)[:, None], cheapest] = True
     included[np.arange(n_entries)[:, None], cheapest_experts] = True
     included &= usable
