@@ -30,7 +30,7 @@ class CitizenStage(Table, tablename="challenge_citizen_stage"):
     """A stage's citizens (none, a drawn panel, a public vote or both) and its blend weights (summing to 100)."""
 
     round = ForeignKey(Round, on_delete=OnDelete.cascade, unique=True, index=True)
-    mode = Varchar(length=10, default="none")  # CITIZEN_MODES
+    mode = Varchar(length=20, default="none")  # CITIZEN_MODES
     panel_size = Integer(default=0)
     seed = Integer(default=0)  # published: the panel draw and the blend's last tie-break
     rubric = JSON(default="[]")  # the panel's short rubric, stored like a round's

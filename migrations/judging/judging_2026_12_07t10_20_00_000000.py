@@ -68,7 +68,7 @@ KEY = (Varchar, _params(length=32, default=""))
 TABLES = {
     ("CitizenStage", "challenge_citizen_stage"): {
         "round": _fk(Round, index=True, unique=True),
-        "mode": (Varchar, _params(length=10, default="none")),
+        "mode": (Varchar, _params(length=20, default="none")),
         "panel_size": (Integer, _params(default=0)),
         "seed": (Integer, _params(default=0)),
         "rubric": (JSON, _params(default="[]")),
