@@ -1,4 +1,4 @@
-"""Item 9 (issue 12), in Korean: a citizen verifies by phone through a real idp-sim on 127.0.0.1 and
+"""Item 9 (issue 12), in Korean (and the same in English, shorter): a citizen verifies by phone through a real idp-sim on 127.0.0.1 and
 votes online; a 13-year-old who verifies the same way is refused at the ballot with a clear message and
 keeps what they ticked; the same person verifying a second account is refused."""
 
@@ -40,18 +40,18 @@ def korean(browser):
     context.close()
 
 
-def log_in(page, live: LiveServer, email: str) -> None:
+def log_in(page, live: LiveServer, email: str, button: str = "로그인") -> None:
     page.goto(f"{live.url}/login")
     page.locator("#f-email").fill(email)
     page.locator("#f-password").fill(PASSWORD)
-    page.get_by_role("button", name="로그인").click()
+    page.get_by_role("button", name=button).click()
     page.wait_for_url(re.compile(r"/$"))
 
 
-def verify_by_phone(page, live: LiveServer, name: str, birthdate: str, phone: str) -> None:
+def verify_by_phone(page, live: LiveServer, name: str, birthdate: str, phone: str, link: str = "휴대전화로 본인확인") -> None:
     """My account → identity verification → the provider's page → back at the portal."""
     page.goto(f"{live.url}/account/identity")
-    page.get_by_role("link", name="휴대전화로 본인확인").click()
+    page.get_by_role("link", name=link).click()
     page.wait_for_url(re.compile(r"/authorize"))
     page.locator("#name").fill(name)
     page.locator("#birthdate").fill(birthdate)
@@ -122,3 +122,41 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
         expect(young.get_by_role("link", name="휴대전화로 본인확인")).to_be_visible()
     finally:
         context.close()
+
+
+def test_citizen_verifies_by_phone_in_english(page, browser, live):
+    """The same journey in English: verified adult votes; a 13-year-old is refused in English."""
+    setup = run(
+        live,
+        "from portal import accounts\nfrom voting.testing import build_cycle\n"
+        "async def main():\n"
+        "    for email in ('james@example.kr', 'lily@example.kr'):\n"
+        f"        await accounts.create_user(email, '{PASSWORD}', ['citizen'], district_code='11680',"
+        " verified=True, language='en', check_password=False)\n"
+        "    built = await build_cycle(None)\n"
+        "    return {'cycle': built.id, 'pot': built.city_pot, 'projects': built.projects[built.city_pot]}\n"
+        "print(json.dumps(asyncio.run(main())))",
+    )
+    ballot = f"{live.url}/pb/cycles/{setup['cycle']}/pots/{setup['pot']}/ballot"
+    first = setup["projects"][0]
+
+    log_in(page, live, "james@example.kr", button="Log in")
+    verify_by_phone(page, live, "James Park", "1979-11-02", "010-7777-4321", link="Verify by phone")
+    expect(page.locator("body")).to_contain_text("James Park")
+    page.goto(ballot)
+    page.locator(f"#p-{first}").check()
+    page.get_by_role("button", name="Cast my ballot").click()
+    page.wait_for_url(re.compile(r"/receipt\?stored=1$"))
+
+    page.context.clear_cookies()
+    today = dt.date.today()
+    thirteen = today.replace(year=today.year - 13) if (today.month, today.day) != (2, 29) else dt.date(today.year - 13, 2, 28)
+    log_in(page, live, "lily@example.kr", button="Log in")
+    verify_by_phone(page, live, "Lily Choi", thirteen.isoformat(), "010-8888-1313", link="Verify by phone")
+    page.goto(ballot)
+    page.locator(f"#p-{first}").check()
+    page.get_by_role("button", name="Cast my ballot").click()
+    page.wait_for_load_state()
+    expect(page.locator("body")).to_contain_text("You must be at least 14 to vote in this cycle.")
+    expect(page.locator(f"#p-{first}")).to_be_checked()
+    assert "/receipt" not in page.url

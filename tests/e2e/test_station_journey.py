@@ -1,8 +1,9 @@
-"""Item 9 (issue 12), in English: a poll worker signs in with a second step, checks a resident in by the
+"""Item 9 (issue 12), in English and in Korean. In English: a poll worker signs in with a second step, checks a resident in by the
 register, opens a tablet ballot that casts and shows its receipt; a second check-in of the same person, an
 unknown resident and an expired tablet code are refused with a clear message; a paper batch keyed by two
 workers with a deliberate mismatch is flagged and resolved by a third, then counted; a tally sheet that
-does not reconcile keeps the station open."""
+does not reconcile keeps the station open. In Korean: the same refusals read in Korean beside the field,
+and a resident handed a paper ballot at the station is refused online with a Korean message."""
 
 from __future__ import annotations
 
@@ -46,11 +47,13 @@ def page3(browser):
     context.close()
 
 
-def setup_station(live: LiveServer, secrets: list[str]) -> dict:
-    """A cycle in voting, an open Gangnam-gu station with three poll workers, a resident in the register."""
+def setup_station(
+    live: LiveServer, secrets: list[str], *, prefix: str = "worker", language: str = "en", identifier: str = IDENTIFIER
+) -> dict:
+    """A cycle in voting, an open Gangnam-gu station with its poll workers, a resident in the register."""
     workers = "".join(
-        f"    w{i} = await accounts.create_user('worker{i}@example.kr', '{PASSWORD}', ['poll_worker'], "
-        f"totp_secret='{s}', language='en', check_password=False)\n"
+        f"    w{i} = await accounts.create_user('{prefix}{i}@example.kr', '{PASSWORD}', ['poll_worker'], "
+        f"totp_secret='{s}', language='{language}', check_password=False)\n"
         for i, s in enumerate(secrets)
     )
     return run(
@@ -66,9 +69,9 @@ def setup_station(live: LiveServer, secrets: list[str]) -> dict:
         " address='426 Hakdong-ro', opens_at=now - dt.timedelta(hours=1), closes_at=now + dt.timedelta(hours=8),"
         " created_at=now)).returning(Station.id)\n"
         "    station = row[0]['id']\n"
-        "    for w in (w0, w1, w2):\n"
+        f"    for w in ({', '.join(f'w{i}' for i in range(len(secrets)))},):\n"
         "        await StationWorker.insert(StationWorker(station=station, user=w))\n"
-        f"    await ResidentHash.insert(ResidentHash(identifier_hash=resident_identifier_hash('{IDENTIFIER}'),"
+        f"    await ResidentHash.insert(ResidentHash(identifier_hash=resident_identifier_hash('{identifier}'),"
         " district_code='11680', imported_at=now))\n"
         "    return {'cycle': built.id, 'station': station, 'city_pot': built.city_pot,"
         " 'projects': built.projects[built.city_pot]}\n"
@@ -194,3 +197,89 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     expect(page3.locator("#reconciliation")).to_contain_text("does not reconcile")
     expect(page3.get_by_label("Ballots handed out")).to_have_value("5")
     expect(page3.get_by_role("button", name="Save the tally sheet and close the station")).to_be_visible()
+
+
+def log_in_korean(page, live: LiveServer, email: str, totp_secret: str | None = None) -> None:
+    page.goto(f"{live.url}/login")
+    page.locator("#f-email").fill(email)
+    page.locator("#f-password").fill(PASSWORD)
+    page.get_by_role("button", name="로그인").click()
+    if totp_secret:
+        page.wait_for_url(re.compile(r"/login/totp$"))
+        page.locator("#f-totp").fill(pyotp.TOTP(totp_secret).now())
+        page.get_by_role("button", name="계속").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def check_in_korean(page, live: LiveServer, station: int, action: str, *, identifier: str = "", email: str = "") -> None:
+    page.goto(f"{live.url}/pb/stations/{station}")
+    page.locator("#f-identifier").fill(identifier)
+    page.locator("#f-email").fill(email)
+    page.locator("#f-birth_date").fill("1990-01-01")
+    page.get_by_role("button", name=action).click()
+    page.wait_for_load_state()
+
+
+def test_poll_worker_and_resident_in_korean(browser, live):
+    """The station in Korean: refusals beside the field, a tablet ballot, and a resident handed a paper
+    ballot at the station who then tries to vote online."""
+    secret = pyotp.random_base32()
+    identifier = "910202-1234567"
+    setup = setup_station(live, [secret], prefix="jikwon", language="ko", identifier=identifier)
+    station = setup["station"]
+    resident = run(
+        live,
+        "from portal import accounts\nasync def main():\n"
+        f"    await accounts.create_user('jiwoo@example.kr', '{PASSWORD}', ['citizen'], district_code='11680',"
+        " verified=True, language='ko', check_password=False)\n"
+        "    return {}\nprint(json.dumps(asyncio.run(main())))",
+    )
+    assert resident == {}
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1200, "height": 900})
+    worker = context.new_page()
+    worker.set_default_timeout(15000)
+    citizen_context = browser.new_context(locale="ko-KR", viewport={"width": 1200, "height": 900})
+    citizen = citizen_context.new_page()
+    citizen.set_default_timeout(15000)
+    try:
+        log_in_korean(worker, live, "jikwon0@example.kr", secret)
+
+        # 1. An unknown resident: a Korean message beside the field, what was typed stays.
+        check_in_korean(worker, live, station, "확인만 하기", identifier="111111-2222222")
+        expect(worker.locator("#f-identifier-error")).to_contain_text("주민 명부에 없습니다")
+        expect(worker.locator("#f-identifier")).to_have_value("111111-2222222")
+
+        # 2. The registered resident votes on the tablet; the receipt is on screen.
+        check_in_korean(worker, live, station, "태블릿 투표 열기", identifier=identifier)
+        code = worker.locator("#kiosk-code").inner_text().strip()
+        worker.get_by_role("button", name="이 기기에서 투표 열기").click()
+        worker.wait_for_load_state()
+        worker.locator(f"#p-{setup['city_pot']}-{setup['projects'][0]}").check()
+        worker.get_by_role("button", name="투표하기").click()
+        expect(worker.get_by_role("heading", name="투표가 저장되었습니다")).to_be_visible()
+        assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", worker.locator("strong.receipt").first.inner_text().strip())
+
+        # 3. The used code, and a second check-in of the same person: refused in Korean.
+        worker.goto(f"{live.url}/pb/kiosk")
+        worker.locator("#f-code").fill(code)
+        worker.get_by_role("button", name="투표 열기", exact=True).click()
+        expect(worker.locator("#f-code-error")).to_contain_text("만료되었거나 이미 사용되었습니다")
+        check_in_korean(worker, live, station, "태블릿 투표 열기", identifier=identifier)
+        expect(worker.locator("#f-identifier-error")).to_contain_text("이미 현장 태블릿으로 투표했습니다")
+        assert worker.locator("#kiosk-code").count() == 0
+
+        # 4. A resident with a portal account is handed a paper ballot, then tries to vote online.
+        check_in_korean(worker, live, station, "종이 투표용지 교부", email="jiwoo@example.kr")
+        expect(worker.locator("#result-title")).to_be_visible()
+        log_in_korean(citizen, live, "jiwoo@example.kr")
+        citizen.goto(f"{live.url}/pb/cycles/{setup['cycle']}/pots/{setup['city_pot']}/ballot")
+        project = setup["projects"][1]
+        citizen.locator(f"#p-{project}").check()
+        citizen.get_by_role("button", name="투표하기").click()
+        citizen.wait_for_load_state()
+        expect(citizen.locator("body")).to_contain_text("이미 현장투표소에서 투표했으므로 온라인으로 다시 투표할 수 없습니다")
+        expect(citizen.locator(f"#p-{project}")).to_be_checked()
+        assert "/receipt" not in citizen.url
+    finally:
+        citizen_context.close()
+        context.close()
