@@ -317,29 +317,26 @@ def read_blend_sheet(path: str | Path) -> blend.BlendSheet:
         raise blend.BlendError(f"not a valid CSV file ({error})") from None
 
 
-def _blend_advancement(args: argparse.Namespace, sheet: blend.BlendSheet, ranking: list) -> dict | None:
-    """The advancement under --count, --cut or --quotas (None without them)."""
+def _blend_replay(args: argparse.Namespace, sheet: blend.BlendSheet) -> tuple[list, dict | None]:
+    """The ranking, and who goes on under --count, --cut or --quotas (None without them)."""
     count, cut, quotas_file = getattr(args, "count", None), getattr(args, "cut", None), getattr(args, "quotas", None)
     if count is None and cut is None and quotas_file is None:
-        return None
+        return blend.blend(sheet.results, sheet.weights, sheet.seed, sheet.scale), None
     quotas = None
     if quotas_file:
         try:
             quotas = read_quotas_data(quotas_file)
         except ScoreSheetError as error:
             raise blend.BlendError(str(error)) from None
-    return blend_advance.advance(
-        ranking, sheet.categories, quotas, sheet.seed, count=count, cut=cut, scale=sheet.scale
-    )
+    return blend_advance.replay(sheet, quotas, count=count, cut=cut)
 
 
 def run_blend(args: argparse.Namespace) -> int:
-    """Print the replayed ranking (and who advances under a rule); 2 with a message on bad input."""
+    """Print the replayed ranking (and who goes on under a rule); 2 with a message on bad input."""
     try:
         sheet = read_blend_sheet(args.sheet)
         weights, seed = sheet.weights, sheet.seed
-        ranking = blend.blend(sheet.results, weights, seed, sheet.scale)
-        advancement = _blend_advancement(args, sheet, ranking)
+        ranking, advancement = _blend_replay(args, sheet)
     except blend.BlendError as error:
         print(f"error: {args.sheet}: {error}", file=sys.stderr)
         return 2
