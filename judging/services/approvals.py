@@ -16,12 +16,15 @@ from judging.tables import Edition, Selection, SelectionApproval
 from portal import audit
 
 DECIDED = "The winners are already approved."
+ANOMALY_MESSAGE = (
+    "Acknowledge the public vote's anomaly report on the blend page before approving these winners."
+)
 
 
 async def _before_approval(selection: dict[str, Any]) -> None:
     """A selection on the blend waits for the public vote's acknowledged anomaly report, as a stage does."""
     if is_blend(selection):
-        await require_public_vote_acknowledged(selection["round"])
+        await require_public_vote_acknowledged(selection["round"], ANOMALY_MESSAGE)
     await require_undecided(selection["edition"], DECIDED)
 
 

@@ -245,6 +245,7 @@ class SelectionSheet:
     stale_message: str
     missing_reviews: int
     replay: str = ""  # the command that replays it from its export
+    blended: bool = False  # ranked by the blend of experts, panel and public (``sources`` per row)
 
 
 def borderline_reason(note: dict[str, Any]) -> str:
@@ -327,4 +328,5 @@ async def selection_sheet(selection_id: int) -> SelectionSheet:
         if status == "proposed"
         else 0,
         replay=replay_command(chosen),
+        blended=is_blend(chosen),
     )

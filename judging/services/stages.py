@@ -441,11 +441,12 @@ async def decision_stale_reason(decision: dict[str, Any]) -> str:
     return ""
 
 
-async def require_public_vote_acknowledged(round_id: int) -> None:
-    """Refuse to approve a stage with a public vote until officials acknowledged its anomaly report."""
+async def require_public_vote_acknowledged(round_id: int, message: str = ANOMALY_MESSAGE) -> None:
+    """Refuse to approve a stage's advancement (or winners) with a public vote until officials
+    acknowledged its anomaly report."""
     settings = await citizen_settings(round_id)
     if settings.has_public and not (await public_vote.anomaly_report(round_id)).acknowledged:
-        raise ConflictError(ANOMALY_MESSAGE)
+        raise ConflictError(message)
 
 
 async def _before_approval(decision: dict[str, Any]) -> None:
