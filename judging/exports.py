@@ -93,7 +93,8 @@ def file_names(selection: dict[str, Any]) -> tuple[str, ...]:
     return BLEND_FILE_NAMES if is_blend(selection) else FILE_NAMES
 
 
-def _json(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
+    """A JSON export file: sorted keys, indented, UTF-8."""
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str).encode(
         "utf-8"
     )
@@ -127,27 +128,33 @@ async def export_files(selection_id: int) -> dict[str, bytes]:
             [[as_number(v) if k in numbers else v for k, v in zip(columns, r, strict=True)] for r in rows],
             "winners",
         ),
-        "winners.json": _json([dict(zip(columns, r, strict=True)) for r in rows]),
+        "winners.json": json_bytes([dict(zip(columns, r, strict=True)) for r in rows]),
         sheet_name(selection): sheet_text.encode("utf-8"),
-        "quotas.json": _json(selection["parameters"]["quotas"]),
-        "selection.json": _json(await selection_document(selection, edition)),
+        "quotas.json": json_bytes(selection["parameters"]["quotas"]),
+        "selection.json": json_bytes(await selection_document(selection, edition)),
         "conflicts.csv": csv_bytes(("judge_id", "entry_id", "type", "source"), conflicts),
     }
     signed = _signed_bundle(files, selection_id, await audit.checkpoint())
     if signed is not None:
         return signed
-    manifest = {
-        "edition": edition["name"],
-        "selection_id": selection_id,
-        "created_at": clock.now().isoformat(timespec="seconds"),
-        "audit_head": await audit.head(),
-        "files": [
-            {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-            for name, data in sorted(files.items())
-        ],
-    }
-    files["manifest.json"] = _json(manifest)
+    files["manifest.json"] = await manifest(files, edition=edition["name"], selection_id=selection_id)
     return files
+
+
+async def manifest(files: dict[str, bytes], **about: Any) -> bytes:
+    """``manifest.json``: what the files are (``about``), when, the audit-chain head and each file's
+    SHA-256 and size (a selection's export without a signing key, a stage decision's export)."""
+    return json_bytes(
+        {
+            **about,
+            "created_at": clock.now().isoformat(timespec="seconds"),
+            "audit_head": await audit.head(),
+            "files": [
+                {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+                for name, data in sorted(files.items())
+            ],
+        }
+    )
 
 
 def winner_table(
