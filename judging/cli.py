@@ -281,7 +281,8 @@ def add_blend_command(group: argparse._SubParsersAction) -> None:
     """``hangang challenge blend --sheet blend.csv``: replay a stage's blended ranking."""
     parser = group.add_parser(
         "blend",
-        help="replay a stage's blended ranking (experts, citizen panel, public vote) from its export",
+        help="replay a stage's or a selection's blended ranking (experts, citizen panel, public vote) "
+        "from its export",
         description="Recompute a stage's blended ranking from the exported blend.csv: each source "
         "normalised to 0-100, combined by the sheet's weights, ties broken by the published rule "
         "and seed (docs/judging.md, 'Blended results').",
@@ -298,7 +299,8 @@ def add_blend_command(group: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--quotas", metavar="QUOTAS.json", default=None,
-        help="a stage's advancement under the quotas file (its winners are the number that advance)",
+        help="a stage's advancement, or a selection's winners, under the quotas file (its winners are the "
+        "number that go on; its max_per_organization limits the sheet's organization column)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     parser.set_defaults(handler=run_blend)
