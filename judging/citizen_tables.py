@@ -26,6 +26,21 @@ def has_public(mode: str) -> bool:
     return mode in ("public", "panel+public")
 
 
+class CitizenMode:
+    """``has_panel`` and ``has_public`` of anything with a citizen ``mode`` (settings, a stage's blend)."""
+
+    __slots__ = ()
+    mode: str
+
+    @property
+    def has_panel(self) -> bool:
+        return has_panel(self.mode)
+
+    @property
+    def has_public(self) -> bool:
+        return has_public(self.mode)
+
+
 class CitizenStage(Table, tablename="challenge_citizen_stage"):
     """A stage's citizens (none, a drawn panel, a public vote or both) and its blend weights (summing to 100)."""
 

@@ -281,7 +281,8 @@ def add_blend_command(group: argparse._SubParsersAction) -> None:
     """``hangang challenge blend --sheet blend.csv``: replay a stage's blended ranking."""
     parser = group.add_parser(
         "blend",
-        help="replay a stage's blended ranking (experts, citizen panel, public vote) from its export",
+        help="replay a stage's or a selection's blended ranking (experts, citizen panel, public vote) "
+        "from its export",
         description="Recompute a stage's blended ranking from the exported blend.csv: each source "
         "normalised to 0-100, combined by the sheet's weights, ties broken by the published rule "
         "and seed (docs/judging.md, 'Blended results').",
@@ -298,7 +299,8 @@ def add_blend_command(group: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--quotas", metavar="QUOTAS.json", default=None,
-        help="a stage's advancement under the quotas file (its winners are the number that advance)",
+        help="a stage's advancement, or a selection's winners, under the quotas file (its winners are the "
+        "number that go on; its max_per_organization limits the sheet's organization column)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     parser.set_defaults(handler=run_blend)
@@ -317,29 +319,26 @@ def read_blend_sheet(path: str | Path) -> blend.BlendSheet:
         raise blend.BlendError(f"not a valid CSV file ({error})") from None
 
 
-def _blend_advancement(args: argparse.Namespace, sheet: blend.BlendSheet, ranking: list) -> dict | None:
-    """The advancement under --count, --cut or --quotas (None without them)."""
+def _blend_replay(args: argparse.Namespace, sheet: blend.BlendSheet) -> tuple[list, dict | None]:
+    """The ranking, and who goes on under --count, --cut or --quotas (None without them)."""
     count, cut, quotas_file = getattr(args, "count", None), getattr(args, "cut", None), getattr(args, "quotas", None)
     if count is None and cut is None and quotas_file is None:
-        return None
+        return blend.blend(sheet.results, sheet.weights, sheet.seed, sheet.scale), None
     quotas = None
     if quotas_file:
         try:
             quotas = read_quotas_data(quotas_file)
         except ScoreSheetError as error:
             raise blend.BlendError(str(error)) from None
-    return blend_advance.advance(
-        ranking, sheet.categories, quotas, sheet.seed, count=count, cut=cut, scale=sheet.scale
-    )
+    return blend_advance.replay(sheet, quotas, count=count, cut=cut)
 
 
 def run_blend(args: argparse.Namespace) -> int:
-    """Print the replayed ranking (and who advances under a rule); 2 with a message on bad input."""
+    """Print the replayed ranking (and who goes on under a rule); 2 with a message on bad input."""
     try:
         sheet = read_blend_sheet(args.sheet)
         weights, seed = sheet.weights, sheet.seed
-        ranking = blend.blend(sheet.results, weights, seed, sheet.scale)
-        advancement = _blend_advancement(args, sheet, ranking)
+        ranking, advancement = _blend_replay(args, sheet)
     except blend.BlendError as error:
         print(f"error: {args.sheet}: {error}", file=sys.stderr)
         return 2

@@ -9,13 +9,11 @@ ranked by the blend (citizens weigh in) exports ``blend.csv`` instead of ``score
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
+from judging.exports import json_bytes, manifest
 from judging.services import stages
 from judging.services.editions import get_edition
-from portal import audit, clock
 from portal.connector.exports import _csv_bytes as csv_bytes
 from portal.errors import NotFoundError
 from portal.spreadsheet import SCORE, Column, as_number, xlsx_bytes
@@ -45,10 +43,6 @@ def file_names(decision: dict[str, Any]) -> tuple[str, ...]:
     return BLEND_FILE_NAMES if decision["parameters"].get("source") == "blend" else FILE_NAMES
 
 
-def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str).encode()
-
-
 async def advancement_files(decision_id: int) -> dict[str, bytes]:
     """Every export file of an approved advancement; 404 before the second approval."""
     sheet = await stages.decision_sheet(decision_id)
@@ -68,8 +62,8 @@ async def advancement_files(decision_id: int) -> dict[str, bytes]:
             ADVANCEMENT_SHEET, [[*r[:4], as_number(r[4]), r[5]] for r in rows], "advancement"
         ),
         sheet_name: decision["sheet_csv"].encode("utf-8"),
-        "quotas.json": _json(parameters["quotas"]),
-        "decision.json": _json(
+        "quotas.json": json_bytes(parameters["quotas"]),
+        "decision.json": json_bytes(
             {
                 "edition": edition["name"],
                 "decision_id": decision_id,
@@ -92,16 +86,5 @@ async def advancement_files(decision_id: int) -> dict[str, bytes]:
             }
         ),
     }
-    files["manifest.json"] = _json(
-        {
-            "edition": edition["name"],
-            "decision_id": decision_id,
-            "created_at": clock.now().isoformat(timespec="seconds"),
-            "audit_head": await audit.head(),
-            "files": [
-                {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-                for name, data in sorted(files.items())
-            ],
-        }
-    )
+    files["manifest.json"] = await manifest(files, edition=edition["name"], decision_id=decision_id)
     return files

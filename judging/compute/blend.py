@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 SOURCES = ("expert", "panel", "public")
@@ -46,6 +46,8 @@ SHEET_COLUMNS = (
     "category",
 )
 OPTIONAL_COLUMNS = frozenset({"scale", "category"})  # sheets exported before them are 1-10, no categories
+# The final selection's sheet adds each entry's pseudonymous organization (its per-organization limit).
+ORGANIZATION_COLUMN = "organization"
 SCALE_LOW, SCALE_HIGH = 1, 10
 DEFAULT_SCALE = (SCALE_LOW, SCALE_HIGH)
 
@@ -167,6 +169,11 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
 
 
+def sheet_columns(organizations: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The sheet's header: ``SHEET_COLUMNS``, and ``organization`` when the sheet carries them."""
+    return SHEET_COLUMNS + ((ORGANIZATION_COLUMN,) if organizations is not None else ())
+
+
 def sheet_rows(
     rows: Iterable[BlendedRow],
     titles: Mapping[str, str],
@@ -174,9 +181,11 @@ def sheet_rows(
     seed: int,
     scale: tuple[int, int] = DEFAULT_SCALE,
     categories: Mapping[str, str] | None = None,
+    organizations: Mapping[str, str] | None = None,
 ) -> list[list[str]]:
-    """The export's rows under ``SHEET_COLUMNS`` (every value as text)."""
+    """The export's rows under ``sheet_columns(organizations)`` (every value as text)."""
     categories = categories or {}
+    extra = (lambda entry_id: [organizations.get(entry_id, "")]) if organizations is not None else (lambda _: [])
     return [
         [
             str(r.rank),
@@ -195,6 +204,7 @@ def sheet_rows(
             str(seed),
             f"{scale[0]}-{scale[1]}",
             categories.get(r.entry_id, ""),
+            *extra(r.entry_id),
         ]
         for r in rows
     ]
@@ -218,13 +228,15 @@ def _whole(text: str, line: int, column: str) -> int:
 
 @dataclass(frozen=True)
 class BlendSheet:
-    """A parsed blend sheet: the raw results, weights, seed, the stage's scale and entry categories."""
+    """A parsed blend sheet: the raw results, weights, seed, the stage's scale, entry categories and
+    (a final selection's sheet) pseudonymous organizations."""
 
     results: list[SourceResult]
     weights: Weights
     seed: int
     scale: tuple[int, int]
     categories: dict[str, str]
+    organizations: dict[str, str] = field(default_factory=dict)
 
 
 def _scale(text: str, line: int) -> tuple[int, int]:
@@ -248,6 +260,7 @@ def parse_blend_sheet(records: Iterable[Mapping[str, str]]) -> BlendSheet:
     settings: set[tuple[int, int, int, int]] = set()
     scales: set[tuple[int, int]] = set()
     categories: dict[str, str] = {}
+    organizations: dict[str, str] = {}
     for line, record in enumerate(records, start=2):
         cells = {k.strip(): (v or "").strip() for k, v in record.items() if k}
         missing = [c for c in SHEET_COLUMNS if c not in cells and c not in OPTIONAL_COLUMNS]
@@ -269,6 +282,8 @@ def parse_blend_sheet(records: Iterable[Mapping[str, str]]) -> BlendSheet:
         scales.add(_scale(cells["scale"], line) if cells.get("scale") else DEFAULT_SCALE)
         if cells.get("category"):
             categories[cells["entry_id"]] = cells["category"]
+        if cells.get(ORGANIZATION_COLUMN):
+            organizations[cells["entry_id"]] = cells[ORGANIZATION_COLUMN]
     if not results:
         raise BlendError("the sheet has no entries")
     if len(settings) != 1:
@@ -276,4 +291,6 @@ def parse_blend_sheet(records: Iterable[Mapping[str, str]]) -> BlendSheet:
     if len(scales) != 1:
         raise BlendError("the scale must be the same on every line")
     expert, panel, public, seed = settings.pop()
-    return BlendSheet(results, Weights(expert, panel, public).check(), seed, scales.pop(), categories)
+    return BlendSheet(
+        results, Weights(expert, panel, public).check(), seed, scales.pop(), categories, organizations
+    )

@@ -13,10 +13,22 @@ blended scores are equal to six decimals by the same seeded lot the blend ends w
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from typing import Any
 
-from judging.compute.blend import DEFAULT_SCALE, BlendedRow, BlendError, exact, rescaled
+from judging.compute.blend import (
+    DEFAULT_SCALE,
+    BlendedRow,
+    BlendError,
+    BlendSheet,
+    blend,
+    exact,
+    parse_blend_sheet,
+    rescaled,
+)
+from judging.compute.borderline import borderline_json
 from judging.compute.candidates import Candidate, QuotaInfeasible
 from judging.compute.scoresheet import ScoreSheetError, parse_quotas
 from judging.compute.selection import SelectionError, select_winners
@@ -42,10 +54,12 @@ def advance(
     count: int | None = None,
     cut: float | None = None,
     scale: tuple[int, int] = DEFAULT_SCALE,
+    organizations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The advancement: ``{"ranking", "winners", "advancing", "borderline", "winner_flags",
     "total_score"}`` (the shape ``rank_sheet`` gives a stage decision). ``quotas`` is the QUOTAS.json
-    object (its ``winners`` is the count unless ``count`` or ``cut`` says)."""
+    object (its ``winners`` is the count unless ``count`` or ``cut`` says; its
+    ``max_per_organization`` limits the entries ``organizations`` names, a final selection's sheet)."""
     if not ranking:
         raise BlendError("the sheet has no entries")
     if count is not None and cut is not None:
@@ -54,11 +68,17 @@ def advance(
     if cut is not None:
         count = reaching(ranking, cut, scale)
         document["winners"] = count
+    organizations = organizations or {}
     try:
         chosen = parse_quotas(document, count)
         selection = select_winners(
             [
-                Candidate(entry_id=r.entry_id, score=r.blended, category=categories.get(r.entry_id) or None)
+                Candidate(
+                    entry_id=r.entry_id,
+                    score=r.blended,
+                    category=categories.get(r.entry_id) or None,
+                    organization=organizations.get(r.entry_id) or None,
+                )
                 for r in ranking
             ],
             chosen,
@@ -72,17 +92,41 @@ def advance(
         "winners": list(selection.winners),
         "advancing": list(selection.winners),
         "winner_flags": {r.entry_id: r.entry_id in winners for r in ranking},
-        "borderline": [
-            {
-                "entry_id": b.entry_id,
-                "selected": b.selected,
-                "rank": b.rank,
-                "score": b.score,
-                "reason": b.reason,
-                "message": b.message,
-                "params": dict(b.params),
-            }
-            for b in selection.borderline
-        ],
+        "borderline": borderline_json(selection.borderline, blended=True),
         "total_score": selection.total_score,
     }
+
+
+def replay(
+    sheet: BlendSheet,
+    quotas: Mapping[str, Any] | None,
+    *,
+    count: int | None = None,
+    cut: float | None = None,
+) -> tuple[list[BlendedRow], dict[str, Any]]:
+    """A blend sheet's ranking and who goes on under the rule, from its raw columns, weights, seed,
+    scale, categories and organizations: what a stage decision and a selection ranked by the blend
+    store, and what ``hangang challenge blend --sheet`` prints."""
+    ranking = blend(sheet.results, sheet.weights, sheet.seed, sheet.scale)
+    outcome = advance(
+        ranking,
+        sheet.categories,
+        quotas,
+        sheet.seed,
+        count=count,
+        cut=cut,
+        scale=sheet.scale,
+        organizations=sheet.organizations,
+    )
+    return ranking, outcome
+
+
+def replay_csv(
+    csv_text: str,
+    quotas: Mapping[str, Any] | None,
+    *,
+    count: int | None = None,
+    cut: float | None = None,
+) -> tuple[list[BlendedRow], dict[str, Any]]:
+    """``replay`` on a stored ``blend.csv`` text."""
+    return replay(parse_blend_sheet(csv.DictReader(io.StringIO(csv_text))), quotas, count=count, cut=cut)

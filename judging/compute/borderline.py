@@ -260,3 +260,34 @@ def explain_borderline(
     notes = [_why_in(cut, c) for c in winners[-BORDERLINE_SIZE:]]
     notes += [_why_out(cut, c) for c in cut.others[:BORDERLINE_SIZE]]
     return tuple(notes)
+
+
+def on_the_blended_score(message: str) -> str:
+    """A reason's message id speaking of the blended score (a ranking by the blend of experts, panel
+    and public): "score 61.20 below ..." reads "blended score 61.20 below ..."."""
+    return (
+        message.replace("score %(mine)s", "blended score %(mine)s")
+        .replace("its score", "its blended score")
+        .replace("tied at", "tied on the blended score at")
+    )
+
+
+def borderline_json(notes: Sequence[BorderlineNote], *, blended: bool = False) -> list[dict[str, object]]:
+    """The borderline as stored with a decision and printed by the CLI (``blended``: the reasons speak
+    of the blended score)."""
+    stored = []
+    for note in notes:
+        message = on_the_blended_score(note.message) if blended else note.message
+        params = dict(note.params)
+        stored.append(
+            {
+                "entry_id": note.entry_id,
+                "selected": note.selected,
+                "rank": note.rank,
+                "score": note.score,
+                "reason": message % params if params else message,
+                "message": message,
+                "params": params,
+            }
+        )
+    return stored

@@ -301,7 +301,9 @@ class OfficialChallengePages(Controller):
             stale_message=sheet.stale_message,
             missing_reviews=sheet.missing_reviews,
             me=signed_in_user(request).id,
-            files=exports.FILE_NAMES,
+            files=exports.file_names(sheet.selection),
+            replay=sheet.replay,
+            blended=sheet.blended,
             flash=request.session.pop("flash", None),
             **extra,
         )
@@ -334,9 +336,10 @@ class OfficialChallengePages(Controller):
                 f"ai50-selection-{selection_id}.zip",
                 exports.zip_files(await exports.export_files(selection_id)),
             )
-        if name not in exports.FILE_NAMES:
+        files = await exports.export_files(selection_id)
+        if name not in files:
             raise NotFoundError("We could not find that page.")
-        return _download(name, (await exports.export_files(selection_id))[name])
+        return _download(name, files[name])
 
 
 ENTRY_SORTS = {

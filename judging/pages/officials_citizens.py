@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from judging.compute.blend import SHEET_COLUMNS
+from judging.exports import BLEND_LABELS, BLEND_TEXT_COLUMNS
 from judging.pages.officials_rounds import round_page
 from judging.schemas import RowId
 from judging.services import citizens, editions, panel, public_vote
@@ -17,29 +18,9 @@ from judging.services.blending import stage_blend
 from portal.auth import requires_official
 from portal.connector.exports import _csv_bytes as csv_bytes
 from portal.errors import DomainError, NotFoundError
-from portal.spreadsheet import SCORE, WHOLE, Column, as_number, xlsx_bytes
+from portal.spreadsheet import Column, as_number, xlsx_bytes
 from portal.web.forms import form_errors, parse_small_number
 from portal.web.pages import back_to, page, signed_in_user
-
-SHEET_LABELS = (
-    ("rank", "Rank", WHOLE),
-    ("entry_id", "Entry ID", WHOLE),
-    ("title", "Title", WHOLE),
-    ("expert_score", "Expert score (calibrated, on the stage's scale)", SCORE),
-    ("panel_score", "Panel score (mean, on the stage's scale)", SCORE),
-    ("public_votes", "Public votes", WHOLE),
-    ("expert", "Expert (0-100)", SCORE),
-    ("panel", "Panel (0-100)", SCORE),
-    ("public", "Public (0-100)", SCORE),
-    ("blended", "Blended", SCORE),
-    ("weight_expert", "Expert weight", WHOLE),
-    ("weight_panel", "Panel weight", WHOLE),
-    ("weight_public", "Public weight", WHOLE),
-    ("seed", "Seed", WHOLE),
-    ("scale", "Scale", WHOLE),
-    ("category", "Category", WHOLE),
-)
-TEXT_COLUMNS = ("entry_id", "title", "scale", "category")
 
 
 def citizen_form(form: Any) -> citizens.CitizenForm:
@@ -129,9 +110,9 @@ class OfficialCitizenPages(Controller):
             if name == "blend.csv":
                 body, media = csv_bytes(SHEET_COLUMNS, rows), "text/csv; charset=utf-8"
             else:
-                columns = tuple(Column(k, label, fmt) for k, label, fmt in SHEET_LABELS)
+                columns = tuple(Column(k, label, fmt) for k, label, fmt in BLEND_LABELS)
                 cells = [
-                    [cell if key in TEXT_COLUMNS or cell == "" else as_number(cell) for key, cell in zip(SHEET_COLUMNS, row, strict=True)]
+                    [cell if key in BLEND_TEXT_COLUMNS or cell == "" else as_number(cell) for key, cell in zip(SHEET_COLUMNS, row, strict=True)]
                     for row in rows
                 ]
                 body = xlsx_bytes(columns, cells, "blend")

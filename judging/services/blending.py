@@ -7,15 +7,17 @@ replays the exported sheet with).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import msgspec
 
-from judging.citizen_tables import has_panel, has_public
+from judging.citizen_tables import CitizenMode
 from judging.compute import blend, calibration
 from judging.services.citizens import citizen_settings, stage_entries
 from judging.services.editions import get_round
 from judging.services.panel import panel_means
 from judging.services.public_vote import vote_counts
-from judging.services.selection import pseudonym, score_sheet
+from judging.services.score_sheets import pseudonym, score_sheet
 from judging.tables import Entry
 from portal.connector.exports import _csv_bytes as csv_bytes
 
@@ -40,7 +42,7 @@ class BlendedStanding(msgspec.Struct, frozen=True):
     blended: float
 
 
-class StageBlend(msgspec.Struct, frozen=True):
+class StageBlend(msgspec.Struct, CitizenMode, frozen=True):
     """The officials' view and the export: the standings with the weights, seed and citizen mode."""
 
     round_id: int
@@ -66,35 +68,23 @@ class StageBlend(msgspec.Struct, frozen=True):
         """True when citizens weigh in the stage's ranking (a panel or public weight above 0)."""
         return bool(self.weight_panel or self.weight_public)
 
-    @property
-    def has_panel(self) -> bool:
-        return has_panel(self.mode)
-
-    @property
-    def has_public(self) -> bool:
-        return has_public(self.mode)
-
-    def sheet_rows(self) -> list[list[str]]:
-        """The rows of ``blend.csv`` and ``blend.xlsx`` (``hangang challenge blend --sheet`` replays them)."""
-        rows = [
-            blend.BlendedRow(
-                s.rank, s.entry_id, s.expert_score, s.panel_score, s.public_votes,
-                s.expert, s.panel, s.public, s.blended,
-            )
-            for s in self.standings
-        ]
+    def sheet_rows(self, organizations: Mapping[str, str] | None = None) -> list[list[str]]:
+        """The rows of ``blend.csv`` and ``blend.xlsx`` (``hangang challenge blend --sheet`` replays them);
+        ``organizations`` (pseudonyms) adds the column a final selection's per-organization limit reads."""
         return blend.sheet_rows(
-            rows,
+            self.ranking(),
             {s.entry_id: s.title for s in self.standings},
             self.weights,
             self.seed,
             self.scale,
             {s.entry_id: s.category for s in self.standings},
+            organizations,
         )
 
-    def csv_text(self) -> str:
-        """``blend.csv`` as text (the sheet a stage decision ranked by the blend stores and exports)."""
-        return csv_bytes(blend.SHEET_COLUMNS, self.sheet_rows()).decode("utf-8")
+    def csv_text(self, organizations: Mapping[str, str] | None = None) -> str:
+        """``blend.csv`` as text (the sheet a stage decision or a selection ranked by the blend stores
+        and exports)."""
+        return csv_bytes(blend.sheet_columns(organizations), self.sheet_rows(organizations)).decode("utf-8")
 
     def ranking(self) -> list[blend.BlendedRow]:
         return [

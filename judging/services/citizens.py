@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from judging.citizen_tables import CITIZEN_MODES, CitizenStage, has_panel, has_public
+from judging.citizen_tables import CITIZEN_MODES, CitizenMode, CitizenStage, has_panel, has_public
 from judging.compute.blend import Weights
 from judging.services import funnel
 from judging.services.common import require_undecided
@@ -38,7 +38,7 @@ class CitizenForm:
 
 
 @dataclass(frozen=True)
-class CitizenSettings:
+class CitizenSettings(CitizenMode):
     """A stage's citizen settings as the pages and services read them."""
 
     round_id: int
@@ -51,14 +51,6 @@ class CitizenSettings:
     eligible_sha256: str = ""
     report_sha256: str = ""
     report_acknowledged_at: dt.datetime | None = None
-
-    @property
-    def has_panel(self) -> bool:
-        return has_panel(self.mode)
-
-    @property
-    def has_public(self) -> bool:
-        return has_public(self.mode)
 
     @property
     def criteria(self) -> list[str]:

@@ -15,7 +15,7 @@ from judging.services import stages
 from judging.services.common import require_undecided, update_audited
 from judging.services.conflicts import conflict_register, is_conflicted
 from judging.services.editions import get_edition, get_round
-from judging.services.selection import pseudonym, score_sheet
+from judging.services.score_sheets import pseudonym, score_sheet
 from judging.tables import Assignment, Attachment, Entry, Organization, Review
 from portal import audit, clock
 from portal.db import write_transaction

@@ -1,4 +1,5 @@
-"""The score sheet, calibration and the selection of winners, and a selection's lifecycle.
+"""The selection of winners (on the experts' calibrated scores, or on the blend when a citizen panel or
+public vote weighs in the round: ``final_ranking``), and a selection's lifecycle.
 
 A selection moves proposed -> approved (two officials, in ``approvals``); proposed -> stale (the rules
 or the score sheet changed since it was computed: it cannot be approved); proposed | stale ->
@@ -8,13 +9,14 @@ superseded (computed again). Every step is audited.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
 from judging.categories import CATEGORY_LABELS
+from judging.compute import blend_advance
+from judging.compute.blend import BlendedRow
+from judging.compute.borderline import borderline_json
 from judging.compute.candidates import QuotaInfeasible
-from judging.compute.rubric import DEFAULT_SCALE, scale_text
 from judging.compute.scoresheet import rank_score_sheet, rows_from_csv
 from judging.services.assignment import coverage_gaps, round_progress
 from judging.services.common import (
@@ -24,100 +26,52 @@ from judging.services.common import (
     selection_step,
 )
 from judging.services.editions import SCORING_KINDS, entries_of, get_edition, get_round
-from judging.tables import Review, Selection, SelectionApproval
+from judging.services.final_ranking import (
+    RankedSheet,
+    blend_columns,
+    is_blend,
+    ranked_sheet,
+    replay_command,
+)
+from judging.services.score_sheets import Sheet, pseudonym, score_sheet
+from judging.services.two_officials import approvals_in
+from judging.tables import Selection, SelectionApproval
 from portal import audit, clock, i18n
 from portal.db import write_transaction
 from portal.errors import Conflict as ConflictError
 from portal.errors import InvalidInput, NotFoundError
-from portal.settings import get_settings
+
+__all__ = ["Sheet", "pseudonym", "score_sheet"]  # the score sheet lives in score_sheets.py
 
 STALE_MESSAGES = {
     "rules": "The edition's rules changed after this selection was computed; run the selection again before approving.",
     "score-sheet": "The reviews changed after this selection was computed; run the selection again before approving.",
 }
+BLEND_STALE_MESSAGE = (
+    "The reviews, panel scores, public votes or blend weights changed after this selection was "
+    "computed; run the selection again before approving."
+)
+
+
+def stale_message(selection: dict[str, Any]) -> str:
+    """Why a stale selection cannot be approved, as a message id."""
+    reason = selection["stale_reason"] or "rules"
+    if reason == "score-sheet" and is_blend(selection):
+        return BLEND_STALE_MESSAGE
+    return STALE_MESSAGES.get(reason, STALE_MESSAGES["rules"])
 
 
 async def stale_reason(selection: dict[str, Any]) -> str:
-    """Why a selection no longer matches its edition ("" when it still does)."""
+    """Why a selection no longer matches its edition ("" when it still does): the rules, or the sheet
+    it ranked (reviews; with citizens, also panel scores, votes and weights; or citizens weighing in
+    or out since)."""
     edition = await get_edition(selection["edition"])
     if rules_changed(selection, edition):
         return "rules"
-    sheet = await score_sheet(selection["round"])
-    if hashlib.sha256(sheet.csv_text().encode()).hexdigest() != selection["sheet_sha256"]:
+    sheet = await ranked_sheet(selection["round"], selection["method"])
+    if hashlib.sha256(sheet.csv_text.encode()).hexdigest() != selection["sheet_sha256"]:
         return "score-sheet"
     return ""
-
-
-def pseudonym(kind: str, edition_id: int, object_id: int) -> str:
-    """A stable pseudonymous id for exports (keyed by the server secret, so not reversible by guessing)."""
-    digest = hmac.new(
-        get_settings().secret_key.encode(),
-        f"{kind}:{edition_id}:{object_id}".encode(),
-        hashlib.sha256,
-    ).hexdigest()
-    return f"{kind[0].upper()}-{digest[:10]}"
-
-
-@dataclass
-class Sheet:
-    """A round's score sheet with pseudonymous ids, and the maps back to database ids."""
-
-    rows: list[dict[str, str]]
-    entry_ids: dict[str, int]
-    judge_ids: dict[str, int]
-    scale: tuple[int, int] = DEFAULT_SCALE
-
-    def csv_text(self, with_scale: bool = False) -> str:
-        """The CSV ``hangang challenge rank`` reads; its ``scale`` column records the rubric's scale
-        (always with ``with_scale``; otherwise only off the default 1-10, so older sheets hash as before)."""
-        scale = scale_text(self.scale) if with_scale or self.scale != DEFAULT_SCALE else ""
-        lines = ["entry_id,judge_id,score,category,organization" + (",scale" if scale else "")]
-        lines += [
-            f"{r['entry_id']},{r['judge_id']},{r['score']},{r['category']},{r['organization']}"
-            + (f",{scale}" if scale else "")
-            for r in self.rows
-        ]
-        return "\n".join(lines) + "\n"
-
-
-async def score_sheet(round_id: int) -> Sheet:
-    """Every review of screened-in entries in the round (conflicted pairs never have reviews)."""
-    rnd = await get_round(round_id)
-    edition_id = rnd["edition"]
-    reviews = (
-        await Review.select(
-            Review.entry,
-            Review.judge,
-            Review.total_centi,
-            Review.entry.category.as_alias("category"),
-            Review.entry.organization.as_alias("organization"),
-            Review.entry.status.as_alias("status"),
-        )
-        .where(Review.round == round_id)
-        .order_by(Review.entry, Review.judge)
-    )
-    rows: list[dict[str, str]] = []
-    entry_ids: dict[str, int] = {}
-    judge_ids: dict[str, int] = {}
-    for r in reviews:
-        if r["status"] != "screened-in":
-            continue
-        e, j = (
-            pseudonym("entry", edition_id, r["entry"]),
-            pseudonym("judge", edition_id, r["judge"]),
-        )
-        entry_ids[e], judge_ids[j] = r["entry"], r["judge"]
-        rows.append(
-            {
-                "entry_id": e,
-                "judge_id": j,
-                "score": f"{r['total_centi'] // 100}.{r['total_centi'] % 100:02d}",
-                "category": r["category"],
-                "organization": pseudonym("org", edition_id, r["organization"]),
-            }
-        )
-    rows.sort(key=lambda row: (row["entry_id"], row["judge_id"]))
-    return Sheet(rows, entry_ids, judge_ids, (rnd["scale_min"], rnd["scale_max"]))
 
 
 def rank_sheet(
@@ -138,52 +92,52 @@ def rank_sheet(
     return {
         **result.to_json(),
         "winner_flags": {r.entry_id: r.winner for r in result.selection.ranking},
-        "borderline": [
-            {
-                "entry_id": b.entry_id,
-                "selected": b.selected,
-                "rank": b.rank,
-                "score": b.score,
-                "reason": b.reason,
-                "message": b.message,
-                "params": dict(b.params),
-            }
-            for b in result.selection.borderline
-        ],
+        "borderline": borderline_json(result.selection.borderline),
         "total_score": result.selection.total_score,
     }
+
+
+def selection_outcome(sheet: RankedSheet, *, method: str, quotas: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The winners on the ranked sheet, exactly as its replay computes them: ``rank_sheet`` on the
+    experts' score sheet, or ``blend_advance.replay`` on the blend sheet (the edition's quotas and
+    per-organization limit either way; the blend's published seed ends its ties)."""
+    if sheet.source == "blend":
+        _ranking, outcome = blend_advance.replay_csv(sheet.csv_text, quotas)
+        outcome.pop("advancing")
+        return outcome
+    return rank_sheet(sheet.csv_text, method=method, quotas=quotas, seed=seed)
 
 
 async def run_selection(
     official_id: int, edition_id: int, round_id: int, method: str = "additive"
 ) -> int:
-    """Rank with calibration and choose the winners under the quotas, exactly as the CLI would on the export."""
+    """Rank (calibrated experts, or the blend when citizens weigh in) and choose the winners under the
+    quotas, exactly as the CLI would on the export."""
     edition = await get_edition(edition_id)
     rnd = await get_round(round_id)
     if rnd["edition"] != edition_id or rnd["kind"] not in SCORING_KINDS:
         raise InvalidInput("Choose a scoring round of this edition.", field="round")
     if method not in ("additive", "zscore", "mean"):
         raise InvalidInput("Choose additive, zscore or mean.", field="method")
-    sheet = await score_sheet(round_id)
-    if not sheet.rows:
+    sheet = await ranked_sheet(round_id, method)
+    if sheet.empty:
         raise ConflictError("There are no reviews in this round yet.")
     quotas = quotas_document(edition)
     try:
-        outcome = rank_sheet(sheet.csv_text(), method=method, quotas=quotas, seed=edition["seed"])
+        outcome = selection_outcome(sheet, method=method, quotas=quotas, seed=edition["seed"])
     except ValueError as exc:
         raise InvalidInput(
             "The selection is not possible: %(reason)s",
             field="quotas",
             reason=_reason_in_words(exc),
         ) from None
-    sheet_text = sheet.csv_text()
-    sheet_sha = hashlib.sha256(sheet_text.encode()).hexdigest()
+    sheet_sha = hashlib.sha256(sheet.csv_text.encode()).hexdigest()
     async with write_transaction(lock_key=f"challenge-edition-{edition_id}"):
         await require_undecided(edition_id, "The winners are already approved.")
         for earlier in await selections_of(edition_id):
             if earlier["status"] in ("proposed", "stale"):
                 await selection_step(earlier, "superseded", official_id)
-        # The snapshot: exactly the rules, quotas, seed and score sheet this selection uses.
+        # The snapshot: exactly the rules, quotas, seed and sheet (and blend weights) this selection uses.
         selection = Selection(
             edition=edition_id,
             round=round_id,
@@ -194,10 +148,11 @@ async def run_selection(
                 "seed": edition["seed"],
                 "round": round_id,
                 "quotas": quotas,
+                **sheet.parameters,
             },
             result={**outcome, "entry_ids": sheet.entry_ids},
             sheet_sha256=sheet_sha,
-            sheet_csv=sheet_text,
+            sheet_csv=sheet.csv_text,
             status="proposed",
             computed_by=official_id,
             computed_at=clock.now(),
@@ -211,6 +166,7 @@ async def run_selection(
             seed=edition["seed"],
             sheet_sha256=sheet_sha,
             winners=len(outcome["winners"]),
+            **sheet.parameters,
         )
     return selection.id
 
@@ -246,15 +202,7 @@ async def selections_of(edition_id: int) -> list[dict[str, Any]]:
 
 
 async def approvals_of(selection_id: int) -> list[dict[str, Any]]:
-    return (
-        await SelectionApproval.select(
-            SelectionApproval.official,
-            SelectionApproval.approved_at,
-            SelectionApproval.official.email.as_alias("email"),
-        )
-        .where(SelectionApproval.selection == selection_id)
-        .order_by(SelectionApproval.id)
-    )
+    return await approvals_in(SelectionApproval, SelectionApproval.selection, selection_id)
 
 
 @dataclass(frozen=True)
@@ -269,6 +217,7 @@ class RankedRow:
     title: str
     category: str
     organization: str
+    sources: BlendedRow | None = None  # expert, panel, public and blended (a selection on the blend)
 
 
 @dataclass(frozen=True)
@@ -295,6 +244,8 @@ class SelectionSheet:
     gaps: list[dict[str, Any]]
     stale_message: str
     missing_reviews: int
+    replay: str = ""  # the command that replays it from its export
+    blended: bool = False  # ranked by the blend of experts, panel and public (``sources`` per row)
 
 
 def borderline_reason(note: dict[str, Any]) -> str:
@@ -336,6 +287,7 @@ async def selection_sheet(selection_id: int) -> SelectionSheet:
     result = chosen["result"]
     entry_ids = result["entry_ids"]
     entries = {e["id"]: e for e in await entries_of(edition["id"])}
+    sources = blend_columns(chosen)
     ranking = [
         RankedRow(
             entry_id=r["entry_id"],
@@ -346,6 +298,7 @@ async def selection_sheet(selection_id: int) -> SelectionSheet:
             title=entries[entry_ids[r["entry_id"]]]["title"],
             category=entries[entry_ids[r["entry_id"]]]["category"],
             organization=entries[entry_ids[r["entry_id"]]]["organization_name"],
+            sources=sources.get(r["entry_id"]),
         )
         for r in result["ranking"]
     ]
@@ -369,9 +322,11 @@ async def selection_sheet(selection_id: int) -> SelectionSheet:
         borderline=borderline,
         approvals=await approvals_of(selection_id),
         gaps=await coverage_gaps(chosen["round"]) if status in ("proposed", "stale") else [],
-        stale_message=STALE_MESSAGES.get(chosen["stale_reason"], "") if status == "stale" else "",
+        stale_message=stale_message(chosen) if status == "stale" else "",
         # Reviews the round still lacks: approving now would leave them out of the decision.
         missing_reviews=sum(len(r.missing) for r in await round_progress(chosen["round"]))
         if status == "proposed"
         else 0,
+        replay=replay_command(chosen),
+        blended=is_blend(chosen),
     )

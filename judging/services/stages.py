@@ -18,15 +18,13 @@ audited.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from judging.compute import blend, blend_advance
+from judging.compute import blend_advance
 from judging.compute.calibration import METHODS
 from judging.services import public_vote
 from judging.services.citizens import citizen_settings
@@ -48,6 +46,7 @@ from judging.services.selection import (
     rank_sheet,
 )
 from judging.services.standings import stage_standings
+from judging.services.two_officials import TwoOfficials, approvals_in, approve
 from judging.tables import Review, Round, StageDecision, StageDecisionApproval
 from portal import audit, clock
 from portal.canonical import canonical_json
@@ -316,17 +315,13 @@ def replay_command(parameters: dict[str, Any]) -> str:
 def blend_outcome(csv_text: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """The advancement on a stored blend sheet, exactly as ``hangang challenge blend`` replays it."""
     rule = parameters["rule"]
-    sheet = blend.parse_blend_sheet(csv.DictReader(io.StringIO(csv_text)))
-    ranking = blend.blend(sheet.results, sheet.weights, sheet.seed, sheet.scale)
-    return blend_advance.advance(
-        ranking,
-        sheet.categories,
+    _ranking, outcome = blend_advance.replay_csv(
+        csv_text,
         parameters["quotas"] if rule["mode"] == "quotas" else None,
-        sheet.seed,
         count=rule["count"] if rule["mode"] == "count" else None,
         cut=float(rule["cut"]) if rule["mode"] == "cut" else None,
-        scale=sheet.scale,
     )
+    return outcome
 
 
 def _outcome(csv_text: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -446,56 +441,26 @@ async def decision_stale_reason(decision: dict[str, Any]) -> str:
     return ""
 
 
-async def require_public_vote_acknowledged(round_id: int) -> None:
-    """Refuse to approve a stage with a public vote until officials acknowledged its anomaly report."""
+async def require_public_vote_acknowledged(round_id: int, message: str = ANOMALY_MESSAGE) -> None:
+    """Refuse to approve a stage's advancement (or winners) with a public vote until officials
+    acknowledged its anomaly report."""
     settings = await citizen_settings(round_id)
     if settings.has_public and not (await public_vote.anomaly_report(round_id)).acknowledged:
-        raise ConflictError(ANOMALY_MESSAGE)
+        raise ConflictError(message)
+
+
+async def _before_approval(decision: dict[str, Any]) -> None:
+    await require_public_vote_acknowledged(decision["round"])
+    await require_undecided(decision["edition"], "The winners are already approved.")
+
+
+async def _decide_stage(decision: dict[str, Any], official_id: int, _now: dt.datetime) -> None:
+    await stage_step(await get_round(decision["round"]), "decided", official_id, decision=decision["id"])
 
 
 async def approve_advancement(official_id: int, decision_id: int) -> bool:
     """One official's approval; the second different official decides the stage. True when final."""
-    decision = await get_decision(decision_id)
-    if decision["status"] == "proposed":
-        reason = await decision_stale_reason(decision)
-        if reason:
-            async with write_transaction(lock_key=f"challenge-edition-{decision['edition']}"):
-                current = await get_decision(decision_id)
-                if current["status"] == "proposed":
-                    await decision_step(current, "stale", official_id, reason=reason)
-    async with write_transaction(lock_key=f"challenge-edition-{decision['edition']}"):
-        decision = await get_decision(decision_id)
-        if decision["status"] == "stale":
-            raise ConflictError(stale_message(decision))
-        if decision["status"] != "proposed":
-            raise ConflictError("Only a proposed decision can be approved.")
-        await require_public_vote_acknowledged(decision["round"])
-        await require_undecided(decision["edition"], "The winners are already approved.")
-        approvals = await decision_approvals(decision_id)
-        if any(a["official"] == official_id for a in approvals):
-            raise ConflictError(
-                "You already approved this decision; a second, different official must approve it."
-            )
-        now = clock.now()
-        await StageDecisionApproval.insert(
-            StageDecisionApproval(decision=decision_id, official=official_id, approved_at=now)
-        )
-        final = len({a["official"] for a in approvals} | {official_id}) >= 2
-        await audit.record(
-            "challenge.stage.decision.approved",
-            actor_id=official_id,
-            subject=f"stage-decision:{decision_id}",
-            final=final,
-        )
-        if final:
-            await decision_step(decision, "approved", official_id)
-            await StageDecision.update({StageDecision.approved_at: now}).where(
-                StageDecision.id == decision_id
-            )
-            await stage_step(
-                await get_round(decision["round"]), "decided", official_id, decision=decision_id
-            )
-    return final
+    return await approve(DECISION_APPROVAL, official_id, decision_id)
 
 
 # ---------------------------------------------------------------- reads
@@ -523,15 +488,25 @@ async def _decisions(
 
 
 async def decision_approvals(decision_id: int) -> list[dict[str, Any]]:
-    return (
-        await StageDecisionApproval.select(
-            StageDecisionApproval.official,
-            StageDecisionApproval.approved_at,
-            StageDecisionApproval.official.email.as_alias("email"),
-        )
-        .where(StageDecisionApproval.decision == decision_id)
-        .order_by(StageDecisionApproval.id)
-    )
+    return await approvals_in(StageDecisionApproval, StageDecisionApproval.decision, decision_id)
+
+
+DECISION_APPROVAL = TwoOfficials(
+    table=StageDecision,
+    approval_table=StageDecisionApproval,
+    approval_key=StageDecisionApproval.decision,
+    subject="stage-decision",
+    approved_action="challenge.stage.decision.approved",
+    load=get_decision,
+    stale_reason=decision_stale_reason,
+    stale_message=stale_message,
+    step=decision_step,
+    twice_message="You already approved this decision; a second, different official must approve it.",
+    not_proposed_message="Only a proposed decision can be approved.",
+    approved_message="Only a proposed decision can be approved.",
+    check=_before_approval,
+    on_final=_decide_stage,
+)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from judging.compute import calibration
 from judging.compute.rubric import scale_text
 from judging.services.citizens import citizen_settings
-from judging.services.selection import Sheet, score_sheet
+from judging.services.score_sheets import Sheet, score_sheet
 
 if TYPE_CHECKING:
     from judging.services.blending import StageBlend
@@ -85,12 +85,17 @@ async def blend_standings(round_id: int, method: str, sheet: Sheet) -> Standings
     )
 
 
+async def citizens_weigh_in(round_id: int) -> bool:
+    """Whether a citizen panel or public vote weighs in the stage's ranking (a weight above 0)."""
+    weights = (await citizen_settings(round_id)).weights
+    return bool(weights.panel or weights.public)
+
+
 async def stage_standings(round_id: int, method: str = calibration.DEFAULT_METHOD) -> Standings:
     """Rank the stage's entries: by the blend when citizens weigh in, else the reviewed entries by
     calibrated score (ties by pseudonym, for display)."""
     sheet = await score_sheet(round_id)
-    settings = await citizen_settings(round_id)
-    if settings.weights.panel or settings.weights.public:
+    if await citizens_weigh_in(round_id):
         return await blend_standings(round_id, method, sheet)
     rows: list[StandingRow] = []
     if sheet.rows:

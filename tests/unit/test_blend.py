@@ -153,3 +153,25 @@ def test_a_cut_on_a_1_10_sheet_is_rescaled_like_the_scores():
     assert advance(ranked, {}, None, 0, cut=8.0, scale=(1, 10))["advancing"] == ["E-10", "E-9", "E-8"]
     with pytest.raises(BlendError, match="outside the scale"):
         advance(ranked, {}, None, 0, cut=11.0, scale=(1, 10))
+
+
+def test_a_selection_sheet_carries_organizations_and_its_replay_limits_them():
+    """A final selection's blend sheet adds each entry's organization: the quotas' per-organization
+    limit then holds on the command line too, and the borderline speaks of the blended score."""
+    from judging.compute.blend import sheet_columns
+    from judging.compute.blend_advance import replay
+
+    ranked = blend([SourceResult(f"E-{i}", float(i), None, 0) for i in range(1, 6)], Weights(100, 0, 0), 3)
+    organizations = {"E-5": "O-a", "E-4": "O-a", "E-3": "O-b", "E-2": "O-c", "E-1": "O-d"}
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(sheet_columns(organizations))
+    writer.writerows(sheet_rows(ranked, {}, Weights(100, 0, 0), 3, (1, 10), {}, organizations))
+    sheet = parse_blend_sheet(csv.DictReader(io.StringIO(text.getvalue())))
+    assert sheet.organizations == organizations
+    _ranking, limited = replay(sheet, {"winners": 2, "max_per_organization": 1})
+    assert limited["winners"] == ["E-5", "E-3"]  # E-4 shares E-5's organization
+    assert any(b["reason"].startswith("organization O-a already has a winner") for b in limited["borderline"])
+    assert any("blended score" in b["reason"] for b in limited["borderline"])
+    _ranking, free = replay(sheet, {"winners": 2, "max_per_organization": None})
+    assert free["winners"] == ["E-5", "E-4"]
