@@ -28,7 +28,7 @@ from typing import Any
 
 from judging.compute import blend, blend_advance
 from judging.compute.calibration import METHODS
-from judging.services import public_vote
+from judging.services import feedback, public_vote
 from judging.services.citizens import citizen_settings
 from judging.services.common import require_undecided, update_audited
 from judging.services.editions import (
@@ -495,6 +495,7 @@ async def approve_advancement(official_id: int, decision_id: int) -> bool:
             await stage_step(
                 await get_round(decision["round"]), "decided", official_id, decision=decision_id
             )
+            await feedback.store_figures(decision)  # once: feedback views never recompute
     return final
 
 
