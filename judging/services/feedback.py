@@ -107,7 +107,7 @@ def _status(review: dict[str, Any], key: str, moderation: dict[str, Any] | None)
     return moderation["status"] if moderation else "pending"
 
 
-async def _letters(edition_id: int, entry_ids: list[int]) -> dict[int, dict[int, str]]:
+async def letters_of(edition_id: int, entry_ids: list[int]) -> dict[int, dict[int, str]]:
     """Per entry, each judge's letter in the order of their first review of it (every stage)."""
     wanted = set(entry_ids)
     query = Review.select(Review.entry, Review.judge, Review.round.position.as_alias("position"))
@@ -228,7 +228,7 @@ async def stage_feedback(
         return []
     wanted = sorted(figures, key=lambda e: figures[e]["position"])
     reviews = await reviews_of(rnd["id"], None if entry_ids is None else wanted)
-    letters = await _letters(rnd["edition"], wanted)
+    letters = await letters_of(rnd["edition"], wanted)
     moderations = await _moderations(
         rnd["id"], None if entry_ids is None else [r["id"] for r in reviews]
     )
