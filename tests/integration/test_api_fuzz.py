@@ -88,11 +88,10 @@ CHALLENGE_CALLS = {
 }
 
 
-@pytest.fixture(scope="module")
-def judge_official_headers(live):
+def judge_official_login(live: LiveServer) -> dict[str, str]:
     """A judge who is also an official (TOTP enrolled), created in the live server's database and
     logged in over HTTP with a code, so the challenge's judge and official calls are fuzzed past their
-    guards."""
+    guards (also used by bench/api_fuzz.py)."""
     import os
     import subprocess
     import sys
@@ -120,6 +119,11 @@ def judge_official_headers(live):
         assert response.status_code == 200, response.text
         cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     return {"cookie": cookie, "x-csrftoken": token}
+
+
+@pytest.fixture(scope="module")
+def judge_official_headers(live):
+    return judge_official_login(live)
 
 
 def test_schema_lists_the_account_operations(operations):
