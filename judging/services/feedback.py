@@ -28,6 +28,7 @@ from judging.tables import (
     Round,
 )
 from portal import clock
+from portal.db import write_transaction
 from portal.errors import NotFoundError
 
 STATUSES = ("pending", "approved", "hidden", "private")
@@ -149,18 +150,37 @@ async def compute_figures(
 
 
 async def store_figures(decision: dict[str, Any]) -> int:
-    """At a stage's final approval, inside its transaction: compute and store every ranked entry's
-    feedback figures once, so that no view calibrates again. Returns how many rows were written."""
-    rnd = await Round.select().output(load_json=True).where(Round.id == decision["round"]).first()
+    """Right after a stage's final approval: compute every ranked entry's figures once and store them,
+    so that no view calibrates again. Returns how many rows were written (0 when already stored).
+
+    The calibration runs outside any transaction (the approved stage's reviews no longer change), so
+    the write lock is held only for the inserts; a crash before they commit leaves the stage read on
+    the fly (``figures_of``) until ``ensure_figures`` (the feedback's release) stores them."""
+    round_id = decision["round"]
+    if await FeedbackFigures.exists().where(FeedbackFigures.round == round_id):
+        return 0
+    rnd = await Round.select().output(load_json=True).where(Round.id == round_id).first()
     documents = await compute_figures(rnd, decision)
     now = clock.now()
     rows = [
-        FeedbackFigures(round=rnd["id"], entry=entry, figures=document, computed_at=now)
+        FeedbackFigures(round=round_id, entry=entry, figures=document, computed_at=now)
         for entry, document in documents.items()
     ]
-    for start in range(0, len(rows), FIGURES_BATCH):
-        await FeedbackFigures.insert(*rows[start : start + FIGURES_BATCH])
+    async with write_transaction(lock_key=f"challenge-feedback-figures-{round_id}"):
+        if await FeedbackFigures.exists().where(FeedbackFigures.round == round_id):
+            return 0
+        for start in range(0, len(rows), FIGURES_BATCH):
+            await FeedbackFigures.insert(*rows[start : start + FIGURES_BATCH])
     return len(rows)
+
+
+async def ensure_figures(round_id: int) -> None:
+    """Store a decided stage's figures if they are not stored yet (an official's write path)."""
+    if await FeedbackFigures.exists().where(FeedbackFigures.round == round_id):
+        return
+    decision = await approved_decision(round_id)
+    if decision is not None:
+        await store_figures(decision)
 
 
 async def stored_figures(

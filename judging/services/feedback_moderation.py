@@ -12,6 +12,7 @@ from judging.services.feedback import (
     STATUSES,
     Comment,
     StageFeedback,
+    ensure_figures,
     figures_of,
     letters_of,
     release_of,
@@ -277,6 +278,7 @@ async def release_feedback(official_id: int, round_id: int) -> int:
     """Release the stage's feedback once no comment is pending; notify every applicant organization's
     members. Returns how many entries have feedback."""
     rnd = await _require_decided(round_id)
+    await ensure_figures(round_id)  # what the applicants read is stored before they are told
     async with write_transaction(lock_key=f"challenge-feedback-{round_id}"):
         if await release_of(round_id):
             raise ConflictError("This stage's feedback is already released.")

@@ -495,7 +495,8 @@ async def approve_advancement(official_id: int, decision_id: int) -> bool:
             await stage_step(
                 await get_round(decision["round"]), "decided", official_id, decision=decision_id
             )
-            await feedback.store_figures(decision)  # once: feedback views never recompute
+    if final:
+        await feedback.store_figures(decision)  # once, after the commit: views never recompute
     return final
 
 

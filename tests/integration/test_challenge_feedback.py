@@ -225,3 +225,7 @@ async def test_feedback_figures_are_stored_at_approval_and_equal_a_fresh_computa
     await FeedbackFigures.delete().where(FeedbackFigures.round == round_id)
     assert await figures.figures_of(rnd) == stored
     assert await FeedbackFigures.count() == 0
+    # An official's write (the release) stores them again; storing twice writes nothing.
+    await figures.ensure_figures(round_id)
+    assert await figures.stored_figures(round_id) == stored
+    assert await figures.store_figures(await stages.get_decision(decision_id)) == 0
