@@ -113,17 +113,23 @@ def criterion_scores(
 
 
 @dataclass(frozen=True)
-class EntryFigures:
-    """One ranked entry's feedback figures in a stage: what is stored at the stage's approval."""
+class Standing:
+    """Where a ranked entry stands in a decided stage."""
 
-    position: int  # the entry's place in the decision's ranking (0 first): the order of every list
-    score: float
+    score: float  # the calibrated total (two decimals)
     rank: int
     ranked: int
     band: str
     advanced: bool
     cut: float | None
     distance: float | None
+
+
+@dataclass(frozen=True)
+class EntryFigures(Standing):
+    """One ranked entry's feedback figures in a stage: what is stored at the stage's approval."""
+
+    position: int  # the entry's place in the decision's ranking (0 first): the order of every list
     criteria: dict[str, float]  # the calibrated score per criterion (a criterion nobody scored: absent)
 
 

@@ -13,7 +13,7 @@ startup reads about its entry in each stage.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from judging.compute import feedback as compute
@@ -65,19 +65,12 @@ class CriterionFeedback:
 
 
 @dataclass(frozen=True)
-class StageFeedback:
+class StageFeedback(compute.Standing):
     """One entry's feedback in one stage, as the applicant reads it (plus moderation for officials)."""
 
     stage: dict[str, Any]
     entry: int
     title: str
-    score: float
-    rank: int
-    ranked: int
-    band: str
-    advanced: bool
-    cut: float | None
-    distance: float | None
     criteria: list[CriterionFeedback]
 
     @property
@@ -283,14 +276,8 @@ async def stage_feedback(
                 stage=rnd,
                 entry=entry,
                 title=titles.get(entry, ""),
-                score=item["score"],
-                rank=item["rank"],
-                ranked=item["ranked"],
-                band=item["band"],
-                advanced=item["advanced"],
-                cut=item["cut"],
-                distance=item["distance"],
                 criteria=criteria,
+                **{f.name: item[f.name] for f in fields(compute.Standing)},
             )
         )
     return out
