@@ -1,6 +1,9 @@
 """Long schemathesis run: every API operation against a real server, as anonymous and as a signed-in user.
 
-Usage: .venv/bin/python bench/api_fuzz.py [--signed-in 600] [--anonymous 300] [--role signed-in|anonymous|both]
+Usage: .venv/bin/python bench/api_fuzz.py [--signed-in 600] [--anonymous 300] [--judge-official 600]
+       [--role signed-in|anonymous|judge-official|both]
+
+The judge-official role (TOTP) runs the challenge's bids, discussion and feedback calls past their guards.
 
 CI runs the same fuzzing with a few examples per operation (tests/integration/test_api_fuzz.py); this
 script is the manual run with tens of thousands of cases. Prints cases and answers by status class per
@@ -25,7 +28,7 @@ import httpx  # noqa: E402
 import schemathesis  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from tests.integration.test_api_fuzz import SESSION_ENDING  # noqa: E402
+from tests.integration.test_api_fuzz import CHALLENGE_CALLS, SESSION_ENDING, judge_official_login  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 
 PASSWORD = "seven lanterns float past the bridge"
@@ -77,7 +80,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signed-in", type=int, default=600, help="examples per operation, signed in")
     parser.add_argument("--anonymous", type=int, default=300, help="examples per operation, anonymous")
-    parser.add_argument("--role", choices=("signed-in", "anonymous", "both"), default="both")
+    parser.add_argument("--judge-official", type=int, default=600,
+                        help="examples per challenge judge/official call (bids, discussion, feedback)")
+    parser.add_argument("--role", choices=("signed-in", "anonymous", "judge-official", "both"), default="both")
     args = parser.parse_args()
     with LiveServer() as live:
         schema = schemathesis.openapi.from_url(f"{live.url}/schema/openapi.json")
@@ -85,12 +90,18 @@ def main() -> int:
         headers = signed_in_headers(live)
         started = time.monotonic()
         all_failures = []
-        for role, role_headers, examples in (("signed-in", headers, args.signed_in), ("anonymous", None, args.anonymous)):
+        judge_headers = judge_official_login(live)
+        challenge = [op for op in operations if (op.method.upper(), op.path) in CHALLENGE_CALLS]
+        for role, role_headers, examples, role_operations in (
+            ("signed-in", headers, args.signed_in, operations),
+            ("anonymous", None, args.anonymous, operations),
+            ("judge-official", judge_headers, args.judge_official, challenge),
+        ):
             if args.role not in (role, "both"):
                 continue
-            statuses, failures = run(operations, live.url, role_headers, examples)
+            statuses, failures = run(role_operations, live.url, role_headers, examples)
             all_failures += failures
-            print(f"{role:10} operations {len(operations)}  cases {statuses['cases']:6}  "
+            print(f"{role:14} operations {len(role_operations)}  cases {statuses['cases']:6}  "
                   + "  ".join(f"{k} {v}" for k, v in sorted(statuses.items()) if k != "cases"), flush=True)
         print(f"total 5xx: {len(all_failures)} in {time.monotonic() - started:.0f} s")
         for failure in all_failures[:50]:

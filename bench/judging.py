@@ -11,6 +11,10 @@ quality + judge offset + noise; the run also reports how well each calibration r
 ranking in stage 1. Advancement runs ``rank_score_sheet``, the function behind the portal's stage
 decisions and ``hangang challenge rank``.
 
+Feedback (issue #13): every entry's figures per stage (five criteria, each calibrated on its own, rank
+band, distance to the cut) are computed once when two officials approve the stage and stored; a
+feedback view reads one entry's stored document. Both are timed and printed (outside the 10 s target).
+
 Run: ``.venv/bin/python bench/judging.py [--entries 7000] [--judges 200] [--seed 1]``.
 Target (issue #13): under 10 seconds in all.
 """
@@ -18,10 +22,11 @@ Target (issue #13): under 10 seconds in all.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,8 +35,10 @@ import numpy as np
 
 from judging.compute.assignment import Entry, Judge, assign_judges
 from judging.compute.calibration import calibrate
+from judging.compute.feedback import stage_figures
 from judging.compute.scoresheet import ScoreRow, rank_score_sheet
 
+CRITERIA = ("impact", "feasibility", "innovation", "responsible_ai", "scalability")
 CATEGORIES = (
     "transportation",
     "welfare",
@@ -79,6 +86,50 @@ STAGES = (
 )
 
 
+def feedback_figures(
+    rng: random.Random,
+    reviews: list[tuple[str, str, float]],
+    result,
+    advancing: set[str],
+    stage: Stage,
+    entry_ids: list[str],
+) -> tuple[float, float, float]:
+    """Every entry's feedback figures (five criteria calibrated one by one, rank band, distance to
+    the cut), as a stage's final approval stores them; and one feedback view before and now.
+
+    Returns the seconds to compute all figures (wall and CPU: a view that recomputed them, as before,
+    took as long) and those of a view that decodes one entry's stored document (as now)."""
+    low, high = stage.scale
+    per_criterion = [
+        (e, j, {c: min(high, max(low, round(s + rng.gauss(0, (high - low) / 20)))) for c in CRITERIA})
+        for e, j, s in reviews
+    ]
+    document = {
+        **result.to_json(),
+        "advancing": sorted(advancing),
+        "entry_ids": {e: i for i, e in enumerate(entry_ids, start=1)},
+    }
+    rule = {"mode": "count", "count": stage.advance}
+    ids = document["entry_ids"]
+    rows = [(ids[e], j, scores) for e, j, scores in per_criterion]
+    start, cpu_start = time.perf_counter(), time.process_time()
+    figures, means = stage_figures(document, rule, "additive", rows, CRITERIA)
+    computed, computed_cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    stored = {
+        entry: json.dumps({**asdict(item), "stage_means": means}) for entry, item in figures.items()
+    }
+    one = next(iter(stored))
+    start = time.perf_counter()
+    for _ in range(100):
+        json.loads(stored[one])
+    now = (time.perf_counter() - start) / 100
+    print(
+        f"  feedback:    {computed:.3f} s  ({computed_cpu:.3f} CPU s; {len(figures)} entries x "
+        f"{len(CRITERIA)} criteria, computed once at approval)"
+    )
+    return computed, computed_cpu, now
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=7000)
@@ -110,6 +161,8 @@ def main() -> int:
         str, float
     ] = {}  # CPU seconds of this process: what the wall clock shows on an idle machine
     remaining = entries
+    views: list[tuple[float, float]] = []
+    feedback_cpus: list[float] = []
     for number, stage in enumerate(STAGES, start=1):
         pool = judges[: min(stage.judges, len(judges))]
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -175,12 +228,30 @@ def main() -> int:
             f"  advancement: {timings[f'{number} advancement']:.3f} s  ({len(advancing)} advance, "
             f"{len(result.selection.borderline)} borderline notes; calibration included)"
         )
+        feedback_time, feedback_cpu, view_now = feedback_figures(
+            rng, reviews, result, advancing, stage, [e.entry_id for e in remaining]
+        )
+        timings[f"{number} feedback"] = feedback_time
+        feedback_cpus.append(feedback_cpu)
+        views.append((feedback_time, view_now))
         remaining = [e for e in remaining if e.entry_id in advancing]
     print("three stages   wall s   CPU s")
     for step in ("assignment", "calibration", "advancement"):
         wall = sum(t for k, t in timings.items() if k.endswith(step))
         used = sum(t for k, t in cpu.items() if k.endswith(step))
         print(f"{step:<13} {wall:>7.3f} {used:>7.3f}")
+    feedback_total = sum(t for k, t in timings.items() if k.endswith("feedback"))
+    print(
+        f"{'feedback':<13} {feedback_total:>7.3f} {sum(feedback_cpus):>7.3f}  (every entry's figures, "
+        "computed once at each stage's approval; not in the target)"
+    )
+    before = max(v[0] for v in views)
+    now = max(v[1] for v in views)
+    print(
+        f"feedback view: {now * 1000:.3f} ms reading one entry's stored figures (was {before:.3f} s "
+        "recalibrating the stage on every view)"
+    )
+    timings = {k: t for k, t in timings.items() if not k.endswith("feedback")}
     total, total_cpu = sum(timings.values()), sum(cpu.values())
     print(
         f"{'total':<13} {total:>7.3f} {total_cpu:>7.3f}  "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from judging.api.collaboration import JudgeCollaborationApi
+from judging.api.feedback import OfficialFeedbackApi, StartupFeedbackApi
 from judging.api.intake import EntryApi
 from judging.api.judging import JudgeApi, OfficialChallengeApi
 from judging.pages.citizens import CitizenPanelPages, PublicVotePages
@@ -36,4 +38,8 @@ ROUTE_HANDLERS = [
     JudgeInvitationPages,
     OfficialJudgePages,
     OnboardingPages,
+    # /api/v1 over the same services: bids, discussion, feedback.
+    JudgeCollaborationApi,
+    StartupFeedbackApi,
+    OfficialFeedbackApi,
 ]

@@ -320,3 +320,17 @@ class FeedbackRelease(Table, tablename="challenge_feedback_release"):
     round = ForeignKey(Round, on_delete=OnDelete.cascade, unique=True, index=True)
     released_by = ForeignKey(User, on_delete=OnDelete.cascade)
     released_at = Timestamptz()
+
+
+class FeedbackFigures(Table, tablename="challenge_feedback_figures"):
+    """An entry's feedback figures in a stage, computed once when the stage's advancement is approved.
+
+    ``figures``: calibrated total, rank, rank band, outcome, cut and distance, the calibrated score per
+    criterion and the stage's mean per criterion (``judging/compute/feedback.py`` ``stage_figures``).
+    An approved decision never changes, so views read these rows and never recompute them.
+    """
+
+    round = ForeignKey(Round, on_delete=OnDelete.cascade, index=True)
+    entry = ForeignKey(Entry, on_delete=OnDelete.cascade, index=True)
+    figures = JSON(default="{}")
+    computed_at = Timestamptz()

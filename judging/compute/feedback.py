@@ -110,3 +110,59 @@ def criterion_scores(
             round(sum(i.score for i in fitted.entries.values()) / len(fitted.entries), 2) + 0.0
         )
     return per_entry, means
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a ranked entry stands in a decided stage."""
+
+    score: float  # the calibrated total (two decimals)
+    rank: int
+    ranked: int
+    band: str
+    advanced: bool
+    cut: float | None
+    distance: float | None
+
+
+@dataclass(frozen=True)
+class EntryFigures(Standing):
+    """One ranked entry's feedback figures in a stage: what is stored at the stage's approval."""
+
+    position: int  # the entry's place in the decision's ranking (0 first): the order of every list
+    criteria: dict[str, float]  # the calibrated score per criterion (a criterion nobody scored: absent)
+
+
+def stage_figures(
+    result: dict,
+    rule: dict,
+    method: str,
+    reviews: Sequence[tuple[int, Hashable, dict[str, float]]],
+    keys: Sequence[str],
+) -> tuple[dict[int, EntryFigures], dict[str, float]]:
+    """Every ranked entry's figures and the stage's mean per criterion, from an approved decision.
+
+    ``result`` is the decision's result (``ranking``, ``advancing`` and ``entry_ids``, which maps the
+    sheet's labels to entry ids); ``reviews`` holds (entry id, judge, {criterion: score}).
+    """
+    ids: dict[str, int] = result["entry_ids"]
+    ranking = result["ranking"]
+    advancing = set(result["advancing"])
+    advancing_scores = [r["score"] for r in ranking if r["entry_id"] in advancing]
+    per_entry, means = criterion_scores(reviews, keys, method)
+    figures = {}
+    for position, row in enumerate(ranking):
+        entry = ids[row["entry_id"]]
+        distance = cut_distance(row["score"], row["entry_id"] in advancing, advancing_scores, rule)
+        figures[entry] = EntryFigures(
+            position=position,
+            score=round(row["score"], 2) + 0.0,
+            rank=row["rank"],
+            ranked=len(ranking),
+            band=rank_band(row["rank"], len(ranking)),
+            advanced=distance.advanced,
+            cut=distance.cut,
+            distance=distance.distance,
+            criteria=per_entry.get(entry, {}),
+        )
+    return figures, means

@@ -3,6 +3,7 @@ account) or joins one that invited them, with one click and no 403 on the way.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -18,6 +19,19 @@ from portal.web.forms import form_errors
 from portal.web.pages import back_to, page, signed_in_user
 
 FormData = URLEncodedBody[dict[str, str]]
+
+
+async def register_from_form(user_id: int, data: Mapping[str, str], *, become_startup: bool) -> int:
+    """The organization form (``challenge/_organization_form.html``, on /challenge/start and on the
+    organization page) to the one service; with ``become_startup`` the account becomes a startup."""
+    return await intake.create_organization(
+        user_id,
+        data.get("name", ""),
+        data.get("registration_number", ""),
+        data.get("size", ""),
+        data.get("founding_year", ""),
+        become_startup=become_startup,
+    )
 
 
 class OnboardingPages(Controller):
@@ -45,13 +59,7 @@ class OnboardingPages(Controller):
     async def register(self, request: Request, data: FormData) -> Template | Redirect:
         user = signed_in_user(request)
         try:
-            await onboarding.register_organization(
-                user.id,
-                data.get("name", ""),
-                data.get("registration_number", ""),
-                data.get("size", ""),
-                data.get("founding_year", ""),
-            )
+            await register_from_form(user.id, data, become_startup=True)
         except DomainError as exc:
             return await self._start_page(request, exc.status_code, errors=form_errors(exc), form=data)
         continue_after_role_change(request.session, await onboarding.user_row(user.id))

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Response, Template
 
 from judging.categories import ORGANIZATION_SIZES, SECTORS
 from judging.pages.attachments import attachment_response
+from judging.pages.onboarding import register_from_form
 from judging.schemas import EditionRead, EntryRead, QueryId, RowId
 from judging.services import attachments, entries, intake
 from judging.services.entries import EntryForm
@@ -83,13 +84,7 @@ class StartupPages(Controller):
         """Register an organization by its business registration number."""
         user = signed_in_user(request)
         try:
-            await intake.create_organization(
-                user.id,
-                data.get("name", ""),
-                data.get("registration_number", ""),
-                data.get("size", ""),
-                data.get("founding_year", ""),
-            )
+            await register_from_form(user.id, data, become_startup=False)
         except DomainError as exc:
             return await self._organization_page(
                 request, exc.status_code, errors=form_errors(exc), form=data

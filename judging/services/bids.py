@@ -102,6 +102,45 @@ async def bid_page(judge_id: int, round_id: int) -> BidPage:
     return BidPage(rnd, edition, rows, hidden, await _is_open(rnd, edition))
 
 
+async def judge_bid(judge_id: int, round_id: int, entry_id: int) -> BidRow:
+    """One entry of a round's bid list with the judge's bid; 404 when it is not open for bids in the
+    round or the judge has a conflict with it (as on the bid page, where it is not listed)."""
+    rnd = await get_round(round_id)
+    if rnd["kind"] not in SCORING_KINDS:
+        raise NotFoundError("We could not find that page.")
+    entry = (
+        await Entry.select(Entry.id, Entry.title, Entry.category, Entry.summary)
+        .where(
+            (Entry.id == entry_id)
+            & (Entry.edition == rnd["edition"])
+            & Entry.status.is_in(list(BIDDABLE_STATUSES))
+        )
+        .first()
+    )
+    if entry is None or entry_id in await _conflicted_entries(judge_id, rnd["edition"]):
+        raise NotFoundError("We could not find that entry.")
+    bid = (
+        await Bid.select(Bid.level)
+        .where((Bid.round == round_id) & (Bid.judge == judge_id) & (Bid.entry == entry_id))
+        .first()
+    )
+    return BidRow(entry_id, entry["title"], entry["category"], entry["summary"], bid["level"] if bid else "")
+
+
+async def set_bid(judge_id: int, round_id: int, entry_id: int, level: str) -> BidRow:
+    """Bid on one entry (eager, willing or not qualified): the rules of ``save_bids``; a bid on a
+    conflicted entry is refused with a 409 that says why."""
+    if level not in BID_LEVELS:
+        raise InvalidInput("Choose eager, willing or not qualified.", field="level")
+    await save_bids(judge_id, round_id, {entry_id: level})
+    return await judge_bid(judge_id, round_id, entry_id)
+
+
+async def clear_bid(judge_id: int, round_id: int, entry_id: int) -> None:
+    """Take back a bid on one entry (nothing changes when there was none)."""
+    await save_bids(judge_id, round_id, {entry_id: ""})
+
+
 async def save_bids(judge_id: int, round_id: int, wanted: dict[int, str]) -> int:
     """Set (or clear, with "") the judge's bids on entries of a round; returns how many changed.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from judging.services.common import require_undecided
 from judging.services.editions import get_round
@@ -43,7 +44,7 @@ class Message:
 class Discussion:
     reviews: list[PeerReview]
     messages: list[Message]
-    open: bool  # messages can still be posted (before the round deadline)
+    open: bool  # messages can still be posted (before the round deadline, the stage undecided)
 
 
 async def discussion_for(judge_id: int, round_id: int, entry_id: int) -> Discussion | None:
@@ -74,8 +75,13 @@ async def discussion_for(judge_id: int, round_id: int, entry_id: int) -> Discuss
             for r in rows
         ],
         messages=[Message(labels[c["judge"]], c["body"], c["created_at"]) for c in comments],
-        open=clock.now() < rnd["deadline"],
+        open=is_open(rnd),
     )
+
+
+def is_open(rnd: dict[str, Any]) -> bool:
+    """Messages can be posted: before the round deadline and until the stage is decided."""
+    return clock.now() < rnd["deadline"] and rnd["stage_state"] != "decided"
 
 
 def _labels(judges: list[int], me: int) -> dict[int, int]:
@@ -99,6 +105,8 @@ async def post_message(judge_id: int, round_id: int, entry_id: int, body: str) -
     async with write_transaction(lock_key=f"challenge-discussion-{round_id}-{entry_id}"):
         if clock.now() >= rnd["deadline"]:
             raise NotAllowed("The round deadline has passed; the discussion is closed.")
+        if (await get_round(round_id))["stage_state"] == "decided":
+            raise NotAllowed("This stage's advancement is approved; the discussion is closed.")
         await require_undecided(rnd["edition"], "The winners are approved; the discussion is closed.", NotAllowed)
         comment = ReviewComment(
             round=round_id, entry=entry_id, judge=judge_id, body=text, created_at=clock.now()

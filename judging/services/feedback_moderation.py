@@ -12,6 +12,9 @@ from judging.services.feedback import (
     STATUSES,
     Comment,
     StageFeedback,
+    ensure_figures,
+    figures_of,
+    letters_of,
     release_of,
     reviews_of,
     stage_feedback,
@@ -101,6 +104,72 @@ async def moderation_page(
         matching=len(rows),
         counts=counts,
         feedback=feedback,
+    )
+
+
+@dataclass(frozen=True)
+class JudgeReviewRow:
+    """One judge's review of an entry, for officials (judges by name)."""
+
+    review: int
+    judge: int
+    judge_name: str
+    letter: str
+    scores: dict[str, int]
+    total: float
+    confidence: int
+
+
+@dataclass(frozen=True)
+class EntryReviews:
+    feedback: StageFeedback
+    reviews: list[JudgeReviewRow]
+
+
+@dataclass(frozen=True)
+class StageReviews:
+    """Every entry's reviews and comments in a decided stage, in rank order, one slice at a time."""
+
+    stage: dict[str, Any]
+    released: bool
+    total: int  # ranked entries in the stage (0 before its advancement is approved)
+    entries: list[EntryReviews]
+
+
+async def stage_reviews(round_id: int, offset: int = 0, limit: int = 100) -> StageReviews:
+    """Officials: the entries ranked ``offset``.. ``offset + limit`` with their reviews and comments."""
+    rnd = await get_round(round_id)
+    if rnd["kind"] == "screening":
+        raise NotFoundError("We could not find that stage.")
+    figures = await figures_of(rnd)
+    wanted = sorted(figures, key=lambda e: figures[e]["position"])[offset : offset + limit]
+    feedback = await stage_feedback(rnd, wanted) if wanted else []
+    reviews = await reviews_of(round_id, wanted) if wanted else []
+    names = await _judge_names([r["judge"] for r in reviews])
+    letters = await letters_of(rnd["edition"], wanted)
+    by_entry: dict[int, list[dict[str, Any]]] = {}
+    for review in reviews:
+        by_entry.setdefault(review["entry"], []).append(review)
+    entries = []
+    for item in feedback:
+        rows = [
+            JudgeReviewRow(
+                review=r["id"],
+                judge=r["judge"],
+                judge_name=names.get(r["judge"], ("", ""))[0],
+                letter=letters.get(item.entry, {}).get(r["judge"], ""),
+                scores=r["scores"],
+                total=r["total_centi"] / 100,
+                confidence=r["confidence"],
+            )
+            for r in by_entry.get(item.entry, [])
+        ]
+        entries.append(EntryReviews(feedback=item, reviews=rows))
+    return StageReviews(
+        stage=rnd,
+        released=await release_of(round_id) is not None,
+        total=len(figures),
+        entries=entries,
     )
 
 
@@ -209,6 +278,7 @@ async def release_feedback(official_id: int, round_id: int) -> int:
     """Release the stage's feedback once no comment is pending; notify every applicant organization's
     members. Returns how many entries have feedback."""
     rnd = await _require_decided(round_id)
+    await ensure_figures(round_id)  # what the applicants read is stored before they are told
     async with write_transaction(lock_key=f"challenge-feedback-{round_id}"):
         if await release_of(round_id):
             raise ConflictError("This stage's feedback is already released.")

@@ -26,7 +26,7 @@ from typing import Any
 
 from judging.compute import blend_advance
 from judging.compute.calibration import METHODS
-from judging.services import public_vote
+from judging.services import feedback, public_vote
 from judging.services.citizens import citizen_settings
 from judging.services.common import require_undecided, update_audited
 from judging.services.editions import (
@@ -460,7 +460,10 @@ async def _decide_stage(decision: dict[str, Any], official_id: int, _now: dt.dat
 
 async def approve_advancement(official_id: int, decision_id: int) -> bool:
     """One official's approval; the second different official decides the stage. True when final."""
-    return await approve(DECISION_APPROVAL, official_id, decision_id)
+    final = await approve(DECISION_APPROVAL, official_id, decision_id)
+    if final:
+        await feedback.store_figures(await get_decision(decision_id))  # once, after the commit: views never recompute
+    return final
 
 
 # ---------------------------------------------------------------- reads

@@ -76,9 +76,65 @@ def fuzz(operations, base_url: str, headers: dict[str, str] | None, examples: in
     return failures
 
 
+# The challenge's judge and official calls (bids, discussion, feedback), fuzzed past the role guards.
+CHALLENGE_CALLS = {
+    ("GET", "/api/v1/challenge/rounds/{round_id}/bids"),
+    ("PUT", "/api/v1/challenge/rounds/{round_id}/bids/{entry_id}"),
+    ("DELETE", "/api/v1/challenge/rounds/{round_id}/bids/{entry_id}"),
+    ("GET", "/api/v1/challenge/rounds/{round_id}/entries/{entry_id}/discussion"),
+    ("POST", "/api/v1/challenge/rounds/{round_id}/entries/{entry_id}/discussion"),
+    ("GET", "/api/v1/challenge/entries/{entry_id}/feedback"),
+    ("GET", "/api/v1/challenge/officials/rounds/{round_id}/feedback"),
+}
+
+
+def judge_official_login(live: LiveServer) -> dict[str, str]:
+    """A judge who is also an official (TOTP enrolled), created in the live server's database and
+    logged in over HTTP with a code, so the challenge's judge and official calls are fuzzed past their
+    guards (also used by bench/api_fuzz.py)."""
+    import os
+    import subprocess
+    import sys
+
+    import pyotp
+
+    secret = pyotp.random_base32()
+    password = "seven lanterns float past the bridge"
+    script = (
+        "import asyncio, sys\n"
+        "from portal import accounts\n"
+        "asyncio.run(accounts.create_user('fuzz-judge@example.kr', sys.argv[1], ['judge', 'official', 'startup'],"
+        " district_code='11680', verified=True, language='en', totp_secret=sys.argv[2], check_password=False))\n"
+    )
+    subprocess.run([sys.executable, "-c", script, password, secret], env=live.environment(), check=True,
+                   capture_output=True, cwd=os.getcwd())
+    with httpx.Client(base_url=live.url) as client:
+        client.get("/healthz")
+        token = client.cookies["csrftoken"]
+        response = client.post(
+            "/api/v1/auth/login",
+            json={"email": "fuzz-judge@example.kr", "password": password, "totp": pyotp.TOTP(secret).now()},
+            headers={"x-csrftoken": token},
+        )
+        assert response.status_code == 200, response.text
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    return {"cookie": cookie, "x-csrftoken": token}
+
+
+@pytest.fixture(scope="module")
+def judge_official_headers(live):
+    return judge_official_login(live)
+
+
 def test_schema_lists_the_account_operations(operations):
     paths = {(op.method.upper(), op.path) for op in operations}
     assert ("POST", "/api/v1/auth/login") in paths and ("GET", "/api/v1/me") in paths
+    assert CHALLENGE_CALLS <= paths, CHALLENGE_CALLS - paths
+
+
+def test_no_server_errors_as_judge_and_official_on_the_challenge_calls(operations, live, judge_official_headers):
+    challenge = [op for op in operations if (op.method.upper(), op.path) in CHALLENGE_CALLS]
+    assert fuzz(challenge, live.url, judge_official_headers, examples=25) == []
 
 
 def test_no_server_errors_as_signed_in_user(operations, live, admin_headers):

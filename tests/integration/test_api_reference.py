@@ -68,6 +68,15 @@ async def test_api_reference_page_lists_calls_and_passes_the_csp(client):
     assert "script-src 'self'" in CSP and "style-src 'self'" in CSP and "unsafe-inline" not in CSP
     text = response.text.replace("<wbr>", "")  # long paths may wrap after each "/"
     assert "/api/v1/auth/login" in text and "x-csrftoken" in text and 'id="schemas"' in text
+    # The challenge's bids, discussion and feedback calls (issue 13) are listed with their bodies.
+    for path in (
+        "/api/v1/challenge/rounds/{round_id}/bids/{entry_id}",
+        "/api/v1/challenge/rounds/{round_id}/entries/{entry_id}/discussion",
+        "/api/v1/challenge/entries/{entry_id}/feedback",
+        "/api/v1/challenge/officials/rounds/{round_id}/feedback",
+    ):
+        assert path in text, path
+    assert "BidWrite" in text and "DiscussionMessageWrite" in text and "EntryFeedbackRead" in text
     assert "Needs the x-csrftoken header and the CSRF cookie." in text
     assets = _Assets()
     assets.feed(text)

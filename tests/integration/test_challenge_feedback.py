@@ -8,10 +8,12 @@ import io
 
 import pytest
 
+from judging.services import feedback as figures
 from judging.services import feedback_moderation as feedback
 from judging.services import stages
+from judging.services.editions import get_round
 from judging.services.reviews import my_review, save_review
-from judging.tables import Assignment, Review
+from judging.tables import Assignment, FeedbackFigures, Review
 from portal.errors import Conflict as ConflictError
 from portal.tables import Notification, User
 from tests.helpers import field_error
@@ -195,3 +197,35 @@ async def test_judge_keeps_a_comment_private_on_the_form_and_through_the_api(
         assert reply.json()["private_comments"] == [keys[0]]
         reply = await judge.send_json("PUT", api, body | {"private_comments": []})
         assert reply.json()["private_comments"] == []
+
+
+async def test_feedback_figures_are_stored_at_approval_and_equal_a_fresh_computation(
+    official, official2, startup, users
+):
+    challenge, _pitch, _judges, _quality = await _funnel(official, official2, startup, users, 5)
+    round_id = challenge.evaluation_round
+    rnd = await get_round(round_id)
+    assert await figures.stored_figures(round_id) is None  # nothing before the approval
+    assert await figures.figures_of(rnd) == {}
+    decision_id = await _decide(official, official2, round_id, stages.RuleForm("count", 2))
+    stored = await figures.stored_figures(round_id)
+    assert sorted(stored) == sorted(challenge.entries)
+    recomputed = await figures.compute_figures(rnd, await stages.get_decision(decision_id))
+    assert stored == recomputed
+    # Views read the stored rows: what they show is the stored figure, and reading writes nothing.
+    before = await FeedbackFigures.count()
+    entry = challenge.entries[0]
+    [mine] = await figures.stage_feedback(rnd, [entry])
+    assert (mine.score, mine.rank, mine.band) == (
+        stored[entry]["score"], stored[entry]["rank"], stored[entry]["band"]
+    )
+    assert {c.key: c.score for c in mine.criteria} == stored[entry]["criteria"]
+    assert await FeedbackFigures.count() == before
+    # An older database (stage approved before figures were stored) is computed on the fly, unwritten.
+    await FeedbackFigures.delete().where(FeedbackFigures.round == round_id)
+    assert await figures.figures_of(rnd) == stored
+    assert await FeedbackFigures.count() == 0
+    # An official's write (the release) stores them again; storing twice writes nothing.
+    await figures.ensure_figures(round_id)
+    assert await figures.stored_figures(round_id) == stored
+    assert await figures.store_figures(await stages.get_decision(decision_id)) == 0

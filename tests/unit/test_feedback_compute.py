@@ -10,6 +10,7 @@ from judging.compute.feedback import (
     judge_letter,
     judge_letters,
     rank_band,
+    stage_figures,
 )
 
 
@@ -52,3 +53,29 @@ def test_each_criterion_is_calibrated_on_its_own():
     assert per_entry["e1"]["tech"] == pytest.approx(7.0)
     assert means["tech"] == pytest.approx(sum(v["tech"] for v in per_entry.values()) / 3, abs=0.01)
     assert per_entry["e3"]["biz"] > per_entry["e2"]["biz"]
+
+
+def test_stage_figures_follow_the_decision_and_each_criterion():
+    reviews = [
+        (11, "g", {"tech": 8, "biz": 5}),
+        (11, "h", {"tech": 6, "biz": 5}),
+        (12, "g", {"tech": 6, "biz": 3}),
+        (13, "h", {"tech": 4, "biz": 7}),
+    ]
+    result = {
+        "ranking": [
+            {"entry_id": "E-1", "score": 6.5, "rank": 1},
+            {"entry_id": "E-3", "score": 6.0, "rank": 2},
+            {"entry_id": "E-2", "score": 5.25, "rank": 3},
+        ],
+        "advancing": ["E-1", "E-3"],
+        "entry_ids": {"E-1": 11, "E-2": 12, "E-3": 13},
+    }
+    figures, means = stage_figures(result, {"mode": "count", "count": 2}, "additive", reviews, ["tech", "biz"])
+    per_entry, expected_means = criterion_scores(reviews, ["tech", "biz"])
+    assert means == expected_means
+    assert [figures[e].position for e in (11, 13, 12)] == [0, 1, 2]
+    assert {e: f.criteria for e, f in figures.items()} == per_entry
+    assert (figures[13].advanced, figures[13].cut, figures[13].distance) == (True, 6.0, 0.0)
+    assert (figures[12].advanced, figures[12].distance, figures[12].band) == (False, -0.75, "lower-half")
+    assert figures[11].band == "top-10" and figures[11].ranked == 3
