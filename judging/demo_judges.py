@@ -11,6 +11,7 @@ from judging.compute.assignment import BID_LEVELS
 from judging.services import bids, discussion, intake, judge_invitations
 from judging.services.funnel import stage_entries
 from judging.tables import JudgeProfile, Organization, Review
+from portal.tables import User
 
 BIDDING_JUDGES = 10  # of the 12: two judges never bid (the assignment treats them as "no bid")
 EAGER, WILLING, NOT_QUALIFIED = 8, 5, 2  # bids a judge gives at most, per level
@@ -92,8 +93,9 @@ async def invite_people(official: int, users: dict[str, int]) -> list[str]:
         f" {INVITED_JUDGES[1][1]}.",
     ]
     if COLLEAGUE in users and "startup" in users:
-        await intake.invite_member(users["startup"], robotics["id"], f"{COLLEAGUE}@demo.hangang.kr")
+        colleague = await User.select(User.email).where(User.id == users[COLLEAGUE]).first()
+        await intake.invite_member(users["startup"], robotics["id"], colleague["email"])
         lines.append(
-            f"  {COLLEAGUE}@demo.hangang.kr is invited to join 한강로보틱스: a notice, and one click at /challenge/invitations."
+            f"  {colleague['email']} is invited to join 한강로보틱스: a notice, and one click at /challenge/invitations."
         )
     return lines
