@@ -159,6 +159,25 @@ def _review(
     )
 
 
+async def _reviews_of_assignments(
+    stage: dict[str, Any],
+    share: float,
+    quality: dict[int, float],
+    offsets: dict[int, float],
+    rng: random.Random,
+    now: dt.datetime,
+) -> list[Review]:
+    """Reviews for ``share`` of the stage's assignments: the entry's quality plus the judge's offset."""
+    pairs = await Assignment.select(Assignment.entry, Assignment.judge).where(Assignment.round == stage["id"])
+    reviews = []
+    for pair in pairs:
+        if share < 1.0 and rng.random() > share:
+            continue
+        level = quality[pair["entry"]] + offsets[pair["judge"]]
+        reviews.append(_review(stage, pair, level, rng, now - dt.timedelta(days=5)))
+    return reviews
+
+
 # The pitch's rubric, as 서울혁신챌린지 weighs its preliminary round: technology 50, business 40,
 # participation 10, scored 0-100.
 PITCH_RUBRIC = (
@@ -403,15 +422,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         if kind == "final":  # the judges bid on the final's 80 entries before its assignment
             bids_given = await place_bids(judge_ids, stage["id"], SEED)
         await run_assignment(official, stage["id"])
-        pairs = await Assignment.select(Assignment.entry, Assignment.judge).where(
-            Assignment.round == stage["id"]
-        )
-        reviews = []
-        for pair in pairs:
-            if share < 1.0 and rng.random() > share:
-                continue
-            level = quality[pair["entry"]] + offsets[pair["judge"]]
-            reviews.append(_review(stage, pair, level, rng, now - dt.timedelta(days=5)))
+        reviews = await _reviews_of_assignments(stage, share, quality, offsets, rng, now)
         async with write_transaction():
             await Review.insert(*reviews)
             await stages.enter_reviewing(stage["id"], official)  # bulk rows skip save_review

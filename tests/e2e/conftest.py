@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
+import pyotp
 import pytest
 
+PHONE = {"width": 390, "height": 844}
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -53,3 +57,44 @@ def page(browser):
     page.set_default_timeout(15000)
     yield page
     context.close()
+
+
+# ---------------------------------------------------------------- signing in, phones (every journey)
+
+_USED_STEPS: dict[str, int] = {}  # account email -> the last TOTP step this run used for it
+
+
+def fresh_totp(email: str, secret: str) -> str:
+    """A TOTP code of a step the account has not used: the portal never accepts a step twice, and a
+    journey may sign the same account in more than once within 30 s (it accepts one step ahead)."""
+    step = max(int(time.time()) // 30, _USED_STEPS.get(email, -1) + 1)
+    while step > int(time.time()) // 30 + 1:
+        time.sleep(1)
+    _USED_STEPS[email] = step
+    return pyotp.TOTP(secret).at(step * 30)
+
+
+def log_in(page, live, email: str, password: str, totp_secret: str | None = None) -> None:
+    """Sign in through the login form (and the TOTP step), by field ids, so it works in either language."""
+    page.goto(f"{live.url}/login")
+    page.locator("#f-email").fill(email)
+    page.locator("#f-password").fill(password)
+    page.locator("form[action='/login'] button[type=submit]").click()
+    if totp_secret:
+        page.wait_for_url(re.compile(r"/login/totp$"))
+        page.locator("#f-totp").fill(fresh_totp(email, totp_secret))
+        page.locator("form[action='/login/totp'] button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def phone_page(browser, language: str):
+    """A new context at 390 x 844 in Korean or English; returns (context, page)."""
+    context = browser.new_context(locale="ko-KR" if language == "ko" else "en-US", viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    return context, page
+
+
+def fits_the_phone(page) -> bool:
+    """No sideways scrolling at the phone's width."""
+    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
