@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from portal.connector import exports, signing
 from portal.connector.testing import RunningCity, running_city
+from tests.e2e.conftest import log_in
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -76,17 +77,6 @@ def page_says(page, text: str) -> bool:
     return text in page.content()
 
 
-def log_in(page, live: LiveServer) -> None:
-    page.goto(f"{live.url}/login")
-    page.get_by_label("Email").fill("treasurer@example.kr")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/login/totp$"))
-    page.get_by_label("Code").fill(pyotp.TOTP(SECRET).now())
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
 def test_official_follows_delivery_validates_exports_and_retries(
     page, live: LiveServer, city: RunningCity, tmp_path: Path
 ) -> None:
@@ -101,7 +91,7 @@ def test_official_follows_delivery_validates_exports_and_retries(
     # The server's own delivery loop takes it to the city.
     wait_for(lambda: len(city.accepted("journey-pb")) == 1, "the PB batch to reach the city")
 
-    log_in(page, live)
+    log_in(page, live, "treasurer@example.kr", PASSWORD, SECRET)
     page.goto(f"{live.url}/officials/connector/")
     row = page.get_by_role("row", name=re.compile("journey-pb title"))
     assert "Delivered" in row.inner_text()

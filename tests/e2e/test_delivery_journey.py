@@ -8,16 +8,15 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pyotp
 import pytest
 
+from tests.e2e.conftest import PHONE, fits_the_phone, log_in
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "lanterns drifting along the han river"
 SECRET = pyotp.random_base32()
 
@@ -61,10 +60,6 @@ def setup_data(live: LiveServer, tag: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def fits_the_phone(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-
-
 def test_citizen_reads_progress_after_an_official_adds_a_milestone(
     browser, live: LiveServer
 ) -> None:
@@ -75,14 +70,7 @@ def test_citizen_reads_progress_after_an_official_adds_a_milestone(
     # The official, on a phone, adds a milestone; a date before the vote is refused beside the field.
     official = browser.new_context(locale="en-US", viewport=PHONE).new_page()
     official.set_default_timeout(15000)
-    official.goto(f"{live.url}/login")
-    official.fill("#f-email", "works-journey@example.kr")
-    official.fill("#f-password", PASSWORD)
-    official.locator("main form button[type=submit]").click()
-    official.wait_for_url(re.compile(r"/login/totp$"))
-    official.fill("#f-totp", pyotp.TOTP(SECRET).at(time.time() + 30))
-    official.locator("main form button[type=submit]").click()
-    official.wait_for_url(re.compile(r"/$"))
+    log_in(official, live, "works-journey@example.kr", PASSWORD, SECRET)
     official.goto(
         f"{live.url}/officials/pb/cycles/{data['cycle']}/delivery/projects/{data['project']}"
     )

@@ -12,6 +12,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import log_in
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -58,18 +59,6 @@ def move_to(live: LiveServer, cycle_id: int, phase: str) -> None:
     )
 
 
-def log_in(page, live: LiveServer, email: str, totp_secret: str | None = None) -> None:
-    page.goto(f"{live.url}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    if totp_secret:
-        page.wait_for_url(re.compile(r"/login/totp$"))
-        page.get_by_label("Code").fill(pyotp.TOTP(totp_secret).now())
-        page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
 def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
     secret = pyotp.random_base32()
     setup = run(
@@ -85,7 +74,7 @@ def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
     cycle, pot = setup["cycle"], setup["pot"]
 
     # 1. A citizen proposes a project for Gangnam-gu.
-    log_in(page, live, "mina@example.kr")
+    log_in(page, live, "mina@example.kr", PASSWORD)
     page.goto(f"{live.url}/pb/cycles/{cycle}/proposals/new")
     page.get_by_label("Pot").select_option(str(pot))
     page.get_by_label("Title").fill("Rain gardens on Teheran-ro")
@@ -101,7 +90,7 @@ def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
 
     # 2. Review opens; an official finds it feasible.
     move_to(live, cycle, "review")
-    log_in(page2, live, "clerk@example.kr", secret)
+    log_in(page2, live, "clerk@example.kr", PASSWORD, secret)
     page2.goto(f"{live.url}/officials/pb/cycles/{cycle}/proposals")
     card = page2.locator(f"#p-{proposal}")
     card.get_by_label("Feasible", exact=True).check()

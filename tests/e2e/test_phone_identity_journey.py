@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.idp.testing import running_idp
+from tests.e2e.conftest import log_in
 from tests.e2e.test_pb_journey import PASSWORD, run
 from tests.live import LiveServer
 
@@ -38,14 +39,6 @@ def korean(browser):
     page.set_default_timeout(15000)
     yield page
     context.close()
-
-
-def log_in(page, live: LiveServer, email: str) -> None:
-    page.goto(f"{live.url}/login")
-    page.locator("#f-email").fill(email)
-    page.locator("#f-password").fill(PASSWORD)
-    page.get_by_role("button", name="로그인").click()
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def verify_by_phone(page, live: LiveServer, name: str, birthdate: str, phone: str) -> None:
@@ -76,7 +69,7 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
     first = setup["projects"][0]
 
     # 1. An adult verifies by phone: the portal shows the verified name and the phone's last digits.
-    log_in(korean, live, "seojun@example.kr")
+    log_in(korean, live, "seojun@example.kr", PASSWORD)
     verify_by_phone(korean, live, "김서준", "1988-03-14", "010-2345-6789")
     expect(korean.locator("body")).to_contain_text("김서준")
     expect(korean.locator("body")).to_contain_text("6789")
@@ -97,7 +90,7 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
     try:
         today = dt.date.today()
         thirteen = today.replace(year=today.year - 13) if (today.month, today.day) != (2, 29) else dt.date(today.year - 13, 2, 28)
-        log_in(young, live, "haneul@example.kr")
+        log_in(young, live, "haneul@example.kr", PASSWORD)
         verify_by_phone(young, live, "박하늘", thirteen.isoformat(), "010-5555-1212")
         young.goto(ballot)
         young.locator(f"#p-{first}").check()
@@ -109,7 +102,7 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
 
         # 4. The adult's details typed for a third account: one account per person.
         young.context.clear_cookies()
-        log_in(young, live, "twin@example.kr")
+        log_in(young, live, "twin@example.kr", PASSWORD)
         young.goto(f"{live.url}/account/identity")
         young.get_by_role("link", name="휴대전화로 본인확인").click()
         young.wait_for_url(re.compile(r"/authorize"))

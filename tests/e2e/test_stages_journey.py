@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e import test_challenge_journey as challenge_journey
-from tests.e2e.conftest import log_in as sign_in
+from tests.e2e.conftest import log_in
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -77,10 +77,6 @@ def live():
         yield server
 
 
-def log_in(page, live: LiveServer, email: str, secret: str | None = None) -> None:
-    sign_in(page, live, email, PASSWORD, secret)
-
-
 def assign(live: LiveServer, round_id: int) -> None:
     """The three judges in the stage's pool (two reviews per entry) and the assignment run."""
     run_script(
@@ -133,7 +129,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
     edition, entries = live.ids["edition"], live.ids["entries"]
     try:
         official = fresh_page()
-        log_in(official, live, "official1@example.kr", SECRETS["official1"])
+        log_in(official, live, "official1@example.kr", PASSWORD, SECRETS["official1"])
         # The stages page: add a pitch stage before the final one.
         official.goto(f"{live.url}/officials/challenge/{edition}/stages")
         expect(official.get_by_role("heading", name="심사 단계", exact=True)).to_be_visible()
@@ -170,7 +166,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
         # Before the assignment a judge bids on the stage's entries, in Korean. Meanwhile, in another tab,
         # they declare a conflict with the sixth entry's organization: a bid on it is then refused.
         judge = fresh_page()
-        log_in(judge, live, "judge1@example.kr", SECRETS["judge1"])
+        log_in(judge, live, "judge1@example.kr", PASSWORD, SECRETS["judge1"])
         judge.goto(f"{live.url}/judging/rounds/{first_stage}/bids")
         expect(judge.locator("select[name^=bid_]")).to_have_count(6)
         profile = judge.context.new_page()
@@ -219,7 +215,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
             expect(official.get_by_text("다른 공무원 한 명이 더 승인해야 합니다.").first).to_be_visible()
             decision_url = official.url
             second = fresh_page()
-            log_in(second, live, "official2@example.kr", SECRETS["official2"])
+            log_in(second, live, "official2@example.kr", PASSWORD, SECRETS["official2"])
             second.goto(decision_url)
             second.locator("#approve-advancement").click()
             expect(second.locator("#decision-status")).to_have_text("승인됨")
@@ -236,7 +232,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
         expect(official.locator("#feedback-released")).to_be_visible()
         # The startup reads its feedback in Korean: the comment by letter, never the private one.
         founder = fresh_page()
-        log_in(founder, live, "founder@riverai.kr")
+        log_in(founder, live, "founder@riverai.kr", PASSWORD)
         founder.goto(f"{live.url}/challenge/entries/{reviewed_entry}/feedback")
         expect(founder.get_by_role("heading", name="심사위원 피드백")).to_be_visible()
         expect(founder.locator(f"#feedback-stage-{first_stage}")).to_contain_text("데이터 보호 계획이 구체적입니다.")
@@ -281,7 +277,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
 
         # A drawn resident scores an entry on the panel's short rubric (three criteria, 1-10).
         resident = fresh_page()
-        log_in(resident, live, "resident1@example.kr")
+        log_in(resident, live, "resident1@example.kr", PASSWORD)
         resident.goto(f"{live.url}/challenge/panel")
         resident.locator("main li a").first.click()
         scores = resident.locator("#panel-score-form input[type=number]")

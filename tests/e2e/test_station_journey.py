@@ -12,7 +12,8 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_pb_journey import PASSWORD, log_in, run
+from tests.e2e.conftest import log_in
+from tests.e2e.test_pb_journey import PASSWORD, run
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -100,7 +101,7 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     station, projects = setup["station"], setup["projects"]
 
     # 1. The poll worker signs in (password, then the authenticator code) and sees the station.
-    log_in(page, live, "worker0@example.kr", secrets[0])
+    log_in(page, live, "worker0@example.kr", PASSWORD, secrets[0])
     page.goto(f"{live.url}/pb/stations")
     page.get_by_role("link", name="Gangnam-gu Office").first.click()
     page.wait_for_url(re.compile(rf"/pb/stations/{station}$"))
@@ -167,12 +168,12 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     page.wait_for_url(re.compile(r"/paper/batches/\d+$"))
     batch = int(page.url.rsplit("/", 1)[1])
     key_batch(page, live, station, batch, {1: projects[0], 2: projects[1]})
-    log_in(page2, live, "worker1@example.kr", secrets[1])
+    log_in(page2, live, "worker1@example.kr", PASSWORD, secrets[1])
     key_batch(page2, live, station, batch, {1: projects[0], 2: projects[2]})
     expect(page2.locator("#batch-state")).to_have_text("Mismatch")
 
     # 8. A third worker resolves sheet 2 from the bundle; the batch is then counted.
-    log_in(page3, live, "worker2@example.kr", secrets[2])
+    log_in(page3, live, "worker2@example.kr", PASSWORD, secrets[2])
     page3.goto(f"{live.url}/pb/stations/{station}/paper/batches/{batch}")
     expect(page3.get_by_role("heading", name="Resolve the mismatched sheets")).to_be_visible()
     page3.locator(f'input[name="r2-marks"][value="{projects[1]}"]').check()
