@@ -9,7 +9,6 @@ import random
 
 from judging.compute.assignment import BID_LEVELS
 from judging.services import bids, discussion, intake, judge_invitations
-from judging.services.funnel import stage_entries
 from judging.tables import JudgeProfile, Organization, Review
 from portal.tables import User
 
@@ -34,14 +33,13 @@ async def place_bids(judge_ids: list[int], round_id: int, seed: int) -> int:
     """Before the stage's assignment: most judges bid eager on entries in their expertise, willing on
     a few others and "not qualified" on a couple (never on a conflicted entry: the page hides those)."""
     rng = random.Random(seed)
-    stage = {e["id"] for e in await stage_entries(round_id)}
     expertise = {
         p["user"]: set(p["expertise"])
         for p in await JudgeProfile.select(JudgeProfile.user, JudgeProfile.expertise).output(load_json=True)
     }
     given = 0
     for judge in judge_ids[:BIDDING_JUDGES]:
-        rows = [r for r in (await bids.bid_page(judge, round_id)).rows if r.entry in stage]
+        rows = list((await bids.bid_page(judge, round_id)).rows)  # the stage's entries, unconflicted
         rng.shuffle(rows)
         mine = [r.entry for r in rows if r.category in expertise.get(judge, set())]
         others = [r.entry for r in rows if r.entry not in set(mine)]
