@@ -175,6 +175,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
             profile.locator("#f-organization option", has_text="스타트업 5").get_attribute("value")
         )
         profile.locator("#declare-conflict").click()
+        expect(profile.get_by_role("listitem").filter(has_text="스타트업 5")).to_be_visible()  # declared
         profile.close()
         for entry, level in ((entries[0], "eager"), (entries[1], "eager"), (entries[2], "willing"), (entries[5], "eager")):
             judge.locator(f"#f-bid_{entry}").select_option(level)
