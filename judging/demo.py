@@ -469,7 +469,8 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         "  Conflicts: declared (judge, judge4, judge9), a holding (judge2), and detected by email domain"
         " (judge7@hangang-robotics.kr; judge@demo.hangang.kr shares demo.hangang.kr with the demo startup).",
         f"  Final: {bids_given} bids by {BIDDING_JUDGES} judges before the assignment (the round page counts the"
-        f" assignments per bid level); judge@demo.hangang.kr discusses entries {discussed} with other judges.",
+        f" assignments per bid level); judge@demo.hangang.kr discusses two entries with other judges: "
+        + ", ".join(f"/judging/rounds/{rounds['final']['id']}/entries/{e}#discussion" for e in discussed),
         *people_lines,
         *citizen_lines,
         "  Extra judge accounts (same password as above):",

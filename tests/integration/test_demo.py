@@ -131,9 +131,9 @@ async def test_challenge_demo_has_bids_a_discussion_invitations_and_a_blended_fi
     assert page.status_code == 200 and 'id="bid-summary"' in page.text and "Assignments by bid" in page.text
 
     # The demo judge reads two threads with another judge, after their own reviews.
-    discussed = [line for line in lines if "discusses entries" in line]
+    discussed = [line for line in lines if "discusses two entries" in line]
     assert discussed
-    entry = int(re.search(r"\[(\d+)", discussed[0])[1])
+    entry = int(re.search(r"/entries/(\d+)#discussion", discussed[0])[1])
     thread = await discussion_for(judge.account.id, final, entry)
     assert thread is not None and len(thread.reviews) > 1
     assert [m.body for m in thread.messages] == [body for which, _w, body in THREADS if which == 0]
