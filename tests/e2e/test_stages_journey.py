@@ -77,43 +77,42 @@ def live():
         yield server
 
 
-def assign(live: LiveServer, round_id: int) -> None:
-    """The three judges in the stage's pool (two reviews per entry) and the assignment run."""
-    run_script(
-        live,
-        f"""
-        from judging.services.assignment import run_assignment
-        from judging.services.editions import get_round, update_round
-        from portal.tables import User
-        async def main():
-            rnd = await get_round({round_id})
-            judges = [u["id"] for u in await User.select(User.id).where(User.email.like("judge%@example.kr"))]
-            await update_round(1, rnd["id"], rnd["deadline"], 2, judges)
-            await run_assignment(1, rnd["id"])
-        asyncio.run(main())
-        """,
-    )
+def assign(live: LiveServer, round_id: int, scores: dict[int, int] | None = None) -> None:
+    """The three judges in the stage's pool (two reviews per entry) and the assignment run; with
+    ``scores``, every assignment reviewed too (one process: each costs seconds)."""
+    run_script(live, ASSIGN.format(round_id=round_id) + (SCORE.format(round_id=round_id, scores=scores) if scores else ""))
 
 
 def score_the_rest(live: LiveServer, round_id: int, scores: dict[int, int]) -> None:
     """The reviews the browser did not write (scores on 1-10, stretched onto a 0-100 stage)."""
-    run_script(
-        live,
-        f"""
-        from judging.services.editions import get_round
-        from judging.services.reviews import save_review
-        from judging.tables import Assignment, Review
-        async def main():
-            rnd = await get_round({round_id})
-            scores = {scores!r}
-            for a in await Assignment.select().where(Assignment.round == rnd["id"]):
-                if await Review.exists().where((Review.round == rnd["id"]) & (Review.entry == a["entry"]) & (Review.judge == a["judge"])):
-                    continue
-                value = scores[a["entry"]] if rnd["scale_max"] == 10 else scores[a["entry"]] * 10
-                await save_review(a["judge"], rnd["id"], a["entry"], {{c["key"]: value for c in rnd["rubric"]}}, {{}}, 3)
-        asyncio.run(main())
-        """,
-    )
+    run_script(live, SCORE.format(round_id=round_id, scores=scores))
+
+
+ASSIGN = """
+from judging.services.assignment import run_assignment
+from judging.services.editions import get_round, update_round
+from portal.tables import User
+async def assign():
+    rnd = await get_round({round_id})
+    judges = [u["id"] for u in await User.select(User.id).where(User.email.like("judge%@example.kr"))]
+    await update_round(1, rnd["id"], rnd["deadline"], 2, judges)
+    await run_assignment(1, rnd["id"])
+asyncio.run(assign())
+"""
+SCORE = """
+from judging.services.editions import get_round
+from judging.services.reviews import save_review
+from judging.tables import Assignment, Review
+async def score():
+    rnd = await get_round({round_id})
+    scores = {scores!r}
+    for a in await Assignment.select().where(Assignment.round == rnd["id"]):
+        if await Review.exists().where((Review.round == rnd["id"]) & (Review.entry == a["entry"]) & (Review.judge == a["judge"])):
+            continue
+        value = scores[a["entry"]] if rnd["scale_max"] == 10 else scores[a["entry"]] * 10
+        await save_review(a["judge"], rnd["id"], a["entry"], {{c["key"]: value for c in rnd["rubric"]}}, {{}}, 3)
+asyncio.run(score())
+"""
 
 
 def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
@@ -251,8 +250,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
         official.get_by_label("진출 수", exact=True).fill("2")
         official.locator("#save-stage").click()
         expect(official.get_by_text("단계를 저장했습니다.")).to_be_visible()
-        assign(live, pitch)
-        score_the_rest(live, pitch, quality)
+        assign(live, pitch, quality)
         official.goto(f"{live.url}/officials/challenge/rounds/{pitch}")
         for eliminated in entries[4:]:
             assert f"출품작 {entries.index(eliminated)}" not in official.locator("table").last.inner_text()
@@ -263,8 +261,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
         expect(official.locator(f"#stage-{final_id}-entries")).to_have_text("2")
 
         # The final adds citizens: a drawn panel and a public vote, blended 60/30/10 with the judges.
-        assign(live, int(final_id))
-        score_the_rest(live, int(final_id), quality)
+        assign(live, int(final_id), quality)
         official.goto(f"{live.url}/officials/challenge/rounds/{final_id}")
         official.locator("input[name=mode][value='panel+public']").check()
         official.locator("#f-panel_size").fill("2")
