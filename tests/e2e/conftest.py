@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -39,7 +42,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.when == "call" and report.failed:
-        for name in ("page", "page2"):
+        for name in ("page", "page2", "page3"):
             page = item.funcargs.get(name) if hasattr(item, "funcargs") else None
             if page is not None:
                 ARTIFACTS.mkdir(exist_ok=True)
@@ -49,14 +52,48 @@ def pytest_runtest_makereport(item, call):
                     pass
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh browser context (own cookies) per test, in English unless the test switches."""
+def _english_page(browser):
     context = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (own cookies) per test, in English unless the test switches."""
+    context, page = _english_page(browser)
     yield page
     context.close()
+
+
+@pytest.fixture
+def page2(browser):
+    """A second person's browser (own cookies), in English."""
+    context, page = _english_page(browser)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page3(browser):
+    """A third person's browser (own cookies), in English."""
+    context, page = _english_page(browser)
+    yield page
+    context.close()
+
+
+def run_setup(live, code: str) -> dict:
+    """Run a setup step against the live server's database in a separate process (like an operator);
+    the step prints JSON on its last line, which is returned."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import asyncio, json, portal\n" + code],
+        env=live.environment(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------- signing in, phones (every journey)

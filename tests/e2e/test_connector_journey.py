@@ -3,10 +3,7 @@ verifies; a refusal shows its reason and a retry delivers it. Real server, real 
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +14,7 @@ from playwright.sync_api import expect
 
 from portal.connector import exports, signing
 from portal.connector.testing import RunningCity, running_city
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, run_setup
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -38,22 +35,9 @@ def live(city: RunningCity) -> Iterator[LiveServer]:
         yield server
 
 
-def run(live: LiveServer, code: str) -> dict:
-    """A setup step in the live server's database, from another process (like an approval would)."""
-    script = "import asyncio, json, portal\n" + code
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=live.environment(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def enqueue(live: LiveServer, kind: str, batch_id: str) -> int:
     sample = "sample_allocation" if kind == "allocation" else "sample_award"
-    return run(
+    return run_setup(
         live,
         "from portal.db import write_transaction\nfrom portal.connector.services import enqueue_batch\n"
         f"from portal.connector.testing import {sample}\n"
@@ -80,7 +64,7 @@ def page_says(page, text: str) -> bool:
 def test_official_follows_delivery_validates_exports_and_retries(
     page, live: LiveServer, city: RunningCity, tmp_path: Path
 ) -> None:
-    run(
+    run_setup(
         live,
         "from portal import accounts\n"
         "async def main():\n"

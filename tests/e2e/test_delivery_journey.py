@@ -4,16 +4,13 @@ project's public page and reads its progress, in Korean and in English. Real ser
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pyotp
 import pytest
 
-from tests.e2e.conftest import PHONE, fits_the_phone, log_in
+from tests.e2e.conftest import PHONE, fits_the_phone, log_in, run_setup
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -50,14 +47,7 @@ def live() -> Iterator[LiveServer]:
 
 def setup_data(live: LiveServer, tag: str) -> dict:
     """A funded project in progress, with officials works-<tag>@ and second-<tag>@example.kr."""
-    out = subprocess.run(
-        [sys.executable, "-c", SETUP.replace("@@TAG@@", tag)],
-        env=live.environment(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_setup(live, SETUP.replace("@@TAG@@", tag))
 
 
 def test_citizen_reads_progress_after_an_official_adds_a_milestone(

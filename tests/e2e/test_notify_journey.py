@@ -13,8 +13,8 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import fits_the_phone, log_in, phone_page
-from tests.e2e.test_pb_journey import PASSWORD, run
+from tests.e2e.conftest import fits_the_phone, log_in, phone_page, run_setup
+from tests.e2e.test_pb_journey import PASSWORD
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +46,7 @@ def test_a_citizen_follows_a_cycle_and_hears_that_its_results_are_published(brow
     text = TEXTS[language]
     citizen = f"follower-{language}@example.kr"
     secret = pyotp.random_base32()
-    setup = run(
+    setup = run_setup(
         live,
         "from portal import accounts\nfrom voting.testing import build_cycle\n"
         "async def main():\n"
@@ -69,7 +69,7 @@ def test_a_citizen_follows_a_cycle_and_hears_that_its_results_are_published(brow
         expect(page.locator(".follow-row button")).to_have_text(re.compile(text["following"]))
 
         # 2. Voting closes; one official has approved; a second one publishes the results on the phone.
-        run(
+        run_setup(
             live,
             "import datetime as dt\nfrom portal import clock\nfrom voting.tables import Cycle\n"
             "from voting.services import approvals, screening\nfrom voting.services.lifecycle import advance_cycle\n"

@@ -3,16 +3,13 @@ ballot and gets a receipt; after close the results page shows the winners and th
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 
 import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, run_setup
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -25,31 +22,9 @@ def live():
         yield server
 
 
-@pytest.fixture
-def page2(browser):
-    context = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
-
-
-def run(live: LiveServer, code: str) -> dict:
-    """Run a setup step against the live server's database (a separate process, like an operator)."""
-    script = "import asyncio, json, portal\n" + code
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=live.environment(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def move_to(live: LiveServer, cycle_id: int, phase: str) -> None:
     """Time passes: shift the cycle's dates so that it is in ``phase`` now."""
-    run(
+    run_setup(
         live,
         "from voting.tables import Cycle\nfrom voting.testing import schedule_for\n"
         "async def main():\n"
@@ -61,7 +36,7 @@ def move_to(live: LiveServer, cycle_id: int, phase: str) -> None:
 
 def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
     secret = pyotp.random_base32()
-    setup = run(
+    setup = run_setup(
         live,
         "from portal import accounts\nfrom voting.compute.rules import BallotRules\nfrom voting.testing import build_cycle\n"
         "async def main():\n"

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.idp.testing import running_idp
-from tests.e2e.conftest import log_in
-from tests.e2e.test_pb_journey import PASSWORD, run
+from tests.e2e.conftest import log_in, run_setup
+from tests.e2e.test_pb_journey import PASSWORD
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +54,7 @@ def verify_by_phone(page, live: LiveServer, name: str, birthdate: str, phone: st
 
 
 def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
-    setup = run(
+    setup = run_setup(
         live,
         "from portal import accounts\nfrom voting.testing import build_cycle\n"
         "async def main():\n"

@@ -12,8 +12,8 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import log_in
-from tests.e2e.test_pb_journey import PASSWORD, run
+from tests.e2e.conftest import log_in, run_setup
+from tests.e2e.test_pb_journey import PASSWORD
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -26,27 +26,6 @@ def live():
         yield server
 
 
-def _context(browser):
-    context = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    return context, page
-
-
-@pytest.fixture
-def page2(browser):
-    context, page = _context(browser)
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def page3(browser):
-    context, page = _context(browser)
-    yield page
-    context.close()
-
-
 def setup_station(live: LiveServer, secrets: list[str]) -> dict:
     """A cycle in voting, an open Gangnam-gu station with three poll workers, a resident in the register."""
     workers = "".join(
@@ -54,7 +33,7 @@ def setup_station(live: LiveServer, secrets: list[str]) -> dict:
         f"totp_secret='{s}', language='en', check_password=False)\n"
         for i, s in enumerate(secrets)
     )
-    return run(
+    return run_setup(
         live,
         "import datetime as dt\nfrom portal import accounts, clock\nfrom portal.accounts import resident_identifier_hash\n"
         "from portal.tables import ResidentHash\nfrom voting.testing import build_cycle\n"
@@ -135,7 +114,7 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     assert page.locator("#kiosk-code").count() == 0
 
     # 6. An expired tablet code: another resident's ballot left until it expires.
-    run(
+    run_setup(
         live,
         "from portal.accounts import resident_identifier_hash\nfrom portal import clock\n"
         "from portal.tables import ResidentHash\n"
@@ -146,7 +125,7 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     )
     check_in(page, live, station, "850505-2345678", "Open a tablet ballot")
     late_code = page.locator("#kiosk-code").inner_text().strip()
-    run(
+    run_setup(
         live,
         "import datetime as dt\nfrom portal import clock\nfrom voting.tables import KioskBallot\n"
         "async def main():\n"

@@ -9,8 +9,8 @@ import re
 import pyotp
 import pytest
 
-from tests.e2e.conftest import fits_the_phone, log_in, phone_page
-from tests.e2e.test_pb_journey import PASSWORD, run
+from tests.e2e.conftest import fits_the_phone, log_in, phone_page, run_setup
+from tests.e2e.test_pb_journey import PASSWORD
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,7 @@ def live():
 @pytest.mark.parametrize("language", ["ko", "en"])
 def test_support_comment_hide_and_restore_on_a_phone(browser, live, language):
     secret = pyotp.random_base32()
-    setup = run(
+    setup = run_setup(
         live,
         "from portal import accounts\nfrom proposals.testing import build_support_cycle\n"
         "async def main():\n"
