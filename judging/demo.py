@@ -1,7 +1,9 @@
 """AI 50 Challenge demo data: a closed 2026 edition with ~120 screened entries, 12 judges with some
 conflicts, three stages (document screening and a pitch, both scored and decided, and the final round
-in progress, with a drawn citizen panel and a public vote, ``judging/demo_citizens.py``); and an open 2027
-edition where the demo startup can submit.
+in progress, with a drawn citizen panel and a public vote, ``judging/demo_citizens.py``, judges' bids
+before its assignment and their discussion of two entries, ``judging/demo_judges.py``); two pending
+invitations to judge and a colleague invited to the demo startup; and an open 2027 edition where the demo
+startup can submit.
 
 Bulk rows are inserted directly (the services would audit and mail every one of hundreds of rows and
 take minutes); editions, rounds and assignments go through the services so their rules apply.
@@ -17,6 +19,7 @@ import pyotp
 
 from judging.categories import CATEGORIES
 from judging.demo_citizens import load_citizens
+from judging.demo_judges import BIDDING_JUDGES, discuss, invite_people, place_bids
 from judging.services import feedback_moderation, stage_rubric, stages
 from judging.services.assignment import run_assignment
 from judging.services.editions import (
@@ -154,6 +157,25 @@ def _review(
         created_at=at,
         updated_at=at,
     )
+
+
+async def _reviews_of_assignments(
+    stage: dict[str, Any],
+    share: float,
+    quality: dict[int, float],
+    offsets: dict[int, float],
+    rng: random.Random,
+    now: dt.datetime,
+) -> list[Review]:
+    """Reviews for ``share`` of the stage's assignments: the entry's quality plus the judge's offset."""
+    pairs = await Assignment.select(Assignment.entry, Assignment.judge).where(Assignment.round == stage["id"])
+    reviews = []
+    for pair in pairs:
+        if share < 1.0 and rng.random() > share:
+            continue
+        level = quality[pair["entry"]] + offsets[pair["judge"]]
+        reviews.append(_review(stage, pair, level, rng, now - dt.timedelta(days=5)))
+    return reviews
 
 
 # The pitch's rubric, as 서울혁신챌린지 weighs its preliminary round: technology 50, business 40,
@@ -394,18 +416,13 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         await update_round(official, stage_rounds[kind]["id"], deadline, 3, judge_ids)
     quality = {row["id"]: rng.uniform(3.0, 9.0) for row in submitted}
     offsets = {judge: rng.uniform(-1.5, 1.5) for judge in judge_ids}
+    bids_given = 0
     for kind, share in (("evaluation", 1.0), ("pitch", 1.0), ("final", 0.5)):
         stage = await get_round(stage_rounds[kind]["id"])
+        if kind == "final":  # the judges bid on the final's 80 entries before its assignment
+            bids_given = await place_bids(judge_ids, stage["id"], SEED)
         await run_assignment(official, stage["id"])
-        pairs = await Assignment.select(Assignment.entry, Assignment.judge).where(
-            Assignment.round == stage["id"]
-        )
-        reviews = []
-        for pair in pairs:
-            if share < 1.0 and rng.random() > share:
-                continue
-            level = quality[pair["entry"]] + offsets[pair["judge"]]
-            reviews.append(_review(stage, pair, level, rng, now - dt.timedelta(days=5)))
+        reviews = await _reviews_of_assignments(stage, share, quality, offsets, rng, now)
         async with write_transaction():
             await Review.insert(*reviews)
             await stages.enter_reviewing(stage["id"], official)  # bulk rows skip save_review
@@ -414,6 +431,8 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             await stages.approve_advancement(official, decision)
             await stages.approve_advancement(second_official, decision)
 
+    # Judges who reviewed the same final entries discuss two of them (after their own reviews).
+    discussed = await discuss(judge_ids[0], rounds["final"]["id"])
     # The final blends experts, a drawn citizen panel and a public vote 60/30/10.
     citizen_lines = await load_citizens(
         official, rounds["final"]["id"], rounds["final"]["rubric"], quality, SEED
@@ -440,6 +459,7 @@ async def load_demo(users: dict[str, int]) -> list[str]:
             award_amount=20_000_000,
         ),
     )
+    people_lines = await invite_people(official, users)
     lines += [
         f"  2026 edition: {len(submitted)} submitted entries from {org_count} organizations; three stages: 서류 심사"
         " (fully scored, 100 advanced), 발표 심사 (0-100 rubric, fully scored, 80 advanced under quotas) and"
@@ -448,6 +468,10 @@ async def load_demo(users: dict[str, int]) -> list[str]:
         "  2027 edition: intake open; startup@demo.hangang.kr belongs to 한강로보틱스 (Hangang Robotics) and can submit.",
         "  Conflicts: declared (judge, judge4, judge9), a holding (judge2), and detected by email domain"
         " (judge7@hangang-robotics.kr; judge@demo.hangang.kr shares demo.hangang.kr with the demo startup).",
+        f"  Final: {bids_given} bids by {BIDDING_JUDGES} judges before the assignment (the round page counts the"
+        f" assignments per bid level); judge@demo.hangang.kr discusses two entries with other judges: "
+        + ", ".join(f"/judging/rounds/{rounds['final']['id']}/entries/{e}#discussion" for e in discussed),
+        *people_lines,
         *citizen_lines,
         "  Extra judge accounts (same password as above):",
         *judge_lines,

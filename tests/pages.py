@@ -215,7 +215,8 @@ async def build_site(users: UserFactory) -> Site:
     )
     # The judged edition's final: a drawn citizen panel (the citizen sits on it) and a public vote.
     site.bindings.append({"round_id": final, "entry_id": decided_entry})
-    site.bindings.append(await _judges_binding(official, rounds["final"]["id"]))
+    # Bids: a later stage offers only the entries that advanced into it, so the decided stage's next one.
+    site.bindings.append(await _judges_binding(official, final))
     # Follow and notify: the citizen follows the intake cycle and has a notice to mark read.
     from portal import notifications
 
@@ -301,7 +302,7 @@ async def _citizen_stage(official: int, round_id: int) -> int:
 
 
 async def _judges_binding(official: int, final_round: int) -> dict[str, Any]:
-    """Issue 13: a round still taking bids (the judged edition's final round) and an invitation to judge
+    """Issue 13: a round still taking bids (a final holding an advanced entry) and an invitation to judge
     someone without an account (its link page is crawled; only the invitee could accept it)."""
     import re as _re
 

@@ -13,6 +13,7 @@ from typing import Any
 from judging.compute.assignment import BID_LEVELS, NO_BID, bid_report
 from judging.services.conflicts import conflict_register
 from judging.services.editions import SCORING_KINDS, get_edition, get_round
+from judging.services.funnel import advanced_ids
 from judging.tables import Assignment, Bid, Entry, Round
 from portal import audit, clock
 from portal.db import write_transaction
@@ -69,6 +70,15 @@ async def _conflicted_entries(judge_id: int, edition_id: int) -> set[int]:
     return {e for _j, e, _k in await conflict_register(edition_id, [judge_id])}
 
 
+async def _stage_entry_ids(round_id: int) -> set[int] | None:
+    """The entries a later stage holds (None: every entry of the edition, the first stage); a stage
+    whose predecessor is not decided yet holds none, so nothing is shown that may never reach it."""
+    try:
+        return await advanced_ids(round_id)
+    except ConflictError:
+        return set()
+
+
 async def _is_open(rnd: dict[str, Any], edition: dict[str, Any]) -> bool:
     if edition["state"] == "decided" or clock.now() >= rnd["deadline"]:
         return False
@@ -93,6 +103,8 @@ async def bid_page(judge_id: int, round_id: int) -> BidPage:
             (Bid.round == round_id) & (Bid.judge == judge_id)
         )
     }
+    stage = await _stage_entry_ids(round_id)
+    entries = [e for e in entries if stage is None or e["id"] in stage]
     rows = [
         BidRow(e["id"], e["title"], e["category"], e["summary"], mine.get(e["id"], ""))
         for e in entries
@@ -151,7 +163,7 @@ async def save_bids(judge_id: int, round_id: int, wanted: dict[int, str]) -> int
     if rnd["kind"] not in SCORING_KINDS:
         raise NotFoundError("We could not find that page.")
     edition = await get_edition(rnd["edition"])
-    await _check_bids(judge_id, edition["id"], wanted)
+    await _check_bids(judge_id, round_id, edition["id"], wanted)
     async with write_transaction(lock_key=f"challenge-bids-{round_id}-{judge_id}"):
         if not await _is_open(rnd, edition):
             raise ConflictError("Bidding has closed: the assignment has run or the round is over.")
@@ -178,16 +190,18 @@ async def save_bids(judge_id: int, round_id: int, wanted: dict[int, str]) -> int
     return changed
 
 
-async def _check_bids(judge_id: int, edition_id: int, wanted: dict[int, str]) -> None:
-    """Known levels, entries of the edition open for bids, and no conflicted entry (said plainly)."""
+async def _check_bids(judge_id: int, round_id: int, edition_id: int, wanted: dict[int, str]) -> None:
+    """Known levels, entries of the stage open for bids, and no conflicted entry (said plainly)."""
     for entry_id, level in wanted.items():
         if level not in (*BID_LEVELS, ""):
             raise InvalidInput("Choose eager, willing or not qualified.", field=f"bid_{entry_id}")
+    stage = await _stage_entry_ids(round_id)
     valid = {
         e["id"]
         for e in await Entry.select(Entry.id).where(
             (Entry.edition == edition_id) & Entry.status.is_in(list(BIDDABLE_STATUSES))
         )
+        if stage is None or e["id"] in stage
     }
     blocked = await _conflicted_entries(judge_id, edition_id)
     for entry_id in wanted:

@@ -8,6 +8,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from portal.demo import DEMO_PASSWORD
+from tests.e2e.conftest import log_in
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -53,11 +54,7 @@ def test_form_errors_and_signed_in_pages_have_no_wcag_violations(axe_page, live)
     axe_page.get_by_role("button", name=re.compile("Create account")).click()
     assert axe_page.locator(".error").count() > 0
     assert violations(axe_page) == []
-    axe_page.goto(f"{live.url}/login")
-    axe_page.get_by_label("Email").fill("citizen@demo.hangang.kr")
-    axe_page.get_by_label("Password").fill(DEMO_PASSWORD)
-    axe_page.get_by_role("button", name="Log in").click()
-    axe_page.wait_for_url(re.compile(r"/$"))
+    log_in(axe_page, live, "citizen@demo.hangang.kr", DEMO_PASSWORD)
     # Pages found by following links as a citizen would: a cycle, a ballot, published results and a pot's results.
     axe_page.goto(f"{live.url}/pb")
     hrefs = [a.get_attribute("href") for a in axe_page.locator("main a").all()]

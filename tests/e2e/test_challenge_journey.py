@@ -14,6 +14,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import log_in
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -63,18 +64,6 @@ def live():
         yield server
 
 
-def log_in(page, live: LiveServer, email: str, secret: str | None = None) -> None:
-    page.goto(f"{live.url}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    if secret:
-        page.wait_for_url(re.compile(r"/login/totp$"))
-        page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
-        page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
 def test_startup_submits_judges_score_officials_approve_and_export(browser, live, tmp_path):
     contexts = []
 
@@ -90,7 +79,7 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
     page = fresh_page()
     try:
         # The startup registers its organization and submits an entry with a PDF deck.
-        log_in(page, live, "founder@riverai.kr")
+        log_in(page, live, "founder@riverai.kr", PASSWORD)
         page.goto(f"{live.url}/challenge/organization")
         page.get_by_label("Name").fill("River AI")
         page.get_by_label("Business registration number").fill("220-81-62517")
@@ -123,7 +112,7 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
 
         # A judge declares a conflict with the organization.
         conflicted = fresh_page()
-        log_in(conflicted, live, "conflicted@example.kr", SECRETS["conflicted"])
+        log_in(conflicted, live, "conflicted@example.kr", PASSWORD, SECRETS["conflicted"])
         conflicted.goto(f"{live.url}/judging/profile")
         conflicted.get_by_label("Organization").select_option(label="River AI (220-81-62517)")
         conflicted.get_by_label("Type").select_option("investment")
@@ -169,7 +158,7 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
 
         # Another judge scores it, blind, with the rubric's level descriptors.
         scorer = fresh_page()
-        log_in(scorer, live, "scorer@example.kr", SECRETS["scorer"])
+        log_in(scorer, live, "scorer@example.kr", PASSWORD, SECRETS["scorer"])
         scorer.goto(f"{live.url}/judging")
         scorer.locator("#next-entry").click()
         expect(scorer.get_by_text("Blind review: the organization is hidden")).to_be_visible()
@@ -183,7 +172,7 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
 
         # Two different officials approve; then the winners download.
         first = fresh_page()
-        log_in(first, live, "official1@example.kr", SECRETS["official1"])
+        log_in(first, live, "official1@example.kr", PASSWORD, SECRETS["official1"])
         first.goto(f"{live.url}/officials/challenge/{ids['edition']}/selections")
         first.get_by_role("button", name="Run selection").click()
         first.wait_for_url(re.compile(r"/officials/challenge/selections/\d+$"))
@@ -193,7 +182,7 @@ def test_startup_submits_judges_score_officials_approve_and_export(browser, live
         expect(first.get_by_text("A second, different official must approve too.")).to_be_visible()
         assert first.get_by_role("link", name="winners.csv").count() == 0
         second = fresh_page()
-        log_in(second, live, "official2@example.kr", SECRETS["official2"])
+        log_in(second, live, "official2@example.kr", PASSWORD, SECRETS["official2"])
         second.goto(selection_url)
         second.locator("#approve-selection").click()
         assert second.locator("#selection-status").inner_text() == "Approved"

@@ -3,10 +3,7 @@ verifies; a refusal shows its reason and a retry delivers it. Real server, real 
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ from playwright.sync_api import expect
 
 from portal.connector import exports, signing
 from portal.connector.testing import RunningCity, running_city
+from tests.e2e.conftest import log_in, run_setup
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -37,22 +35,9 @@ def live(city: RunningCity) -> Iterator[LiveServer]:
         yield server
 
 
-def run(live: LiveServer, code: str) -> dict:
-    """A setup step in the live server's database, from another process (like an approval would)."""
-    script = "import asyncio, json, portal\n" + code
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=live.environment(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def enqueue(live: LiveServer, kind: str, batch_id: str) -> int:
     sample = "sample_allocation" if kind == "allocation" else "sample_award"
-    return run(
+    return run_setup(
         live,
         "from portal.db import write_transaction\nfrom portal.connector.services import enqueue_batch\n"
         f"from portal.connector.testing import {sample}\n"
@@ -76,21 +61,10 @@ def page_says(page, text: str) -> bool:
     return text in page.content()
 
 
-def log_in(page, live: LiveServer) -> None:
-    page.goto(f"{live.url}/login")
-    page.get_by_label("Email").fill("treasurer@example.kr")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/login/totp$"))
-    page.get_by_label("Code").fill(pyotp.TOTP(SECRET).now())
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
 def test_official_follows_delivery_validates_exports_and_retries(
     page, live: LiveServer, city: RunningCity, tmp_path: Path
 ) -> None:
-    run(
+    run_setup(
         live,
         "from portal import accounts\n"
         "async def main():\n"
@@ -101,7 +75,7 @@ def test_official_follows_delivery_validates_exports_and_retries(
     # The server's own delivery loop takes it to the city.
     wait_for(lambda: len(city.accepted("journey-pb")) == 1, "the PB batch to reach the city")
 
-    log_in(page, live)
+    log_in(page, live, "treasurer@example.kr", PASSWORD, SECRET)
     page.goto(f"{live.url}/officials/connector/")
     row = page.get_by_role("row", name=re.compile("journey-pb title"))
     assert "Delivered" in row.inner_text()

@@ -4,20 +4,16 @@ project's public page and reads its progress, in Korean and in English. Real ser
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pyotp
 import pytest
 
+from tests.e2e.conftest import PHONE, fits_the_phone, log_in, run_setup
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "lanterns drifting along the han river"
 SECRET = pyotp.random_base32()
 
@@ -51,18 +47,7 @@ def live() -> Iterator[LiveServer]:
 
 def setup_data(live: LiveServer, tag: str) -> dict:
     """A funded project in progress, with officials works-<tag>@ and second-<tag>@example.kr."""
-    out = subprocess.run(
-        [sys.executable, "-c", SETUP.replace("@@TAG@@", tag)],
-        env=live.environment(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def fits_the_phone(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    return run_setup(live, SETUP.replace("@@TAG@@", tag))
 
 
 def test_citizen_reads_progress_after_an_official_adds_a_milestone(
@@ -75,14 +60,7 @@ def test_citizen_reads_progress_after_an_official_adds_a_milestone(
     # The official, on a phone, adds a milestone; a date before the vote is refused beside the field.
     official = browser.new_context(locale="en-US", viewport=PHONE).new_page()
     official.set_default_timeout(15000)
-    official.goto(f"{live.url}/login")
-    official.fill("#f-email", "works-journey@example.kr")
-    official.fill("#f-password", PASSWORD)
-    official.locator("main form button[type=submit]").click()
-    official.wait_for_url(re.compile(r"/login/totp$"))
-    official.fill("#f-totp", pyotp.TOTP(SECRET).at(time.time() + 30))
-    official.locator("main form button[type=submit]").click()
-    official.wait_for_url(re.compile(r"/$"))
+    log_in(official, live, "works-journey@example.kr", PASSWORD, SECRET)
     official.goto(
         f"{live.url}/officials/pb/cycles/{data['cycle']}/delivery/projects/{data['project']}"
     )

@@ -13,11 +13,11 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_pb_journey import PASSWORD, run
+from tests.e2e.conftest import fits_the_phone, log_in, phone_page, run_setup
+from tests.e2e.test_pb_journey import PASSWORD
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
-PHONE = {"width": 390, "height": 844}
 TEXTS = {
     "en": {"follow": "Follow", "following": "Following", "notice": "The results of Seoul PB 2027 are approved and published.",
            "subject": "Results are published"},
@@ -30,25 +30,6 @@ TEXTS = {
 def live():
     with LiveServer() as server:
         yield server
-
-
-def phone(browser, language: str):
-    context = browser.new_context(locale="ko-KR" if language == "ko" else "en-US", viewport=PHONE)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    return context, page
-
-
-def log_in(page, live: LiveServer, email: str, totp_secret: str | None = None) -> None:
-    page.goto(f"{live.url}/login")
-    page.locator("#f-email").fill(email)
-    page.locator("#f-password").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    if totp_secret:
-        page.wait_for_url(re.compile(r"/login/totp$"))
-        page.locator("#f-totp").fill(pyotp.TOTP(totp_secret).now())
-        page.locator("main form button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def mails_to(live: LiveServer, address: str) -> list:
@@ -65,7 +46,7 @@ def test_a_citizen_follows_a_cycle_and_hears_that_its_results_are_published(brow
     text = TEXTS[language]
     citizen = f"follower-{language}@example.kr"
     secret = pyotp.random_base32()
-    setup = run(
+    setup = run_setup(
         live,
         "from portal import accounts\nfrom voting.testing import build_cycle\n"
         "async def main():\n"
@@ -77,18 +58,18 @@ def test_a_citizen_follows_a_cycle_and_hears_that_its_results_are_published(brow
         "print(json.dumps(asyncio.run(main())))",
     )
     cycle = setup["cycle"]
-    context, page = phone(browser, language)
-    context2, page2 = phone(browser, language)
+    context, page = phone_page(browser, language)
+    context2, page2 = phone_page(browser, language)
     try:
         # 1. The citizen follows the cycle from its page.
-        log_in(page, live, citizen)
+        log_in(page, live, citizen, PASSWORD)
         page.goto(f"{live.url}/pb/cycles/{cycle}")
         page.locator(".follow-row button").click()
         page.wait_for_url(re.compile(rf"/pb/cycles/{cycle}$"))
         expect(page.locator(".follow-row button")).to_have_text(re.compile(text["following"]))
 
         # 2. Voting closes; one official has approved; a second one publishes the results on the phone.
-        run(
+        run_setup(
             live,
             "import datetime as dt\nfrom portal import clock\nfrom voting.tables import Cycle\n"
             "from voting.services import approvals, screening\nfrom voting.services.lifecycle import advance_cycle\n"
@@ -103,7 +84,7 @@ def test_a_citizen_follows_a_cycle_and_hears_that_its_results_are_published(brow
             f"    await approvals.approve_results({cycle}, {setup['first']})\n"
             "asyncio.run(main())\nprint('{}')",
         )
-        log_in(page2, live, f"second-{language}@example.kr", secret)
+        log_in(page2, live, f"second-{language}@example.kr", PASSWORD, secret)
         page2.goto(f"{live.url}/officials/pb/cycles/{cycle}")
         page2.locator("form[action$='/approve'] button").click()
         page2.wait_for_load_state()
@@ -111,7 +92,7 @@ def test_a_citizen_follows_a_cycle_and_hears_that_its_results_are_published(brow
         # 3. The citizen sees the notice, in their language, on a phone-wide page.
         page.goto(f"{live.url}/account/notifications")
         expect(page.locator("ul.notifications li").first).to_contain_text(text["notice"])
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert fits_the_phone(page)
         page.locator("ul.notifications li").first.locator("button").click()  # mark as read
         page.wait_for_load_state()
         expect(page.locator("ul.notifications li.unread")).to_have_count(0)

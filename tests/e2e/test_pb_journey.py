@@ -3,15 +3,13 @@ ballot and gets a receipt; after close the results page shows the winners and th
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 
 import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import log_in, run_setup
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -24,31 +22,9 @@ def live():
         yield server
 
 
-@pytest.fixture
-def page2(browser):
-    context = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
-
-
-def run(live: LiveServer, code: str) -> dict:
-    """Run a setup step against the live server's database (a separate process, like an operator)."""
-    script = "import asyncio, json, portal\n" + code
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=live.environment(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def move_to(live: LiveServer, cycle_id: int, phase: str) -> None:
     """Time passes: shift the cycle's dates so that it is in ``phase`` now."""
-    run(
+    run_setup(
         live,
         "from voting.tables import Cycle\nfrom voting.testing import schedule_for\n"
         "async def main():\n"
@@ -58,21 +34,9 @@ def move_to(live: LiveServer, cycle_id: int, phase: str) -> None:
     )
 
 
-def log_in(page, live: LiveServer, email: str, totp_secret: str | None = None) -> None:
-    page.goto(f"{live.url}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    if totp_secret:
-        page.wait_for_url(re.compile(r"/login/totp$"))
-        page.get_by_label("Code").fill(pyotp.TOTP(totp_secret).now())
-        page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
 def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
     secret = pyotp.random_base32()
-    setup = run(
+    setup = run_setup(
         live,
         "from portal import accounts\nfrom voting.compute.rules import BallotRules\nfrom voting.testing import build_cycle\n"
         "async def main():\n"
@@ -85,7 +49,7 @@ def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
     cycle, pot = setup["cycle"], setup["pot"]
 
     # 1. A citizen proposes a project for Gangnam-gu.
-    log_in(page, live, "mina@example.kr")
+    log_in(page, live, "mina@example.kr", PASSWORD)
     page.goto(f"{live.url}/pb/cycles/{cycle}/proposals/new")
     page.get_by_label("Pot").select_option(str(pot))
     page.get_by_label("Title").fill("Rain gardens on Teheran-ro")
@@ -101,7 +65,7 @@ def test_propose_review_vote_close_and_find_the_receipt(page, page2, live):
 
     # 2. Review opens; an official finds it feasible.
     move_to(live, cycle, "review")
-    log_in(page2, live, "clerk@example.kr", secret)
+    log_in(page2, live, "clerk@example.kr", PASSWORD, secret)
     page2.goto(f"{live.url}/officials/pb/cycles/{cycle}/proposals")
     card = page2.locator(f"#p-{proposal}")
     card.get_by_label("Feasible", exact=True).check()

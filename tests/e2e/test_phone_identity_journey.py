@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.idp.testing import running_idp
-from tests.e2e.test_pb_journey import PASSWORD, run
+from tests.e2e.conftest import log_in, run_setup
+from tests.e2e.test_pb_journey import PASSWORD
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -40,14 +41,6 @@ def korean(browser):
     context.close()
 
 
-def log_in(page, live: LiveServer, email: str, button: str = "로그인") -> None:
-    page.goto(f"{live.url}/login")
-    page.locator("#f-email").fill(email)
-    page.locator("#f-password").fill(PASSWORD)
-    page.get_by_role("button", name=button).click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
 def verify_by_phone(page, live: LiveServer, name: str, birthdate: str, phone: str, link: str = "휴대전화로 본인확인") -> None:
     """My account → identity verification → the provider's page → back at the portal."""
     page.goto(f"{live.url}/account/identity")
@@ -61,7 +54,7 @@ def verify_by_phone(page, live: LiveServer, name: str, birthdate: str, phone: st
 
 
 def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
-    setup = run(
+    setup = run_setup(
         live,
         "from portal import accounts\nfrom voting.testing import build_cycle\n"
         "async def main():\n"
@@ -76,7 +69,7 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
     first = setup["projects"][0]
 
     # 1. An adult verifies by phone: the portal shows the verified name and the phone's last digits.
-    log_in(korean, live, "seojun@example.kr")
+    log_in(korean, live, "seojun@example.kr", PASSWORD)
     verify_by_phone(korean, live, "김서준", "1988-03-14", "010-2345-6789")
     expect(korean.locator("body")).to_contain_text("김서준")
     expect(korean.locator("body")).to_contain_text("6789")
@@ -97,7 +90,7 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
     try:
         today = dt.date.today()
         thirteen = today.replace(year=today.year - 13) if (today.month, today.day) != (2, 29) else dt.date(today.year - 13, 2, 28)
-        log_in(young, live, "haneul@example.kr")
+        log_in(young, live, "haneul@example.kr", PASSWORD)
         verify_by_phone(young, live, "박하늘", thirteen.isoformat(), "010-5555-1212")
         young.goto(ballot)
         young.locator(f"#p-{first}").check()
@@ -109,7 +102,7 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
 
         # 4. The adult's details typed for a third account: one account per person.
         young.context.clear_cookies()
-        log_in(young, live, "twin@example.kr")
+        log_in(young, live, "twin@example.kr", PASSWORD)
         young.goto(f"{live.url}/account/identity")
         young.get_by_role("link", name="휴대전화로 본인확인").click()
         young.wait_for_url(re.compile(r"/authorize"))
@@ -124,9 +117,9 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
         context.close()
 
 
-def test_citizen_verifies_by_phone_in_english(page, browser, live):
-    """The same journey in English: verified adult votes; a 13-year-old is refused in English."""
-    setup = run(
+def test_citizen_verifies_by_phone_in_english(page, live):
+    """The same journey in English: a verified adult votes; a 13-year-old is refused in English."""
+    setup = run_setup(
         live,
         "from portal import accounts\nfrom voting.testing import build_cycle\n"
         "async def main():\n"
@@ -140,7 +133,7 @@ def test_citizen_verifies_by_phone_in_english(page, browser, live):
     ballot = f"{live.url}/pb/cycles/{setup['cycle']}/pots/{setup['pot']}/ballot"
     first = setup["projects"][0]
 
-    log_in(page, live, "james@example.kr", button="Log in")
+    log_in(page, live, "james@example.kr", PASSWORD)
     verify_by_phone(page, live, "James Park", "1979-11-02", "010-7777-4321", link="Verify by phone")
     expect(page.locator("body")).to_contain_text("James Park")
     page.goto(ballot)
@@ -151,7 +144,7 @@ def test_citizen_verifies_by_phone_in_english(page, browser, live):
     page.context.clear_cookies()
     today = dt.date.today()
     thirteen = today.replace(year=today.year - 13) if (today.month, today.day) != (2, 29) else dt.date(today.year - 13, 2, 28)
-    log_in(page, live, "lily@example.kr", button="Log in")
+    log_in(page, live, "lily@example.kr", PASSWORD)
     verify_by_phone(page, live, "Lily Choi", thirteen.isoformat(), "010-8888-1313", link="Verify by phone")
     page.goto(ballot)
     page.locator(f"#p-{first}").check()

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyotp
@@ -20,11 +19,11 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.demo import DEMO_PASSWORD
+from tests.e2e.conftest import PHONE, log_in, phone_page
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 390, "height": 844}
 TOTP_SECRET = pyotp.random_base32()
 LONG_TITLE = "한강공원 산책로 야간 조명과 쉼터 정비 사업 시전체구간"
 LONG_SUMMARY = "여의도부터 잠실까지 산책로의 어두운 구간에 조명을 달고 쉼터를 고칩니다. 통과 여부는 주민 투표로 정합니다."
@@ -62,7 +61,22 @@ async def main():
         cycle = await Cycle.select(Cycle.id).where(where).first()
         pot = await Pot.select(Pot.id).where((Pot.cycle == cycle["id"]) & Pot.district_code.is_null()).first()
         cycles[kind] = {{"cycle": cycle["id"], "pot": pot["id"]}}
+    cycles["challenge"] = await challenge_pages()
     print(json.dumps(cycles))
+
+
+async def challenge_pages():
+    # Issue 13: the 2026 edition's stages, a discussed final entry, a panelist, the startup's feedback.
+    from judging.citizen_tables import PanelMember
+    from judging.tables import Edition, Entry, Organization, ReviewComment, Round
+    edition = (await Edition.select(Edition.id).where(Edition.name == "AI 50 챌린지 2026").first())["id"]
+    stages = [r["id"] for r in await Round.select(Round.id).where((Round.edition == edition) & (Round.kind != "screening")).order_by(Round.position)]
+    rounds = {{"evaluation": stages[0], "pitch": stages[1], "final": stages[-1]}}
+    discussed = await ReviewComment.select(ReviewComment.entry).where(ReviewComment.round == rounds["final"]).first()
+    seat = await PanelMember.select(PanelMember.user.email.as_alias("email")).where(PanelMember.round == rounds["final"]).order_by(PanelMember.position).first()
+    robotics = await Organization.select(Organization.id).where(Organization.name == "한강로보틱스").first()
+    own = await Entry.select(Entry.id).where((Entry.edition == edition) & (Entry.organization == robotics["id"])).order_by(Entry.id).first()
+    return {{**rounds, "edition": edition, "discussed": discussed["entry"], "panelist": seat["email"], "feedback_entry": own["id"]}}
 
 asyncio.run(main())
 """
@@ -102,23 +116,10 @@ class Phone:
     def sign_in(self, role: str, email: str | None, totp: bool = False) -> None:
         if self.page is not None:
             self.page.context.close()
-        context = self.browser.new_context(locale="ko-KR", viewport=PHONE)
-        self.page = context.new_page()
-        self.page.set_default_timeout(15000)
+        _context, self.page = phone_page(self.browser, "ko")
         self.role = role
-        if email is None:
-            return
-        self.page.goto(f"{self.live.url}/login")
-        self.page.fill("#f-email", email)
-        self.page.fill("#f-password", DEMO_PASSWORD)
-        self.page.locator("main form button[type=submit]").click()
-        if totp:
-            self.page.wait_for_url(re.compile(r"/login/totp$"))
-            # One step ahead: enabling TOTP just used the current step, and a step is never reused.
-            code = pyotp.TOTP(TOTP_SECRET).at(time.time() + 30)
-            self.page.fill("#f-totp", code)
-            self.page.locator("main form button[type=submit]").click()
-        self.page.wait_for_url(re.compile(r"/$"))
+        if email is not None:
+            log_in(self.page, self.live, email, DEMO_PASSWORD, TOTP_SECRET if totp else None)
 
     def visit(self, path: str) -> None:
         response = self.page.goto(f"{self.live.url}{path}")
@@ -168,6 +169,7 @@ def check_district_map(phone: Phone, proposals: str) -> None:
 
 def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     cycles = run_setup(live)
+    challenge = cycles.pop("challenge")  # issue 13's pages; the rest are PB cycles
     phone = Phone(browser, live)
 
     phone.sign_in("anonymous", None)
@@ -230,16 +232,34 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
     station = phone.follow(r"/pb/stations/\d+")[0]
     phone.visit(station + "/paper")
 
+    final = challenge["final"]
     phone.sign_in("startup", "startup@demo.hangang.kr")
     phone.visit("/challenge")
     phone.visit("/challenge/organization")
     phone.visit("/challenge/entries")
     phone.follow(r"/challenge/entries/\d+")
+    phone.visit(f"/challenge/entries/{challenge['feedback_entry']}/feedback")  # the released feedback
+
+    # Issue 13: the invited colleague's notice and one-click join, and self-service onboarding.
+    phone.sign_in("newcomer", "newcomer@demo.hangang.kr")
+    phone.visit("/challenge/invitations")
+    phone.visit("/challenge/start")
+
+    # Issue 13: a drawn panelist scores on the short rubric and votes in the public vote.
+    phone.sign_in("panelist", challenge["panelist"])
+    phone.visit("/challenge/panel")
+    phone.follow(r"/challenge/panel/rounds/\d+/entries/\d+")
+    phone.visit("/challenge/vote")
+    phone.visit(f"/challenge/vote/rounds/{final}")
 
     phone.sign_in("judge", "judge@demo.hangang.kr", totp=True)
     phone.visit("/judging")
     phone.follow(r"/judging/rounds/\d+/entries/\d+")
     phone.visit("/judging/profile")
+    phone.visit("/judging/bids")  # issue 13: bids, and the discussion after one's own review
+    phone.visit(f"/judging/rounds/{final}/bids")
+    phone.visit(f"/judging/rounds/{final}/entries/{challenge['discussed']}")
+    expect(phone.page.locator("#discussion ol.discussion li").first).to_be_visible()
 
     phone.sign_in("official", "official@demo.hangang.kr", totp=True)
     phone.visit("/officials")
@@ -267,6 +287,17 @@ def test_main_pages_of_every_role_fit_a_390px_phone_in_korean(browser, live):
         phone.page.wait_for_url(re.compile(r"/officials/challenge/selections/\d+$"))
         selections.append(phone.page.url.removeprefix(live.url))
     phone.visit(selections[0])
+    # Issue 13: stages, the stage and rubric editors, bids, citizens and the blend, judges, organizations, feedback.
+    phone.visit(f"/officials/challenge/{challenge['edition']}/stages")
+    phone.follow(r"/officials/challenge/stage-decisions/\d+")
+    phone.visit(f"/officials/challenge/rounds/{challenge['pitch']}/stage")
+    phone.visit(f"/officials/challenge/rounds/{challenge['pitch']}/rubric")
+    phone.visit(f"/officials/challenge/rounds/{final}")
+    phone.visit(f"/officials/challenge/rounds/{final}/bids")
+    phone.visit(f"/officials/challenge/rounds/{final}/blend")
+    phone.visit(f"/officials/challenge/rounds/{challenge['evaluation']}/feedback")
+    phone.visit("/officials/challenge/judges")
+    phone.visit("/officials/challenge/organizations")
 
     phone.sign_in("admin", "admin@demo.hangang.kr", totp=True)
     phone.visit("/officials/accounts")

@@ -1,24 +1,29 @@
 """A three-stage AI 50 Challenge in Korean, in a browser (issue #13): an official adds a pitch stage and
 edits the first stage's rubric (a wrong weight sum is refused beside the field), sets how many advance,
-judges score, and two officials approve the advancement twice; only advanced entries reach the next
-stage. After the first stage the officials release the judges' feedback and the startup reads it."""
+a judge bids on the first stage's entries before the assignment (a bid on an entry they have just
+declared a conflict with is refused), judges score, and two officials approve the advancement twice;
+only advanced entries reach the next stage. After the first stage the officials release the judges'
+feedback and the startup reads it. In the final the official draws a citizen panel, a drawn resident
+scores an entry on the short rubric and votes in the public vote (a second vote is refused), and the
+official reads the blended standings."""
 
 from __future__ import annotations
 
 import json
 import re
-import time
 
 import pyotp
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e import test_challenge_journey as challenge_journey
+from tests.e2e.conftest import log_in
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "cherry blossoms along yeouido"
-SECRETS = {name: pyotp.random_base32() for name in ("official1", "official2", "judge1", "judge2")}
+SECRETS = {name: pyotp.random_base32() for name in ("official1", "official2", "judge1", "judge2", "judge3")}
+RESIDENTS = {"resident1@example.kr": "11680", "resident2@example.kr": "11440"}  # the final's whole panel
 
 
 def run_script(live: LiveServer, body: str) -> str:
@@ -40,12 +45,16 @@ def live():
             from judging.services.editions import EditionForm, create_edition
             from judging.services.screening import decide_gate
             from judging.tables import DEFAULT_GATES, Edition
+            from portal.tables import User
             from tests.integration.test_challenge_setup import entry_form, valid_brn
             async def main():
                 founder = await accounts.create_user("founder@riverai.kr", {PASSWORD!r}, ["startup"], language="ko")
                 for name, secret in {SECRETS!r}.items():
                     roles = ["official"] if name.startswith("official") else ["judge"]
                     await accounts.create_user(f"{{name}}@example.kr", {PASSWORD!r}, roles, totp_secret=secret, language="ko")
+                for email, district in {RESIDENTS!r}.items():  # verified residents, eligible for the panel
+                    await accounts.create_user(email, {PASSWORD!r}, ["citizen"], district_code=district, verified=True, language="ko")
+                await User.update({{User.birth_date: dt.date(1980, 5, 1)}}).where(User.email.is_in(list({RESIDENTS!r})))
                 now = clock.now()
                 edition = await create_edition(
                     1, EditionForm(name="AI 50 챌린지 2027", intake_opens_at=now - dt.timedelta(days=1),
@@ -68,67 +77,42 @@ def live():
         yield server
 
 
-_USED_STEPS: dict[str, int] = {}
-
-
-def fresh_code(secret: str) -> str:
-    """A TOTP code of a step this secret has not used: the portal never accepts a step twice, and an
-    official signs in more than once within 30 s on a fast machine (it accepts one step ahead)."""
-    step = max(int(time.time()) // 30, _USED_STEPS.get(secret, -1) + 1)
-    while step > int(time.time()) // 30 + 1:
-        time.sleep(1)
-    _USED_STEPS[secret] = step
-    return pyotp.TOTP(secret).at(step * 30)
-
-
-def log_in(page, live: LiveServer, email: str, secret: str) -> None:
-    page.goto(f"{live.url}/login")
-    page.locator("#f-email").fill(email)
-    page.locator("#f-password").fill(PASSWORD)
-    page.locator("form[action='/login'] button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/login/totp$"))
-    page.locator("#f-totp").fill(fresh_code(secret))
-    page.locator("main form button[type=submit]").first.click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
-def assign(live: LiveServer, round_id: int) -> None:
-    """Both judges in the stage's pool and the assignment run."""
-    run_script(
-        live,
-        f"""
-        from judging.services.assignment import run_assignment
-        from judging.services.editions import get_round, update_round
-        from portal.tables import User
-        async def main():
-            rnd = await get_round({round_id})
-            judges = [u["id"] for u in await User.select(User.id).where(User.email.like("judge%@example.kr"))]
-            await update_round(1, rnd["id"], rnd["deadline"], 2, judges)
-            await run_assignment(1, rnd["id"])
-        asyncio.run(main())
-        """,
-    )
+def assign(live: LiveServer, round_id: int, scores: dict[int, int] | None = None) -> None:
+    """The three judges in the stage's pool (two reviews per entry) and the assignment run; with
+    ``scores``, every assignment reviewed too (one process: each costs seconds)."""
+    run_script(live, ASSIGN.format(round_id=round_id) + (SCORE.format(round_id=round_id, scores=scores) if scores else ""))
 
 
 def score_the_rest(live: LiveServer, round_id: int, scores: dict[int, int]) -> None:
     """The reviews the browser did not write (scores on 1-10, stretched onto a 0-100 stage)."""
-    run_script(
-        live,
-        f"""
-        from judging.services.editions import get_round
-        from judging.services.reviews import save_review
-        from judging.tables import Assignment, Review
-        async def main():
-            rnd = await get_round({round_id})
-            scores = {scores!r}
-            for a in await Assignment.select().where(Assignment.round == rnd["id"]):
-                if await Review.exists().where((Review.round == rnd["id"]) & (Review.entry == a["entry"]) & (Review.judge == a["judge"])):
-                    continue
-                value = scores[a["entry"]] if rnd["scale_max"] == 10 else scores[a["entry"]] * 10
-                await save_review(a["judge"], rnd["id"], a["entry"], {{c["key"]: value for c in rnd["rubric"]}}, {{}}, 3)
-        asyncio.run(main())
-        """,
-    )
+    run_script(live, SCORE.format(round_id=round_id, scores=scores))
+
+
+ASSIGN = """
+from judging.services.assignment import run_assignment
+from judging.services.editions import get_round, update_round
+from portal.tables import User
+async def assign():
+    rnd = await get_round({round_id})
+    judges = [u["id"] for u in await User.select(User.id).where(User.email.like("judge%@example.kr"))]
+    await update_round(1, rnd["id"], rnd["deadline"], 2, judges)
+    await run_assignment(1, rnd["id"])
+asyncio.run(assign())
+"""
+SCORE = """
+from judging.services.editions import get_round
+from judging.services.reviews import save_review
+from judging.tables import Assignment, Review
+async def score():
+    rnd = await get_round({round_id})
+    scores = {scores!r}
+    for a in await Assignment.select().where(Assignment.round == rnd["id"]):
+        if await Review.exists().where((Review.round == rnd["id"]) & (Review.entry == a["entry"]) & (Review.judge == a["judge"])):
+            continue
+        value = scores[a["entry"]] if rnd["scale_max"] == 10 else scores[a["entry"]] * 10
+        await save_review(a["judge"], rnd["id"], a["entry"], {{c["key"]: value for c in rnd["rubric"]}}, {{}}, 3)
+asyncio.run(score())
+"""
 
 
 def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
@@ -144,7 +128,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
     edition, entries = live.ids["edition"], live.ids["entries"]
     try:
         official = fresh_page()
-        log_in(official, live, "official1@example.kr", SECRETS["official1"])
+        log_in(official, live, "official1@example.kr", PASSWORD, SECRETS["official1"])
         # The stages page: add a pitch stage before the final one.
         official.goto(f"{live.url}/officials/challenge/{edition}/stages")
         expect(official.get_by_role("heading", name="심사 단계", exact=True)).to_be_visible()
@@ -178,10 +162,34 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
         official.locator("#save-stage").click()
         expect(official.get_by_text("단계를 저장했습니다.")).to_be_visible()
 
-        # A judge scores one entry on the stage's 0-100 scale, in Korean; the rest come from the pool.
-        assign(live, first_stage)
+        # Before the assignment a judge bids on the stage's entries, in Korean. Meanwhile, in another tab,
+        # they declare a conflict with the sixth entry's organization: a bid on it is then refused.
         judge = fresh_page()
-        log_in(judge, live, "judge1@example.kr", SECRETS["judge1"])
+        log_in(judge, live, "judge1@example.kr", PASSWORD, SECRETS["judge1"])
+        judge.goto(f"{live.url}/judging/rounds/{first_stage}/bids")
+        expect(judge.locator("select[name^=bid_]")).to_have_count(6)
+        profile = judge.context.new_page()
+        profile.goto(f"{live.url}/judging/profile")
+        profile.locator("#f-organization").select_option(
+            profile.locator("#f-organization option", has_text="스타트업 5").get_attribute("value")
+        )
+        profile.locator("#declare-conflict").click()
+        expect(profile.get_by_role("listitem").filter(has_text="스타트업 5")).to_be_visible()  # declared
+        profile.close()
+        for entry, level in ((entries[0], "eager"), (entries[1], "eager"), (entries[2], "willing"), (entries[5], "eager")):
+            judge.locator(f"#f-bid_{entry}").select_option(level)
+        judge.get_by_role("button", name="심사 희망 저장").click()
+        expect(judge.locator("main")).to_contain_text("이 출품작과 이해충돌이 있어 심사 희망을 표시할 수 없습니다.")
+        expect(judge.locator("select[name^=bid_]")).to_have_count(5)  # the conflicted entry is no longer listed
+        assert judge.locator(f"#f-bid_{entries[0]}").input_value() == "eager"  # what was chosen stays
+        judge.get_by_role("button", name="심사 희망 저장").click()
+        expect(judge.locator(".flash")).to_have_text("심사 희망이 저장되었습니다.")
+
+        # The assignment prefers the eager bids; the round page counts the assignments per bid level.
+        assign(live, first_stage)
+        official.goto(f"{live.url}/officials/challenge/rounds/{first_stage}")
+        expect(official.locator("#bid-summary")).to_contain_text("적극 희망 2")
+        # The judge scores one entry on the stage's 0-100 scale, in Korean; the rest come from the pool.
         judge.goto(f"{live.url}/judging")
         judge.locator("#next-entry").click()
         expect(judge.get_by_text("점수(0-100)").first).to_be_visible()
@@ -207,7 +215,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
             expect(official.get_by_text("다른 공무원 한 명이 더 승인해야 합니다.").first).to_be_visible()
             decision_url = official.url
             second = fresh_page()
-            log_in(second, live, "official2@example.kr", SECRETS["official2"])
+            log_in(second, live, "official2@example.kr", PASSWORD, SECRETS["official2"])
             second.goto(decision_url)
             second.locator("#approve-advancement").click()
             expect(second.locator("#decision-status")).to_have_text("승인됨")
@@ -224,11 +232,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
         expect(official.locator("#feedback-released")).to_be_visible()
         # The startup reads its feedback in Korean: the comment by letter, never the private one.
         founder = fresh_page()
-        founder.goto(f"{live.url}/login")
-        founder.locator("#f-email").fill("founder@riverai.kr")
-        founder.locator("#f-password").fill(PASSWORD)
-        founder.locator("form[action='/login'] button[type=submit]").click()
-        founder.wait_for_url(re.compile(r"/$"))
+        log_in(founder, live, "founder@riverai.kr", PASSWORD)
         founder.goto(f"{live.url}/challenge/entries/{reviewed_entry}/feedback")
         expect(founder.get_by_role("heading", name="심사위원 피드백")).to_be_visible()
         expect(founder.locator(f"#feedback-stage-{first_stage}")).to_contain_text("데이터 보호 계획이 구체적입니다.")
@@ -246,8 +250,7 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
         official.get_by_label("진출 수", exact=True).fill("2")
         official.locator("#save-stage").click()
         expect(official.get_by_text("단계를 저장했습니다.")).to_be_visible()
-        assign(live, pitch)
-        score_the_rest(live, pitch, quality)
+        assign(live, pitch, quality)
         official.goto(f"{live.url}/officials/challenge/rounds/{pitch}")
         for eliminated in entries[4:]:
             assert f"출품작 {entries.index(eliminated)}" not in official.locator("table").last.inner_text()
@@ -256,6 +259,51 @@ def test_official_runs_a_three_stage_funnel_in_korean(browser, live):
         expect(official.locator(f"#stage-{pitch} .badge")).to_have_text("결정됨")
         final_id = re.search(r"rounds/(\d+)/", stage_links.nth(2).get_attribute("href"))[1]
         expect(official.locator(f"#stage-{final_id}-entries")).to_have_text("2")
+
+        # The final adds citizens: a drawn panel and a public vote, blended 60/30/10 with the judges.
+        assign(live, int(final_id), quality)
+        official.goto(f"{live.url}/officials/challenge/rounds/{final_id}")
+        official.locator("input[name=mode][value='panel+public']").check()
+        official.locator("#f-panel_size").fill("2")
+        official.locator("#f-seed").fill("2027")
+        for field, weight in (("expert", "60"), ("panel", "30"), ("public", "10")):
+            official.locator(f"#f-weight_{field}").fill(weight)
+        official.get_by_role("button", name="시민 참여와 가중치 저장").click()
+        official.get_by_role("button", name="지금 시민 심사단 추첨").click()
+        expect(official.get_by_text("시민 심사단을 추첨하고 선정된 시민에게 알렸습니다.")).to_be_visible()
+        expect(official.locator("#panel-members tbody tr")).to_have_count(2)  # the blend page, after the draw
+
+        # A drawn resident scores an entry on the panel's short rubric (three criteria, 1-10).
+        resident = fresh_page()
+        log_in(resident, live, "resident1@example.kr", PASSWORD)
+        resident.goto(f"{live.url}/challenge/panel")
+        resident.locator("main li a").first.click()
+        scores = resident.locator("#panel-score-form input[type=number]")
+        expect(scores).to_have_count(3)
+        for field in scores.all():
+            field.fill("8")
+        resident.locator("#save-panel-score").click()
+        expect(resident.locator(".flash")).to_have_text("점수를 저장했습니다. 마감 전까지 바꿀 수 있습니다.")
+        # ... and votes in the public vote; the same vote sent again from a second tab is refused.
+        vote_url = f"{live.url}/challenge/vote/rounds/{final_id}"
+        second_tab = resident.context.new_page()
+        second_tab.goto(vote_url)
+        resident.goto(vote_url)
+        resident.locator("input[name=entry]").first.check()
+        resident.locator("#cast-vote").click()
+        expect(resident.get_by_text("투표가 반영되었습니다. 감사합니다.")).to_be_visible()
+        second_tab.locator("input[name=entry]").last.check()
+        second_tab.locator("#cast-vote").click()
+        expect(second_tab.locator("#f-entry-error")).to_have_text("이 단계에 이미 투표하셨습니다. 시민 한 사람당 한 표입니다.")
+
+        # The official reads the blended standings: experts, panel and public side by side.
+        official.goto(f"{live.url}/officials/challenge/rounds/{final_id}/blend")
+        expect(official.locator("#blend-rule")).to_contain_text("60")
+        rows = official.locator("#standings tbody tr")
+        expect(rows).to_have_count(2)
+        cells = [row.locator("td.num").all_inner_texts() for row in rows.all()]
+        assert all(c[1] != "–" for c in cells), cells  # every entry has expert scores
+        assert any(c[2] != "–" for c in cells) and sorted(c[3] for c in cells) == ["0", "1"], cells
     except Exception:
         from tests.e2e.conftest import ARTIFACTS
 

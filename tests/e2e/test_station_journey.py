@@ -13,7 +13,8 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_pb_journey import PASSWORD, log_in, run
+from tests.e2e.conftest import log_in, run_setup
+from tests.e2e.test_pb_journey import PASSWORD
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -26,27 +27,6 @@ def live():
         yield server
 
 
-def _context(browser):
-    context = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    return context, page
-
-
-@pytest.fixture
-def page2(browser):
-    context, page = _context(browser)
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def page3(browser):
-    context, page = _context(browser)
-    yield page
-    context.close()
-
-
 def setup_station(
     live: LiveServer, secrets: list[str], *, prefix: str = "worker", language: str = "en", identifier: str = IDENTIFIER
 ) -> dict:
@@ -56,7 +36,7 @@ def setup_station(
         f"totp_secret='{s}', language='{language}', check_password=False)\n"
         for i, s in enumerate(secrets)
     )
-    return run(
+    return run_setup(
         live,
         "import datetime as dt\nfrom portal import accounts, clock\nfrom portal.accounts import resident_identifier_hash\n"
         "from portal.tables import ResidentHash\nfrom voting.testing import build_cycle\n"
@@ -103,7 +83,7 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     station, projects = setup["station"], setup["projects"]
 
     # 1. The poll worker signs in (password, then the authenticator code) and sees the station.
-    log_in(page, live, "worker0@example.kr", secrets[0])
+    log_in(page, live, "worker0@example.kr", PASSWORD, secrets[0])
     page.goto(f"{live.url}/pb/stations")
     page.get_by_role("link", name="Gangnam-gu Office").first.click()
     page.wait_for_url(re.compile(rf"/pb/stations/{station}$"))
@@ -137,7 +117,7 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     assert page.locator("#kiosk-code").count() == 0
 
     # 6. An expired tablet code: another resident's ballot left until it expires.
-    run(
+    run_setup(
         live,
         "from portal.accounts import resident_identifier_hash\nfrom portal import clock\n"
         "from portal.tables import ResidentHash\n"
@@ -148,7 +128,7 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     )
     check_in(page, live, station, "850505-2345678", "Open a tablet ballot")
     late_code = page.locator("#kiosk-code").inner_text().strip()
-    run(
+    run_setup(
         live,
         "import datetime as dt\nfrom portal import clock\nfrom voting.tables import KioskBallot\n"
         "async def main():\n"
@@ -170,12 +150,12 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     page.wait_for_url(re.compile(r"/paper/batches/\d+$"))
     batch = int(page.url.rsplit("/", 1)[1])
     key_batch(page, live, station, batch, {1: projects[0], 2: projects[1]})
-    log_in(page2, live, "worker1@example.kr", secrets[1])
+    log_in(page2, live, "worker1@example.kr", PASSWORD, secrets[1])
     key_batch(page2, live, station, batch, {1: projects[0], 2: projects[2]})
     expect(page2.locator("#batch-state")).to_have_text("Mismatch")
 
     # 8. A third worker resolves sheet 2 from the bundle; the batch is then counted.
-    log_in(page3, live, "worker2@example.kr", secrets[2])
+    log_in(page3, live, "worker2@example.kr", PASSWORD, secrets[2])
     page3.goto(f"{live.url}/pb/stations/{station}/paper/batches/{batch}")
     expect(page3.get_by_role("heading", name="Resolve the mismatched sheets")).to_be_visible()
     page3.locator(f'input[name="r2-marks"][value="{projects[1]}"]').check()
@@ -199,18 +179,6 @@ def test_poll_worker_runs_a_station(page, page2, page3, live):
     expect(page3.get_by_role("button", name="Save the tally sheet and close the station")).to_be_visible()
 
 
-def log_in_korean(page, live: LiveServer, email: str, totp_secret: str | None = None) -> None:
-    page.goto(f"{live.url}/login")
-    page.locator("#f-email").fill(email)
-    page.locator("#f-password").fill(PASSWORD)
-    page.get_by_role("button", name="로그인").click()
-    if totp_secret:
-        page.wait_for_url(re.compile(r"/login/totp$"))
-        page.locator("#f-totp").fill(pyotp.TOTP(totp_secret).now())
-        page.get_by_role("button", name="계속").click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
 def check_in_korean(page, live: LiveServer, station: int, action: str, *, identifier: str = "", email: str = "") -> None:
     page.goto(f"{live.url}/pb/stations/{station}")
     page.locator("#f-identifier").fill(identifier)
@@ -227,14 +195,13 @@ def test_poll_worker_and_resident_in_korean(browser, live):
     identifier = "910202-1234567"
     setup = setup_station(live, [secret], prefix="jikwon", language="ko", identifier=identifier)
     station = setup["station"]
-    resident = run(
+    run_setup(
         live,
         "from portal import accounts\nasync def main():\n"
         f"    await accounts.create_user('jiwoo@example.kr', '{PASSWORD}', ['citizen'], district_code='11680',"
         " verified=True, language='ko', check_password=False)\n"
-        "    return {}\nprint(json.dumps(asyncio.run(main())))",
+        "asyncio.run(main())\nprint('{}')",
     )
-    assert resident == {}
     context = browser.new_context(locale="ko-KR", viewport={"width": 1200, "height": 900})
     worker = context.new_page()
     worker.set_default_timeout(15000)
@@ -242,7 +209,7 @@ def test_poll_worker_and_resident_in_korean(browser, live):
     citizen = citizen_context.new_page()
     citizen.set_default_timeout(15000)
     try:
-        log_in_korean(worker, live, "jikwon0@example.kr", secret)
+        log_in(worker, live, "jikwon0@example.kr", PASSWORD, secret)
 
         # 1. An unknown resident: a Korean message beside the field, what was typed stays.
         check_in_korean(worker, live, station, "확인만 하기", identifier="111111-2222222")
@@ -271,7 +238,7 @@ def test_poll_worker_and_resident_in_korean(browser, live):
         # 4. A resident with a portal account is handed a paper ballot, then tries to vote online.
         check_in_korean(worker, live, station, "종이 투표용지 교부", email="jiwoo@example.kr")
         expect(worker.locator("#result-title")).to_be_visible()
-        log_in_korean(citizen, live, "jiwoo@example.kr")
+        log_in(citizen, live, "jiwoo@example.kr", PASSWORD)
         citizen.goto(f"{live.url}/pb/cycles/{setup['cycle']}/pots/{setup['city_pot']}/ballot")
         project = setup["projects"][1]
         citizen.locator(f"#p-{project}").check()

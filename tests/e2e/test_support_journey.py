@@ -9,11 +9,11 @@ import re
 import pyotp
 import pytest
 
-from tests.e2e.test_pb_journey import PASSWORD, run
+from tests.e2e.conftest import fits_the_phone, log_in, phone_page, run_setup
+from tests.e2e.test_pb_journey import PASSWORD
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
-PHONE = {"width": 390, "height": 844}
 TEXTS = {
     "en": {"counted": "Thank you: your support was counted.", "supports": "1 supports"},
     "ko": {"counted": "감사합니다. 공감이 반영되었습니다.", "supports": "공감 1개"},
@@ -26,34 +26,10 @@ def live():
         yield server
 
 
-def _phone(browser, language: str):
-    context = browser.new_context(locale="ko-KR" if language == "ko" else "en-US", viewport=PHONE)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    return context, page
-
-
-def _log_in(page, live: LiveServer, email: str, totp_secret: str | None = None) -> None:
-    """By field names, so the same steps work in either language."""
-    page.goto(f"{live.url}/login")
-    page.locator("#f-email").fill(email)
-    page.locator("#f-password").fill(PASSWORD)
-    page.locator("form[action='/login'] button[type=submit]").click()
-    if totp_secret:
-        page.wait_for_url(re.compile(r"/login/totp$"))
-        page.locator("#f-totp").fill(pyotp.TOTP(totp_secret).now())
-        page.locator("form[action='/login/totp'] button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
-def _fits(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], page.url
-
-
 @pytest.mark.parametrize("language", ["ko", "en"])
 def test_support_comment_hide_and_restore_on_a_phone(browser, live, language):
     secret = pyotp.random_base32()
-    setup = run(
+    setup = run_setup(
         live,
         "from portal import accounts\nfrom proposals.testing import build_support_cycle\n"
         "async def main():\n"
@@ -64,14 +40,14 @@ def test_support_comment_hide_and_restore_on_a_phone(browser, live, language):
         "print(json.dumps(asyncio.run(main())))",
     )
     proposal = setup["proposal"]
-    citizen_context, page = _phone(browser, language)
-    official_context, page2 = _phone(browser, language)
+    citizen_context, page = phone_page(browser, language)
+    official_context, page2 = phone_page(browser, language)
     try:
         # 1. The citizen supports the proposal; the count is public, the button becomes a withdrawal.
-        _log_in(page, live, f"mina-{language}@example.kr")
+        log_in(page, live, f"mina-{language}@example.kr", PASSWORD)
         page.goto(f"{live.url}/pb/proposals/{proposal}")
         assert page.locator("html").get_attribute("lang") == language
-        _fits(page)
+        assert fits_the_phone(page), page.url
         page.locator("#support-button").click()
         page.wait_for_url(re.compile(rf"/pb/proposals/{proposal}#support$"))
         assert TEXTS[language]["counted"] in page.locator(".flash").inner_text()
@@ -88,12 +64,12 @@ def test_support_comment_hide_and_restore_on_a_phone(browser, live, language):
         assert page.evaluate("window.pwned") is None
         assert text.locator("a").get_attribute("href") == "https://example.kr/rain"
         assert "Mina" in page.locator(f"#comment-{comment} .comment-meta").inner_text()
-        _fits(page)
+        assert fits_the_phone(page), page.url
 
         # 3. An official hides it with a reason: the reason shows in place of the text.
-        _log_in(page2, live, f"clerk-{language}@example.kr", secret)
+        log_in(page2, live, f"clerk-{language}@example.kr", PASSWORD, secret)
         page2.goto(f"{live.url}/officials/pb/comments")
-        _fits(page2)
+        assert fits_the_phone(page2), page2.url
         card = page2.locator(f"#c-{comment}")
         card.locator(f"#f-reason-{comment}").fill("광고성 링크는 올릴 수 없습니다 / no adverts")
         card.locator(f"form[action='/officials/pb/comments/{comment}/hide'] button").click()

@@ -212,3 +212,24 @@ async def test_rubric_edit_is_refused_after_the_first_review_and_weights_must_su
     assert (await get_round(challenge.evaluation_round))["stage_state"] == "reviewing"
     assert [r["name"] for r in await rounds_of(challenge.edition_id)][2] == "발표 심사"
     assert await StageDecision.count() == 0
+
+
+async def test_bids_on_a_later_stage_offer_only_the_entries_that_advanced_into_it(
+    official, official2, startup, users
+):
+    from judging.services import bids
+
+    challenge, pitch, judges, _quality = await _funnel(official, official2, startup, users, entries=6)
+    await stages.update_stage(
+        official.account.id, challenge.evaluation_round, "", stages.RuleForm("count", 3)
+    )
+    assert (await bids.bid_page(judges[0], pitch)).rows == []  # no entry has reached the pitch yet
+    decision_id = await _decide(
+        official, official2, challenge.evaluation_round, stages.RuleForm("count", 3)
+    )
+    advanced = set((await stages.get_decision(decision_id))["result"]["advancing_ids"])
+    assert {r.entry for r in (await bids.bid_page(judges[0], pitch)).rows} == advanced
+    eliminated = next(e for e in challenge.entries if e not in advanced)
+    with pytest.raises(InvalidInput):
+        await bids.save_bids(judges[0], pitch, {eliminated: "eager"})
+    assert await bids.save_bids(judges[0], pitch, {min(advanced): "eager"}) == 1

@@ -104,3 +104,53 @@ async def test_demo_opens_one_cycle_per_ballot_kind_with_pots_that_sum_to_the_to
         official_run = next(r for r in runs if r["official"] and r["pot"] == pot["id"])
         assert official_run["outcome"]["selected"], cycle["name"]
         assert 0 < official_run["outcome"]["total_cost"] <= pot["amount"]
+
+
+async def test_challenge_demo_has_bids_a_discussion_invitations_and_a_blended_final(users, official, official2, judge, startup):
+    """Issue 13: a new user clicking through the 2026 final finds every feature populated."""
+    from judging import demo as challenge_demo
+    from judging.demo_judges import INVITED_JUDGES, THREADS
+    from judging.services import bids, intake, judge_invitations
+    from judging.services.blending import stage_blend
+    from judging.services.discussion import discussion_for
+    from judging.tables import Assignment, Round
+    from portal.tables import Notification
+
+    newcomer = await users.create(["citizen"])
+    ids = {"official": official.account.id, "official2": official2.account.id, "judge": judge.account.id,
+           "startup": startup.account.id, "newcomer": newcomer.id}
+    lines = await challenge_demo.load_demo(ids)
+    assert any("bids by" in line for line in lines)
+    final = (await Round.select(Round.id).where(Round.kind == "final").order_by(Round.id).first())["id"]
+
+    # Bids came before the assignment, which counted them: every assignment has a bid level.
+    summary = await bids.assignment_bid_summary(final)
+    assert summary.judges_bidding == challenge_demo.BIDDING_JUDGES and summary.counts["eager"] > 0
+    assert sum(summary.counts.values()) == await Assignment.count().where(Assignment.round == final)
+    page = await official.get(f"/officials/challenge/rounds/{final}")
+    assert page.status_code == 200 and 'id="bid-summary"' in page.text and "Assignments by bid" in page.text
+
+    # The demo judge reads two threads with another judge, after their own reviews.
+    discussed = [line for line in lines if "discusses two entries" in line]
+    assert discussed
+    entry = int(re.search(r"/entries/(\d+)#discussion", discussed[0])[1])
+    thread = await discussion_for(judge.account.id, final, entry)
+    assert thread is not None and len(thread.reviews) > 1
+    assert [m.body for m in thread.messages] == [body for which, _w, body in THREADS if which == 0]
+    shown = await judge.get(f"/judging/rounds/{final}/entries/{entry}")
+    assert THREADS[0][2] in html.unescape(shown.text)
+
+    # Two invitations to judge wait; the invited colleague has a notice and the invitation.
+    pending = [i.email for i in await judge_invitations.invitations() if i.accepted_at is None]
+    assert sorted(pending) == sorted(email for _n, email, _e in INVITED_JUDGES)
+    assert [i.organization_name for i in await intake.pending_invitations(newcomer.email)] == ["한강로보틱스"]
+    notices = await Notification.select(Notification.link).where(Notification.user == newcomer.id)
+    assert [n["link"] for n in notices] == ["/challenge/invitations"]
+
+    # The final blends experts, the drawn panel and the public vote, side by side.
+    blend = await stage_blend(final)
+    assert (blend.weight_expert, blend.weight_panel, blend.weight_public) == (60, 30, 10)
+    assert any(s.expert_score is not None for s in blend.standings)
+    assert any(s.panel_score is not None for s in blend.standings)
+    assert sum(s.public_votes for s in blend.standings) > 0
+    assert (await official.get(f"/officials/challenge/rounds/{final}/blend")).status_code == 200
