@@ -176,6 +176,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     result = _run(verify_chain(anchors))
     if result.ok:
         suffix = f", {result.anchors} anchors match" if anchors is not None else ""
+        if result.unlinked:
+            suffix += f", {result.unlinked} more waiting to be chained (intact)"
         print(f"ok {result.events} events{suffix}")
         return 0
     if result.broken_at is not None:
