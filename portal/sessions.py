@@ -98,9 +98,16 @@ class RotatingSessionBackend(ServerSideSessionBackend):
 
     async def store_in_message(self, scope_session: ScopeSession, message: Message, connection: ASGIConnection) -> None:
         scope = connection.scope
+        loaded_id: str | None = scope.get(_LOADED_ID)  # type: ignore[assignment]
+        handler = scope.get("route_handler")
+        if (
+            handler is not None and handler.opt.get(SESSION_UNTOUCHED) and loaded_id
+            and scope_session is not Empty and scope_session
+            and not scope_session.get(ROTATE_FLAG)  # type: ignore[union-attr]
+        ):
+            return  # e.g. a ballot cast: its time must not land in the session row (docs/pb.md)
         store = self.config.get_store_from_app(scope["app"])
         headers = MutableScopeHeaders.from_message(message)
-        loaded_id: str | None = scope.get(_LOADED_ID)  # type: ignore[assignment]
         cookie_params = dict(extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys()))
 
         if scope_session is Empty or not scope_session:
@@ -111,10 +118,6 @@ class RotatingSessionBackend(ServerSideSessionBackend):
                     "Set-Cookie", Cookie(value="", key=self.config.key, expires=0, **cookie_params).to_header(header="")
                 )
             return
-
-        handler = scope.get("route_handler")
-        if handler is not None and handler.opt.get(SESSION_UNTOUCHED) and loaded_id and not scope_session.get(ROTATE_FLAG):
-            return  # e.g. a ballot cast: its time must not land in the session row (docs/pb.md)
 
         rotate = bool(scope_session.pop(ROTATE_FLAG, False))
         session_id = loaded_id
