@@ -209,19 +209,28 @@ async def _readers(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {r["id"]: r for r in found}
 
 
-async def _outgoing(rows: list[dict[str, Any]], reader: dict[str, Any], digest: bool) -> mail.OutgoingMail | None:
-    """The mail for claimed rows of one reader; None when a domain's composer has nothing to tell any more."""
-    if digest:
-        return digest_mail(rows, reader)
-    row = rows[0]
-    compose = _composer(row["kind"])
-    if compose is None:
-        return single_mail(row, reader)
-    composed = await compose(row["user"], _params(row), reader["language"])
-    if composed is None:
-        return None
-    subject, body = composed
-    return mail.OutgoingMail(to=reader["email"], subject=subject, body=body, message_id=_message_id(row["id"], row["id"]))
+async def _compose_singles(
+    rows: list[dict[str, Any]], readers: dict[int, dict[str, Any]]
+) -> dict[int, mail.OutgoingMail | None]:
+    """The mail of each claimed single row whose reader exists: notifications rendered here, other kinds by
+    their domain's composer, all rows of a kind at once (None: the composer has nothing to tell any more)."""
+    out: dict[int, mail.OutgoingMail | None] = {}
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        reader = readers.get(row["user"])
+        if reader is None:
+            continue
+        if _composer(row["kind"]) is None:
+            out[row["id"]] = single_mail(row, reader)
+        else:
+            by_kind.setdefault(row["kind"], []).append(row)
+    for kind, kind_rows in by_kind.items():
+        composed = await _composer(kind)([(r["user"], _params(r), readers[r["user"]]["language"]) for r in kind_rows])
+        for row, parts in zip(kind_rows, composed, strict=True):
+            out[row["id"]] = None if parts is None else mail.OutgoingMail(
+                to=readers[row["user"]]["email"], subject=parts[0], body=parts[1], message_id=_message_id(row["id"], row["id"])
+            )
+    return out
 
 
 @dataclass
@@ -243,11 +252,21 @@ class _Marks:
 
 
 async def _send(
-    rows: list[dict[str, Any]], reader: dict[str, Any] | None, marks: _Marks, report: MailRound, digest: bool
+    rows: list[dict[str, Any]],
+    reader: dict[str, Any] | None,
+    marks: _Marks,
+    report: MailRound,
+    composed: dict[int, mail.OutgoingMail | None] | None = None,
 ) -> None:
-    """Send claimed rows of one reader (one mail, or one digest) and mark them."""
+    """Send claimed rows of one reader (one composed single mail, or a digest when ``composed`` is None)."""
+    digest = composed is None
     ids = [r["id"] for r in rows]
-    outgoing = None if reader is None else await _outgoing(rows, reader, digest)
+    if reader is None:
+        outgoing = None
+    elif composed is None:
+        outgoing = digest_mail(rows, reader)
+    else:
+        outgoing = composed.get(rows[0]["id"])
     if outgoing is None:
         await _mark(ids, marks.worker, "failed", "no such account" if reader is None else "nothing to tell any more")
         report.failed += len(ids)
@@ -279,8 +298,9 @@ async def send_due_mail(worker: str | None = None, limit: int = 100) -> MailRoun
         singles = await _claim(MailOutboxItem.digest.eq(False), worker, limit)
         report.claimed = len(singles)
         readers = await _readers(singles)
+        composed = await _compose_singles(singles, readers)
         for row in singles:
-            await _send([row], readers.get(row["user"]), marks, report, digest=False)
+            await _send([row], readers.get(row["user"]), marks, report, composed)
         await marks.flush()
         now = clock.now()
         waiting = (
@@ -294,7 +314,7 @@ async def send_due_mail(worker: str | None = None, limit: int = 100) -> MailRoun
         for reader in waiting:
             rows = await _claim(MailOutboxItem.digest.eq(True) & (MailOutboxItem.user == reader["user"]), worker, 1000)
             if rows:
-                await _send(rows, (await _readers(rows)).get(reader["user"]), marks, report, digest=True)
+                await _send(rows, (await _readers(rows)).get(reader["user"]), marks, report)
     finally:
         await marks.flush()
     return report

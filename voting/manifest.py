@@ -33,7 +33,7 @@ MANIFEST = Manifest(
         "pb.cycle_fiscal_year": "voting.services.cycles:cycle_fiscal_year",
         "pb.set_district_pot_amounts": "voting.services.cycles:set_district_pot_amounts",
         "pb.note_signal": "voting.services.signals:note_signal",
-        "mail.ballot-receipt": "voting.services.receipt_mail:compose_receipt_mail",
+        "mail.ballot-receipt": "voting.services.receipt_mail:compose_receipt_mails",
         "pb.apply_executions": "voting.services.delivery_pull:apply_executions",
 
 

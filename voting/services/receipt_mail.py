@@ -5,7 +5,7 @@ fail the cast). ``flush_receipt_mails`` (every worker, every second, beside the 
 the list into ``portal_mail_outbox`` rows in one transaction, sorted by account: the rows hold no
 receipt and no ballot, and they are written apart from any cast's transaction, so neither their content
 nor their transaction order joins an account to a ballot. The notification mail loop then sends them;
-``compose_receipt_mail`` (the manifest service ``mail.ballot-receipt``) looks the receipt up at send time
+``compose_receipt_mails`` (the manifest service ``mail.ballot-receipt``) looks the receipt up at send time
 through the voter's keyed HMAC, as the voter's own "my ballot" page does. The receipt thus never rests
 anywhere beside the account (not in the outbox, not in a log). A worker that crashes loses at most one
 second of notes: those voters still have the receipt on screen and on their ballot page.
@@ -64,24 +64,40 @@ async def flush_receipt_mails() -> int:
     return len(rows)
 
 
-async def compose_receipt_mail(user_id: int, params: dict[str, Any], language: str) -> tuple[str, str] | None:
-    """(subject, body) of a receipt mail in ``language``, with the voter's current receipt; None when the
-    voter has no ballot in that pot (any more)."""
-    pot_id, cycle_id = int(params["pot"]), int(params["cycle"])
-    rows = await raw(
-        "SELECT b.receipt, p.district_code, c.name FROM pb_ballot b JOIN pb_pot p ON p.id = b.pot "
-        "JOIN pb_cycle c ON c.id = p.cycle WHERE b.pot = {} AND b.voter_key = {} AND p.cycle = {}",
-        pot_id,
-        voter_key(get_settings().secret_key, user_id, pot_id),
-        cycle_id,
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    body = i18n.translate(
-        BODY, language, cycle=row["name"], pot=pot_name(row, language), receipt=row["receipt"]
-    )
-    return i18n.translate(SUBJECT, language), body
+async def compose_receipt_mails(items: list[tuple[int, dict[str, Any], str]]) -> list[tuple[str, str] | None]:
+    """(subject, body) of each ``(account, params, language)`` receipt mail, with the voter's current receipt;
+    None where the voter has no ballot in that pot (any more). Two statements per pot, whatever the count."""
+    secret = get_settings().secret_key
+    by_pot: dict[tuple[int, int], list[int]] = {}
+    for index, (_, params, _) in enumerate(items):
+        by_pot.setdefault((int(params["cycle"]), int(params["pot"])), []).append(index)
+    out: list[tuple[str, str] | None] = [None] * len(items)
+    for (cycle_id, pot_id), indexes in by_pot.items():
+        pots = await raw(
+            "SELECT p.district_code, c.name FROM pb_pot p JOIN pb_cycle c ON c.id = p.cycle WHERE p.id = {} AND p.cycle = {}",
+            pot_id,
+            cycle_id,
+        )
+        if not pots:
+            continue
+        keys = {index: voter_key(secret, items[index][0], pot_id) for index in indexes}
+        marks = ", ".join("{}" for _ in keys)
+        receipts = {
+            r["voter_key"]: r["receipt"]
+            for r in await raw(
+                f"SELECT voter_key, receipt FROM pb_ballot WHERE pot = {{}} AND voter_key IN ({marks})",  # noqa: S608
+                pot_id,
+                *keys.values(),
+            )
+        }
+        for index, key in keys.items():
+            if key in receipts:
+                language = items[index][2]
+                body = i18n.translate(
+                    BODY, language, cycle=pots[0]["name"], pot=pot_name(pots[0], language), receipt=receipts[key]
+                )
+                out[index] = (i18n.translate(SUBJECT, language), body)
+    return out
 
 
 async def receipt_mail_loop(stop: asyncio.Event) -> None:
