@@ -95,7 +95,8 @@ async def seed(voters: int, stations: int, residents_per_station: int) -> dict:
                 key = secrets.token_hex(32)
                 data = {"uid": user[0]["id"], "gen": 0, "stage": "full", "created": stamp, "seen": stamp}
                 await SessionRecord.insert(
-                    SessionRecord(key=key, data=json.dumps(data).encode(), expires_at=now + dt.timedelta(hours=2))
+                    SessionRecord(key=key, data=json.dumps(data).encode(), expires_at=now + dt.timedelta(hours=2),
+                                  uid=user[0]["id"])
                 )
                 sessions.append(key)
             identifiers = [f"{900101 + s:06d}-1{i:06d}" for i in range(residents_per_station)]
