@@ -234,7 +234,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     _run(migrate())  # a backup of an older version gets this version's schema
     result = _run(verify_chain())
     if result.ok:
-        print(f"audit verify: ok {result.events} events")
+        waiting = f", {result.unlinked} more waiting to be chained (intact)" if result.unlinked else ""
+        print(f"audit verify: ok {result.events} events{waiting}")
     else:
         print(f"audit verify: broken at event {result.broken_at} (after {result.events} good events): {result.problem}")
     for label, count in _run(restored_counts()):
