@@ -322,3 +322,16 @@ async def test_cumulative_ballot_page_without_javascript(citizen, official):
     assert ok.status_code == 303
     stored = (await citizen.get(BALLOT.format(c=built.id, p=built.city_pot))).json()
     assert stored["points"] == {str(ids[0]): 4, str(ids[2]): 3}
+
+
+async def test_a_receipt_mail_without_a_ballot_behind_it_is_not_sent(citizen, official):
+    """The outbox row names the pot only; at send time the voter's ballot is looked up, and none means no mail."""
+    receipt_mail.discard_pending()
+    built = await build_cycle(official.account.id)
+    receipt_mail.note_receipt(citizen.account.id, built.id, built.city_pot)  # no ballot was cast
+    receipt_mail.note_receipt(10_000_000, built.id, built.city_pot)  # an account that does not exist: dropped
+    assert await receipt_mail.flush_receipt_mails() == 1
+    report = await notification_mail.send_due_mail()
+    assert (report.sent, report.failed) == (0, 1)
+    assert (await MailOutboxItem.select(MailOutboxItem.last_error).first())["last_error"] == "nothing to tell any more"
+    assert not [m for m in development_outbox.sent if m.to == citizen.account.email]
