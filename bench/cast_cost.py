@@ -184,6 +184,7 @@ def _top_functions(raw: Path, out: Path) -> None:
         f"  {100 * c / samples:5.1f}%  {f}" for f, c in sorted(own.items(), key=lambda kv: -kv[1])[:40]
     ] + ["total:"] + [f"  {100 * c / samples:5.1f}%  {f}" for f, c in sorted(total.items(), key=lambda kv: -kv[1])[:80]]
     out.write_text("\n".join(lines) + "\n")
+    out.with_name(out.name + ".collapsed").write_text(raw.read_text())  # for flame graphs and finer questions
     print(f"  py-spy top functions written to {out}")
 
 

@@ -14,7 +14,8 @@ separate load-generator process, for ``--seconds``:
 Prints requests/s, p50 and p99 per channel, and errors. No assertions: figures only. The wall-clock
 figures need the machine to itself: on 2 shared cores at load average 16 (2026-12-07) online casts ran at
 15/s (PostgreSQL) and 21/s (SQLite). Measure CPU per cast with bench/cast_cost.py (docs/pb.md,
-"Performance"); audited station actions (check-in, keying, counting) take turns on the audit chain's lock.
+"Performance"); audited station actions (check-in, keying, counting) record unlinked audit events that
+a sealer chains every second, so they no longer take turns on the audit chain's lock (docs/security.md).
 
     .venv/bin/python bench/vote_day.py                      # both engines
     .venv/bin/python bench/vote_day.py --engines sqlite --seconds 10 --stations 4
@@ -95,7 +96,8 @@ async def seed(voters: int, stations: int, residents_per_station: int) -> dict:
                 key = secrets.token_hex(32)
                 data = {"uid": user[0]["id"], "gen": 0, "stage": "full", "created": stamp, "seen": stamp}
                 await SessionRecord.insert(
-                    SessionRecord(key=key, data=json.dumps(data).encode(), expires_at=now + dt.timedelta(hours=2))
+                    SessionRecord(key=key, data=json.dumps(data).encode(), expires_at=now + dt.timedelta(hours=2),
+                                  uid=user[0]["id"])
                 )
                 sessions.append(key)
             identifiers = [f"{900101 + s:06d}-1{i:06d}" for i in range(residents_per_station)]

@@ -18,6 +18,7 @@ from litestar.template import TemplateConfig
 
 from portal import db, manifest
 from portal.api import AuthApi, MeApi, healthz, read_amount
+from portal.audit import audit_seal_loop
 from portal.auth import RequestContextMiddleware
 from portal.controllers import (
     AccountPages,
@@ -47,7 +48,7 @@ from portal.web.pages import JINJA_ENV, add_security_headers, template_engine
 log = logging.getLogger("hangang")
 
 # The core's own loops; each domain adds its loops in its manifest.
-CORE_BACKGROUND_TASKS = (housekeeping_loop, password_reset_loop, notification_mail_loop)
+CORE_BACKGROUND_TASKS = (housekeeping_loop, password_reset_loop, notification_mail_loop, audit_seal_loop)
 
 DEFAULT_BODY_LIMIT = 256 * 1024  # upload routes raise their own limit (S16)
 

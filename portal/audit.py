@@ -11,6 +11,14 @@ They still verify, but only as the unbroken prefix of the chain, sealed by the f
 An unkeyed event after a keyed one, or a chain that ends unkeyed, is reported as recomputed
 without the key.
 
+Unlinked events (``record_unlinked``): hot paths (a polling station's check-ins and paper batches) append
+an event without the chain's lock: ``chain_version = 3``, ``prev_hash = ''`` and ``hash`` an HMAC of the
+event alone (under a key of its own), so an edit is detected before it is chained. ``seal_pending`` (every
+worker's ``audit_seal_loop``, every second, under the chain's lock) checks each such row, appends it to the
+chain as a keyed event (same time, actor, action, subject and details) and deletes the unlinked row in the
+same transaction; ``verify_chain`` walks the chained events and checks the waiting ones on their own
+(docs/security.md, "Unlinked audit events and the sealer").
+
 Anchors: the head (and its sequence number, the count of events) leaves the database in every signed
 export manifest, every connector push (``source.audit_head``) and in checkpoints that
 ``hangang audit anchor`` appends to a file; ``hangang audit verify --anchors FILE`` compares the chain
@@ -38,6 +46,9 @@ from portal.tables import AuditEvent
 GENESIS = "0" * 64
 LEGACY_UNKEYED = 1  # SHA-256 without a key (before HANGANG_AUDIT_KEY)
 KEYED = 2  # HMAC-SHA256 under HANGANG_AUDIT_KEY
+UNLINKED = 3  # recorded without the lock, waiting for the sealer: hash = HMAC of the event alone
+CHAIN_LOCK = 7245001  # pg_advisory_xact_lock key of the chain's appenders
+SEAL_BATCH = 500
 SEAL_ACTION = "audit.chain_keyed"
 ANCHOR_FILE_NAME = "audit-anchors.jsonl"
 log = logging.getLogger("hangang.audit")
@@ -69,7 +80,12 @@ def _event_body(occurred_at: dt.datetime, actor_id: int | None, action: str, sub
 
 
 async def _append(prev_hash: str, action: str, actor_id: int | None, subject: str, details: dict) -> str:
-    occurred_at = clock.now()
+    return await _append_at(prev_hash, clock.now(), action, actor_id, subject, details)
+
+
+async def _append_at(
+    prev_hash: str, occurred_at: dt.datetime, action: str, actor_id: int | None, subject: str, details: dict
+) -> str:
     details = json.loads(canonical_json(details, default=str))
     new_hash = chain_hash(prev_hash, _event_body(occurred_at, actor_id, action, subject, details))
     await AuditEvent.insert(
@@ -88,8 +104,10 @@ async def _append(prev_hash: str, action: str, actor_id: int | None, subject: st
 
 
 async def _last_event() -> dict[str, Any] | None:
+    """The last chained event (unlinked ones wait for the sealer)."""
     return (
         await AuditEvent.select(AuditEvent.hash, AuditEvent.chain_version)
+        .where(AuditEvent.chain_version != UNLINKED)
         .order_by(AuditEvent.id, ascending=False)
         .first()
     )
@@ -101,7 +119,7 @@ async def _seal_if_unkeyed(last: dict[str, Any] | None) -> str:
         return GENESIS
     if last["chain_version"] != LEGACY_UNKEYED:
         return last["hash"]
-    legacy = await AuditEvent.count()
+    legacy = await AuditEvent.count().where(AuditEvent.chain_version != UNLINKED)
     return await _append(last["hash"], SEAL_ACTION, None, "audit-chain", {"legacy_events": legacy, "legacy_head": last["hash"]})
 
 
@@ -109,7 +127,7 @@ async def record(action: str, *, actor_id: int | None = None, subject: str = "",
     """Append one event; call inside ``write_transaction()``. Returns the new chain head."""
     if is_postgres():
         # Serialize appenders so two transactions never extend the same head.
-        await raw("SELECT pg_advisory_xact_lock(7245001)")
+        await raw(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
     prev_hash = await _seal_if_unkeyed(await _last_event())
     new_hash = await _append(prev_hash, action, actor_id, subject, details)
     # Structured security log: ids and actions only, never secrets (A4).
@@ -123,7 +141,7 @@ async def seal_legacy_chain() -> bool:
 
     async with write_transaction():
         if is_postgres():
-            await raw("SELECT pg_advisory_xact_lock(7245001)")
+            await raw(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
         last = await _last_event()
         if last is None or last["chain_version"] != LEGACY_UNKEYED:
             return False
@@ -131,9 +149,89 @@ async def seal_legacy_chain() -> bool:
         return True
 
 
+def unlinked_mac(body: dict[str, Any]) -> str:
+    """The HMAC an unlinked event carries until it is chained (a key of its own, not the chain's)."""
+    return hmac.new(_key(b"unlinked"), canonical_json(body, default=str).encode(), hashlib.sha256).hexdigest()
+
+
+async def record_unlinked(action: str, *, actor_id: int | None = None, subject: str = "", **details: Any) -> None:
+    """Append one event without the chain's lock; call inside ``write_transaction()``.
+
+    For hot paths where many transactions audit at once (polling stations): the event commits with the
+    action like ``record``'s, carries an HMAC of itself, and ``seal_pending`` chains it within a second or so.
+    """
+    occurred_at = clock.now()
+    details = json.loads(canonical_json(details, default=str))
+    mac = unlinked_mac(_event_body(occurred_at, actor_id, action, subject, details))
+    await raw(
+        "INSERT INTO portal_audit_event (occurred_at, actor_id, action, subject, details, prev_hash, hash, "
+        "chain_version) VALUES ({}, {}, {}, {}, {}, '', {}, {})",
+        occurred_at, actor_id, action, subject, canonical_json(details), mac, UNLINKED,
+    )
+    log.info("audit", extra={"action": action, "actor_id": actor_id, "subject": subject})
+
+
+_reported_altered: set[int] = set()
+
+
+def _unlinked_holds(row: dict[str, Any]) -> bool:
+    details = row["details"] if isinstance(row["details"], dict) else json.loads(row["details"])
+    body = _event_body(row["occurred_at"], row["actor_id"], row["action"], row["subject"], details)
+    return hmac.compare_digest(unlinked_mac(body), row["hash"] or "")
+
+
+async def seal_pending(limit: int = SEAL_BATCH) -> int:
+    """Chain the waiting unlinked events, oldest id first; returns how many were chained.
+
+    Under the chain's lock, in one transaction: each unlinked row whose HMAC holds is appended as a keyed
+    event and deleted, so a crash before COMMIT leaves it waiting and one after leaves it chained, never
+    both. A row whose HMAC fails (edited while it waited) is left where it is for ``verify_chain`` to report.
+    """
+    from portal.db import write_transaction
+
+    # The partial index portal_audit_event_unlinked answers this without a transaction or the lock.
+    if not await raw(f"SELECT id FROM portal_audit_event WHERE chain_version = {UNLINKED} LIMIT 1"):  # noqa: S608
+        return 0
+    async with write_transaction():
+        if is_postgres():
+            await raw(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
+        rows = await AuditEvent.select().where(AuditEvent.chain_version == UNLINKED).order_by(AuditEvent.id).limit(limit)
+        if not rows:
+            return 0
+        prev_hash = await _seal_if_unkeyed(await _last_event())
+        sealed = []
+        for row in rows:
+            if not _unlinked_holds(row):
+                if row["id"] not in _reported_altered:
+                    _reported_altered.add(row["id"])
+                    log.error("audit: unlinked event %s was altered while it waited; left for audit verify", row["id"])
+                continue
+            details = row["details"] if isinstance(row["details"], dict) else json.loads(row["details"])
+            prev_hash = await _append_at(prev_hash, row["occurred_at"], row["action"], row["actor_id"], row["subject"], details)
+            sealed.append(row["id"])
+        if sealed:
+            await AuditEvent.delete().where(AuditEvent.id.is_in(sealed))
+    return len(sealed)
+
+
+async def audit_seal_loop(stop: Any) -> None:
+    """Chain unlinked events every second until the server stops (every worker; the lock takes turns)."""
+    import asyncio
+    import contextlib
+
+    while not stop.is_set():
+        try:
+            while await seal_pending() >= SEAL_BATCH:
+                pass
+        except Exception:  # a busy database must not kill the worker; the rows wait for the next round
+            log.exception("audit: sealing unlinked events failed; will retry")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
 async def head() -> str:
     """The current chain head (exports and pushes quote it)."""
-    last = await AuditEvent.select(AuditEvent.hash).order_by(AuditEvent.id, ascending=False).first()
+    last = await _last_event()
     return last["hash"] if last else GENESIS
 
 
@@ -148,8 +246,10 @@ class Checkpoint:
 async def checkpoint() -> Checkpoint:
     """Count and head read in one statement, so they always belong together."""
     rows = await raw(
-        "SELECT COUNT(*) AS n, (SELECT hash FROM portal_audit_event ORDER BY id DESC LIMIT 1) AS head "
-        "FROM portal_audit_event"
+        "SELECT COUNT(*) AS n, (SELECT hash FROM portal_audit_event WHERE chain_version <> {} ORDER BY id DESC LIMIT 1) "
+        "AS head FROM portal_audit_event WHERE chain_version <> {}",
+        UNLINKED,
+        UNLINKED,
     )
     return Checkpoint(int(rows[0]["n"]), rows[0]["head"] or GENESIS)
 
@@ -164,6 +264,7 @@ class VerifyResult:
     broken_at: int | None = None
     problem: str = ""
     anchors: int = 0
+    unlinked: int = 0  # recorded, HMAC intact, waiting for the sealer (not counted in ``events``)
     heads: list[str] = field(default_factory=list, repr=False)
 
 
@@ -206,26 +307,32 @@ async def verify_chain(anchors: list[dict[str, Any]] | None = None) -> VerifyRes
     keyed_seen = False
     legacy_count = 0
     heads: list[str] = []
-    for position, row in enumerate(rows, start=1):
+    waiting = 0
+    for row in rows:
+        if row["chain_version"] == UNLINKED:
+            if not _unlinked_holds(row):
+                return _failure(len(heads), row["id"], "an event waiting to be chained was altered (its HMAC does not hold)")
+            waiting += 1
+            continue
         problem = _check_link(row, prev_hash, keyed_seen, legacy_count)
         if problem:
-            return _failure(position - 1, row["id"], problem)
+            return _failure(len(heads), row["id"], problem)
         if row["chain_version"] == LEGACY_UNKEYED:
             legacy_count += 1
         else:
             keyed_seen = True
         prev_hash = row["hash"]
         heads.append(prev_hash)
-    if rows and not keyed_seen:
+    if heads and not keyed_seen:
         return _failure(
-            len(rows), None,
+            len(heads), None,
             "the chain holds only unkeyed events: recomputed without the key, or not sealed yet (run hangang migrate)",
         )
-    result = VerifyResult(True, len(rows), heads=heads)
+    result = VerifyResult(True, len(heads), unlinked=waiting, heads=heads)
     for anchor in anchors or []:
         problem = _check_anchor(anchor, heads)
         if problem:
-            return _failure(len(rows), None, problem)
+            return _failure(len(heads), None, problem)
         result.anchors += 1
     return result
 

@@ -176,6 +176,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     result = _run(verify_chain(anchors))
     if result.ok:
         suffix = f", {result.anchors} anchors match" if anchors is not None else ""
+        if result.unlinked:
+            suffix += f", {result.unlinked} more waiting to be chained (intact)"
         print(f"ok {result.events} events{suffix}")
         return 0
     if result.broken_at is not None:
@@ -232,7 +234,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     _run(migrate())  # a backup of an older version gets this version's schema
     result = _run(verify_chain())
     if result.ok:
-        print(f"audit verify: ok {result.events} events")
+        waiting = f", {result.unlinked} more waiting to be chained (intact)" if result.unlinked else ""
+        print(f"audit verify: ok {result.events} events{waiting}")
     else:
         print(f"audit verify: broken at event {result.broken_at} (after {result.events} good events): {result.problem}")
     for label, count in _run(restored_counts()):

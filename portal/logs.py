@@ -24,7 +24,12 @@ _SECRET_IN_URL = (
 )
 
 
+_MARKERS = ("/password-reset/", "/receipts?", "/account/identity/callback?", "/judging/invitations/")
+
+
 def redact(text: str) -> str:
+    if not any(marker in text for marker in _MARKERS):  # every access line passes here: skip the regexes
+        return text
     for pattern, replacement in _SECRET_IN_URL:
         text = pattern.sub(replacement, text)
     return text

@@ -22,7 +22,9 @@ from urllib.parse import urlsplit
 
 from portal import clock, i18n, mail
 from portal.accounts import notification_text
-from portal.db import write_transaction
+from portal.canonical import canonical_json
+from portal.db import raw, write_transaction
+from portal.manifest import domain_service
 from portal.notifications import KINDS_BY_KEY
 from portal.settings import get_settings
 from portal.tables import MailOutboxItem, User
@@ -33,6 +35,7 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 RETRY_AFTER = dt.timedelta(minutes=5)  # when the mail server could not be reached at all
 OUTBOX_LOCK = "portal-mail-outbox"
 DIGEST_ITEMS = 50  # items listed in one digest; the rest are counted and linked
+MARK_EVERY = 20  # sent mails are marked in groups: a crash leaves at most this many "unknown" (never resent)
 
 
 @dataclass
@@ -44,6 +47,7 @@ class MailRound:
     retrying: int = 0
     failed: int = 0
     unknown: int = 0
+    claimed: int = 0  # single mails taken this round (a full round means more are waiting)
     problems: list[str] = field(default_factory=list)
 
 
@@ -99,6 +103,41 @@ async def _mark(ids: list[int], worker: str, status: str, error: str | None = No
             & (MailOutboxItem.status == "sending")
             & (MailOutboxItem.claimed_by == worker)
         )
+
+
+async def queue_mails(kind: str, message: str, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """Queue mails of a kind a domain composes at send time (``mail.<kind>`` in its manifest), one per
+    ``(account, params)``, due now, in one transaction. Not a notification: no reader setting stops them."""
+    if not rows:
+        return
+    now = clock.now()
+    async with write_transaction():
+        for start in range(0, len(rows), 200):
+            part = rows[start : start + 200]
+            values = ", ".join("({}, {}, {}, {}, '', {}, {}, 'pending', {})" for _ in part)
+            args: list[Any] = []
+            for user, params in part:
+                args += [user, kind, message, canonical_json(params), False, now, now]
+            await raw(
+                "INSERT INTO portal_mail_outbox (\"user\", kind, message, params, link, digest, due_at, status, "  # noqa: S608
+                f"created_at) VALUES {values}",
+                *args,
+            )
+
+
+_composers: dict[str, Any] = {}
+
+
+def _composer(kind: str) -> Any:
+    """The domain's composer of a mail kind that is not a notification (``mail.<kind>``), or None."""
+    if kind in KINDS_BY_KEY:
+        return None
+    if kind not in _composers:
+        try:
+            _composers[kind] = domain_service(f"mail.{kind}")
+        except LookupError:
+            _composers[kind] = None
+    return _composers[kind]
 
 
 def _params(row: dict[str, Any]) -> dict[str, Any]:
@@ -161,28 +200,90 @@ def digest_mail(rows: list[dict[str, Any]], reader: dict[str, Any]) -> mail.Outg
     )
 
 
-async def _send(rows: list[dict[str, Any]], worker: str, report: MailRound, digest: bool) -> None:
-    """Send claimed rows of one reader (one mail, or one digest) and mark them."""
+async def _readers(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The e-mail address and language of each row's reader, in one statement."""
+    ids = sorted({r["user"] for r in rows})
+    if not ids:
+        return {}
+    found = await User.select(User.id, User.email, User.language).where(User.id.is_in(ids))
+    return {r["id"]: r for r in found}
+
+
+async def _compose_singles(
+    rows: list[dict[str, Any]], readers: dict[int, dict[str, Any]]
+) -> dict[int, mail.OutgoingMail | None]:
+    """The mail of each claimed single row whose reader exists: notifications rendered here, other kinds by
+    their domain's composer, all rows of a kind at once (None: the composer has nothing to tell any more)."""
+    out: dict[int, mail.OutgoingMail | None] = {}
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        reader = readers.get(row["user"])
+        if reader is None:
+            continue
+        if _composer(row["kind"]) is None:
+            out[row["id"]] = single_mail(row, reader)
+        else:
+            by_kind.setdefault(row["kind"], []).append(row)
+    for kind, kind_rows in by_kind.items():
+        composed = await _composer(kind)([(r["user"], _params(r), readers[r["user"]]["language"]) for r in kind_rows])
+        for row, parts in zip(kind_rows, composed, strict=True):
+            out[row["id"]] = None if parts is None else mail.OutgoingMail(
+                to=readers[row["user"]]["email"], subject=parts[0], body=parts[1], message_id=_message_id(row["id"], row["id"])
+            )
+    return out
+
+
+@dataclass
+class _Marks:
+    """Sent rows waiting for their mark, written in groups (``MARK_EVERY``)."""
+
+    worker: str
+    sent: list[int] = field(default_factory=list)
+
+    async def add(self, ids: list[int]) -> None:
+        self.sent += ids
+        if len(self.sent) >= MARK_EVERY:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.sent:
+            ids, self.sent = self.sent, []
+            await _mark(ids, self.worker, "sent")
+
+
+async def _send(
+    rows: list[dict[str, Any]],
+    reader: dict[str, Any] | None,
+    marks: _Marks,
+    report: MailRound,
+    composed: dict[int, mail.OutgoingMail | None] | None = None,
+) -> None:
+    """Send claimed rows of one reader (one composed single mail, or a digest when ``composed`` is None)."""
+    digest = composed is None
     ids = [r["id"] for r in rows]
-    reader = await User.select(User.email, User.language).where(User.id == rows[0]["user"]).first()
     if reader is None:
-        await _mark(ids, worker, "failed", "no such account")
+        outgoing = None
+    elif composed is None:
+        outgoing = digest_mail(rows, reader)
+    else:
+        outgoing = composed.get(rows[0]["id"])
+    if outgoing is None:
+        await _mark(ids, marks.worker, "failed", "no such account" if reader is None else "nothing to tell any more")
         report.failed += len(ids)
         return
-    outgoing = digest_mail(rows, reader) if digest else single_mail(rows[0], reader)
     try:
         await mail.deliver(outgoing)
     except mail.MailNotSent as exc:
         log.warning("notification mail to=%s subject=%s not sent, will retry: %s", outgoing.to, outgoing.subject, exc)
-        await _mark(ids, worker, "pending", str(exc)[:200])
+        await _mark(ids, marks.worker, "pending", str(exc)[:200])
         report.retrying += len(ids)
         return
     except Exception as exc:  # the server may have taken it: never send again (at most once)
         log.error("notification mail to=%s subject=%s failed: %s", outgoing.to, outgoing.subject, type(exc).__name__)
-        await _mark(ids, worker, "failed", type(exc).__name__)
+        await _mark(ids, marks.worker, "failed", type(exc).__name__)
         report.failed += len(ids)
         return
-    await _mark(ids, worker, "sent")
+    await marks.add(ids)
     if digest:
         report.digests += 1
     report.sent += len(ids)
@@ -192,21 +293,30 @@ async def send_due_mail(worker: str | None = None, limit: int = 100) -> MailRoun
     """One round: expire dead claims, send due single mails, then due digests (one per reader)."""
     worker = worker or worker_name()
     report = MailRound(unknown=await expire_stale_claims())
-    for row in await _claim(MailOutboxItem.digest.eq(False), worker, limit):
-        await _send([row], worker, report, digest=False)
-    now = clock.now()
-    readers = (
-        await MailOutboxItem.select(MailOutboxItem.user)
-        .where(
-            (MailOutboxItem.status == "pending") & MailOutboxItem.digest.eq(True) & (MailOutboxItem.due_at <= now)
+    marks = _Marks(worker)
+    try:
+        singles = await _claim(MailOutboxItem.digest.eq(False), worker, limit)
+        report.claimed = len(singles)
+        readers = await _readers(singles)
+        composed = await _compose_singles(singles, readers)
+        for row in singles:
+            await _send([row], readers.get(row["user"]), marks, report, composed)
+        await marks.flush()
+        now = clock.now()
+        waiting = (
+            await MailOutboxItem.select(MailOutboxItem.user)
+            .where(
+                (MailOutboxItem.status == "pending") & MailOutboxItem.digest.eq(True) & (MailOutboxItem.due_at <= now)
+            )
+            .distinct()
+            .limit(limit)
         )
-        .distinct()
-        .limit(limit)
-    )
-    for reader in readers:
-        rows = await _claim(MailOutboxItem.digest.eq(True) & (MailOutboxItem.user == reader["user"]), worker, 1000)
-        if rows:
-            await _send(rows, worker, report, digest=True)
+        for reader in waiting:
+            rows = await _claim(MailOutboxItem.digest.eq(True) & (MailOutboxItem.user == reader["user"]), worker, 1000)
+            if rows:
+                await _send(rows, (await _readers(rows)).get(reader["user"]), marks, report)
+    finally:
+        await marks.flush()
     return report
 
 
@@ -232,11 +342,16 @@ async def requeue_unknown() -> int:
     return len(rows)
 
 
+ROUND_LIMIT = 100
+
+
 async def notification_mail_loop(stop: asyncio.Event) -> None:
-    """Send notification mail every few seconds until the server stops."""
+    """Send notification mail every few seconds until the server stops; at once again after a full round."""
     while not stop.is_set():
+        full = False
         try:
-            report = await send_due_mail()
+            report = await send_due_mail(limit=ROUND_LIMIT)
+            full = report.claimed >= ROUND_LIMIT  # more are due (receipts on a voting day)
             if report.sent or report.failed or report.unknown:
                 log.info(
                     "notification mail: sent %s (%s digests), retrying %s, failed %s, unknown %s",
@@ -244,5 +359,8 @@ async def notification_mail_loop(stop: asyncio.Event) -> None:
                 )
         except Exception:  # a busy database must not kill the worker; rows stay where they were
             log.exception("notification mail round failed; will retry")
+        if full:
+            await asyncio.sleep(0)
+            continue
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=LOOP_SECONDS)

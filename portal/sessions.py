@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import msgspec
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.middleware.session.server_side import (
@@ -34,6 +35,23 @@ DRAFT_MAX_AGE = 2 * 3600  # seconds: a draft older than this is dropped at login
 SESSION_UNTOUCHED = "session_untouched"
 _LOADED_ID = "_hangang_session_id"
 _LOADED_DATA = "_hangang_session_raw"
+# The signed-in account as every request needs it, read with the session (portal.auth checks it).
+LOADED_ACCOUNT = "_hangang_session_account"
+ACCOUNT_COLUMNS = (
+    "id", "email", "display_name", "roles", "language", "district_code", "residency_verified", "totp_enabled",
+    "birth_date", "session_generation",
+)
+_ACCOUNT_SELECT = ", ".join(f"u.{c} AS u_{c}" for c in ACCOUNT_COLUMNS)
+_SESSION_WITH_ACCOUNT = f"SELECT s.data, s.expires_at, s.uid, {_ACCOUNT_SELECT} FROM portal_session s LEFT JOIN portal_user u ON u.id = s.uid WHERE s.key = {{}}"  # noqa: S608
+
+
+def _uid_of(value: bytes) -> int | None:
+    """The account id inside serialized session data (None for an anonymous or unreadable session)."""
+    try:
+        uid = msgspec.json.decode(value).get("uid")
+    except (msgspec.DecodeError, AttributeError):
+        return None
+    return uid if isinstance(uid, int) else None
 
 
 class DatabaseStore(Store):
@@ -45,12 +63,13 @@ class DatabaseStore(Store):
         seconds = expires_in.total_seconds() if isinstance(expires_in, dt.timedelta) else (expires_in or 86400)
         expires_at = clock.now() + dt.timedelta(seconds=seconds)
         # Through write_transaction so session writes queue with every other writer (SQLite).
+        uid = _uid_of(value)
         async with write_transaction():
             updated = await SessionRecord.update(
-                {SessionRecord.data: value, SessionRecord.expires_at: expires_at}
+                {SessionRecord.data: value, SessionRecord.expires_at: expires_at, SessionRecord.uid: uid}
             ).where(SessionRecord.key == key).returning(SessionRecord.id)
             if not updated:
-                await SessionRecord.insert(SessionRecord(key=key, data=value, expires_at=expires_at))
+                await SessionRecord.insert(SessionRecord(key=key, data=value, expires_at=expires_at, uid=uid))
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
         # A plain statement: this runs on every signed-in request (Piccolo's select cost twice the CPU).
@@ -58,6 +77,16 @@ class DatabaseStore(Store):
         if not rows or rows[0]["expires_at"] <= clock.now():
             return None
         return bytes(rows[0]["data"])
+
+    async def get_with_account(self, key: str) -> tuple[bytes, dict[str, Any] | None] | None:
+        """The session's data and, in the same statement, its account's row (None: no such account, or a
+        session written before ``uid`` existed); None when there is no live session."""
+        rows = await raw(_SESSION_WITH_ACCOUNT, key)
+        if not rows or rows[0]["expires_at"] <= clock.now():
+            return None
+        row = rows[0]
+        account = {c: row[f"u_{c}"] for c in ACCOUNT_COLUMNS} if row["u_id"] is not None else None
+        return bytes(row["data"]), account
 
     async def delete(self, key: str) -> None:
         async with write_transaction():
@@ -89,7 +118,13 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         session_id = connection.cookies.get(self.config.key)
         if session_id:
             store = self.config.get_store_from_app(connection.scope["app"])
-            data = await self.get(session_id, store=store)
+            if isinstance(store, DatabaseStore) and not self.config.renew_on_access:
+                found = await store.get_with_account(session_id)
+                data = found[0] if found else None
+                if found and found[1] is not None:
+                    connection.scope[LOADED_ACCOUNT] = found[1]  # type: ignore[literal-required]
+            else:
+                data = await self.get(session_id, store=store)
             if data is not None:
                 connection.scope[_LOADED_ID] = session_id  # type: ignore[literal-required]
                 connection.scope[_LOADED_DATA] = data  # type: ignore[literal-required]
@@ -98,9 +133,16 @@ class RotatingSessionBackend(ServerSideSessionBackend):
 
     async def store_in_message(self, scope_session: ScopeSession, message: Message, connection: ASGIConnection) -> None:
         scope = connection.scope
+        loaded_id: str | None = scope.get(_LOADED_ID)  # type: ignore[assignment]
+        handler = scope.get("route_handler")
+        if (
+            handler is not None and handler.opt.get(SESSION_UNTOUCHED) and loaded_id
+            and scope_session is not Empty and scope_session
+            and not scope_session.get(ROTATE_FLAG)  # type: ignore[union-attr]
+        ):
+            return  # e.g. a ballot cast: its time must not land in the session row (docs/pb.md)
         store = self.config.get_store_from_app(scope["app"])
         headers = MutableScopeHeaders.from_message(message)
-        loaded_id: str | None = scope.get(_LOADED_ID)  # type: ignore[assignment]
         cookie_params = dict(extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys()))
 
         if scope_session is Empty or not scope_session:
@@ -111,10 +153,6 @@ class RotatingSessionBackend(ServerSideSessionBackend):
                     "Set-Cookie", Cookie(value="", key=self.config.key, expires=0, **cookie_params).to_header(header="")
                 )
             return
-
-        handler = scope.get("route_handler")
-        if handler is not None and handler.opt.get(SESSION_UNTOUCHED) and loaded_id and not scope_session.get(ROTATE_FLAG):
-            return  # e.g. a ballot cast: its time must not land in the session row (docs/pb.md)
 
         rotate = bool(scope_session.pop(ROTATE_FLAG, False))
         session_id = loaded_id

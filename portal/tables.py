@@ -50,6 +50,8 @@ class SessionRecord(Table, tablename="portal_session"):
     key = Varchar(length=128, unique=True, index=True)
     data = Bytea()
     expires_at = Timestamptz(index=True)
+    # The account signed in with it (the "uid" inside ``data``), so one statement reads session and account.
+    uid = Integer(null=True, default=None)
 
 
 class StoredFile(Table, tablename="portal_file"):

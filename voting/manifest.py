@@ -24,6 +24,7 @@ MANIFEST = Manifest(
         "voting.services.lifecycle:lifecycle_loop",  # PB cycles step along their schedule (never on a read)
         "voting.mixer:ballot_mixer_loop",
         "voting.services.signals:signal_flush_loop",  # fraud screening signals, off the request path
+        "voting.services.receipt_mail:receipt_mail_loop",  # receipt mails into the outbox, off the request path
         "voting.services.reminders:closing_reminder_loop",  # followers hear once that voting closes soon
     ),
     template_globals="voting.categories:TEMPLATE_GLOBALS",
@@ -32,6 +33,7 @@ MANIFEST = Manifest(
         "pb.cycle_fiscal_year": "voting.services.cycles:cycle_fiscal_year",
         "pb.set_district_pot_amounts": "voting.services.cycles:set_district_pot_amounts",
         "pb.note_signal": "voting.services.signals:note_signal",
+        "mail.ballot-receipt": "voting.services.receipt_mail:compose_receipt_mails",
         "pb.apply_executions": "voting.services.delivery_pull:apply_executions",
 
 

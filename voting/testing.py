@@ -159,6 +159,7 @@ async def seed_load(voters: int, projects: int) -> dict:
                         key=key,
                         data=json.dumps(data).encode(),
                         expires_at=now + dt.timedelta(hours=2),
+                        uid=row["id"],  # as DatabaseStore.set writes it
                     )
                 )
                 sessions.append(key)

@@ -201,3 +201,104 @@ async def test_checkpoint_is_the_count_and_the_head():
     await record_events(2)
     point = await audit.checkpoint()
     assert point == audit.Checkpoint(2, await audit.head())
+
+
+# ---------------------------------------------------------------- unlinked events and the sealer
+
+
+async def record_unlinked_events(count: int, start: int = 0) -> None:
+    for number in range(start, start + count):
+        async with write_transaction():
+            await audit.record_unlinked("test.station", actor_id=7, subject=f"pb-station:{number % 3}", number=number)
+
+
+async def test_unlinked_events_wait_intact_and_a_crash_before_the_seal_loses_nothing():
+    await record_events(2)
+    await record_unlinked_events(5)
+    # A worker "crashed" after these committed and before any seal: they are all there, HMAC intact.
+    waiting = await audit.verify_chain()
+    assert waiting.ok and waiting.events == 2 and waiting.unlinked == 5
+    assert (await audit.checkpoint()).sequence == 2  # anchors count chained events only
+    # Any worker's sealer (a fresh process would do the same) chains them, oldest first, and nothing is lost.
+    assert await audit.seal_pending() == 5
+    assert await audit.seal_pending() == 0
+    result = await audit.verify_chain()
+    assert result.ok and result.events == 7 and result.unlinked == 0
+    rows = await AuditEvent.select().order_by(AuditEvent.id)
+    assert [r["action"] for r in rows] == ["test.event"] * 2 + ["test.station"] * 5
+    assert [json.loads(r["details"])["number"] for r in rows[2:]] == [0, 1, 2, 3, 4]
+    assert {r["chain_version"] for r in rows} == {audit.KEYED} and rows[-1]["hash"] == await audit.head()
+
+
+async def test_sealing_in_a_batch_that_rolls_back_leaves_every_event_waiting(monkeypatch):
+    await record_unlinked_events(3)
+
+    async def crash(*args, **kwargs):
+        raise RuntimeError("worker killed mid-seal")
+
+    monkeypatch.setattr(audit, "_append_at", crash)
+    try:
+        await audit.seal_pending()
+    except RuntimeError:
+        pass
+    monkeypatch.undo()
+    assert (await audit.verify_chain()).unlinked == 3
+    assert await audit.seal_pending() == 3 and (await audit.verify_chain()).events == 3
+
+
+async def test_an_unlinked_event_edited_while_it_waits_is_reported_and_never_chained():
+    await record_unlinked_events(3)
+    rows = await AuditEvent.select().order_by(AuditEvent.id)
+    await raw("UPDATE portal_audit_event SET subject = {} WHERE id = {}", "pb-station:99", rows[1]["id"])
+    result = await audit.verify_chain()
+    assert not result.ok and result.broken_at == rows[1]["id"] and "waiting to be chained was altered" in result.problem
+    assert await audit.seal_pending() == 2  # the altered one stays where it is, still reported
+    assert (await audit.verify_chain()).broken_at == rows[1]["id"]
+    # A forged unlinked event (no key) is reported the same way.
+    await raw("DELETE FROM portal_audit_event WHERE id = {}", rows[1]["id"])
+    assert (await audit.verify_chain()).ok
+    await raw(
+        "INSERT INTO portal_audit_event (occurred_at, actor_id, action, subject, details, prev_hash, hash, chain_version) "
+        "VALUES ({}, NULL, 'test.forged', '', {}, '', {}, 3)",
+        rows[0]["occurred_at"], "{}", "f" * 64,
+    )
+    assert "waiting to be chained was altered" in (await audit.verify_chain()).problem
+
+
+async def test_once_chained_an_edited_or_deleted_station_event_is_reported():
+    await record_events(1)
+    await record_unlinked_events(4)
+    await audit.seal_pending()
+    rows = await AuditEvent.select().order_by(AuditEvent.id)
+    original = rows[2]["details"]
+    await raw("UPDATE portal_audit_event SET details = {} WHERE id = {}", '{"number": 9}', rows[2]["id"])
+    edited = await audit.verify_chain()
+    assert not edited.ok and edited.broken_at == rows[2]["id"] and "altered" in edited.problem
+    await raw("UPDATE portal_audit_event SET details = {} WHERE id = {}", original, rows[2]["id"])
+    assert (await audit.verify_chain()).ok
+    await raw("DELETE FROM portal_audit_event WHERE id = {}", rows[2]["id"])
+    deleted = await audit.verify_chain()
+    assert not deleted.ok and deleted.broken_at == rows[3]["id"] and "deleted" in deleted.problem
+    # Turning a chained event back into a "waiting" one to drop it from the chain breaks the next link.
+    await raw("UPDATE portal_audit_event SET chain_version = 3, prev_hash = '' WHERE id = {}", rows[3]["id"])
+    assert not (await audit.verify_chain()).ok
+
+
+async def test_concurrent_station_events_and_chained_events_end_in_one_unbroken_chain():
+    import asyncio
+
+    async def station(n: int) -> None:
+        await record_unlinked_events(5, start=100 * n)
+
+    async def sealer() -> None:
+        for _ in range(10):
+            await audit.seal_pending(limit=7)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(station(n) for n in range(4)), record_events(5), sealer())
+    while await audit.seal_pending():
+        pass
+    result = await audit.verify_chain()
+    assert result.ok and result.events == 25 and result.unlinked == 0
+    numbers = [json.loads(r["details"])["number"] for r in await AuditEvent.select().where(AuditEvent.action == "test.station")]
+    assert sorted(numbers) == sorted(100 * n + i for n in range(4) for i in range(5))

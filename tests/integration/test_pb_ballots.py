@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from portal import clock
+from portal import clock, notification_mail
 from portal.mail import development_outbox
+from portal.tables import MailOutboxItem
 from tests.helpers import PortalClient
 from voting.compute.rules import BallotRules
+from voting.services import receipt_mail
 from voting.tables import Ballot, Cycle, VoterRecord
 from voting.testing import build_cycle
 
@@ -38,6 +40,7 @@ async def test_cycles_api_lists_phase_dates_rules_and_26_pots(client, official):
 
 
 async def test_approval_ballot_cast_replace_and_read_back(citizen, official):
+    receipt_mail.discard_pending()  # noted by earlier tests in this process
     built = await build_cycle(official.account.id)
     a, b, c, *_ = built.projects[built.city_pot]
     url = BALLOT.format(c=built.id, p=built.city_pot)
@@ -46,8 +49,16 @@ async def test_approval_ballot_cast_replace_and_read_back(citizen, official):
     assert first.json()["version"] == 1 and len(first.json()["receipt"]) == 14
     mine = (await citizen.get(url)).json()
     assert mine["project_ids"] == sorted([a, b]) and mine["receipt"] == first.json()["receipt"]
-    # The receipt is emailed.
-    assert any(first.json()["receipt"] in mail.body for mail in development_outbox.sent)
+    # The receipt is mailed through the outbox, off the request path; the outbox row holds no receipt.
+    assert not any(first.json()["receipt"] in mail.body for mail in development_outbox.sent)
+    assert await receipt_mail.flush_receipt_mails() == 1
+    queued = await MailOutboxItem.select().first()
+    assert queued["user"] == citizen.account.id and queued["kind"] == "ballot-receipt"
+    assert first.json()["receipt"] not in str(queued)
+    assert (await notification_mail.send_due_mail()).sent == 1
+    assert any(
+        mail.to == citizen.account.email and first.json()["receipt"] in mail.body for mail in development_outbox.sent
+    )
     second = await citizen.send_json("PUT", url, {"project_ids": [c]})
     assert second.status_code == 200 and second.json()["version"] == 2
     assert second.json()["receipt"] != first.json()["receipt"]
@@ -311,3 +322,16 @@ async def test_cumulative_ballot_page_without_javascript(citizen, official):
     assert ok.status_code == 303
     stored = (await citizen.get(BALLOT.format(c=built.id, p=built.city_pot))).json()
     assert stored["points"] == {str(ids[0]): 4, str(ids[2]): 3}
+
+
+async def test_a_receipt_mail_without_a_ballot_behind_it_is_not_sent(citizen, official):
+    """The outbox row names the pot only; at send time the voter's ballot is looked up, and none means no mail."""
+    receipt_mail.discard_pending()
+    built = await build_cycle(official.account.id)
+    receipt_mail.note_receipt(citizen.account.id, built.id, built.city_pot)  # no ballot was cast
+    receipt_mail.note_receipt(10_000_000, built.id, built.city_pot)  # an account that does not exist: dropped
+    assert await receipt_mail.flush_receipt_mails() == 1
+    report = await notification_mail.send_due_mail()
+    assert (report.sent, report.failed) == (0, 1)
+    assert (await MailOutboxItem.select(MailOutboxItem.last_error).first())["last_error"] == "nothing to tell any more"
+    assert not [m for m in development_outbox.sent if m.to == citizen.account.email]

@@ -8,17 +8,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from portal import i18n
 from portal.db import raw
 from portal.errors import Unauthenticated
 from portal.identity import CurrentUser
-from portal.mail import send_mail
 from portal.settings import get_settings
 from voting.compute.rules import BallotChoice, voter_key
-from voting.services import signals
+from voting.services import receipt_mail, signals
 from voting.services.ballot_writer import CastReceipt, Voter, write_ballot
 from voting.services.channels import casts_in_committee
-from voting.services.cycles import get_pot, pot_name, pots_of
+from voting.services.cycles import get_pot, pots_of
 from voting.tables import Ballot
 
 log = logging.getLogger("hangang.voting")
@@ -50,26 +48,9 @@ async def cast_ballot(
     channel = "committee" if await casts_in_committee(user, cycle_id) else "online"
     stored = await write_ballot(voter, cycle_id, pot_id, choice, channel)
     if stored.receipt.changed:
-        await _mail_receipt(user, stored.cycle, stored.pot, stored.receipt)
+        # Mailed by the outbox, off the request path; the receipt itself is looked up at send time.
+        receipt_mail.note_receipt(user.id, cycle_id, pot_id)
     return stored.receipt
-
-
-async def _mail_receipt(
-    user: CurrentUser, cycle: dict[str, Any], pot: dict[str, Any], receipt: CastReceipt
-) -> None:
-    """Email the receipt (after COMMIT; a mail failure never undoes a stored ballot)."""
-    language = user.language
-    body = i18n.translate(
-        "Your ballot in %(cycle)s (%(pot)s) was stored. Your receipt is %(receipt)s. After voting closes, find it in the published list of receipts to check that your ballot was counted.",
-        language,
-        cycle=cycle["name"],
-        pot=pot_name(pot, language),
-        receipt=receipt.receipt,
-    )
-    try:
-        await send_mail(user.email, i18n.translate("Your ballot receipt", language), body)
-    except Exception:  # the ballot is stored; the receipt stays on screen
-        log.warning("receipt mail failed", extra={"cycle": cycle["id"]})
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,7 @@ async def _record(
                 StationCount.station == station.id
             )
         # Officials see who checked people in, where, when and for which channel and district; never whom.
-        await audit.record(
+        await audit.record_unlinked(
             "pb.station.check_in",
             actor_id=worker.id,
             subject=f"pb-station:{station.id}",
@@ -227,7 +227,7 @@ async def _record(
 async def _refused(worker: CurrentUser, station: StationView, person: Person, exc: DomainError) -> None:
     """Audit a check-in refused because the person already voted (a second-vote attempt)."""
     async with write_transaction():
-        await audit.record(
+        await audit.record_unlinked(
             "pb.station.check_in_refused",
             actor_id=worker.id,
             subject=f"pb-station:{station.id}",

@@ -185,7 +185,7 @@ async def open_batch(user: CurrentUser, station_id: int, pot_id: int, number: in
             PaperBatch(station=station_id, pot=pot_id, number=number, state="open", opened_by=user.id, created_at=clock.now())
         ).returning(PaperBatch.id)
         batch_id = row[0]["id"]
-        await audit.record("pb.paper.batch.opened", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, pot=pot_id, number=number)
+        await audit.record_unlinked("pb.paper.batch.opened", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, pot=pot_id, number=number)
     return batch_id
 
 
@@ -216,7 +216,7 @@ async def key_batch(user: CurrentUser, station_id: int, batch_id: int, keying: d
             state = _step(batch, "agreed" if comparison.agree else "differed")
             details = {"mismatched_sheets": [m.sheet for m in comparison.mismatches]}
         await PaperBatch.update({PaperBatch.state: state}).where(PaperBatch.id == batch_id)
-        await audit.record("pb.paper.batch.keyed", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, keying=purpose, sheets=len(keying), state=state, **details)
+        await audit.record_unlinked("pb.paper.batch.keyed", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, keying=purpose, sheets=len(keying), state=state, **details)
     return await get_batch(station_id, batch_id)
 
 
@@ -241,7 +241,7 @@ async def resolve_batch(user: CurrentUser, station_id: int, batch_id: int, resol
             PaperKeying(batch=batch_id, worker=user.id, purpose="resolution", sheets=canonical_json(data), keyed_at=clock.now())
         )
         await PaperBatch.update({PaperBatch.state: state}).where(PaperBatch.id == batch_id)
-        await audit.record("pb.paper.batch.resolved", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, sheets=sorted(resolution), missing=sorted(s for s, r in resolution.items() if r is None))
+        await audit.record_unlinked("pb.paper.batch.resolved", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, sheets=sorted(resolution), missing=sorted(s for s, r in resolution.items() if r is None))
     return await get_batch(station_id, batch_id)
 
 
@@ -287,7 +287,7 @@ async def count_batch(user: CurrentUser, station_id: int, batch_id: int) -> Batc
         await PaperBatch.update(
             {PaperBatch.state: state, PaperBatch.counted_at: clock.now(), PaperBatch.valid: len(contents), PaperBatch.invalid: len(reasons), PaperBatch.spoiled_reasons: canonical_json(reasons)}
         ).where(PaperBatch.id == batch_id)
-        await audit.record("pb.paper.batch.counted", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, valid=len(contents), invalid=len(reasons), invalid_sheets=sorted(int(s) for s in reasons))
+        await audit.record_unlinked("pb.paper.batch.counted", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, valid=len(contents), invalid=len(reasons), invalid_sheets=sorted(int(s) for s in reasons))
     return await get_batch(station_id, batch_id)
 
 

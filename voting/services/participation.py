@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from portal.db import raw
 from portal.errors import Conflict
-from portal.tables import ResidentHash
 from voting.compute.rules import ballot_day
 
 
@@ -60,8 +59,11 @@ async def persons_of_accounts(user_ids: list[int]) -> dict[int, str]:
     """Each account's person: its claimed register entry when it has one, else the account."""
     persons = {user_id: account_person(user_id) for user_id in user_ids}
     if user_ids:
-        rows = await ResidentHash.select(ResidentHash.claimed_by, ResidentHash.identifier_hash).where(
-            ResidentHash.claimed_by.is_in(sorted(set(user_ids)))
+        accounts = sorted(set(user_ids))
+        marks = ", ".join("{}" for _ in accounts)
+        rows = await raw(
+            f"SELECT claimed_by, identifier_hash FROM portal_resident_hash WHERE claimed_by IN ({marks})",  # noqa: S608
+            *accounts,
         )
         for row in rows:
             persons[row["claimed_by"]] = register_person(row["identifier_hash"])
