@@ -150,7 +150,7 @@ async def pot_pb(cycle_id: int, pot_id: int) -> str:
     results.require_closed(cycle)  # the ballots alone: no need to read (and parse) every result run
     pot = await get_pot(cycle_id, pot_id)
     projects = await pot_projects(pot_id)
-    _, contents = await results.pot_input(cycle, pot)
+    _, counted = await results.pot_input(cycle, pot)
     cumulative = cycle["ballot_kind"] == "cumulative"
     meta = {
         "description": _pb_text(f"{cycle['name']} - {pot_name(pot, 'en')}"),
@@ -161,7 +161,7 @@ async def pot_pb(cycle_id: int, pot_id: int) -> str:
         else "city-wide",
         "instance": str(cycle["fiscal_year"]),
         "num_projects": str(len(projects)),
-        "num_votes": str(len(contents)),
+        "num_votes": str(sum(n for _, n in counted)),
         "budget": str(pot["amount"]),
         "vote_type": "cumulative" if cumulative else "approval",
         "rule": PB_RULE_NAMES[cycle["results_rule"]],
@@ -189,12 +189,10 @@ async def pot_pb(cycle_id: int, pot_id: int) -> str:
         for p in projects
     ]
     votes = []
-    fields: dict[str, dict[str, str]] = {}  # each distinct content turned into its fields once
-    for number, text in enumerate(sorted(contents), start=1):
-        vote = fields.get(text)
-        if vote is None:
-            vote = fields[text] = _pb_vote(msgspec.json.decode(text), cumulative)
-        votes.append({"voter_id": str(number), **vote})
+    for text, n in counted:  # sorted by content; each distinct content turned into its fields once
+        vote = _pb_vote(msgspec.json.decode(text), cumulative)
+        start = len(votes) + 1
+        votes += [{"voter_id": str(number), **vote} for number in range(start, start + n)]
     pb = PbFile(
         meta=meta,
         project_columns=["project_id", "cost", "name", "category"],

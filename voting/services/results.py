@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -13,12 +14,12 @@ from portal.db import raw, write_transaction
 from portal.districts import DISTRICTS, POPULATION
 from portal.errors import NotFoundError
 from voting.compute import results as results_mod
-from voting.compute.rules import ballots_sha256
+from voting.compute.rules import counted_ballots_sha256
 from voting.mixer import mix_pending
 from voting.projects import pot_projects
 from voting.services import channels, signals
 from voting.services.cycles import get_cycle, is_closed, pots_of
-from voting.tables import Ballot, ResultRun
+from voting.tables import ResultRun
 
 
 def require_closed(cycle: dict[str, Any]) -> None:
@@ -27,26 +28,28 @@ def require_closed(cycle: dict[str, Any]) -> None:
         raise NotFoundError("We could not find that page.")
 
 
-async def pot_input(cycle: dict, pot: dict) -> tuple[results_mod.PotInput, list[str]]:
-    """The pot's ballots as the engine counts them (under weighted channels: the online channel's)."""
+async def pot_input(cycle: dict, pot: dict) -> tuple[results_mod.PotInput, list[tuple[str, int]]]:
+    """The pot's ballots as the engine counts them (under weighted channels: the online channel's).
+
+    Returns the input and each distinct content with how many ballots hold it, sorted by content.
+    """
     costs = {p.id: p.cost for p in await pot_projects(pot["id"])}
-    query = Ballot.select(Ballot.content, Ballot.voter_key).where(Ballot.pot == pot["id"])
-    online = channels.online_ballot_channels(cycle)
-    if online is not None:
-        query = query.where(Ballot.channel.is_in(list(online)))
     # Fraud screening may have set some aside pending review (docs/pb.md): they are not counted.
-    rows, _ = await signals.split_quarantined(cycle["id"], await query)
-    contents = [r["content"] for r in rows]
+    online = channels.online_ballot_channels(cycle)
+    merged: Counter[str] = Counter()
+    for _, content, n in await signals.grouped_ballots(cycle["id"], pot["id"], online):
+        merged[content] += n
+    counted = sorted(merged.items())
     data = results_mod.PotInput(
         budget=pot["amount"],
         costs=costs,
-        ballots=results_mod.decode_ballots(contents),
+        ballots=results_mod.decode_counted(counted),
         ballot_kind=cycle["ballot_kind"],
         tie_break=cycle["tie_break"],
         tie_seed=cycle["tie_seed"],
         vote_threshold=cycle["vote_threshold"],
     )
-    return data, contents
+    return data, counted
 
 
 async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[dict[str, Any]]:
@@ -61,8 +64,8 @@ async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[di
     await mix_pending([p["id"] for p in await pots_of(cycle_id)])
     async with write_transaction(lock_key=f"pb-results-{cycle_id}"):
         for pot in await pots_of(cycle_id):
-            data, contents = await pot_input(cycle, pot)
-            digest = ballots_sha256(contents)
+            data, counted = await pot_input(cycle, pot)
+            digest = counted_ballots_sha256(counted)
             for rule, official in (
                 (cycle["results_rule"], True),
                 (results_mod.comparison_rule(cycle["results_rule"]), False),
