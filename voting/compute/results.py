@@ -14,10 +14,12 @@ Approval and knapsack ballots are counted as approval sets with cost satisfactio
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -96,11 +98,31 @@ def decode_ballots(contents: Sequence[str]) -> list[dict]:
     return out
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a synchronous count, back on after.
+
+    A large pot makes hundreds of thousands of small dicts, lists and sets at once (decoded
+    ballots, approval sets), and the collector walks all of them again at every collection: at a
+    million ballots it doubled the time of decoding and counting. Nothing made here holds a
+    reference cycle, and no other task runs during a synchronous call, so nothing is missed.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def decode_counted(counted: Sequence[tuple[str, int]]) -> list[dict]:
     """Ballots given as (content, how many) as data: each content decoded once, its copies shared."""
     out: list[dict] = []
-    for content, n in counted:
-        out += [msgspec.json.decode(content)] * n
+    with collector_paused():
+        for content, n in counted:
+            out += [msgspec.json.decode(content)] * n
     return out
 
 
@@ -159,6 +181,11 @@ def parameters(rule: str, data: PotInput) -> dict:
 
 def run_rule(rule: str, data: PotInput) -> tuple[dict, dict]:
     """Count one pot under ``rule``; return (parameters, outcome as JSON-ready data)."""
+    with collector_paused():
+        return _run_rule(rule, data)
+
+
+def _run_rule(rule: str, data: PotInput) -> tuple[dict, dict]:
     params = parameters(rule, data)
     votes = scores(data)
     if not data.ballots:

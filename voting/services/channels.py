@@ -17,6 +17,7 @@ from portal.errors import Conflict, InvalidInput, NotFoundError
 from portal.identity import CurrentUser
 from portal.tables import User
 from voting.compute import channels as weighted
+from voting.compute.results import collector_paused
 from voting.projects import pot_projects
 from voting.services import signals
 from voting.services.cycles import get_cycle, get_pot
@@ -221,15 +222,17 @@ async def weighted_run(
     channel_of = {kind: c for c, kinds in reversed(counted.items()) for kind in kinds}  # the first match wins
     # Identical (channel, content) pairs come counted together: each distinct content is parsed once.
     # Fraud screening's set-aside ballots are left out (docs/pb.md).
-    for kind, content, n in await signals.grouped_ballots(cycle["id"], pot["id"]):
-        channel = channel_of.get(kind)
-        if channel not in weights:
-            continue  # a channel the cycle does not weigh
-        ballots[channel] += n
-        lines[f"{channel}|{content}"] += n
-        for pid in _ids(content):
-            if pid in costs:
-                approvals[channel][pid] += n
+    grouped = await signals.grouped_ballots(cycle["id"], pot["id"])
+    with collector_paused():
+        for kind, content, n in grouped:
+            channel = channel_of.get(kind)
+            if channel not in weights:
+                continue  # a channel the cycle does not weigh
+            ballots[channel] += n
+            lines[f"{channel}|{content}"] += n
+            for pid in _ids(content):
+                if pid in costs:
+                    approvals[channel][pid] += n
     if "assembly" in weights:
         counts = await assembly_counts(pot["id"])
         approvals["assembly"].update({pid: n for pid, n in counts.items() if pid in costs})
