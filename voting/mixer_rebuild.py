@@ -11,9 +11,10 @@ order of that id, and the indexes are built afterwards by sorting, in the same t
   from the catalog (``pg_get_constraintdef``, ``pg_get_indexdef``), dropped and created again under
   the same names, so the schema is the same before and after; the table keeps its identity
   (grants, the ``pb_ballot`` name everywhere). Every row gets the rebuild's transaction id.
-* SQLite: ``secure_delete`` zeroes the freed pages; the named indexes are dropped and created
-  again from ``sqlite_master``; the rows are stored in the order of their new ids, which is also
-  the order of the table's B-tree (``id`` is the rowid), so the file's order is that random order.
+* SQLite: the table is dropped (``secure_delete`` zeroes the freed pages) and created again from
+  its own SQL in ``sqlite_master``, its indexes after the rows; the rows are stored in the order of
+  their new ids, which is also the order of the table's B-tree (``id`` is the rowid), so the
+  file's order is that random order.
 
 Readers and writers of ballots wait for the rebuild (PostgreSQL: ``ACCESS EXCLUSIVE``; SQLite:
 the one writer lock, and readers see the old snapshot until the commit).
@@ -111,7 +112,8 @@ async def _copy_out() -> None:
         f"CREATE TEMP TABLE pb_mix {'ON COMMIT DROP ' if postgres else ''}AS "  # noqa: S608 - no values
         f"SELECT {random_id} AS id, pot, voter_key, receipt, content, channel, version, cast_at FROM pb_ballot"
     )
-    await raw("TRUNCATE pb_ballot" if postgres else "DELETE FROM pb_ballot")
+    if postgres:
+        await raw("TRUNCATE pb_ballot")
 
 
 async def _set_aside_postgres() -> list[str]:
@@ -142,14 +144,17 @@ async def _set_aside_postgres() -> list[str]:
 
 
 async def _set_aside_sqlite() -> list[str]:
-    """Drop the ballot table's named indexes; returns the statements that create them again.
+    """Drop the ballot table and make it again, empty, from its own SQL; returns the statements that
+    create its indexes (and any trigger) again.
 
-    Indexes SQLite made for UNIQUE columns (``sqlite_autoindex_*``, no SQL) cannot be dropped and are
-    filled as the rows come back.
+    Dropping frees the pages at once (zeroed under ``secure_delete``) where a ``DELETE`` would
+    remove a million rows one by one from every index (three times slower).
     """
-    indexes = await raw(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pb_ballot' AND sql IS NOT NULL"
+    table = await raw("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'pb_ballot'")
+    others = await raw(
+        "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = 'pb_ballot' "
+        "AND sql IS NOT NULL ORDER BY type, name"
     )
-    for row in indexes:
-        await raw(f'DROP INDEX "{row["name"]}"')
-    return [row["sql"] for row in indexes]
+    await raw("DROP TABLE pb_ballot")
+    await raw(table[0]["sql"])
+    return [row["sql"] for row in others]

@@ -442,6 +442,7 @@ async def test_after_the_mix_no_order_in_the_table_follows_the_cast_order(path, 
     def correlation(rows: list[dict], key: str) -> float:
         return _rank_correlation([(cast_order[r["receipt"]], r[key]) for r in rows])
 
+    schema = await _ballot_schema()
     before = await _ballots(pot)
     assert correlation(before, "physical") > 0.9 and correlation(before, "id") > 0.9  # the attack works here
     assert (await mix_pending([pot])) == {pot: n}
@@ -449,6 +450,7 @@ async def test_after_the_mix_no_order_in_the_table_follows_the_cast_order(path, 
     after = await _ballots(pot)
     assert sorted((r["voter_key"], r["receipt"], r["content"]) for r in await _ballots_with_content(pot)) == stored
     assert not {r["id"] for r in after} & set(range(1, n + 1))
+    assert await _ballot_schema() == schema  # keys, indexes and the foreign key as they were
     assert abs(correlation(after, "physical")) <= bound, correlation(after, "physical")
     assert abs(correlation(after, "id")) <= bound, correlation(after, "id")
     if is_postgres():
@@ -468,3 +470,18 @@ async def test_after_the_mix_no_order_in_the_table_follows_the_cast_order(path, 
 
 async def _ballots_with_content(pot: int) -> list[dict]:
     return await raw("SELECT voter_key, receipt, content FROM pb_ballot WHERE pot = {}", pot)
+
+
+async def _ballot_schema() -> list[str]:
+    if is_postgres():
+        rows = await raw(
+            "SELECT conname || ' ' || pg_get_constraintdef(oid) AS d FROM pg_constraint "
+            "WHERE conrelid = 'pb_ballot'::regclass UNION ALL "
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'pb_ballot'"
+        )
+    else:
+        rows = await raw(
+            "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS d FROM sqlite_master "
+            "WHERE tbl_name = 'pb_ballot'"
+        )
+    return sorted(r["d"] for r in rows)
