@@ -85,8 +85,8 @@ async def rebuild_ballots(pending: list[int]) -> dict[int, int]:
             )
             for statement in schema:
                 await raw(statement)
-        if not is_postgres():
-            await raw("DROP TABLE temp.pb_mix")
+            if not is_postgres():
+                await raw("DROP TABLE temp.pb_mix")
         # The turnout counts were last written by some cast's transaction: rewrite them too.
         await raw("UPDATE pb_voter_record SET voters = voters")
         for pot, (count, versions) in signatures.items():

@@ -211,9 +211,15 @@ async def save_assembly_counts(
 
 
 async def weighted_run(
-    cycle: Mapping[str, Any], pot: Mapping[str, Any], costs: Mapping[int, int]
+    cycle: Mapping[str, Any],
+    pot: Mapping[str, Any],
+    costs: Mapping[int, int],
+    grouped: list[tuple[str, str, int]] | None = None,
 ) -> tuple[dict, str, Callable[[], dict]]:
-    """(parameters, inputs hash, the count) of a pot under weighted channels."""
+    """(parameters, inputs hash, the count) of a pot under weighted channels.
+
+    ``grouped``: the pot's ``signals.grouped_ballots`` (every channel), when already read.
+    """
     weights = weights_of(cycle)
     counted = ballot_channels(cycle)
     approvals: dict[str, Counter[int]] = {c: Counter() for c in weights}
@@ -222,7 +228,8 @@ async def weighted_run(
     channel_of = {kind: c for c, kinds in reversed(counted.items()) for kind in kinds}  # the first match wins
     # Identical (channel, content) pairs come counted together: each distinct content is parsed once.
     # Fraud screening's set-aside ballots are left out (docs/pb.md).
-    grouped = await signals.grouped_ballots(cycle["id"], pot["id"])
+    if grouped is None:
+        grouped = await signals.grouped_ballots(cycle["id"], pot["id"])
     with collector_paused():
         for kind, content, n in grouped:
             channel = channel_of.get(kind)
