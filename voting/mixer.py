@@ -17,13 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from portal.db import is_postgres, raw, write_transaction
 from portal.settings import get_settings
+from voting.mixer_rebuild import ballots_per_pot, large_page_cache, rebuild_ballots, wants_rebuild
 
 log = logging.getLogger("hangang.voting.mixer")
-MIX_CACHE_KIB = 256 * 1024  # SQLite page cache of the mixing connection (per connection, freed with it)
 
 
 async def _signature(pot_id: int) -> tuple[int, int]:
@@ -65,26 +64,9 @@ async def mix_pot(pot_id: int, *, force: bool = False) -> int:
         last = await raw("SELECT ballots, versions FROM pb_ballot_mix WHERE pot = {}", pot_id)
         if not force and last and (int(last[0]["ballots"]), int(last[0]["versions"])) == signature:
             return 0
-        async with _large_page_cache():
+        async with large_page_cache():
             await _rewrite(pot_id, signature)
     return signature[0]
-
-
-@contextlib.asynccontextmanager
-async def _large_page_cache() -> AsyncIterator[None]:
-    """SQLite: a 256 MB page cache for the rewrite, back to the default after (pooled connection).
-
-    Random-order inserts into four indexes thrash the default 2 MB cache: with 256 MB the mix of
-    100,000 ballots took 4.9-5.1 s of CPU instead of 7.9-8.3 s.
-    """
-    if is_postgres():
-        yield
-        return
-    await raw(f"PRAGMA cache_size = -{MIX_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        await raw("PRAGMA cache_size = -2000")  # SQLite's default; frees the pages above it
 
 
 async def _rewrite(pot_id: int, signature: tuple[int, int]) -> None:
@@ -125,9 +107,17 @@ async def _rewrite(pot_id: int, signature: tuple[int, int]) -> None:
 
 
 async def mix_pending(pot_ids: list[int] | None = None) -> dict[int, int]:
-    """Mix every pot (or every listed pot) whose ballots changed; returns ballots per mixed pot."""
+    """Mix every pot (or every listed pot) whose ballots changed; returns ballots per mixed pot.
+
+    Many changed ballots (the close of a large cycle, the first round after a bulk load) are mixed
+    by rebuilding the whole ballot table at once (:func:`voting.mixer_rebuild.rebuild_ballots`);
+    a few by rewriting their pots.
+    """
+    pending = await pots_to_mix(pot_ids)
+    if pending and wants_rebuild(pending, await ballots_per_pot()):
+        return await rebuild_ballots(pending)
     mixed = {}
-    for pot_id in await pots_to_mix(pot_ids):
+    for pot_id in pending:
         count = await mix_pot(pot_id)
         if count:
             mixed[pot_id] = count

@@ -350,3 +350,11 @@ def ballots_sha256(contents: Sequence[str]) -> str:
         digest.update(text.encode())
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def counted_ballots_sha256(counted: Sequence[tuple[str, int]]) -> str:
+    """``ballots_sha256`` of the ballots given as (content, how many): the same digest."""
+    digest = hashlib.sha256()
+    for text, n in sorted(counted):
+        digest.update((text + "\n").encode() * n)
+    return digest.hexdigest()

@@ -17,10 +17,11 @@ from portal.errors import Conflict, InvalidInput, NotFoundError
 from portal.identity import CurrentUser
 from portal.tables import User
 from voting.compute import channels as weighted
+from voting.compute.results import collector_paused
 from voting.projects import pot_projects
 from voting.services import signals
 from voting.services.cycles import get_cycle, get_pot
-from voting.tables import AssemblyCount, Ballot, CommitteeMember, Cycle
+from voting.tables import AssemblyCount, CommitteeMember, Cycle
 
 
 def weights_of(cycle: Mapping[str, Any]) -> dict[str, int]:
@@ -210,33 +211,39 @@ async def save_assembly_counts(
 
 
 async def weighted_run(
-    cycle: Mapping[str, Any], pot: Mapping[str, Any], costs: Mapping[int, int]
+    cycle: Mapping[str, Any],
+    pot: Mapping[str, Any],
+    costs: Mapping[int, int],
+    grouped: list[tuple[str, str, int]] | None = None,
 ) -> tuple[dict, str, Callable[[], dict]]:
-    """(parameters, inputs hash, the count) of a pot under weighted channels."""
+    """(parameters, inputs hash, the count) of a pot under weighted channels.
+
+    ``grouped``: the pot's ``signals.grouped_ballots`` (every channel), when already read.
+    """
     weights = weights_of(cycle)
     counted = ballot_channels(cycle)
-    rows, _ = await signals.split_quarantined(  # fraud screening's set-aside ballots (docs/pb.md)
-        cycle["id"],
-        await Ballot.select(Ballot.channel, Ballot.content, Ballot.voter_key).where(Ballot.pot == pot["id"]),
-    )
     approvals: dict[str, Counter[int]] = {c: Counter() for c in weights}
     ballots: Counter[str] = Counter()
-    lines = []
+    lines: Counter[str] = Counter()
     channel_of = {kind: c for c, kinds in reversed(counted.items()) for kind in kinds}  # the first match wins
-    # Identical (channel, content) pairs are counted together: each distinct content is parsed once.
-    for (kind, content), n in Counter((r["channel"], r["content"]) for r in rows).items():
-        channel = channel_of.get(kind)
-        if channel not in weights:
-            continue  # a channel the cycle does not weigh
-        ballots[channel] += n
-        lines += [f"{channel}|{content}"] * n
-        for pid in _ids(content):
-            if pid in costs:
-                approvals[channel][pid] += n
+    # Identical (channel, content) pairs come counted together: each distinct content is parsed once.
+    # Fraud screening's set-aside ballots are left out (docs/pb.md).
+    if grouped is None:
+        grouped = await signals.grouped_ballots(cycle["id"], pot["id"])
+    with collector_paused():
+        for kind, content, n in grouped:
+            channel = channel_of.get(kind)
+            if channel not in weights:
+                continue  # a channel the cycle does not weigh
+            ballots[channel] += n
+            lines[f"{channel}|{content}"] += n
+            for pid in _ids(content):
+                if pid in costs:
+                    approvals[channel][pid] += n
     if "assembly" in weights:
         counts = await assembly_counts(pot["id"])
         approvals["assembly"].update({pid: n for pid, n in counts.items() if pid in costs})
-        lines += [f"assembly|{pid}|{n}" for pid, n in sorted(counts.items())]
+        lines.update(f"assembly|{pid}|{n}" for pid, n in counts.items())
     data = weighted.WeightedInput(
         budget=pot["amount"],
         costs=costs,
@@ -255,8 +262,20 @@ async def weighted_run(
         "budget": pot["amount"],
         "projects": {str(pid): cost for pid, cost in sorted(costs.items())},
     }
-    digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+    digest = _lines_sha256(lines)
     return params, digest, lambda: weighted.outcome_json(data, weighted.compute_weighted(data))
+
+
+def _lines_sha256(lines: Counter[str]) -> str:
+    """SHA-256 of the lines, each repeated its count, sorted and joined by newlines."""
+    digest = hashlib.sha256()
+    first = True
+    for line, n in sorted(lines.items()):
+        if first:
+            digest.update(line.encode())
+            n, first = n - 1, False
+        digest.update(("\n" + line).encode() * n)
+    return digest.hexdigest()
 
 
 def _ids(content: str) -> list[int]:

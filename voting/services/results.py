@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -13,12 +14,12 @@ from portal.db import raw, write_transaction
 from portal.districts import DISTRICTS, POPULATION
 from portal.errors import NotFoundError
 from voting.compute import results as results_mod
-from voting.compute.rules import ballots_sha256
+from voting.compute.rules import counted_ballots_sha256
 from voting.mixer import mix_pending
 from voting.projects import pot_projects
 from voting.services import channels, signals
 from voting.services.cycles import get_cycle, is_closed, pots_of
-from voting.tables import Ballot, ResultRun
+from voting.tables import ResultRun
 
 
 def require_closed(cycle: dict[str, Any]) -> None:
@@ -27,26 +28,35 @@ def require_closed(cycle: dict[str, Any]) -> None:
         raise NotFoundError("We could not find that page.")
 
 
-async def pot_input(cycle: dict, pot: dict) -> tuple[results_mod.PotInput, list[str]]:
-    """The pot's ballots as the engine counts them (under weighted channels: the online channel's)."""
+async def pot_input(
+    cycle: dict, pot: dict, grouped: list[tuple[str, str, int]] | None = None
+) -> tuple[results_mod.PotInput, list[tuple[str, int]]]:
+    """The pot's ballots as the engine counts them (under weighted channels: the online channel's).
+
+    Returns the input and each distinct content with how many ballots hold it, sorted by content.
+    ``grouped``: the pot's ``signals.grouped_ballots`` of every channel, when already read.
+    """
     costs = {p.id: p.cost for p in await pot_projects(pot["id"])}
-    query = Ballot.select(Ballot.content, Ballot.voter_key).where(Ballot.pot == pot["id"])
-    online = channels.online_ballot_channels(cycle)
-    if online is not None:
-        query = query.where(Ballot.channel.is_in(list(online)))
     # Fraud screening may have set some aside pending review (docs/pb.md): they are not counted.
-    rows, _ = await signals.split_quarantined(cycle["id"], await query)
-    contents = [r["content"] for r in rows]
+    online = channels.online_ballot_channels(cycle)
+    if grouped is None:
+        grouped = await signals.grouped_ballots(cycle["id"], pot["id"], online)
+    elif online is not None:
+        grouped = [row for row in grouped if row[0] in online]
+    merged: Counter[str] = Counter()
+    for _, content, n in grouped:
+        merged[content] += n
+    counted = sorted(merged.items())
     data = results_mod.PotInput(
         budget=pot["amount"],
         costs=costs,
-        ballots=results_mod.decode_ballots(contents),
+        ballots=results_mod.decode_counted(counted),
         ballot_kind=cycle["ballot_kind"],
         tie_break=cycle["tie_break"],
         tie_seed=cycle["tie_seed"],
         vote_threshold=cycle["vote_threshold"],
     )
-    return data, contents
+    return data, counted
 
 
 async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[dict[str, Any]]:
@@ -61,13 +71,14 @@ async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[di
     await mix_pending([p["id"] for p in await pots_of(cycle_id)])
     async with write_transaction(lock_key=f"pb-results-{cycle_id}"):
         for pot in await pots_of(cycle_id):
-            data, contents = await pot_input(cycle, pot)
-            digest = ballots_sha256(contents)
+            grouped = await signals.grouped_ballots(cycle_id, pot["id"])  # read once for both rules
+            data, counted = await pot_input(cycle, pot, grouped)
+            digest = counted_ballots_sha256(counted)
             for rule, official in (
                 (cycle["results_rule"], True),
                 (results_mod.comparison_rule(cycle["results_rule"]), False),
             ):
-                params, rule_digest, count = await _rule_inputs(cycle, pot, rule, data, digest)
+                params, rule_digest, count = await _rule_inputs(cycle, pot, rule, data, digest, grouped)
                 current = (
                     await ResultRun.select(
                         ResultRun.id, ResultRun.parameters, ResultRun.ballots_sha256
@@ -114,11 +125,16 @@ async def compute_results(cycle_id: int, actor_id: int | None = None) -> list[di
 
 
 async def _rule_inputs(
-    cycle: dict, pot: dict, rule: str, data: results_mod.PotInput, digest: str
+    cycle: dict,
+    pot: dict,
+    rule: str,
+    data: results_mod.PotInput,
+    digest: str,
+    grouped: list[tuple[str, str, int]],
 ) -> tuple[dict, str, Callable[[], dict]]:
     """(parameters, inputs hash, the count) of one rule; the count runs only if no stored run matches."""
     if rule == channels.weighted.RULE:
-        return await channels.weighted_run(cycle, pot, data.costs)
+        return await channels.weighted_run(cycle, pot, data.costs, grouped)
     params = results_mod.parameters(rule, data)
     params["projects"] = {str(pid): cost for pid, cost in sorted(data.costs.items())}
     return params, digest, lambda: results_mod.run_rule(rule, data)[1]

@@ -154,6 +154,34 @@ async def set_aside_count(cycle_id: int) -> int:
     return sum(r["ballots"] for r in rows)
 
 
+async def grouped_ballots(
+    cycle_id: int, pot_id: int, kinds: tuple[str, ...] | None = None
+) -> list[tuple[str, str, int]]:
+    """(channel, content, how many) of a pot's counted ballots: quarantined ones left out.
+
+    Identical ballots come back as one row with their count (grouped by the database), so a count
+    reads and parses each distinct content once; ``kinds``: only these ballot channels.
+    """
+    where, args = "pot = {}", [pot_id]
+    if kinds is not None:
+        if not kinds:
+            return []
+        where += " AND channel IN (" + ", ".join("{}" for _ in kinds) + ")"
+        args += list(kinds)
+    quarantined = await quarantined_tags(cycle_id)
+    if not quarantined:
+        rows = await raw(
+            f"SELECT channel, content, COUNT(*) AS n FROM pb_ballot WHERE {where} GROUP BY channel, content",  # noqa: S608
+            *args,
+        )
+        return [(r["channel"], r["content"], int(r["n"])) for r in rows]
+    rows = await raw(f"SELECT channel, content, voter_key FROM pb_ballot WHERE {where}", *args)  # noqa: S608
+    counted = Counter(
+        (r["channel"], r["content"]) for r in rows if ballot_tag(r["voter_key"]) not in quarantined
+    )
+    return [(channel, content, n) for (channel, content), n in counted.items()]
+
+
 async def split_quarantined(cycle_id: int, rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """Ballot rows (each with its ``voter_key``) as (counted, set aside by a quarantine pending review)."""
     quarantined = await quarantined_tags(cycle_id)
