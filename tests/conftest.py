@@ -104,6 +104,9 @@ _remember_argon2_work()
 
 
 def pytest_collection_modifyitems(config, items):
+    # The long tests (marked slow) first: with `-n 2 --dist worksteal` (scripts/test.sh) they start at
+    # once, and the short ones fill in around them, so both workers finish together.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     for item in items:
         if ENGINE == "sqlite" and item.get_closest_marker("postgres_only"):
             item.add_marker(pytest.mark.skip(reason="PostgreSQL-only test; runs in the PostgreSQL pass"))
