@@ -14,7 +14,7 @@ as_postgres() {
 
 case "${1:-}" in
   start)
-    dir="$(mktemp -d /tmp/hangang-pg.XXXXXX)"
+    dir="$(mktemp -d "${TMPDIR:-/tmp}/hangang-pg.XXXXXX")"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
     as_postgres "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1

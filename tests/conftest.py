@@ -59,7 +59,54 @@ from portal.db import is_postgres  # noqa: E402
 ENGINE = "postgres" if is_postgres() else "sqlite"
 
 
+def _remember_argon2_work() -> None:
+    """Hash each password once per process, and verify each (hash, password) pair once.
+
+    The portal hashes with argon2id at its real parameters (m=20 MiB, t=2): about 60 ms of CPU for a
+    hash and as much for a verification, and the tests create and sign in thousands of accounts with a
+    handful of passwords. The stored hashes stay real argon2id hashes with the portal's parameters (the
+    tests check them), and a verification gives argon2's own answer; only an account created with a
+    password already hashed in this process gets the same salt as the one before. Counting tests still
+    count calls: they wrap these methods.
+    """
+    import argon2
+
+    hash_once, verify_once = argon2.PasswordHasher.hash, argon2.PasswordHasher.verify
+    hashes: dict[tuple, str] = {}
+    verdicts: dict[tuple, tuple[bool, BaseException | None]] = {}
+
+    def remembered_hash(self, password, *, salt=None):
+        if salt is not None:
+            return hash_once(self, password, salt=salt)
+        key = (self.time_cost, self.memory_cost, self.parallelism, self.hash_len, self.salt_len, self.type,
+               self.encoding, password)
+        if key not in hashes:
+            hashes[key] = hash_once(self, password)
+        return hashes[key]
+
+    def remembered_verify(self, hash, password):
+        key = (hash, password, self.encoding)
+        if key not in verdicts:
+            try:
+                verdicts[key] = (verify_once(self, hash, password), None)
+            except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError) as error:
+                verdicts[key] = (False, error)
+        verdict, error = verdicts[key]
+        if error is not None:
+            raise type(error)(*error.args)
+        return verdict
+
+    argon2.PasswordHasher.hash = remembered_hash
+    argon2.PasswordHasher.verify = remembered_verify
+
+
+_remember_argon2_work()
+
+
 def pytest_collection_modifyitems(config, items):
+    # The long tests (marked slow) first: with `-n 2 --dist worksteal` (scripts/test.sh) they start at
+    # once, and the short ones fill in around them, so both workers finish together.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     for item in items:
         if ENGINE == "sqlite" and item.get_closest_marker("postgres_only"):
             item.add_marker(pytest.mark.skip(reason="PostgreSQL-only test; runs in the PostgreSQL pass"))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
+import pytest
 
 from portal import clock, i18n
 from tests.helpers import PortalClient, UserFactory
@@ -572,6 +573,7 @@ async def crawl_as(
             await own.__aexit__(None, None, None)
 
 
+@pytest.mark.slow
 async def test_every_page_for_every_role_in_both_languages(app, users, capsys, connection_pool):
     await crawl_everything(app, users, capsys)
 
