@@ -53,20 +53,36 @@ def verify_by_phone(page, live: LiveServer, name: str, birthdate: str, phone: st
     page.wait_for_url(re.compile(r"/account/identity$"))
 
 
-def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
+def voters_and_cycle(live: LiveServer, emails: tuple[str, ...], language: str) -> tuple[str, int]:
+    """Verified residents of Gangnam-gu and a city-wide cycle in voting: the ballot URL and a project."""
     setup = run_setup(
         live,
         "from portal import accounts\nfrom voting.testing import build_cycle\n"
         "async def main():\n"
-        "    for email in ('seojun@example.kr', 'haneul@example.kr', 'twin@example.kr'):\n"
+        f"    for email in {emails!r}:\n"
         f"        await accounts.create_user(email, '{PASSWORD}', ['citizen'], district_code='11680',"
-        " verified=True, language='ko', check_password=False)\n"
+        f" verified=True, language='{language}', check_password=False)\n"
         "    built = await build_cycle(None)\n"
         "    return {'cycle': built.id, 'pot': built.city_pot, 'projects': built.projects[built.city_pot]}\n"
         "print(json.dumps(asyncio.run(main())))",
     )
-    ballot = f"{live.url}/pb/cycles/{setup['cycle']}/pots/{setup['pot']}/ballot"
-    first = setup["projects"][0]
+    return f"{live.url}/pb/cycles/{setup['cycle']}/pots/{setup['pot']}/ballot", setup["projects"][0]
+
+
+def thirteen_years_ago() -> dt.date:
+    today = dt.date.today()
+    return today.replace(year=today.year - 13) if (today.month, today.day) != (2, 29) else dt.date(today.year - 13, 2, 28)
+
+
+def tick_and_cast(page, ballot: str, project: int, button: str) -> None:
+    page.goto(ballot)
+    page.locator(f"#p-{project}").check()
+    page.get_by_role("button", name=button).click()
+    page.wait_for_load_state()
+
+
+def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
+    ballot, first = voters_and_cycle(live, ("seojun@example.kr", "haneul@example.kr", "twin@example.kr"), "ko")
 
     # 1. An adult verifies by phone: the portal shows the verified name and the phone's last digits.
     log_in(korean, live, "seojun@example.kr", PASSWORD)
@@ -76,9 +92,7 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
     assert "010-2345-6789" not in korean.content()
 
     # 2. ...and votes online: a receipt.
-    korean.goto(ballot)
-    korean.locator(f"#p-{first}").check()
-    korean.get_by_role("button", name="투표하기").click()
+    tick_and_cast(korean, ballot, first, "투표하기")
     korean.wait_for_url(re.compile(r"/receipt\?stored=1$"))
     receipt = korean.locator("#receipt-code").inner_text().strip()
     assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", receipt)
@@ -88,14 +102,9 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
     young = context.new_page()
     young.set_default_timeout(15000)
     try:
-        today = dt.date.today()
-        thirteen = today.replace(year=today.year - 13) if (today.month, today.day) != (2, 29) else dt.date(today.year - 13, 2, 28)
         log_in(young, live, "haneul@example.kr", PASSWORD)
-        verify_by_phone(young, live, "박하늘", thirteen.isoformat(), "010-5555-1212")
-        young.goto(ballot)
-        young.locator(f"#p-{first}").check()
-        young.get_by_role("button", name="투표하기").click()
-        young.wait_for_load_state()
+        verify_by_phone(young, live, "박하늘", thirteen_years_ago().isoformat(), "010-5555-1212")
+        tick_and_cast(young, ballot, first, "투표하기")
         expect(young.locator("body")).to_contain_text("이번 회차에는 만 14세 이상만 투표할 수 있습니다.")
         expect(young.locator(f"#p-{first}")).to_be_checked()
         assert "/receipt" not in young.url
@@ -119,37 +128,18 @@ def test_citizen_verifies_by_phone_and_votes(korean, browser, live):
 
 def test_citizen_verifies_by_phone_in_english(page, live):
     """The same journey in English: a verified adult votes; a 13-year-old is refused in English."""
-    setup = run_setup(
-        live,
-        "from portal import accounts\nfrom voting.testing import build_cycle\n"
-        "async def main():\n"
-        "    for email in ('james@example.kr', 'lily@example.kr'):\n"
-        f"        await accounts.create_user(email, '{PASSWORD}', ['citizen'], district_code='11680',"
-        " verified=True, language='en', check_password=False)\n"
-        "    built = await build_cycle(None)\n"
-        "    return {'cycle': built.id, 'pot': built.city_pot, 'projects': built.projects[built.city_pot]}\n"
-        "print(json.dumps(asyncio.run(main())))",
-    )
-    ballot = f"{live.url}/pb/cycles/{setup['cycle']}/pots/{setup['pot']}/ballot"
-    first = setup["projects"][0]
+    ballot, first = voters_and_cycle(live, ("james@example.kr", "lily@example.kr"), "en")
 
     log_in(page, live, "james@example.kr", PASSWORD)
     verify_by_phone(page, live, "James Park", "1979-11-02", "010-7777-4321", link="Verify by phone")
     expect(page.locator("body")).to_contain_text("James Park")
-    page.goto(ballot)
-    page.locator(f"#p-{first}").check()
-    page.get_by_role("button", name="Cast my ballot").click()
+    tick_and_cast(page, ballot, first, "Cast my ballot")
     page.wait_for_url(re.compile(r"/receipt\?stored=1$"))
 
     page.context.clear_cookies()
-    today = dt.date.today()
-    thirteen = today.replace(year=today.year - 13) if (today.month, today.day) != (2, 29) else dt.date(today.year - 13, 2, 28)
     log_in(page, live, "lily@example.kr", PASSWORD)
-    verify_by_phone(page, live, "Lily Choi", thirteen.isoformat(), "010-8888-1313", link="Verify by phone")
-    page.goto(ballot)
-    page.locator(f"#p-{first}").check()
-    page.get_by_role("button", name="Cast my ballot").click()
-    page.wait_for_load_state()
+    verify_by_phone(page, live, "Lily Choi", thirteen_years_ago().isoformat(), "010-8888-1313", link="Verify by phone")
+    tick_and_cast(page, ballot, first, "Cast my ballot")
     expect(page.locator("body")).to_contain_text("You must be at least 14 to vote in this cycle.")
     expect(page.locator(f"#p-{first}")).to_be_checked()
     assert "/receipt" not in page.url
