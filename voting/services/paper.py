@@ -21,10 +21,9 @@ from portal.identity import CurrentUser
 from voting.compute import paper
 from voting.compute.rules import ballot_day, new_ballot_id, new_receipt, validate_ballot
 from voting.projects import pot_projects
-from voting.services.cycles import rules_of
+from voting.services.cycles import get_cycle, rules_of
 from voting.services.lifecycle import take_due_steps
 from voting.tables import (
-    Cycle,
     PaperBatch,
     PaperKeying,
     Pot,
@@ -261,12 +260,12 @@ async def count_batch(user: CurrentUser, station_id: int, batch_id: int) -> Batc
             raise NotAllowed("Only poll workers assigned to this station can do that.")
         batch = await get_batch(station_id, batch_id)
         state = _step(batch, "counted")
-        cycle = await Cycle.select().where(Cycle.id == station["cycle"]).first()
+        cycle = await get_cycle(station["cycle"])
         if cycle["rules_frozen_at"] is None:
             cycle = await take_due_steps(cycle)
         if cycle["rules_frozen_at"] is None or cycle["state"] == "approved":
             raise Conflict("Paper ballots are counted only between the opening of voting and the approval of results.")
-        pot = await Pot.select().where(Pot.id == batch.pot_id).first()
+        pot = (await raw("SELECT * FROM pb_pot WHERE id = {}", batch.pot_id))[0]
         costs = {p.id: p.cost for p in await pot_projects(batch.pot_id)}
         rules = rules_of(cycle)
         contents: list[str] = []
@@ -286,15 +285,24 @@ async def count_batch(user: CurrentUser, station_id: int, batch_id: int) -> Batc
     return await get_batch(station_id, batch_id)
 
 
+PAPER_ROWS_PER_INSERT = 100
+
+
 async def _store_paper_ballots(cycle_id: int, pot_id: int, district_code: str, contents: list[str]) -> None:
     """Paper ballots under random voter keys (there is no voter to find again), one turnout count each."""
     if not contents:
         return
     day = ballot_day(clock.now())
-    for content in contents:
+    for start in range(0, len(contents), PAPER_ROWS_PER_INSERT):  # one statement per 100 sheets, not one each
+        part = contents[start : start + PAPER_ROWS_PER_INSERT]
+        args: list[Any] = []
+        for content in part:
+            args += [new_ballot_id(), pot_id, secrets.token_hex(32), new_receipt(), content, day]
+        values = ", ".join("({}, {}, {}, {}, {}, 'paper', 1, {})" for _ in part)
         await raw(
-            "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, channel, version, cast_at) VALUES ({}, {}, {}, {}, {}, 'paper', 1, {})",
-            new_ballot_id(), pot_id, secrets.token_hex(32), new_receipt(), content, day,
+            # Only placeholders are interpolated; every value is a parameter.
+            f"INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, channel, version, cast_at) VALUES {values}",  # noqa: S608
+            *args,
         )
     await raw(
         "INSERT INTO pb_voter_record (cycle, pot, district_code, voters) VALUES ({}, {}, {}, {}) "
