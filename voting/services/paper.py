@@ -135,7 +135,7 @@ async def mismatches(station_id: int, batch_id: int) -> paper.Comparison:
 
 
 async def _keyings(batch_id: int) -> tuple[dict[int, paper.Reading], dict[int, paper.Reading]]:
-    rows = await PaperKeying.select(PaperKeying.purpose, PaperKeying.sheets).where(PaperKeying.batch == batch_id)
+    rows = await raw("SELECT purpose, sheets FROM pb_paper_keying WHERE batch = {}", batch_id)
     found = {r["purpose"]: paper.keying_from_data(json.loads(r["sheets"])) for r in rows}
     return found.get("first", {}), found.get("second", {})
 
@@ -198,8 +198,9 @@ async def key_batch(user: CurrentUser, station_id: int, batch_id: int, keying: d
         if batch.state not in ("open", "keyed-once"):
             raise Conflict("This batch was already keyed twice.")
         purpose = "first" if batch.state == "open" else "second"
-        await PaperKeying.insert(
-            PaperKeying(batch=batch_id, worker=user.id, purpose=purpose, sheets=canonical_json(paper.keying_as_data(keying)), keyed_at=clock.now())
+        await raw(
+            "INSERT INTO pb_paper_keying (batch, worker, purpose, sheets, keyed_at) VALUES ({}, {}, {}, {}, {})",
+            batch_id, user.id, purpose, canonical_json(paper.keying_as_data(keying)), clock.now(),
         )
         if purpose == "first":
             state = _step(batch, "keyed")
@@ -209,7 +210,7 @@ async def key_batch(user: CurrentUser, station_id: int, batch_id: int, keying: d
             comparison = paper.compare_keyings(first, keying)
             state = _step(batch, "agreed" if comparison.agree else "differed")
             details = {"mismatched_sheets": [m.sheet for m in comparison.mismatches]}
-        await PaperBatch.update({PaperBatch.state: state}).where(PaperBatch.id == batch_id)
+        await raw("UPDATE pb_paper_batch SET state = {} WHERE id = {}", state, batch_id)
         await audit.record_unlinked("pb.paper.batch.keyed", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, keying=purpose, sheets=len(keying), state=state, **details)
     return await get_batch(station_id, batch_id)
 
@@ -242,9 +243,8 @@ async def resolve_batch(user: CurrentUser, station_id: int, batch_id: int, resol
 async def _final_sheets(batch_id: int) -> dict[int, paper.Reading]:
     first, second = await _keyings(batch_id)
     comparison = paper.compare_keyings(first, second)
-    row = await PaperKeying.select(PaperKeying.sheets).where(
-        (PaperKeying.batch == batch_id) & (PaperKeying.purpose == "resolution")
-    ).first()
+    rows = await raw("SELECT sheets FROM pb_paper_keying WHERE batch = {} AND purpose = 'resolution'", batch_id)
+    row = rows[0] if rows else None
     resolution: dict[int, paper.Reading | None] = {}
     for sheet, marks in (json.loads(row["sheets"]) if row else {}).items():
         resolution[int(sheet)] = None if marks is None else paper.reading_of({int(p): int(n) for p, n in marks.items()})
@@ -278,9 +278,11 @@ async def count_batch(user: CurrentUser, station_id: int, batch_id: int) -> Batc
                 continue
             contents.append(canonical_json(content))
         await _store_paper_ballots(cycle["id"], batch.pot_id, station["district_code"], contents)
-        await PaperBatch.update(
-            {PaperBatch.state: state, PaperBatch.counted_at: clock.now(), PaperBatch.valid: len(contents), PaperBatch.invalid: len(reasons), PaperBatch.spoiled_reasons: canonical_json(reasons)}
-        ).where(PaperBatch.id == batch_id)
+        await raw(
+            "UPDATE pb_paper_batch SET state = {}, counted_at = {}, valid = {}, invalid = {}, spoiled_reasons = {} "
+            "WHERE id = {}",
+            state, clock.now(), len(contents), len(reasons), canonical_json(reasons), batch_id,
+        )
         await audit.record_unlinked("pb.paper.batch.counted", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, valid=len(contents), invalid=len(reasons), invalid_sheets=sorted(int(s) for s in reasons))
     return await get_batch(station_id, batch_id)
 
