@@ -21,10 +21,9 @@ from portal.identity import CurrentUser
 from voting.compute import paper
 from voting.compute.rules import ballot_day, new_ballot_id, new_receipt, validate_ballot
 from voting.projects import pot_projects
-from voting.services.cycles import rules_of
+from voting.services.cycles import get_cycle, rules_of
 from voting.services.lifecycle import take_due_steps
 from voting.tables import (
-    Cycle,
     PaperBatch,
     PaperKeying,
     Pot,
@@ -71,16 +70,15 @@ class StationPaper:
 
 
 async def get_station(station_id: int) -> dict[str, Any]:
-    station = await Station.select().where(Station.id == station_id).first()
-    if station is None:
+    # Plain statements here and below: every paper desk request asks them (bench/vote_day.py).
+    rows = await raw("SELECT * FROM pb_station WHERE id = {}", station_id)
+    if not rows:
         raise NotFoundError("We could not find that voting station.")
-    return station
+    return dict(rows[0])
 
 
 async def is_station_worker(station_id: int, user_id: int) -> bool:
-    return await StationWorker.exists().where(
-        (StationWorker.station == station_id) & (StationWorker.user == user_id)
-    )
+    return bool(await raw('SELECT 1 FROM pb_station_worker WHERE station = {} AND "user" = {}', station_id, user_id))
 
 
 async def stations_of_worker(user_id: int) -> list[dict[str, Any]]:
@@ -95,9 +93,7 @@ async def all_stations() -> list[dict[str, Any]]:
 
 
 async def _batch_of(row: dict[str, Any]) -> Batch:
-    keyings = await PaperKeying.select(PaperKeying.worker, PaperKeying.purpose).where(
-        PaperKeying.batch == row["id"]
-    )
+    keyings = await raw("SELECT worker, purpose FROM pb_paper_keying WHERE batch = {}", row["id"])
     by_purpose = {k["purpose"]: k["worker"] for k in keyings}
     return Batch(
         id=row["id"],
@@ -114,12 +110,10 @@ async def _batch_of(row: dict[str, Any]) -> Batch:
 
 
 async def get_batch(station_id: int, batch_id: int) -> Batch:
-    row = await PaperBatch.select().where(
-        (PaperBatch.id == batch_id) & (PaperBatch.station == station_id)
-    ).first()
-    if row is None:
+    rows = await raw("SELECT * FROM pb_paper_batch WHERE id = {} AND station = {}", batch_id, station_id)
+    if not rows:
         raise NotFoundError("We could not find that batch of paper ballots.")
-    return await _batch_of(row)
+    return await _batch_of(dict(rows[0]))
 
 
 async def station_paper(station_id: int) -> StationPaper:
@@ -141,7 +135,7 @@ async def mismatches(station_id: int, batch_id: int) -> paper.Comparison:
 
 
 async def _keyings(batch_id: int) -> tuple[dict[int, paper.Reading], dict[int, paper.Reading]]:
-    rows = await PaperKeying.select(PaperKeying.purpose, PaperKeying.sheets).where(PaperKeying.batch == batch_id)
+    rows = await raw("SELECT purpose, sheets FROM pb_paper_keying WHERE batch = {}", batch_id)
     found = {r["purpose"]: paper.keying_from_data(json.loads(r["sheets"])) for r in rows}
     return found.get("first", {}), found.get("second", {})
 
@@ -204,8 +198,9 @@ async def key_batch(user: CurrentUser, station_id: int, batch_id: int, keying: d
         if batch.state not in ("open", "keyed-once"):
             raise Conflict("This batch was already keyed twice.")
         purpose = "first" if batch.state == "open" else "second"
-        await PaperKeying.insert(
-            PaperKeying(batch=batch_id, worker=user.id, purpose=purpose, sheets=canonical_json(paper.keying_as_data(keying)), keyed_at=clock.now())
+        await raw(
+            "INSERT INTO pb_paper_keying (batch, worker, purpose, sheets, keyed_at) VALUES ({}, {}, {}, {}, {})",
+            batch_id, user.id, purpose, canonical_json(paper.keying_as_data(keying)), clock.now(),
         )
         if purpose == "first":
             state = _step(batch, "keyed")
@@ -215,7 +210,7 @@ async def key_batch(user: CurrentUser, station_id: int, batch_id: int, keying: d
             comparison = paper.compare_keyings(first, keying)
             state = _step(batch, "agreed" if comparison.agree else "differed")
             details = {"mismatched_sheets": [m.sheet for m in comparison.mismatches]}
-        await PaperBatch.update({PaperBatch.state: state}).where(PaperBatch.id == batch_id)
+        await raw("UPDATE pb_paper_batch SET state = {} WHERE id = {}", state, batch_id)
         await audit.record_unlinked("pb.paper.batch.keyed", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, keying=purpose, sheets=len(keying), state=state, **details)
     return await get_batch(station_id, batch_id)
 
@@ -248,9 +243,8 @@ async def resolve_batch(user: CurrentUser, station_id: int, batch_id: int, resol
 async def _final_sheets(batch_id: int) -> dict[int, paper.Reading]:
     first, second = await _keyings(batch_id)
     comparison = paper.compare_keyings(first, second)
-    row = await PaperKeying.select(PaperKeying.sheets).where(
-        (PaperKeying.batch == batch_id) & (PaperKeying.purpose == "resolution")
-    ).first()
+    rows = await raw("SELECT sheets FROM pb_paper_keying WHERE batch = {} AND purpose = 'resolution'", batch_id)
+    row = rows[0] if rows else None
     resolution: dict[int, paper.Reading | None] = {}
     for sheet, marks in (json.loads(row["sheets"]) if row else {}).items():
         resolution[int(sheet)] = None if marks is None else paper.reading_of({int(p): int(n) for p, n in marks.items()})
@@ -266,12 +260,12 @@ async def count_batch(user: CurrentUser, station_id: int, batch_id: int) -> Batc
             raise NotAllowed("Only poll workers assigned to this station can do that.")
         batch = await get_batch(station_id, batch_id)
         state = _step(batch, "counted")
-        cycle = await Cycle.select().where(Cycle.id == station["cycle"]).first()
+        cycle = await get_cycle(station["cycle"])
         if cycle["rules_frozen_at"] is None:
             cycle = await take_due_steps(cycle)
         if cycle["rules_frozen_at"] is None or cycle["state"] == "approved":
             raise Conflict("Paper ballots are counted only between the opening of voting and the approval of results.")
-        pot = await Pot.select().where(Pot.id == batch.pot_id).first()
+        pot = (await raw("SELECT * FROM pb_pot WHERE id = {}", batch.pot_id))[0]
         costs = {p.id: p.cost for p in await pot_projects(batch.pot_id)}
         rules = rules_of(cycle)
         contents: list[str] = []
@@ -284,11 +278,16 @@ async def count_batch(user: CurrentUser, station_id: int, batch_id: int) -> Batc
                 continue
             contents.append(canonical_json(content))
         await _store_paper_ballots(cycle["id"], batch.pot_id, station["district_code"], contents)
-        await PaperBatch.update(
-            {PaperBatch.state: state, PaperBatch.counted_at: clock.now(), PaperBatch.valid: len(contents), PaperBatch.invalid: len(reasons), PaperBatch.spoiled_reasons: canonical_json(reasons)}
-        ).where(PaperBatch.id == batch_id)
+        await raw(
+            "UPDATE pb_paper_batch SET state = {}, counted_at = {}, valid = {}, invalid = {}, spoiled_reasons = {} "
+            "WHERE id = {}",
+            state, clock.now(), len(contents), len(reasons), canonical_json(reasons), batch_id,
+        )
         await audit.record_unlinked("pb.paper.batch.counted", actor_id=user.id, subject=f"pb-station:{station_id}", batch=batch_id, valid=len(contents), invalid=len(reasons), invalid_sheets=sorted(int(s) for s in reasons))
     return await get_batch(station_id, batch_id)
+
+
+PAPER_ROWS_PER_INSERT = 100
 
 
 async def _store_paper_ballots(cycle_id: int, pot_id: int, district_code: str, contents: list[str]) -> None:
@@ -296,10 +295,16 @@ async def _store_paper_ballots(cycle_id: int, pot_id: int, district_code: str, c
     if not contents:
         return
     day = ballot_day(clock.now())
-    for content in contents:
+    for start in range(0, len(contents), PAPER_ROWS_PER_INSERT):  # one statement per 100 sheets, not one each
+        part = contents[start : start + PAPER_ROWS_PER_INSERT]
+        args: list[Any] = []
+        for content in part:
+            args += [new_ballot_id(), pot_id, secrets.token_hex(32), new_receipt(), content, day]
+        values = ", ".join("({}, {}, {}, {}, {}, 'paper', 1, {})" for _ in part)
         await raw(
-            "INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, channel, version, cast_at) VALUES ({}, {}, {}, {}, {}, 'paper', 1, {})",
-            new_ballot_id(), pot_id, secrets.token_hex(32), new_receipt(), content, day,
+            # Only placeholders are interpolated; every value is a parameter.
+            f"INSERT INTO pb_ballot (id, pot, voter_key, receipt, content, channel, version, cast_at) VALUES {values}",  # noqa: S608
+            *args,
         )
     await raw(
         "INSERT INTO pb_voter_record (cycle, pot, district_code, voters) VALUES ({}, {}, {}, {}) "
