@@ -14,8 +14,11 @@ import secrets
 import smtplib
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.text import MIMEText
 from email.parser import BytesParser
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 
 import anyio
@@ -41,14 +44,29 @@ class OutgoingMail:
     message_id: str | None = None  # stable per outbox row, so a receiving system can tell a copy
 
 
-def _message(mail: OutgoingMail) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = get_settings().mail_from
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
+def _address(value: str) -> str:
+    """An address header's value, its display name RFC 2047-encoded when it is not ASCII."""
+    name, address = parseaddr(value)
+    return formataddr((name, address), charset="utf-8") if address else value
+
+
+def _text_header(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def _message(mail: OutgoingMail) -> Message:
+    """The mail as a MIME message: UTF-8 text, base64, Korean subjects RFC 2047-encoded.
+
+    Built with the email package's compat32 classes: ``EmailMessage`` parses every header through its
+    header registry and tries quoted-printable on the body first, 1.3-1.8 ms a mail against 0.45 ms here,
+    and a voting day sends a receipt per ballot (docs/pb.md, "Fourth round").
+    """
+    message = MIMEText(mail.body, "plain", "utf-8")
+    message["From"] = _address(get_settings().mail_from)
+    message["To"] = _address(mail.to)
+    message["Subject"] = _text_header(mail.subject)
     if mail.message_id:
         message["Message-ID"] = mail.message_id
-    message.set_content(mail.body)
     return message
 
 

@@ -27,3 +27,19 @@ async def test_an_smtp_server_out_of_reach_means_the_mail_did_not_leave(monkeypa
 def test_a_notification_mail_carries_its_stable_message_id():
     message = mail._message(mail.OutgoingMail("reader@example.kr", "Subject", "Body", message_id="<n-1-1@portal>"))
     assert message["Message-ID"] == "<n-1-1@portal>" and message["To"] == "reader@example.kr"
+
+
+def test_a_korean_mail_reads_back_as_written(monkeypatch):
+    from email import policy
+    from email.parser import BytesParser
+
+    settings = dataclasses.replace(get_settings(), mail_from="한강 포털 <no-reply@hangang.example>")
+    monkeypatch.setattr(mail, "get_settings", lambda: settings)
+    body = "영수증 번호: ABCD-EFGH\n\n투표가 접수되었습니다. Your ballot was received.\n"
+    raw = mail._message(mail.OutgoingMail("voter@example.kr", "투표 영수증 / Ballot receipt", body)).as_bytes()
+    assert raw.isascii()  # 7-bit on the wire: base64 body, RFC 2047 headers
+    read = BytesParser(policy=policy.default).parsebytes(raw)
+    assert str(read["Subject"]) == "투표 영수증 / Ballot receipt"
+    assert read["From"].addresses[0].display_name == "한강 포털"
+    assert read["From"].addresses[0].addr_spec == "no-reply@hangang.example"
+    assert read.get_body(preferencelist=("plain",)).get_content() == body
