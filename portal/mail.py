@@ -85,10 +85,27 @@ class MailOutbox:
         return get_settings().var_dir / OUTBOX_FOLDER
 
     async def send(self, mail: OutgoingMail) -> None:
-        self.sent.append(mail)
+        error = (await self.send_many([mail]))[0]
+        if error is not None:
+            raise error
+
+    async def send_many(self, mails: list[OutgoingMail]) -> list[Exception | None]:
+        """Write the mails in one trip to a worker thread; per mail, None or the error."""
+        self.sent.extend(mails)
         del self.sent[:-OUTBOX_KEEP]
-        path = await anyio.to_thread.run_sync(self._write, mail)
-        log.info("mail to=%s subject=%s kept in %s", mail.to, mail.subject, path.name)
+        return await anyio.to_thread.run_sync(self._write_all, mails)
+
+    def _write_all(self, mails: list[OutgoingMail]) -> list[Exception | None]:
+        results: list[Exception | None] = []
+        for mail in mails:
+            try:
+                path = self._write(mail)
+            except OSError as exc:
+                results.append(exc)
+                continue
+            log.info("mail to=%s subject=%s kept in %s", mail.to, mail.subject, path.name)
+            results.append(None)
+        return results
 
     def _write(self, mail: OutgoingMail) -> Path:
         folder = self.folder
@@ -120,29 +137,63 @@ class MailOutbox:
 
 
 class SmtpSender:
-    """Production sender over SMTP with STARTTLS."""
+    """Production sender over SMTP with STARTTLS: one session for a round's mails, opened again after a
+    failure (a voting day sends a receipt per ballot; a TLS handshake each would cost more than the mail)."""
 
     async def send(self, mail: OutgoingMail) -> None:
+        error = (await self.send_many([mail]))[0]
+        if error is not None:
+            raise error
+
+    async def send_many(self, mails: list[OutgoingMail]) -> list[Exception | None]:
+        """Per mail, None (sent), ``MailNotSent`` (certainly not sent) or another error (the server may
+        have taken it)."""
+        return await anyio.to_thread.run_sync(self._send_all, mails)
+
+    @staticmethod
+    def _open() -> smtplib.SMTP:
         settings = get_settings()
+        try:
+            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailNotSent(f"no SMTP connection: {type(exc).__name__}") from exc
+        try:
+            smtp.starttls()
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password)
+        except (OSError, smtplib.SMTPException) as exc:
+            smtp.close()
+            raise MailNotSent(f"SMTP refused the session: {type(exc).__name__}") from exc
+        return smtp
 
-        def _send() -> None:
-            message = _message(mail)
-            try:
-                smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10)
-            except (OSError, smtplib.SMTPException) as exc:
-                raise MailNotSent(f"no SMTP connection: {type(exc).__name__}") from exc
-            with smtp:
+    def _send_all(self, mails: list[OutgoingMail]) -> list[Exception | None]:
+        results: list[Exception | None] = []
+        smtp: smtplib.SMTP | None = None
+        try:
+            for mail in mails:
+                if smtp is None:
+                    try:
+                        smtp = self._open()
+                    except MailNotSent as exc:  # nothing more leaves in this round
+                        results += [exc] * (len(mails) - len(results))
+                        break
                 try:
-                    smtp.starttls()
-                    if settings.smtp_user:
-                        smtp.login(settings.smtp_user, settings.smtp_password)
-                except (OSError, smtplib.SMTPException) as exc:
-                    raise MailNotSent(f"SMTP refused the session: {type(exc).__name__}") from exc
-                # From here a failure is ambiguous: the server may have taken the mail.
-                smtp.send_message(message)
-
-        await anyio.to_thread.run_sync(_send)
-        log.info("mail to=%s subject=%s sent over SMTP", mail.to, mail.subject)
+                    # From here a failure is ambiguous: the server may have taken the mail.
+                    smtp.send_message(_message(mail))
+                except Exception as exc:
+                    results.append(exc)
+                    smtp.close()
+                    smtp = None
+                    continue
+                log.info("mail to=%s subject=%s sent over SMTP", mail.to, mail.subject)
+                results.append(None)
+        finally:
+            if smtp is not None:
+                try:
+                    smtp.quit()
+                except (OSError, smtplib.SMTPException):
+                    smtp.close()
+        return results
 
 
 development_outbox = MailOutbox()
@@ -161,6 +212,11 @@ def sender() -> MailOutbox | SmtpSender:
 async def deliver(mail: OutgoingMail) -> None:
     """Send one mail and raise when it fails (``MailNotSent`` when it certainly did not leave)."""
     await sender().send(mail)
+
+
+async def deliver_many(mails: list[OutgoingMail]) -> list[Exception | None]:
+    """Send mails in one go; per mail, None or the error ``deliver`` would raise."""
+    return await sender().send_many(mails) if mails else []
 
 
 async def send_mail(to: str, subject: str, body: str) -> None:

@@ -259,8 +259,6 @@ async def _send(
     composed: dict[int, mail.OutgoingMail | None] | None = None,
 ) -> None:
     """Send claimed rows of one reader (one composed single mail, or a digest when ``composed`` is None)."""
-    digest = composed is None
-    ids = [r["id"] for r in rows]
     if reader is None:
         outgoing = None
     elif composed is None:
@@ -268,19 +266,50 @@ async def _send(
     else:
         outgoing = composed.get(rows[0]["id"])
     if outgoing is None:
-        await _mark(ids, marks.worker, "failed", "no such account" if reader is None else "nothing to tell any more")
-        report.failed += len(ids)
+        await _unsendable(rows, reader, marks, report)
         return
-    try:
-        await mail.deliver(outgoing)
-    except mail.MailNotSent as exc:
-        log.warning("notification mail to=%s subject=%s not sent, will retry: %s", outgoing.to, outgoing.subject, exc)
-        await _mark(ids, marks.worker, "pending", str(exc)[:200])
+    await _record_outcome([r["id"] for r in rows], outgoing, (await mail.deliver_many([outgoing]))[0], marks, report,
+                          digest=composed is None)
+
+
+async def _send_singles(
+    rows: list[dict[str, Any]],
+    readers: dict[int, dict[str, Any]],
+    composed: dict[int, mail.OutgoingMail | None],
+    marks: _Marks,
+    report: MailRound,
+) -> None:
+    """Send claimed single rows in one delivery (one SMTP session for the round, not one per mail)."""
+    outgoing: list[tuple[dict[str, Any], mail.OutgoingMail]] = []
+    for row in rows:
+        reader = readers.get(row["user"])
+        composed_mail = composed.get(row["id"]) if reader is not None else None
+        if composed_mail is None:
+            await _unsendable([row], reader, marks, report)
+        else:
+            outgoing.append((row, composed_mail))
+    errors = await mail.deliver_many([m for _, m in outgoing])
+    for (row, composed_mail), error in zip(outgoing, errors, strict=True):
+        await _record_outcome([row["id"]], composed_mail, error, marks, report, digest=False)
+
+
+async def _unsendable(rows: list[dict[str, Any]], reader: dict[str, Any] | None, marks: _Marks, report: MailRound) -> None:
+    reason = "no such account" if reader is None else "nothing to tell any more"
+    await _mark([r["id"] for r in rows], marks.worker, "failed", reason)
+    report.failed += len(rows)
+
+
+async def _record_outcome(
+    ids: list[int], outgoing: mail.OutgoingMail, error: Exception | None, marks: _Marks, report: MailRound, digest: bool
+) -> None:
+    if isinstance(error, mail.MailNotSent):
+        log.warning("notification mail to=%s subject=%s not sent, will retry: %s", outgoing.to, outgoing.subject, error)
+        await _mark(ids, marks.worker, "pending", str(error)[:200])
         report.retrying += len(ids)
         return
-    except Exception as exc:  # the server may have taken it: never send again (at most once)
-        log.error("notification mail to=%s subject=%s failed: %s", outgoing.to, outgoing.subject, type(exc).__name__)
-        await _mark(ids, marks.worker, "failed", type(exc).__name__)
+    if error is not None:  # the server may have taken it: never send again (at most once)
+        log.error("notification mail to=%s subject=%s failed: %s", outgoing.to, outgoing.subject, type(error).__name__)
+        await _mark(ids, marks.worker, "failed", type(error).__name__)
         report.failed += len(ids)
         return
     await marks.add(ids)
@@ -299,8 +328,7 @@ async def send_due_mail(worker: str | None = None, limit: int = 100) -> MailRoun
         report.claimed = len(singles)
         readers = await _readers(singles)
         composed = await _compose_singles(singles, readers)
-        for row in singles:
-            await _send([row], readers.get(row["user"]), marks, report, composed)
+        await _send_singles(singles, readers, composed, marks, report)
         await marks.flush()
         now = clock.now()
         waiting = (

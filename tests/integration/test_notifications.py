@@ -93,10 +93,14 @@ async def test_a_mail_server_out_of_reach_is_tried_again_later_once(users, monke
     await notifications.announce("test:retry", "results-published", "The results of %(cycle)s are approved and published.",
                                  users=[reader.id], params={"cycle": "Seoul PB"})
 
-    async def unreachable(outgoing):
-        raise mail.MailNotSent("no SMTP connection: ConnectionRefusedError")
+    import dataclasses
+    import socket
 
-    monkeypatch.setattr(mail, "deliver", unreachable)
+    with socket.socket() as sock:  # a port nothing listens on once the block ends
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    unreachable = dataclasses.replace(mail.get_settings(), smtp_host="127.0.0.1", smtp_port=closed_port)
+    monkeypatch.setattr(mail, "get_settings", lambda: unreachable)
     assert (await notification_mail.send_due_mail()).retrying == 1
     monkeypatch.undo()
     assert (await notification_mail.send_due_mail()).sent == 0  # not due yet
