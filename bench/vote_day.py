@@ -6,10 +6,18 @@ verified online voters with ready sessions, ``--stations`` open Gangnam-gu stati
 each (signed in, two-step done) and residents in the register; start the real server; then, from a
 separate load-generator process, for ``--seconds``:
 
-- ``--online`` connections cast and replace online ballots (PUT /api/v1/pb/.../ballot);
+- ``--online`` connections cast and replace online ballots (PUT /api/v1/pb/.../ballot), each sending its
+  next cast as soon as the last is answered (a closed loop: the online rate is what the server sustains);
 - at each station one desk checks residents in (POST /pb/stations/{id}/check-in), alternating a tablet
   ballot (then the tablet casts it: POST /pb/kiosk/ballot) and a paper ballot handed out;
 - at each station a paper desk opens a batch of 20 sheets, keys it twice (two workers) and counts it.
+
+The station desks are people: by default a desk checks a resident in every ``--check-in-every`` seconds
+(2 s: a real check-in with an ID card takes half a minute or more) and a paper desk opens, double-keys and
+counts a batch of 20 sheets every ``--batch-every`` seconds (10 s: two people keying 20 sheets each take
+minutes), so ten stations do the work of well over a hundred real ones. ``--flat-out`` drops the pacing:
+every desk sends its next request as soon as the last is answered, which measures the stations' own
+capacity (their requests then take CPU from the online casts, and the online rate falls accordingly).
 
 Prints requests/s, p50 and p99 per channel, and errors. No assertions: figures only. The wall-clock
 figures need the machine to itself: on 2 shared cores at load average 16 (2026-12-07) online casts ran at
@@ -140,11 +148,22 @@ def _form(pairs: list[tuple[str, object]]) -> bytes:
 
 
 class HeadConn(Conn):
-    """A connection that keeps the last reply's head (the new batch's address is in its Location)."""
+    """A connection that keeps the last reply's head (the new batch's address is in its Location), and
+    connects again when the server closed it while a paced desk was idle (uvicorn's keep-alive is 5 s)."""
+
+    port = 0
 
     async def request(self, raw: bytes) -> tuple[int, bytes]:
+        if self.reader.at_eof() or self.writer.is_closing():
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         self.writer.write(raw)
-        self.head = await self.reader.readuntil(b"\r\n\r\n")
+        try:
+            self.head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):  # closed just as the request left: once more
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.writer.write(raw)
+            self.head = await self.reader.readuntil(b"\r\n\r\n")
         length = 0
         for line in self.head.split(b"\r\n"):
             if line[:15].lower() == b"content-length:":
@@ -155,15 +174,18 @@ class HeadConn(Conn):
 class Load:
     """Latencies (ms) and errors per channel, measured after the warm-up."""
 
-    def __init__(self, port: int, plan: dict, seconds: float) -> None:
+    def __init__(self, port: int, plan: dict, seconds: float, check_in_every: float, batch_every: float) -> None:
         self.port, self.plan, self.token = port, plan, plan["csrf"]
+        self.check_in_every, self.batch_every = check_in_every, batch_every  # 0: flat out
         self.warm_until = time.perf_counter() + WARM_UP_SECONDS
         self.deadline = self.warm_until + seconds
         self.latencies: dict[str, list[float]] = {c: [] for c in CHANNELS}
         self.errors: dict[str, dict[str, int]] = {c: {} for c in CHANNELS}
 
     async def connect(self) -> HeadConn:
-        return HeadConn(*await asyncio.open_connection("127.0.0.1", self.port))
+        conn = HeadConn(*await asyncio.open_connection("127.0.0.1", self.port))
+        conn.port = self.port
+        return conn
 
     async def timed(self, conn: Conn, channel: str, raw: bytes, ok: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
         started = time.perf_counter()
@@ -182,10 +204,17 @@ class Load:
             await self.timed(conn, "online cast", _request("PUT", url, random.choice(self.plan["sessions"]), self.token, body, "json"))
         conn.writer.close()
 
+    async def pace(self, every: float, started: float, n: int) -> None:
+        """Wait for the desk's next slot (``every`` seconds apart from ``started``); nothing when flat out."""
+        if every:
+            await asyncio.sleep(max(0.0, started + n * every - time.perf_counter()))
+
     async def desk(self, station: dict) -> None:
         """Check residents in, in turn to a tablet ballot (then cast on the tablet) and a paper ballot."""
         conn, session = await self.connect(), station["sessions"][0]
+        started = time.perf_counter() + random.uniform(0, self.check_in_every)  # desks out of step
         for n, identifier in enumerate(station["identifiers"]):
+            await self.pace(self.check_in_every, started, n)
             if time.perf_counter() >= self.deadline:
                 break
             action = "station" if n % 2 == 0 else "paper"
@@ -205,7 +234,11 @@ class Load:
         first, second = station["sessions"]
         base = f"/pb/stations/{station['id']}/paper/batches"
         number = 0
-        while time.perf_counter() < self.deadline:
+        started = time.perf_counter() + random.uniform(0, self.batch_every)
+        while True:
+            await self.pace(self.batch_every, started, number)
+            if time.perf_counter() >= self.deadline:
+                break
             number += 1
             opened = _form([("pot", self.plan["pot"]), ("number", number)])
             status, _ = await self.timed(conn, "paper keying", _request("POST", base, first, self.token, opened), (303,))
@@ -226,8 +259,8 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] if values else 0.0
 
 
-async def drive(port: int, plan: dict, seconds: float, online: int) -> dict:
-    load = Load(port, plan, seconds)
+async def drive(port: int, plan: dict, seconds: float, online: int, check_in_every: float, batch_every: float) -> dict:
+    load = Load(port, plan, seconds, check_in_every, batch_every)
     tasks = [load.online() for _ in range(online)]
     tasks += [load.desk(s) for s in plan["stations"]] + [load.paper_desk(s) for s in plan["stations"]]
     await asyncio.gather(*tasks)
@@ -272,9 +305,12 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict:
         plan_file.write_text(json.dumps(plan))
         out = subprocess.run(
             [PYTHON, __file__, "--drive", str(plan_file), "--port", str(port), "--seconds", str(args.seconds),
-             "--online", str(args.online)],
-            check=True, capture_output=True, text=True, cwd=REPO,
+             "--online", str(args.online), "--check-in-every", str(args.check_in_every),
+             "--batch-every", str(args.batch_every)],
+            capture_output=True, text=True, cwd=REPO,
         )
+        if out.returncode:
+            raise SystemExit(f"the load generator failed:\n{out.stderr}")
         return json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         stop_everything(server, pg_dir, var)
@@ -287,10 +323,15 @@ def main() -> int:
     parser.add_argument("--voters", type=int, default=3000)
     parser.add_argument("--online", type=int, default=32, help="concurrent online voters")
     parser.add_argument("--stations", type=int, default=10)
+    parser.add_argument("--check-in-every", type=float, default=2.0, help="seconds between a desk's check-ins")
+    parser.add_argument("--batch-every", type=float, default=10.0, help="seconds between a paper desk's batches")
+    parser.add_argument("--flat-out", action="store_true", help="station desks without pacing (closed loop)")
     parser.add_argument("--seed", help=argparse.SUPPRESS)
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.flat_out:
+        args.check_in_every = args.batch_every = 0.0
     if args.seed:
         voters, stations, residents = (int(x) for x in args.seed.split(","))
         print(json.dumps(asyncio.run(seed(voters, stations, residents))))
@@ -303,10 +344,13 @@ def main() -> int:
         except ImportError:
             pass
         plan = json.loads(Path(args.drive).read_text())
-        print(json.dumps(asyncio.run(drive(args.port, plan, args.seconds, args.online))))
+        print(json.dumps(asyncio.run(drive(args.port, plan, args.seconds, args.online, args.check_in_every, args.batch_every))))
         return 0
+    pace = ("flat out" if args.flat_out else
+            f"a check-in every {args.check_in_every:g} s, a batch every {args.batch_every:g} s per station")
     print(f"vote day: {args.online} online voters ({args.voters} accounts), {args.stations} stations "
-          f"(a check-in desk and a paper desk each, {SHEETS_PER_BATCH} sheets a batch), {args.seconds:.0f} s, 2 workers")
+          f"(a check-in desk and a paper desk each, {SHEETS_PER_BATCH} sheets a batch; {pace}), "
+          f"{args.seconds:.0f} s, 2 workers")
     for engine in args.engines.split(","):
         report = run_engine(engine, args)
         for channel in CHANNELS:
