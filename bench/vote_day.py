@@ -6,8 +6,13 @@ verified online voters with ready sessions, ``--stations`` open Gangnam-gu stati
 each (signed in, two-step done) and residents in the register; start the real server; then, from a
 separate load-generator process, for ``--seconds``:
 
-- ``--online`` connections cast and replace online ballots (PUT /api/v1/pb/.../ballot), each sending its
-  next cast as soon as the last is answered (a closed loop: the online rate is what the server sustains);
+- ``--online`` voters at a time cast and replace online ballots (PUT /api/v1/pb/.../ballot), each sending
+  its next cast as soon as the last is answered (a closed loop: the online rate is what the server
+  sustains). A voter connects, casts ``--casts-per-connection`` times (4: a cast and a few changes of
+  mind) and leaves, and the next voter connects, as browsers do; so the kernel hands new connections to
+  whichever worker accepts first, as it does on a real voting day. (Thirty-two connections held for the
+  whole run instead stay where they were accepted, often 24 on one worker and 8 on the other, and the
+  figure then measures that split.)
 - at each station one desk checks residents in (POST /pb/stations/{id}/check-in), alternating a tablet
   ballot (then the tablet casts it: POST /pb/kiosk/ballot) and a paper ballot handed out;
 - at each station a paper desk opens a batch of 20 sheets, keys it twice (two workers) and counts it.
@@ -47,6 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.append(str(REPO / "bench"))  # after the rooms: bench/judging.py must not shadow judging
 
+from cast_cost import children, cpu_seconds, postgres_cpu  # noqa: E402  (CPU of the workers and PostgreSQL)
 from vote_load import (  # noqa: E402  (a sibling script: the HTTP connection and the server plumbing)
     HANGANG,
     PYTHON,
@@ -174,8 +180,11 @@ class HeadConn(Conn):
 class Load:
     """Latencies (ms) and errors per channel, measured after the warm-up."""
 
-    def __init__(self, port: int, plan: dict, seconds: float, check_in_every: float, batch_every: float) -> None:
+    def __init__(
+        self, port: int, plan: dict, seconds: float, check_in_every: float, batch_every: float, casts_per_connection: int
+    ) -> None:
         self.port, self.plan, self.token = port, plan, plan["csrf"]
+        self.casts_per_connection = casts_per_connection
         self.check_in_every, self.batch_every = check_in_every, batch_every  # 0: flat out
         self.warm_until = time.perf_counter() + WARM_UP_SECONDS
         self.deadline = self.warm_until + seconds
@@ -187,8 +196,10 @@ class Load:
         conn.port = self.port
         return conn
 
-    async def timed(self, conn: Conn, channel: str, raw: bytes, ok: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
-        started = time.perf_counter()
+    async def timed(
+        self, conn: Conn, channel: str, raw: bytes, ok: tuple[int, ...] = (200,), started: float | None = None
+    ) -> tuple[int, bytes]:
+        started = started or time.perf_counter()
         status, body = await conn.request(raw)
         if started >= self.warm_until:
             self.latencies[channel].append((time.perf_counter() - started) * 1000)
@@ -197,12 +208,19 @@ class Load:
         return status, body
 
     async def online(self) -> None:
-        conn = await self.connect()
+        """Voter after voter: each connects (a browser), casts ``casts_per_connection`` times and leaves."""
         url = f"/api/v1/pb/cycles/{self.plan['cycle']}/pots/{self.plan['pot']}/ballot"
         while time.perf_counter() < self.deadline:
-            body = json.dumps({"project_ids": random.sample(self.plan["projects"], random.randint(1, 5))}).encode()
-            await self.timed(conn, "online cast", _request("PUT", url, random.choice(self.plan["sessions"]), self.token, body, "json"))
-        conn.writer.close()
+            started: float | None = time.perf_counter()  # the first cast's time includes the connection
+            conn = await self.connect()
+            session = random.choice(self.plan["sessions"])
+            for _ in range(self.casts_per_connection):
+                if time.perf_counter() >= self.deadline:
+                    break
+                body = json.dumps({"project_ids": random.sample(self.plan["projects"], random.randint(1, 5))}).encode()
+                await self.timed(conn, "online cast", _request("PUT", url, session, self.token, body, "json"), started=started)
+                started = None
+            conn.writer.close()
 
     async def pace(self, every: float, started: float, n: int) -> None:
         """Wait for the desk's next slot (``every`` seconds apart from ``started``); nothing when flat out."""
@@ -259,8 +277,10 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] if values else 0.0
 
 
-async def drive(port: int, plan: dict, seconds: float, online: int, check_in_every: float, batch_every: float) -> dict:
-    load = Load(port, plan, seconds, check_in_every, batch_every)
+async def drive(
+    port: int, plan: dict, seconds: float, online: int, check_in_every: float, batch_every: float, casts_per_connection: int
+) -> dict:
+    load = Load(port, plan, seconds, check_in_every, batch_every, casts_per_connection)
     tasks = [load.online() for _ in range(online)]
     tasks += [load.desk(s) for s in plan["stations"]] + [load.paper_desk(s) for s in plan["stations"]]
     await asyncio.gather(*tasks)
@@ -275,6 +295,12 @@ async def drive(port: int, plan: dict, seconds: float, online: int, check_in_eve
 
 
 # ---------------------------------------------------------------- orchestration
+
+
+def _idle() -> float:
+    """Seconds all CPUs of the machine spent idle since boot (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_engine(engine: str, args: argparse.Namespace) -> dict:
@@ -303,15 +329,33 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict:
         plan["csrf"] = csrf_token(port)
         plan_file = var / "plan.json"
         plan_file.write_text(json.dumps(plan))
-        out = subprocess.run(
+        driver = subprocess.Popen(
             [PYTHON, __file__, "--drive", str(plan_file), "--port", str(port), "--seconds", str(args.seconds),
              "--online", str(args.online), "--check-in-every", str(args.check_in_every),
-             "--batch-every", str(args.batch_every)],
-            capture_output=True, text=True, cwd=REPO,
+             "--batch-every", str(args.batch_every), "--casts-per-connection", str(args.casts_per_connection)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         )
-        if out.returncode:
-            raise SystemExit(f"the load generator failed:\n{out.stderr}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        workers = children(server.pid)
+        time.sleep(WARM_UP_SECONDS + 0.5)  # the driver's own start-up and warm-up
+        before = [cpu_seconds(p) for p in workers], postgres_cpu(pg_dir), time.perf_counter(), cpu_seconds(driver.pid), _idle()
+        spies = [
+            subprocess.Popen(["py-spy", "record", "-p", str(p), "-f", "raw", "-o", f"{args.py_spy}.{p}", "-r", "200",
+                              "-d", str(int(args.seconds) - 1), "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for p in workers
+        ] if args.py_spy else []
+        time.sleep(args.seconds - 0.5)
+        after = [cpu_seconds(p) for p in workers], postgres_cpu(pg_dir), time.perf_counter(), cpu_seconds(driver.pid), _idle()
+        stdout, stderr = driver.communicate()
+        for spy in spies:
+            spy.wait()
+        if driver.returncode:
+            raise SystemExit(f"the load generator failed:\n{stderr}")
+        report = json.loads(stdout.strip().splitlines()[-1])
+        wall = after[2] - before[2]
+        report["cpu"] = {"workers": [(a - b) / wall for a, b in zip(after[0], before[0], strict=True)],
+                         "postgres": (after[1] - before[1]) / wall, "load": (after[3] - before[3]) / wall,
+                         "idle": (after[4] - before[4]) / wall}
+        return report
     finally:
         stop_everything(server, pg_dir, var)
 
@@ -325,7 +369,10 @@ def main() -> int:
     parser.add_argument("--stations", type=int, default=10)
     parser.add_argument("--check-in-every", type=float, default=2.0, help="seconds between a desk's check-ins")
     parser.add_argument("--batch-every", type=float, default=10.0, help="seconds between a paper desk's batches")
+    parser.add_argument("--casts-per-connection", type=int, default=4,
+                        help="casts an online voter sends on one connection before the next voter connects")
     parser.add_argument("--flat-out", action="store_true", help="station desks without pacing (closed loop)")
+    parser.add_argument("--py-spy", dest="py_spy", help="record each worker with py-spy to FILE.<pid> (raw)")
     parser.add_argument("--seed", help=argparse.SUPPRESS)
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -344,7 +391,8 @@ def main() -> int:
         except ImportError:
             pass
         plan = json.loads(Path(args.drive).read_text())
-        print(json.dumps(asyncio.run(drive(args.port, plan, args.seconds, args.online, args.check_in_every, args.batch_every))))
+        print(json.dumps(asyncio.run(drive(args.port, plan, args.seconds, args.online, args.check_in_every, args.batch_every,
+                                         args.casts_per_connection))))
         return 0
     pace = ("flat out" if args.flat_out else
             f"a check-in every {args.check_in_every:g} s, a batch every {args.batch_every:g} s per station")
@@ -357,6 +405,11 @@ def main() -> int:
             r = report[channel]
             print(f"{engine:9} {channel:13} {r['rate']:7.1f}/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
                   f"({r['requests']} requests, errors {sum(r['errors'].values())} {r['errors'] or ''})")
+        cpu = report["cpu"]
+        requests = sum(report[c]["rate"] for c in CHANNELS)
+        print(f"{engine:9} CPU: workers {' + '.join(f'{w:.2f}' for w in cpu['workers'])} cores, "
+              f"database {cpu['postgres']:.2f}, load generator {cpu['load']:.2f}, idle {cpu['idle']:.2f} cores; per request (all channels) "
+              f"{1000 * sum(cpu['workers']) / requests:.2f} ms in the workers, {1000 * cpu['postgres'] / requests:.2f} ms in the database")
     return 0
 
 

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from portal.db import raw
+from portal.db import is_postgres, raw
 from portal.errors import Conflict
 from voting.compute.rules import ballot_day
 
@@ -91,17 +91,33 @@ async def take_part(
     for key in unique:
         fact = (facts or {}).get(key, Facts())
         args += [cycle_id, key, channel, day, fact.district_code, fact.age_band, fact.station]
-    await raw(
-        f"INSERT INTO pb_participation ({FACT_COLUMNS}) VALUES {values} "  # noqa: S608
-        "ON CONFLICT (cycle, person_key) DO NOTHING",
-        *args,
-    )
     marks = ", ".join("{}" for _ in unique)
-    rows = await raw(
-        f"SELECT person_key, channel FROM pb_participation WHERE cycle = {{}} AND person_key IN ({marks})",  # noqa: S608
-        cycle_id,
-        *unique,
-    )
+    insert = f"INSERT INTO pb_participation ({FACT_COLUMNS}) VALUES {values} ON CONFLICT (cycle, person_key) DO NOTHING"  # noqa: S608
+    select = f"SELECT person_key, channel FROM pb_participation WHERE cycle = {{}} AND person_key IN ({marks})"  # noqa: S608
+    if is_postgres():
+        # One round trip: the new rows come back from the insert, the earlier ones from the select (which
+        # does not see this statement's own inserts). A row another transaction committed while this one
+        # waited on it is in neither: those few keys are read again below.
+        rows = await raw(
+            f"WITH added AS ({insert} RETURNING person_key, channel) "  # noqa: S608
+            f"SELECT person_key, channel FROM added UNION ALL {select}",
+            *args,
+            cycle_id,
+            *unique,
+        )
+        found = {r["person_key"]: r["channel"] for r in rows}
+        missing = [key for key in unique if key not in found]
+        if not missing:
+            return found
+        again = ", ".join("{}" for _ in missing)
+        rows = await raw(
+            f"SELECT person_key, channel FROM pb_participation WHERE cycle = {{}} AND person_key IN ({again})",  # noqa: S608
+            cycle_id,
+            *missing,
+        )
+        return found | {r["person_key"]: r["channel"] for r in rows}
+    await raw(insert, *args)
+    rows = await raw(select, cycle_id, *unique)
     return {r["person_key"]: r["channel"] for r in rows}
 
 
