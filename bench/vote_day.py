@@ -225,7 +225,8 @@ class Load:
     async def pace(self, every: float, started: float, n: int) -> None:
         """Wait for the desk's next slot (``every`` seconds apart from ``started``); nothing when flat out."""
         if every:
-            await asyncio.sleep(max(0.0, started + n * every - time.perf_counter()))
+            wake = min(started + n * every, self.deadline)  # never past the end of the run
+            await asyncio.sleep(max(0.0, wake - time.perf_counter()))
 
     async def desk(self, station: dict) -> None:
         """Check residents in, in turn to a tablet ballot (then cast on the tablet) and a paper ballot."""

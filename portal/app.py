@@ -74,6 +74,11 @@ def create_app(*, run_background_tasks: bool = True) -> Litestar:
             log.warning("durability: %s", problem)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(func(stop)) for func in (background_tasks() if run_background_tasks else [])]
+        import os
+        if os.environ.get("XX_FREEZE"):
+            import gc
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
