@@ -112,7 +112,10 @@ async def resolve_request_context(scope: Scope) -> RequestContext:
             ctx.pending_totp_user_id = uid
             ctx.extra["stage"] = session.get("stage")
     account_language = ctx.user.language if ctx.user else None
-    query_language = _query_param(scope, "lang")
+    if account_language in i18n.LANGUAGES:
+        ctx.language = account_language  # the account decides: no need to parse the query and cookies
+        return ctx
+    query_language = _query_param(scope, "lang") if scope.get("query_string") else None
     cookie_language = _cookie(scope, LANGUAGE_COOKIE)
     ctx.language = i18n.negotiate(
         account_language,
