@@ -80,6 +80,12 @@ async def _render_get(scope: Scope, target: str) -> tuple[int, list[tuple[bytes,
     return start["status"], list(start.get("headers", [])), body.decode("utf-8", "replace")
 
 
+def _form_values(scope: Scope) -> Values:
+    """What the request's form held (read only when a refusal or a draft needs it)."""
+    form = ScopeState.from_scope(scope).form
+    return submitted_values(form if form is not _EMPTY else None)
+
+
 def _html_response_headers(headers: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[bytes, bytes]]:
     kept = [(k, v) for k, v in headers if k.lower() not in (b"content-length",)]
     return [*kept, (b"content-length", str(len(body)).encode())]
@@ -142,11 +148,11 @@ class KeepTypedMiddleware(ASGIMiddleware):
         status = start["status"]
         headers = list(start.get("headers", []))
         is_html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
-        values = submitted_values(ScopeState.from_scope(scope).form if ScopeState.from_scope(scope).form is not _EMPTY else None)
         if 300 <= status < 400:
-            self._keep_draft(scope, values, headers)
+            self._keep_draft(scope, headers)
             start["headers"] = headers
         elif status >= 400 and is_html:
+            values = _form_values(scope)
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
             refilled = refill(body.decode("utf-8", "replace"), scope["path"], values)
             if refilled is not None:
@@ -175,8 +181,7 @@ class KeepTypedMiddleware(ASGIMiddleware):
         if target is None:
             return False
         if values is None:
-            state = ScopeState.from_scope(scope).form
-            values = submitted_values(state if state is not _EMPTY else None)
+            values = _form_values(scope)
         rendered = await _render_get(scope, target)
         if rendered is None:
             return False
@@ -194,7 +199,7 @@ class KeepTypedMiddleware(ASGIMiddleware):
     # ------------------------------------------------------------ drafts across an expired session
 
     @staticmethod
-    def _keep_draft(scope: Scope, values: Values, headers: list[tuple[bytes, bytes]]) -> None:
+    def _keep_draft(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
         """The session expired under a filled form: keep it for the same account, and come back to its page."""
         location = next((v.decode("latin-1") for k, v in headers if k.lower() == b"location"), "")
         ctx = scope.get("hangang")  # type: ignore[call-overload]
@@ -206,7 +211,7 @@ class KeepTypedMiddleware(ASGIMiddleware):
             return  # ballot secrecy: a ballot's content is never stored against an account
         page = _referer_path(scope) or scope["path"]
         session[DRAFT_KEY] = {
-            "owner": owner, "page": page, "action": scope["path"], "values": values,
+            "owner": owner, "page": page, "action": scope["path"], "values": _form_values(scope),
             "saved_at": int(clock.now().timestamp()),
         }
         from urllib.parse import quote
