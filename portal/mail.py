@@ -19,8 +19,10 @@ from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
 from email.parser import BytesParser
+from email.policy import Compat32
 from email.utils import formataddr, parseaddr
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -73,7 +75,20 @@ def _message(mail: OutgoingMail) -> Message:
     return message
 
 
-_WIRE = policy.compat32.clone(linesep="\r\n")
+class _Wire(Compat32):
+    """compat32 with CRLF line ends, writing a short ASCII header as it is: the stock policy folds every
+    header through ``email.header.Header``, half of a mail's CPU for the same bytes (tested)."""
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if (
+            isinstance(value, str) and value.isascii() and "\r" not in value and "\n" not in value
+            and len(name) + len(value) + 2 <= (self.max_line_length or 78)
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+_WIRE = _Wire(linesep="\r\n")
 BUILD_SLICE = 10  # mails built between two turns of the event loop
 
 

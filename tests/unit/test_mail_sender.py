@@ -43,3 +43,13 @@ def test_a_korean_mail_reads_back_as_written(monkeypatch):
     assert read["From"].addresses[0].display_name == "한강 포털"
     assert read["From"].addresses[0].addr_spec == "no-reply@hangang.example"
     assert read.get_body(preferencelist=("plain",)).get_content() == body
+
+
+def test_the_wire_form_is_the_stock_compat32_form_with_crlf():
+    from email import policy
+
+    for subject in ("Ballot receipt", "투표 영수증 / Ballot receipt", "A subject long enough to be folded " * 4):
+        message = mail._message(mail.OutgoingMail("voter@example.kr", subject, "본문\nBody\n", message_id="<r-1@portal>"))
+        assert mail.wire_bytes(mail.OutgoingMail("voter@example.kr", subject, "본문\nBody\n", message_id="<r-1@portal>")) == (
+            message.as_bytes(policy=policy.compat32.clone(linesep="\r\n"))
+        )
