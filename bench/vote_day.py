@@ -352,6 +352,8 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict:
         if driver.returncode:
             raise SystemExit(f"the load generator failed:\n{stderr}")
         report = json.loads(stdout.strip().splitlines()[-1])
+        mails = subprocess.run([HANGANG, "mail-outbox"], env=env, capture_output=True, text=True, cwd=REPO)
+        report["mail"] = " ".join(mails.stdout.split())  # receipt mails by state when the load stopped
         wall = after[2] - before[2]
         report["cpu"] = {"workers": [(a - b) / wall for a, b in zip(after[0], before[0], strict=True)],
                          "postgres": (after[1] - before[1]) / wall, "load": (after[3] - before[3]) / wall,
@@ -411,6 +413,7 @@ def main() -> int:
         print(f"{engine:9} CPU: workers {' + '.join(f'{w:.2f}' for w in cpu['workers'])} cores, "
               f"database {cpu['postgres']:.2f}, load generator {cpu['load']:.2f}, idle {cpu['idle']:.2f} cores; per request (all channels) "
               f"{1000 * sum(cpu['workers']) / requests:.2f} ms in the workers, {1000 * cpu['postgres'] / requests:.2f} ms in the database")
+        print(f"{engine:9} mail outbox when the load stopped: {report['mail']}")
     return 0
 
 
