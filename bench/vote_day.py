@@ -24,11 +24,16 @@ minutes), so ten stations do the work of well over a hundred real ones. ``--flat
 every desk sends its next request as soon as the last is answered, which measures the stations' own
 capacity (their requests then take CPU from the online casts, and the online rate falls accordingly).
 
-Prints requests/s, p50 and p99 per channel, and errors. No assertions: figures only. The wall-clock
-figures need the machine to itself: on 2 shared cores at load average 16 (2026-12-07) online casts ran at
-15/s (PostgreSQL) and 21/s (SQLite). Measure CPU per cast with bench/cast_cost.py (docs/pb.md,
-"Performance"); audited station actions (check-in, keying, counting) record unlinked audit events that
-a sealer chains every second, so they no longer take turns on the audit chain's lock (docs/security.md).
+After the warm-up the PostgreSQL database is analyzed once, as autovacuum would have done on a live
+database within a minute (plans made on the empty ballot and participation tables scan them whole).
+
+Prints requests/s, p50 and p99 per channel and errors; then the CPU the two workers, PostgreSQL and the
+load generator used over the measured window and what stayed idle (a figure with idle CPU left waited
+on something; one without is CPU-bound), and the mail outbox's states when the load stopped (every
+changed ballot queues a receipt mail; pending ones are sent once the load falls). No assertions:
+figures only. The wall-clock figures need the machine to itself, and even then runs of the same code
+differ by up to 15 % (docs/pb.md, "Fourth round"): run it several times. ``--py-spy FILE`` records
+each worker (raw stacks in FILE.<pid>).
 
     .venv/bin/python bench/vote_day.py                      # both engines
     .venv/bin/python bench/vote_day.py --engines sqlite --seconds 10 --stations 4
