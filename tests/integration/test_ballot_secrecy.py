@@ -444,7 +444,9 @@ async def test_after_the_mix_no_order_in_the_table_follows_the_cast_order(path, 
 
     schema = await _ballot_schema()
     before = await _ballots(pot)
-    assert correlation(before, "physical") > 0.9 and correlation(before, "id") > 0.9  # the attack works here
+    # The attack works here. (PostgreSQL puts some new rows into space an earlier test's deleted rows
+    # freed, so the physical order follows the cast order less than perfectly; still far above ``bound``.)
+    assert correlation(before, "physical") > 0.5 and correlation(before, "id") > 0.9
     assert (await mix_pending([pot])) == {pot: n}
     await forget_write_order()
     after = await _ballots(pot)
