@@ -123,7 +123,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="info",
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
-        access_log=not os.environ.get("XX_NOACCESS"),
     )
     return 0
 

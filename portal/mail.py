@@ -126,11 +126,6 @@ class MailOutbox:
     def folder(self) -> Path:
         return get_settings().var_dir / OUTBOX_FOLDER
 
-    async def send(self, mail: OutgoingMail) -> None:
-        error = (await self.send_many([mail]))[0]
-        if error is not None:
-            raise error
-
     async def send_many(self, mails: list[OutgoingMail]) -> list[Exception | None]:
         """Write the mails in one trip to a worker thread; per mail, None or the error."""
         self.sent.extend(mails)
@@ -188,11 +183,6 @@ class MailOutbox:
 class SmtpSender:
     """Production sender over SMTP with STARTTLS: one session for a round's mails, opened again after a
     failure (a voting day sends a receipt per ballot; a TLS handshake each would cost more than the mail)."""
-
-    async def send(self, mail: OutgoingMail) -> None:
-        error = (await self.send_many([mail]))[0]
-        if error is not None:
-            raise error
 
     async def send_many(self, mails: list[OutgoingMail]) -> list[Exception | None]:
         """Per mail, None (sent), ``MailNotSent`` (certainly not sent) or another error (the server may
@@ -265,7 +255,9 @@ def sender() -> MailOutbox | SmtpSender:
 
 async def deliver(mail: OutgoingMail) -> None:
     """Send one mail and raise when it fails (``MailNotSent`` when it certainly did not leave)."""
-    await sender().send(mail)
+    error = (await deliver_many([mail]))[0]
+    if error is not None:
+        raise error
 
 
 async def deliver_many(mails: list[OutgoingMail]) -> list[Exception | None]:
@@ -276,6 +268,6 @@ async def deliver_many(mails: list[OutgoingMail]) -> list[Exception | None]:
 async def send_mail(to: str, subject: str, body: str) -> None:
     """Send a mail; failures are logged (recipient and subject only), never raised into the user's request."""
     try:
-        await sender().send(OutgoingMail(to=to, subject=subject, body=body))
+        await deliver(OutgoingMail(to=to, subject=subject, body=body))
     except (OSError, smtplib.SMTPException) as exc:
         log.error("mail delivery failed to=%s subject=%s: %s", to, subject, type(exc).__name__)
